@@ -1,0 +1,65 @@
+#pragma once
+/// \file
+/// What the core machines report to the application.
+
+#include <cstdint>
+#include <system_error>
+
+#include "neutrino/core/address.hpp"
+#include "neutrino/core/constants.hpp"
+#include "neutrino/core/words.hpp"
+
+namespace neutrino::core {
+
+enum class event_kind : std::uint8_t {
+    connecting,       ///< client: a HELLO1 was sent
+    established,      ///< the handshake completed (client: HELLO2 accepted; server: HELLO3)
+    data,             ///< a DATA packet was accepted; `words` holds its words
+    server_shutdown,  ///< client: the server shut down; the session drains
+    closed,           ///< the session ended; `reason` says why
+    address_changed,  ///< server: the client's address changed to `peer` (was `old_peer`)
+};
+
+/// One event. `words` views the machine's receive buffer: it stays valid until the next
+/// non-const call on the machine (copy the bytes to keep them).
+struct event {
+    event_kind kind = event_kind::data;
+    std::uint64_t session_id = 0;
+    peer_address peer;
+    words_view words;
+    std::uint64_t packet_number = 0;
+    std::uint32_t keyword = 0;
+    /// For `closed`: why (errc::closed after a GOOD_BYE or a local close, errc::timed_out,
+    /// errc::draining after a server shutdown, errc::protocol_violation).
+    std::error_code reason;
+    peer_address old_peer;  ///< for `address_changed`
+
+    /// An event of `kind` for a session and peer, every other field empty.
+    [[nodiscard]] static event make(event_kind kind, std::uint64_t session_id,
+                                    const peer_address& peer) noexcept {
+        event e;
+        e.kind = kind;
+        e.session_id = session_id;
+        e.peer = peer;
+        return e;
+    }
+    /// A `closed` event with its reason.
+    [[nodiscard]] static event closed(std::uint64_t session_id, const peer_address& peer,
+                                      std::error_code reason) noexcept {
+        event e = make(event_kind::closed, session_id, peer);
+        e.reason = reason;
+        return e;
+    }
+    /// A `data` event.
+    [[nodiscard]] static event data(std::uint64_t session_id, const peer_address& peer,
+                                    const words_view& words, std::uint64_t pn,
+                                    std::uint32_t keyword) noexcept {
+        event e = make(event_kind::data, session_id, peer);
+        e.words = words;
+        e.packet_number = pn;
+        e.keyword = keyword;
+        return e;
+    }
+};
+
+}  // namespace neutrino::core

@@ -1,0 +1,78 @@
+#pragma once
+/// \file
+/// The observer policy: how every layer reports what it does (sent, received, dropped with a
+/// reason, session state changes). The default, `null_observer`, compiles to nothing.
+///
+/// An observer is any type with these members (derive from `null_observer` and hide the ones
+/// you need):
+///
+/// | member | called when |
+/// |---|---|
+/// | `on_datagram_received(wire, from, now)` | a datagram arrived, before any check (wire bytes as received) |
+/// | `on_packet_received(info, now)` | a packet passed every check and was accepted |
+/// | `on_packet_sent(info, now)` | a packet was sealed and queued; `info.wire` is the datagram |
+/// | `on_dropped(reason, from, size, now)` | a datagram was rejected; nothing else changed |
+/// | `on_session_state(session_id, peer, from, to, now)` | a session changed state |
+///
+/// Observers must not call back into the machine that reports to them.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+#include "neutrino/core/address.hpp"
+#include "neutrino/core/constants.hpp"
+#include "neutrino/core/time.hpp"
+#include "neutrino/core/words.hpp"
+
+namespace neutrino::core {
+
+/// Which side of the handshake a machine plays.
+enum class role : std::uint8_t { client, server };
+
+/// The life of a session.  spec: neutrino.md §10
+enum class session_state : std::uint8_t {
+    none,         ///< no session
+    pending,      ///< handshake in progress (client: HELLO1 sent; server: HELLO2 sent)
+    established,  ///< traffic may flow
+    draining,     ///< client: the server shut down; still receiving, no longer sending
+    closed,       ///< ended
+};
+
+/// What the observer learns about one packet.
+struct packet_info {
+    role side = role::client;  ///< the reporting machine's role
+    packet_type type = packet_type::data;
+    std::uint64_t session_id = 0;
+    std::uint64_t packet_number = 0;
+    std::uint32_t keyword = 0;
+    words_view words;       ///< received: the decoded payload (views the machine's buffer)
+    word_list sent_words;   ///< sent: the words as the application passed them
+    std::span<const std::byte> wire;  ///< sent: the datagram; received: the decrypted packet
+    peer_address peer;
+};
+
+/// The observer that observes nothing; also the base to derive partial observers from.
+struct null_observer {
+    void on_datagram_received(std::span<const std::byte>, const peer_address&, time_point) noexcept {}
+    void on_packet_received(const packet_info&, time_point) noexcept {}
+    void on_packet_sent(const packet_info&, time_point) noexcept {}
+    void on_dropped(std::error_code, const peer_address&, std::size_t, time_point) noexcept {}
+    void on_session_state(std::uint64_t, const peer_address&, session_state, session_state,
+                          time_point) noexcept {}
+};
+
+template <class O>
+concept observer = requires(O& o, std::span<const std::byte> wire, const peer_address& a,
+                            const packet_info& info, std::error_code ec, time_point now) {
+    o.on_datagram_received(wire, a, now);
+    o.on_packet_received(info, now);
+    o.on_packet_sent(info, now);
+    o.on_dropped(ec, a, std::size_t{}, now);
+    o.on_session_state(std::uint64_t{}, a, session_state::none, session_state::none, now);
+};
+
+static_assert(observer<null_observer>);
+
+}  // namespace neutrino::core

@@ -1,0 +1,405 @@
+#pragma once
+/// \file
+/// `basic_server`: the server side of Neutrino basic as a sans-IO machine. Many sessions on one
+/// socket, demultiplexed by session id; HELLO1 is the only packet looked up by address.
+/// spec: neutrino.md §9.2, §10.2, §10.4, §11.3, §18.1
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "neutrino/core/crypto.hpp"
+#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/detail/session_core.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/observer.hpp"
+#include "neutrino/core/random.hpp"
+#include "neutrino/core/stats.hpp"
+#include "neutrino/core/wire_v2.hpp"
+
+namespace neutrino::core {
+
+/// Configuration of a server machine.
+struct server_config {
+    keypair keys;    ///< the server's long-term key pair
+    timing timers{};
+    std::size_t min_datagram_size = 0;
+    std::size_t max_sessions = 65536;        ///< sessions in any state, in total
+    std::size_t max_sessions_per_host = 32;  ///< per source IP, any state  spec: neutrino.md §10.4
+    std::size_t max_pending = 1024;          ///< handshakes in progress  spec: neutrino.md §18.1 item 8
+    std::uint32_t hello_rate = 2000;   ///< HELLO1 accepted per second (token bucket)
+    std::uint32_t hello_burst = 256;   ///< bucket depth
+    std::size_t send_queue_capacity = 256;
+    std::size_t event_queue_capacity = 256;
+    /// Asked for every valid HELLO1; return false to refuse silently (nothing is sent).
+    /// Empty: accept every session.
+    std::function<bool(const peer_address&)> accept;
+};
+
+/// The server machine. Not thread-safe: one owner calls it.
+template <class Wire = wire::v2, class Observer = null_observer, class Random = system_random>
+class basic_server {
+public:
+    using event_type = event;
+    using wire_type = Wire;
+    using observer_type = Observer;
+    using config = server_config;
+
+    explicit basic_server(config cfg, Observer observer = {}, Random random = {})
+        : cfg_(std::move(cfg)),
+          observer_(std::move(observer)),
+          random_(std::move(random)),
+          tx_(cfg_.send_queue_capacity),
+          events_(cfg_.event_queue_capacity),
+          hello_tokens_(cfg_.hello_burst) {
+        ensure_sodium();
+        sessions_.reserve(std::min<std::size_t>(cfg_.max_sessions, 1024));
+    }
+
+    // --- application API -------------------------------------------------------------------
+
+    /// Sends one DATA packet to an established session. Errors: unknown_session,
+    /// not_connected (handshake not finished), closed (server shut down), too_many_words,
+    /// word_too_large, payload_too_large, would_block.
+    result<void> send(std::uint64_t session_id, word_list words, time_point now) {
+        if (shut_down_) return fail(errc::closed);
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return fail(errc::unknown_session);
+        if (it->second.state != session_state::established) return fail(errc::not_connected);
+        return send_packet(it->second, packet_type::data, words, now);
+    }
+
+    /// Sends `words` to every established session; returns how many accepted it.
+    std::size_t send_to_all(word_list words, time_point now) {
+        std::size_t n = 0;
+        for (auto& [id, s] : sessions_) {
+            if (s.state == session_state::established && send_packet(s, packet_type::data, words, now)) ++n;
+        }
+        return n;
+    }
+
+    /// Forgets a session without telling the client (the reference has no server-side close;
+    /// the client times out).
+    void drop_session(std::uint64_t session_id, time_point now) {
+        auto it = sessions_.find(session_id);
+        if (it != sessions_.end()) remove(it, make_error_code(errc::closed), now);
+    }
+
+    /// Sends SERVER_SHUTDOWN to every established session and ends them all; afterwards every
+    /// datagram is dropped. SHUTDOWNs that do not fit the send queue are sealed as it drains.
+    /// spec: neutrino.md §11.3
+    void shutdown(time_point now) {
+        if (shut_down_) return;
+        shut_down_ = true;
+        for (auto& [id, s] : sessions_) {
+            if (s.state == session_state::established) shutdown_backlog_.push_back(std::move(s));
+        }
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            it = remove(it, make_error_code(errc::draining), now);
+        }
+        flush_shutdowns(now);
+    }
+
+    [[nodiscard]] std::size_t session_count() const noexcept { return sessions_.size(); }
+    [[nodiscard]] std::size_t pending_count() const noexcept { return pending_; }
+    /// The state of a session, `session_state::none` when unknown.
+    [[nodiscard]] session_state state_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        return it == sessions_.end() ? session_state::none : it->second.state;
+    }
+    /// The address a session currently talks to.
+    [[nodiscard]] std::optional<peer_address> peer_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return std::nullopt;
+        return it->second.peer;
+    }
+    [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
+    [[nodiscard]] const core::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
+    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Random& random() noexcept { return random_; }
+
+    // --- datagram_layer ----------------------------------------------------------------------
+
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                 time_point now) {
+        ++stats_.datagrams_received;
+        stats_.bytes_received += in.size();
+        observer_.on_datagram_received(in, from, now);
+        auto r = receive(in, from, now);
+        if (!r) {
+            stats_.count_drop(r.error());
+            observer_.on_dropped(r.error(), from, in.size(), now);
+        }
+        return r;
+    }
+
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
+        auto t = tx_.pop(out);
+        if (!t && !shutdown_backlog_.empty()) {
+            flush_shutdowns(now);
+            t = tx_.pop(out);
+        }
+        if (t) {
+            ++stats_.datagrams_sent;
+            stats_.bytes_sent += t->size;
+        }
+        return t;
+    }
+
+    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+
+    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
+        if (sessions_.empty()) return std::nullopt;
+        return next_scan_;
+    }
+
+    /// Removes expired sessions (reason timed_out).  spec: neutrino.md §10.2
+    void handle_deadline(time_point now) {
+        if (sessions_.empty() || now < next_scan_) return;
+        time_point earliest = time_point::max();
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            if (now >= it->second.expiry) {
+                it = remove(it, make_error_code(errc::timed_out), now);
+            } else {
+                earliest = std::min(earliest, it->second.expiry);
+                ++it;
+            }
+        }
+        next_scan_ = earliest;
+    }
+
+private:
+    using session_map = std::unordered_map<std::uint64_t, detail::session_core>;
+
+    result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        if (shut_down_) return fail(errc::closed);
+        auto h = detail::check_header<Wire>(in);
+        if (!h) return tl::unexpected(h.error());
+        const auto type = static_cast<packet_type>(h->type);
+        // spec: neutrino.md §18.1 item 1: session id 2 only for CLIENT_HELLO1, and HELLO1 only
+        // with session id 2
+        if (h->session_id == session_id_pending) {
+            if (type != packet_type::client_hello1) return fail(errc::bad_session_id);
+            return receive_hello1(in, from, now);
+        }
+        if (type == packet_type::client_hello1) return fail(errc::bad_session_id);
+
+        auto it = sessions_.find(h->session_id);
+        if (it == sessions_.end()) return fail(errc::unknown_session);
+        detail::session_core& s = it->second;
+        auto p = Wire::open(in, *h, s.keys.rx, rx_);
+        if (!p) return tl::unexpected(p.error());
+        auto words = words_view::parse(p->payload);
+        if (!words) return tl::unexpected(words.error());
+        if (!detail::shape_ok(type, *words)) return fail(errc::bad_shape);
+        if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
+        if (!s.window.check(p->packet_number)) return fail(errc::replayed);
+
+        if (s.state == session_state::pending) {
+            // spec: neutrino.md §10.2: PENDING accepts HELLO3 only
+            if (type != packet_type::client_hello3) return fail(errc::unexpected_packet);
+            if (!(from == s.peer)) return fail(errc::wrong_peer);
+            s.window.reset(p->packet_number);
+            --pending_;
+            set_state(s, session_state::established, now);
+            s.expiry = now + cfg_.timers.established_timeout;
+            accept(*p, *words, from, now);
+            push_event(event::make(event_kind::established, s.id, from));
+            return {};
+        }
+
+        // established
+        switch (type) {
+            case packet_type::keep_alive:
+            case packet_type::data:
+            case packet_type::client_good_bye: break;
+            default: return fail(errc::unexpected_packet);
+        }
+        // spec: neutrino.md §18.1 item 4: migrate only on the highest packet number so far
+        const bool newest = p->packet_number > s.window.highest();
+        s.window.commit(p->packet_number);
+        s.expiry = now + cfg_.timers.established_timeout;
+        accept(*p, *words, from, now);
+        if (!(from == s.peer) && newest) {
+            const peer_address old = s.peer;
+            move_host(old, from);
+            s.peer = from;
+            event e = event::make(event_kind::address_changed, s.id, from);
+            e.old_peer = old;
+            push_event(e);
+        }
+        switch (type) {
+            case packet_type::keep_alive:
+                // spec: neutrino.md §6.4: answer every KEEP_ALIVE with one KEEP_ALIVE
+                (void)send_packet(s, packet_type::keep_alive, {}, now);
+                break;
+            case packet_type::data:
+                push_event(event::data(s.id, from, *words, p->packet_number, p->keyword));
+                break;
+            case packet_type::client_good_bye:
+                remove(it, make_error_code(errc::closed), now);
+                break;
+            default: break;
+        }
+        return {};
+    }
+
+    result<void> receive_hello1(std::span<const std::byte> in, const peer_address& from,
+                                time_point now) {
+        auto client_pk = Wire::read_hello1(in);
+        if (!client_pk) return tl::unexpected(client_pk.error());
+        // spec: neutrino.md §18.1 item 8: limits before any key agreement
+        if (sessions_.size() >= cfg_.max_sessions) return fail(errc::session_limit);
+        if (pending_ >= cfg_.max_pending) return fail(errc::session_limit);
+        if (host_count(from) >= cfg_.max_sessions_per_host) return fail(errc::session_limit);
+        if (tx_.full()) return fail(errc::would_block);
+        if (!take_hello_token(now)) return fail(errc::rate_limited);
+        auto keys = server_session_keys(cfg_.keys, *client_pk);
+        if (!keys) return tl::unexpected(keys.error());  // spec: neutrino.md §18.1 item 9
+        if (cfg_.accept && !cfg_.accept(from)) return fail(errc::refused);
+
+        std::uint64_t id = 0;
+        do {  // expected once: 2^64 ids, at most max_sessions taken
+            id = random_.uniform(min_session_id, UINT64_MAX);
+        } while (sessions_.contains(id));
+        detail::session_core s;
+        s.id = id;
+        s.keys = std::move(*keys);
+        s.next_pn = Wire::first_packet_number(random_);
+        s.peer = from;
+        s.expiry = now + cfg_.timers.pending_timeout;
+        auto [it, inserted] = sessions_.emplace(id, std::move(s));
+        ++pending_;
+        ++hosts_[host_key(from)];
+        next_scan_ = std::min(next_scan_, it->second.expiry);
+        ++stats_.packets_accepted;
+        {
+            auto words = words_view::parse(in.subspan(total_header_size));
+            packet_info info{role::server, packet_type::client_hello1, session_id_pending,
+                             packet_number_pending, 0, *words, {}, in, from};
+            observer_.on_packet_received(info, now);
+        }
+        set_state(it->second, session_state::pending, now);
+        (void)send_packet(it->second, packet_type::server_hello2, {}, now);
+        return {};
+    }
+
+    void accept(const opened_packet& p, const words_view& words, const peer_address& from,
+                time_point now) {
+        ++stats_.packets_accepted;
+        packet_info info{role::server, p.type, p.session_id, p.packet_number, p.keyword, words,
+                         {}, p.plaintext, from};
+        observer_.on_packet_received(info, now);
+    }
+
+    result<void> send_packet(detail::session_core& s, packet_type type, word_list words,
+                             time_point now) {
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        const std::uint64_t pn = s.next_pn;
+        auto n = Wire::seal(buf, type, s.id, pn, 0, words, cfg_.min_datagram_size, s.keys.tx,
+                            random_);
+        if (!n) return tl::unexpected(n.error());
+        ++s.next_pn;
+        tx_.push(*n, s.peer);
+        packet_info info{role::server, type, s.id, pn, 0, {}, words, {buf.data(), *n}, s.peer};
+        observer_.on_packet_sent(info, now);
+        return {};
+    }
+
+    void flush_shutdowns(time_point now) {
+        while (!shutdown_backlog_.empty() && !tx_.full()) {
+            (void)send_packet(shutdown_backlog_.back(), packet_type::server_shutdown, {}, now);
+            shutdown_backlog_.pop_back();
+        }
+        if (shutdown_backlog_.empty()) shutdown_backlog_.shrink_to_fit();
+    }
+
+    typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason,
+                                          time_point now) {
+        detail::session_core& s = it->second;
+        if (s.state == session_state::pending) --pending_;
+        auto h = hosts_.find(host_key(s.peer));
+        if (h != hosts_.end() && --h->second == 0) hosts_.erase(h);
+        const std::uint64_t id = s.id;
+        const peer_address peer = s.peer;
+        set_state(s, session_state::closed, now);
+        push_event(event::closed(id, peer, reason));
+        return sessions_.erase(it);
+    }
+
+    void move_host(const peer_address& from, const peer_address& to) {
+        if (from.same_host(to)) return;
+        auto h = hosts_.find(host_key(from));
+        if (h != hosts_.end() && --h->second == 0) hosts_.erase(h);
+        ++hosts_[host_key(to)];
+    }
+
+    static peer_address host_key(peer_address a) noexcept {
+        a.port = 0;
+        return a;
+    }
+    [[nodiscard]] std::size_t host_count(const peer_address& a) const noexcept {
+        auto h = hosts_.find(host_key(a));
+        return h == hosts_.end() ? 0 : h->second;
+    }
+
+    bool take_hello_token(time_point now) noexcept {
+        // token bucket: hello_rate per second, depth hello_burst
+        if (cfg_.hello_rate == 0) return false;
+        const auto per_token = std::chrono::nanoseconds(1'000'000'000 / cfg_.hello_rate);
+        if (now > hello_refill_) {
+            const auto elapsed = now - hello_refill_;
+            const auto add = static_cast<std::uint64_t>(elapsed / per_token);
+            if (add > 0) {
+                hello_tokens_ = static_cast<std::uint32_t>(
+                    std::min<std::uint64_t>(cfg_.hello_burst, hello_tokens_ + add));
+                hello_refill_ = add >= cfg_.hello_burst
+                                    ? now
+                                    : hello_refill_ + static_cast<std::int64_t>(add) * per_token;
+            }
+        }
+        if (hello_tokens_ == 0) return false;
+        --hello_tokens_;
+        return true;
+    }
+
+    void set_state(detail::session_core& s, session_state to, time_point now) {
+        if (s.state == to) return;
+        observer_.on_session_state(s.id, s.peer, s.state, to, now);
+        s.state = to;
+    }
+
+    void push_event(const event& e) noexcept {
+        if (!events_.push(e)) ++stats_.events_dropped;
+    }
+
+    config cfg_;
+    [[no_unique_address]] Observer observer_;
+    Random random_;
+    session_map sessions_;
+    std::unordered_map<peer_address, std::size_t, peer_address_hash> hosts_;
+    std::vector<detail::session_core> shutdown_backlog_;
+    std::size_t pending_ = 0;
+    detail::datagram_queue tx_;
+    detail::ring<event> events_;
+    core::stats stats_;
+    std::array<std::byte, max_datagram_size> rx_{};
+    time_point next_scan_ = time_point::max();
+    std::uint32_t hello_tokens_;
+    time_point hello_refill_{};
+    bool shut_down_ = false;
+};
+
+/// The server most applications use: v2 wire, no observer, OS randomness.
+using server = basic_server<>;
+static_assert(datagram_layer<server>);
+
+}  // namespace neutrino::core
