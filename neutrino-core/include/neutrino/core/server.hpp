@@ -172,10 +172,12 @@ public:
                 ++it;
             }
         }
-        next_scan_ = earliest;
+        // Like the reference, scan at most every 100 ms: one pass serves many expiries.
+        next_scan_ = std::max(earliest, now + scan_interval);
     }
 
 private:
+    static constexpr auto scan_interval = std::chrono::milliseconds(100);  // spec: neutrino.md §3.4
     using session_map = std::unordered_map<std::uint64_t, detail::session_core>;
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
@@ -354,7 +356,8 @@ private:
     bool take_hello_token(time_point now) noexcept {
         // token bucket: hello_rate per second, depth hello_burst
         if (cfg_.hello_rate == 0) return false;
-        const auto per_token = std::chrono::nanoseconds(1'000'000'000 / cfg_.hello_rate);
+        const auto per_token =
+            std::chrono::nanoseconds(std::max<std::uint32_t>(1, 1'000'000'000U / cfg_.hello_rate));
         if (now > hello_refill_) {
             const auto elapsed = now - hello_refill_;
             const auto add = static_cast<std::uint64_t>(elapsed / per_token);

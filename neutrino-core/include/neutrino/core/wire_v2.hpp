@@ -16,6 +16,7 @@
 /// | `client_handshake` / `server_handshake` | crypto_kx: the client's ephemeral key in a clear HELLO1 |
 /// | `seal(...)` / `open(...)` | random 24-byte nonce, XChaCha20-Poly1305, empty AD, pn inside |
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
