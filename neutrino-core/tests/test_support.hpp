@@ -39,8 +39,8 @@ struct basic_pair {
     }
 
     explicit basic_pair(std::uint64_t seed = 1)
-        : client(client_cfg(), {}, seeded_random(seed)),
-          server(server_cfg(), {}, seeded_random(seed + 1000)),
+        : client(client_cfg(), core::null_observer{}, seeded_random(seed)),
+          server(server_cfg(), core::null_observer{}, seeded_random(seed + 1000)),
           link(client, client_address, server, server_address) {
         link.on_a_event = [this](const core::event& e) {
             client_events.push_back(e.kind);
