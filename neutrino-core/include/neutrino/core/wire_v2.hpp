@@ -154,6 +154,9 @@ struct v2 {
     [[nodiscard]] static result<opened_packet> open(std::span<const std::byte> in,
                                                     const clear_header& h, const secret_key& rx,
                                                     std::span<std::byte> scratch) noexcept {
+        if (in.size() > max_datagram_size || scratch.size() < in.size()) {
+            return fail(errc::datagram_too_large);
+        }
         // spec: neutrino.md §4.3, §9.4 (38–53 bytes: too short for a tag → a counted drop)
         if (in.size() < min_sealed_size) return fail(errc::datagram_too_short);
         const std::size_t cipher_size = in.size() - clear_header_size - nonce_size;

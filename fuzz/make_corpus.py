@@ -1,0 +1,203 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ (deterministic).
+
+Run with Debian's python3 (it has PyNaCl: python3-nacl):  /usr/bin/python3 fuzz/make_corpus.py
+Reads the reference vectors from tests/vectors/neutrino-python.json when that exists, else from
+../shared/vectors/ beside the repository; the generated files are committed, so nothing outside
+the repository is needed to fuzz. The input formats are described in each fuzz_*.cpp.
+"""
+import hashlib
+import json
+import pathlib
+import struct
+
+import nacl.bindings as sodium
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+VECTOR_PATHS = [ROOT / "tests/vectors/neutrino-python.json",
+                ROOT.parent / "shared/vectors/neutrino-python.json"]
+
+PROTOCOL_ID = 0x5BAA260C
+# Key of the pre-seal hook in fuzz_datagram.cpp
+HOOK_KEY = bytes(range(32))
+
+
+def u16(v): return struct.pack("<H", v)
+def u32(v): return struct.pack("<I", v)
+def u64(v): return struct.pack("<Q", v)
+
+
+def encode_words(words, count_fmt="<B", size_fmt="<H"):
+    out = struct.pack(count_fmt, len(words))
+    for w in words:
+        out += struct.pack(size_fmt, len(w)) + w
+    return out
+
+
+def seal(key, type_, sid, pn, keyword, payload, nonce, pad_to=0):
+    header = u32(PROTOCOL_ID) + bytes([2, type_]) + u64(sid)
+    plain = u64(pn) + u32(keyword) + payload
+    if len(header) + len(plain) < pad_to:
+        plain += bytes(pad_to - len(header) - len(plain))
+    ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(plain, b"", nonce, key)
+    return header + nonce + ct
+
+
+def load_vectors():
+    for p in VECTOR_PATHS:
+        if p.exists():
+            return json.loads(p.read_text())
+    raise SystemExit("neutrino-python.json not found in " + ", ".join(map(str, VECTOR_PATHS)))
+
+
+class corpus:
+    def __init__(self, name):
+        self.dir = HERE / "corpus" / name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        for f in self.dir.iterdir():
+            f.unlink()
+
+    def add(self, label, data):
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        (self.dir / f"{label}-{digest}").write_bytes(data)
+
+
+def words_corpus(vectors):
+    c = corpus("words")
+    c.add("empty-list", encode_words([]))
+    c.add("one-word", encode_words([b"hello"]))
+    c.add("three-words", encode_words([b"374", b"", b"3.5"]))
+    c.add("padded", encode_words([b"abc", b"de"]) + bytes(40))
+    c.add("key-word", encode_words([bytes(range(32))]) + bytes(1219))
+    c.add("255-empty", encode_words([b""] * 255))
+    c.add("truncated", encode_words([b"abcdef"])[:-2])
+    c.add("bad-padding", encode_words([b"x"]) + b"\x00\x01")
+    c.add("ext-two", encode_words([b"alpha", b"beta"], "<H", "<I"))
+    c.add("ext-empty", encode_words([], "<H", "<I") + bytes(8))
+    c.add("ext-300", encode_words([b"z"] * 300, "<H", "<I"))
+    seen = set()
+    for s in vectors["scenarios"]:
+        for p in s["packets"]:
+            payload = bytes.fromhex(p.get("payload_hex") or "")
+            if payload and payload not in seen:
+                seen.add(payload)
+                c.add(f"vector-{s['name']}-{p['index']}", payload)
+
+
+def datagram_corpus(vectors):
+    c = corpus("datagram")
+    seen = set()
+    for s in vectors["scenarios"]:
+        for p in s["packets"]:
+            wire = bytes.fromhex(p["wire_hex"])
+            if wire not in seen:
+                seen.add(wire)
+                c.add(f"vector-{s['name']}-{p['index']}-{p['header']['packet_type_name']}", wire)
+    # Pre-seal form: pn (u64), keyword (u32), word-encoded payload.
+    c.add("preseal-data", u64(1000) + u32(0) + encode_words([b"374", b"", b"3.5"]))
+    c.add("preseal-empty", u64(64) + u32(7) + encode_words([]))
+    c.add("preseal-padded", u64(2**31 - 1) + u32(0) + encode_words([b"a"]) + bytes(30))
+    c.add("preseal-max", u64(2**63) + u32(0xFFFFFFFF) + encode_words([bytes(1211)]))
+    c.add("preseal-bad-words", u64(65) + u32(0) + b"\x02\x05\x00ab")
+    # Sealed with the hook key and a zero nonce, as the hook would.
+    c.add("hook-sealed", seal(HOOK_KEY, 0x47, 64, 1000, 0, encode_words([b"hi"]), bytes(24)))
+    c.add("too-short", u32(PROTOCOL_ID) + bytes([2, 0x47]) + u64(64) + bytes(20))
+
+
+# --- machine programs (see fuzz_server.cpp / fuzz_client.cpp) -------------------------------
+
+def w(*words):
+    out = bytes([len(words)])
+    for x in words:
+        out += bytes([len(x)]) + x
+    return out
+
+
+NO_EDIT = b"\x00"
+
+
+def edit(mode, pos, val):
+    return bytes([mode]) + u16(pos) + bytes([val])
+
+
+def edits(*es):
+    return bytes([len(es)]) + b"".join(es)
+
+
+def server_corpus(vectors):
+    c = corpus("server")
+    hello1 = bytes.fromhex(vectors["scenarios"][0]["packets"][0]["wire_hex"])
+    data_pkt = bytes.fromhex(vectors["scenarios"][0]["packets"][3]["wire_hex"])
+    raw = lambda d, a=0: b"\x00" + u16(len(d)) + d + bytes([a])
+    c.add("handshake-only", b"\x00")
+    c.add("data", b"\x00" + b"\x01" + w(b"374", b"", b"3.5") + NO_EDIT + b"\x00")
+    c.add("data-padded", b"\x03" + b"\x01" + w(b"x" * 31) + NO_EDIT + b"\x00")
+    c.add("data-flip", b"\x00" + b"\x01" + w(b"abc") + edits(edit(1, 40, 0x10)) + b"\x00")
+    # DATA with no words, its clear type set to KEEP_ALIVE (the v2 header is not authenticated)
+    c.add("type-to-keepalive", b"\x00" + b"\x01" + w() + edits(edit(0, 5, 0x04)) + b"\x00")
+    c.add("type-to-goodbye", b"\x00" + b"\x01" + w() + edits(edit(0, 5, 0x05)) + b"\x00")
+    c.add("migrate", b"\x00" + b"\x01" + w(b"m") + NO_EDIT + b"\x02" + b"\x04\x20")
+    c.add("replay", b"\x00" + b"\x01" + w(b"r") + NO_EDIT + b"\x00" + b"\x02\xff" + NO_EDIT + b"\x00")
+    c.add("hello1-new", b"\x00" + b"\x03" + bytes(range(1, 33)) + NO_EDIT + b"\x02")
+    c.add("hello1-flood", b"\x00" + (b"\x03" + bytes(range(1, 33)) + NO_EDIT + b"\x01") * 6)
+    c.add("hello1-lowkey", b"\x00" + b"\x03" + bytes(32) + NO_EDIT + b"\x03")
+    c.add("hello1-vector", b"\x00" + raw(hello1, 2))
+    c.add("vector-data", b"\x00" + raw(data_pkt, 0))
+    c.add("timeouts", b"\x00" + b"\x04\x90" + b"\x04\xa0" + b"\x04\x10")
+    c.add("keepalive", b"\x00" + b"\x04\x87" + b"\x04\x87")
+    c.add("goodbye-redial", b"\x00" + b"\x05" + b"\x06" + b"\x01" + w(b"again") + NO_EDIT + b"\x00")
+    c.add("server-send", b"\x00" + b"\x07" + w(b"s2c") + b"\x87" + w(b"all"))
+    c.add("drop", b"\x00" + b"\x08" + b"\x04\x90")
+    c.add("shutdown", b"\x00" + b"\xf8" + b"\x01" + w(b"late") + NO_EDIT + b"\x00")
+    c.add("hold-hello2", b"\x00" + b"\x09" + b"\x05\x06" + b"\x04\x30")
+    c.add("hold-c2s", b"\x00" + b"\x89" + b"\x04\x87" + b"\x89" + b"\x02\x00" + NO_EDIT + b"\x00")
+
+
+def client_corpus(vectors):
+    c = corpus("client")
+    raw = lambda d, src=1: b"\x00" + u16(len(d)) + d + bytes([src])
+    pkts = vectors["scenarios"][0]["packets"]
+    shutdown = bytes.fromhex(vectors["scenarios"][1]["packets"][3]["wire_hex"])
+    c.add("handshake-only", b"\x00")
+    c.add("server-data", b"\x00" + b"\x01" + w(b"374", b"", b"3.5") + NO_EDIT + b"\x01")
+    c.add("server-data-wrong-peer", b"\x00" + b"\x01" + w(b"x") + NO_EDIT + b"\x00")
+    c.add("server-data-flip", b"\x00" + b"\x01" + w(b"abc") + edits(edit(1, 50, 0x01)) + b"\x01")
+    c.add("type-to-shutdown", b"\x00" + b"\x01" + w() + edits(edit(0, 5, 0x06)) + b"\x01")
+    c.add("type-to-hello2", b"\x00" + b"\x01" + w() + edits(edit(0, 5, 0x02)) + b"\x01")
+    c.add("replay-hello2", b"\x00" + b"\x02\x00" + NO_EDIT + b"\x01")
+    c.add("keepalive", b"\x00" + b"\x03\x87" + b"\x03\x87")
+    c.add("timeout-redial", b"\x00" + b"\x07" + b"\x03\x9f" + b"\x03\xa0" + b"\x08" + b"\x03\x90")
+    c.add("client-data", b"\x00" + b"\x04" + w(b"hi") + b"\x04" + w(b"x" * 31, b"y"))
+    c.add("close-connect", b"\x00" + b"\x05" + b"\x06" + b"\x03\x10")
+    c.add("pending-hello2", b"\x00" + b"\x07" + b"\x08" + b"\x03\xa0\x03\x90" + b"\x02\x0f" + NO_EDIT + b"\x01")
+    c.add("shutdown", b"\x00" + b"\xf7" + b"\x03\x90" + b"\x03\x90")
+    c.add("padded", b"\x03" + b"\x01" + w(b"p") + NO_EDIT + b"\x01")
+    for p in pkts:
+        if p["direction"] == "s2c":
+            c.add(f"vector-{p['index']}", b"\x00" + raw(bytes.fromhex(p["wire_hex"])))
+    c.add("vector-shutdown", b"\x00" + raw(shutdown))
+
+
+def replay_window_corpus():
+    c = corpus("replay_window")
+    op = lambda o, v: bytes([o]) + u64(v)
+    c.add("in-order", b"".join(op(1, i) for i in range(1, 20)))
+    c.add("reset-then-gaps", op(0x80, 1000) + op(1, 5) + op(2, 3) + op(1, 70) + op(2, 64))
+    c.add("wrap", op(0x80, 2**64 - 5) + op(3, 0) + op(3, 2) + op(0, 0))
+    c.add("far-jump", op(0, 10) + op(1, 5000) + op(2, 100) + op(0x41, 1))
+
+
+def main():
+    vectors = load_vectors()
+    words_corpus(vectors)
+    datagram_corpus(vectors)
+    server_corpus(vectors)
+    client_corpus(vectors)
+    replay_window_corpus()
+    for d in sorted((HERE / "corpus").iterdir()):
+        print(f"{d.name}: {len(list(d.iterdir()))} files")
+
+
+if __name__ == "__main__":
+    main()
