@@ -8,7 +8,7 @@ include_guard(GLOBAL)
 function(neutrino_set_warnings target)
     set(warnings
         -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wnon-virtual-dtor
-        -Wold-style-cast -Wcast-align -Wnull-dereference -Wimplicit-fallthrough)
+        -Wold-style-cast -Wcast-align -Wimplicit-fallthrough)
     if(NEUTRINO_WERROR)
         list(APPEND warnings -Werror)
     endif()

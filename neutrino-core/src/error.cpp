@@ -65,7 +65,7 @@ public:
             case errc::word_too_large: return "word longer than 65535 bytes";
             case errc::bad_key: return "malformed key (expected 64 hex characters)";
             case errc::not_connected: return "no established session";
-            case errc::draining: return "session is draining after a server shutdown";
+            case errc::draining: return "the server shut down";
             case errc::would_block: return "send queue full";
             case errc::timed_out: return "peer timed out";
             case errc::closed: return "session closed";

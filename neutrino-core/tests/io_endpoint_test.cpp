@@ -14,19 +14,10 @@
 
 #include "neutrino/core/datagram_layer.hpp"
 
-// Counts heap allocations so the hot path can be checked for none.
-namespace {
-std::atomic<std::uint64_t> g_allocations{0};
-}  // namespace
-
-// noinline: g++ 12 otherwise flags the malloc/free pair as mismatched once both are inlined.
-__attribute__((noinline)) void* operator new(std::size_t n) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-    throw std::bad_alloc();
-}
-__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// Heap allocations are counted by the replacement operator new in allocation_test.cpp.
+namespace neutrino::test {
+std::uint64_t heap_allocation_count() noexcept;
+}  // namespace neutrino::test
 
 namespace {
 
@@ -523,12 +514,12 @@ TEST(io_endpoint, handler_path_does_not_allocate_per_datagram) {
     run_until(ctx, [&] { return client.layer().echoes >= 500; });
     ASSERT_EQ(client.layer().echoes, 500U);
 
-    const auto before = g_allocations.load();
+    const auto before = neutrino::test::heap_allocation_count();
     client.layer().send(5000);
     client.flush();
     run_until(
         ctx, [&] { return client.layer().echoes >= 5500; }, 10000ms);
-    const auto allocations = g_allocations.load() - before;
+    const auto allocations = neutrino::test::heap_allocation_count() - before;
     EXPECT_GE(client.layer().echoes, 5400U);
     EXPECT_EQ(allocations, 0U);
 }

@@ -215,7 +215,11 @@ private:
             }
             case session_state::established:
             case session_state::draining: {
-                if (type == packet_type::server_hello2) return fail(errc::unexpected_packet);
+                // spec: neutrino.md §10.3: the server sends nothing else once established
+                if (type != packet_type::keep_alive && type != packet_type::data &&
+                    type != packet_type::server_shutdown) {
+                    return fail(errc::unexpected_packet);
+                }
                 session_.window.commit(p->packet_number);
                 last_received_ = now;
                 accept(*p, *words, from, now);

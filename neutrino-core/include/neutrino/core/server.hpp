@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "neutrino/core/crypto.hpp"
@@ -35,6 +36,9 @@ struct server_config {
     std::size_t max_pending = 1024;          ///< handshakes in progress  spec: neutrino.md §18.1 item 8
     std::uint32_t hello_rate = 2000;   ///< HELLO1 accepted per second (token bucket)
     std::uint32_t hello_burst = 256;   ///< bucket depth
+    /// Client ephemeral keys remembered to refuse a replayed HELLO1 (0: none). A genuine
+    /// client draws a fresh key for every HELLO1, so a key seen again is a replay.
+    std::size_t hello_replay_cache = 16384;
     std::size_t send_queue_capacity = 256;
     std::size_t event_queue_capacity = 256;
     /// Asked for every valid HELLO1; return false to refuse silently (nothing is sent).
@@ -104,6 +108,12 @@ public:
             it = remove(it, make_error_code(errc::draining), now);
         }
         flush_shutdowns(now);
+    }
+
+    /// Calls `f(session_id, state)` for every session (do not add or remove sessions from `f`).
+    template <class F>
+    void for_each_session(F&& f) const {
+        for (const auto& [id, s] : sessions_) f(id, s.state);
     }
 
     [[nodiscard]] std::size_t session_count() const noexcept { return sessions_.size(); }
@@ -262,10 +272,15 @@ private:
         if (pending_ >= cfg_.max_pending) return fail(errc::session_limit);
         if (host_count(from) >= cfg_.max_sessions_per_host) return fail(errc::session_limit);
         if (tx_.full()) return fail(errc::would_block);
+        // v2 session keys depend only on the client's key and ours: a replayed HELLO1 would
+        // recreate the session's keys, and its recorded packets would be accepted again.
+        const std::uint64_t fingerprint = detail::load_le<std::uint64_t>(client_pk->data());
+        if (seen_keys_.contains(fingerprint)) return fail(errc::replayed);
         if (!take_hello_token(now)) return fail(errc::rate_limited);
         auto keys = server_session_keys(cfg_.keys, *client_pk);
         if (!keys) return tl::unexpected(keys.error());  // spec: neutrino.md §18.1 item 9
         if (cfg_.accept && !cfg_.accept(from)) return fail(errc::refused);
+        remember_key(fingerprint);
 
         std::uint64_t id = 0;
         do {  // expected once: 2^64 ids, at most max_sessions taken
@@ -353,6 +368,19 @@ private:
         return h == hosts_.end() ? 0 : h->second;
     }
 
+    // A FIFO-bounded set of client key fingerprints (first 8 bytes of the public key).
+    void remember_key(std::uint64_t fingerprint) {
+        if (cfg_.hello_replay_cache == 0) return;
+        if (seen_order_.size() == cfg_.hello_replay_cache) {
+            seen_keys_.erase(seen_order_[seen_next_]);
+            seen_order_[seen_next_] = fingerprint;
+            seen_next_ = (seen_next_ + 1) % seen_order_.size();
+        } else {
+            seen_order_.push_back(fingerprint);
+        }
+        seen_keys_.insert(fingerprint);
+    }
+
     bool take_hello_token(time_point now) noexcept {
         // token bucket: hello_rate per second, depth hello_burst
         if (cfg_.hello_rate == 0) return false;
@@ -390,6 +418,9 @@ private:
     session_map sessions_;
     std::unordered_map<peer_address, std::size_t, peer_address_hash> hosts_;
     std::vector<detail::session_core> shutdown_backlog_;
+    std::unordered_set<std::uint64_t> seen_keys_;
+    std::vector<std::uint64_t> seen_order_;
+    std::size_t seen_next_ = 0;
     std::size_t pending_ = 0;
     detail::datagram_queue tx_;
     detail::ring<event> events_;

@@ -5,7 +5,8 @@
 ///
 /// The loop (all on the endpoint's executor, no threads):
 ///  1. when the socket is readable: `recvmmsg` a batch, call `layer.handle_datagram(bytes,
-///     from, now)` for each datagram (`now` is read once per batch);
+///     from, now)` for each datagram (`now` is read once per batch) and deliver the events it
+///     produced before the next one (their views would not survive it);
 ///  2. after each batch, after the timer and on `flush()`: drain `poll_event()` into the event
 ///     delivery path and `poll_datagram(out, now)` straight into the socket's send slots, send
 ///     them with `sendmmsg`;
@@ -46,6 +47,7 @@
 
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/core/owned_event.hpp"
 #include "neutrino/core/time.hpp"
 #include "neutrino/io/udp_socket.hpp"
 
@@ -57,6 +59,17 @@ template <class Event>
 struct copy_event {
     using value_type = Event;
     static value_type make(const Event& e) { return e; }
+};
+
+/// The `EventPolicy` a `basic_endpoint` uses unless told otherwise: a plain copy, except for
+/// the core machines' events, whose word views are copied out (`core::own_event`).
+template <class Event>
+struct default_event_policy {
+    using type = copy_event<Event>;
+};
+template <>
+struct default_event_policy<core::event> {
+    using type = core::own_event;
 };
 
 /// Construction options of a `basic_endpoint`.
@@ -79,7 +92,8 @@ struct endpoint_counters {
 
 /// Binds one `datagram_layer` (a client or a server machine) to one UDP socket; see the file
 /// comment for the loop and the event paths.
-template <datagram_layer Layer, class EventPolicy = copy_event<typename Layer::event_type>>
+template <datagram_layer Layer,
+          class EventPolicy = typename default_event_policy<typename Layer::event_type>::type>
 class basic_endpoint {
 public:
     using layer_type = Layer;
@@ -255,9 +269,13 @@ private:
             const time_point now = clock::now();
             socket_.receive_batch(
                 [this, now](std::span<const std::byte> datagram, const peer_address& from) {
+                    if (closed_) return;  // the event handler closed us mid-batch
                     if (!layer_.handle_datagram(datagram, from, now)) {
                         ++counters_.datagrams_rejected;
                     }
+                    // Views inside events are valid only until the next call on the layer:
+                    // deliver them before the next datagram of the batch.
+                    drain_events();
                 },
                 ec);
             if (ec == net::error::would_block) {

@@ -1,0 +1,55 @@
+#pragma once
+// Small helpers shared by the example programs (not part of the library).
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "neutrino/io/asio.hpp"
+
+namespace neutrino::examples {
+
+/// Parses "host:port" (IPv4 or [IPv6]:port). Throws std::invalid_argument with a message.
+inline net::ip::udp::endpoint parse_endpoint(std::string_view text) {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        throw std::invalid_argument("expected host:port, got '" + std::string(text) + "'");
+    }
+    std::string host(text.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned port = 0;
+    const auto p = text.substr(colon + 1);
+    auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+    if (ec != std::errc{} || ptr != p.data() + p.size() || port > 65535) {
+        throw std::invalid_argument("bad port in '" + std::string(text) + "'");
+    }
+    boost::system::error_code bec;
+    auto addr = net::ip::make_address(host, bec);
+    if (bec) throw std::invalid_argument("bad address '" + host + "': " + bec.message());
+    return {addr, static_cast<std::uint16_t>(port)};
+}
+
+/// Sets spdlog's level from a name (trace, debug, info, warn, error, off).
+inline void set_log_level(const std::string& name) {
+    auto level = spdlog::level::from_str(name);
+    if (level == spdlog::level::off && name != "off") {
+        throw std::invalid_argument("unknown log level '" + name + "'");
+    }
+    spdlog::set_level(level);
+}
+
+/// Parses a decimal number out of a word; nullopt when it is not one.
+template <class T>
+std::optional<T> parse_number(std::string_view s) {
+    T v{};
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
+    return v;
+}
+
+}  // namespace neutrino::examples

@@ -1,0 +1,157 @@
+// neutrino-core-server: the reference's example server on neutrino-core.
+//
+// Every --interval it sends each established client the "multiply" request
+// ["374", <int 1..99>, <float>] and checks the answer ["630", <product>]
+// (spec neutrino.md §16.1). It exits 0 once --count correct answers arrived (or, with
+// --count 0, when --duration ends), 1 otherwise.
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+
+#include "../common.hpp"
+#include "neutrino/core/server.hpp"
+#include "neutrino/io/basic_endpoint.hpp"
+
+namespace nc = neutrino::core;
+namespace ex = neutrino::examples;
+namespace net = neutrino::net;
+
+int main(int argc, char** argv) {
+    CLI::App app{"Neutrino basic example server (multiply protocol of the Python reference)"};
+    std::string bind = "127.0.0.1:22753";
+    std::string key_hex(nc::example_secret_key_hex);
+    std::uint64_t count = 0;
+    double duration = 0;
+    int interval_ms = 2000;
+    std::string log_level = "info";
+    app.add_option("--bind", bind, "address:port to listen on")->capture_default_str();
+    app.add_option("--key", key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
+    app.add_option("--count", count, "exit 0 after this many correct answers (0: run for --duration)")->capture_default_str();
+    app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
+    app.add_option("--interval", interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        ex::set_log_level(log_level);
+        auto secret = nc::parse_key_hex(key_hex);
+        if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
+        nc::server_config cfg;
+        cfg.keys.sk = nc::secret_key(*secret);
+        cfg.keys.pk = nc::public_key_of(cfg.keys.sk);
+        if (nc::is_example_key(cfg.keys.pk)) {
+            spdlog::warn("using the reference's publicly known example key pair: for tests only");
+        }
+
+        net::io_context ctx;
+        neutrino::io::basic_endpoint<nc::server> ep(ctx, ex::parse_endpoint(bind), nc::server(std::move(cfg)));
+        spdlog::info("listening on {} (public key {})", bind, nc::to_hex(ep.layer().configuration().keys.pk));
+
+        std::mt19937_64 rng(std::random_device{}());
+        std::map<std::uint64_t, double> expected;  // session id → product of its last request
+        std::uint64_t correct = 0, wrong = 0;
+        bool done = false;
+        net::steady_timer tick(ctx);
+        net::steady_timer limit(ctx);
+        net::signal_set signals(ctx, SIGINT, SIGTERM);
+
+        // Ends the run: SERVER_SHUTDOWN to every session, then nothing is left for ctx.run().
+        auto finish = [&] {
+            if (done) return;
+            done = true;
+            ep.layer().shutdown(neutrino::clock::now());
+            ep.flush();
+            ep.close();
+            tick.cancel();
+            limit.cancel();
+            signals.cancel();
+        };
+
+        ep.set_event_handler([&](const nc::event& e) {
+            switch (e.kind) {
+                case nc::event_kind::established:
+                    spdlog::info("session {:016x} established from port {}", e.session_id, e.peer.port);
+                    break;
+                case nc::event_kind::closed:
+                    spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
+                    expected.erase(e.session_id);
+                    break;
+                case nc::event_kind::address_changed:
+                    spdlog::info("session {:016x} moved to port {}", e.session_id, e.peer.port);
+                    break;
+                case nc::event_kind::data: {
+                    auto it = expected.find(e.session_id);
+                    if (e.words.size() == 2 && nc::as_string(e.words[0]) == "630" && it != expected.end()) {
+                        auto got = ex::parse_number<double>(nc::as_string(e.words[1]));
+                        if (got && std::abs(*got - it->second) <= 1e-9 * std::max(1.0, std::abs(it->second))) {
+                            ++correct;
+                            spdlog::info("session {:016x}: answer {} correct ({}/{})", e.session_id,
+                                         nc::as_string(e.words[1]), correct, count);
+                        } else {
+                            ++wrong;
+                            spdlog::warn("session {:016x}: wrong answer {}", e.session_id, nc::as_string(e.words[1]));
+                        }
+                        expected.erase(it);
+                    } else {
+                        spdlog::info("session {:016x}: {} words", e.session_id, e.words.size());
+                    }
+                    if (count != 0 && correct >= count) finish();
+                    break;
+                }
+                default: break;
+            }
+        });
+
+        // Every interval: a multiply request to every established session.
+        std::function<void()> schedule = [&] {
+            tick.expires_after(std::chrono::milliseconds(interval_ms));
+            tick.async_wait([&](boost::system::error_code ec) {
+                if (ec || done) return;
+                std::uniform_int_distribution<int> n_dist(1, 99);
+                std::uniform_real_distribution<double> f_dist(0.0, 100.0);
+                const int n = n_dist(rng);
+                const double f = f_dist(rng);
+                const std::string n_text = std::to_string(n), f_text = fmt::format("{}", f);
+                const auto words = nc::words("374", n_text, f_text);
+                // The reference's client computes int(n) * float(f) in double precision.
+                const double product = static_cast<double>(n) * *ex::parse_number<double>(f_text);
+                const auto now = neutrino::clock::now();
+                ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
+                    if (s != nc::session_state::established) return;
+                    if (ep.layer().send(id, words, now)) expected[id] = product;
+                });
+                ep.flush();
+                schedule();
+            });
+        };
+        schedule();
+
+        signals.async_wait([&](boost::system::error_code ec, int) {
+            if (!ec) spdlog::info("signal: shutting down");
+            finish();
+        });
+        if (duration > 0) {
+            limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
+            limit.async_wait([&](boost::system::error_code ec) {
+                if (!ec) finish();
+            });
+        }
+        ctx.run();
+        spdlog::info("done: {} correct, {} wrong answers; {} datagrams dropped", correct, wrong,
+                     ep.layer().stats().dropped_total);
+        if (wrong != 0) return 1;
+        return count == 0 || correct >= count ? 0 : 1;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    }
+}
