@@ -23,6 +23,17 @@ inline std::vector<std::string> to_strings(const core::words_view& w) {
 inline const peer_address client_address = peer_address::v4({127, 0, 0, 1}, 40000);
 inline const peer_address server_address = peer_address::v4({127, 0, 0, 1}, 22753);
 
+// The observer a layer is built with in tests: its own observer type, else the null observer
+// (for wrapper layers that forward their constructor arguments).
+template <class L>
+auto default_observer() {
+    if constexpr (requires { typename L::observer_type; }) {
+        return typename L::observer_type{};
+    } else {
+        return core::null_observer{};
+    }
+}
+
 template <class Client = core::basic_client<core::wire::v2, core::null_observer, seeded_random>,
           class Server = core::basic_server<core::wire::v2, core::null_observer, seeded_random>>
 struct basic_pair {
@@ -39,8 +50,8 @@ struct basic_pair {
     }
 
     explicit basic_pair(std::uint64_t seed = 1)
-        : client(client_cfg(), core::null_observer{}, seeded_random(seed)),
-          server(server_cfg(), core::null_observer{}, seeded_random(seed + 1000)),
+        : client(client_cfg(), default_observer<Client>(), seeded_random(seed)),
+          server(server_cfg(), default_observer<Server>(), seeded_random(seed + 1000)),
           link(client, client_address, server, server_address) {
         link.on_a_event = [this](const core::event& e) {
             client_events.push_back(e.kind);

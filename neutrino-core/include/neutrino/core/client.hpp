@@ -206,6 +206,7 @@ private:
                 session_.window.reset(p->packet_number);
                 session_.next_pn = Wire::first_packet_number(random_);
                 set_state(session_state::established, now);
+                report_session_keys(observer_, session_.id, role::client, session_.keys, now);
                 session_.expiry = now + cfg_.timers.established_timeout;
                 last_received_ = now;
                 accept(*p, *words, from, now);

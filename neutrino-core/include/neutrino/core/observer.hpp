@@ -14,6 +14,12 @@
 /// | `on_dropped(reason, from, size, now)` | a datagram was rejected; nothing else changed |
 /// | `on_session_state(session_id, peer, from, to, now)` | a session changed state |
 ///
+/// Optional member, called only when the observer has it:
+///
+/// | member | called when |
+/// |---|---|
+/// | `on_session_keys(session_id, side, keys, now)` | a session's keys are in use (client: HELLO2 accepted; server: HELLO1 accepted). For key logs; `keys.rx`/`keys.tx` are the reporting side's directions. Long-term keys are never passed. |
+///
 /// Observers must not call back into the machine that reports to them.
 
 #include <cstddef>
@@ -23,6 +29,7 @@
 
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/constants.hpp"
+#include "neutrino/core/crypto.hpp"
 #include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
 
@@ -74,5 +81,14 @@ concept observer = requires(O& o, std::span<const std::byte> wire, const peer_ad
 };
 
 static_assert(observer<null_observer>);
+
+/// Reports a session's keys to an observer that wants them (see the table above).
+template <class O>
+void report_session_keys(O& o, std::uint64_t session_id, role side, const session_keys& keys,
+                         time_point now) {
+    if constexpr (requires { o.on_session_keys(session_id, side, keys, now); }) {
+        o.on_session_keys(session_id, side, keys, now);
+    }
+}
 
 }  // namespace neutrino::core

@@ -304,6 +304,7 @@ private:
             observer_.on_packet_received(info, now);
         }
         set_state(it->second, session_state::pending, now);
+        report_session_keys(observer_, id, role::server, it->second.keys, now);
         (void)send_packet(it->second, packet_type::server_hello2, {}, now);
         return {};
     }
