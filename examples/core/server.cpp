@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
                     } else {
                         spdlog::info("session {:016x}: {} words", e.session_id, e.words.size());
                     }
-                    if (count != 0 && correct >= count) finish();
+                    if (count != 0 && correct >= count) net::post(ctx, finish);
                     break;
                 }
                 default: break;

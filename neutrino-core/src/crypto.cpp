@@ -110,6 +110,24 @@ void aead_xchacha20poly1305::seal(std::span<std::byte> buf, std::size_t plaintex
         uc(key.bytes().data()));
 }
 
+result<std::size_t> aead_xchacha20poly1305::open(std::span<const std::byte> in,
+                                                 std::span<std::byte> out,
+                                                 std::span<const std::byte, nonce_size> nonce,
+                                                 std::span<const std::byte> ad,
+                                                 const secret_key& key) noexcept {
+    if (in.size() < tag_size || out.size() < in.size() - tag_size) {
+        return fail(errc::decryption_failed);
+    }
+    const std::size_t n = in.size() - tag_size;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt_detached(
+            uc(out.data()), nullptr, uc(in.data()), n, uc(in.data() + n),
+            ad.empty() ? nullptr : uc(ad.data()), ad.size(), uc(nonce.data()),
+            uc(key.bytes().data())) != 0) {
+        return fail(errc::decryption_failed);
+    }
+    return n;
+}
+
 result<std::size_t> aead_xchacha20poly1305::open(std::span<std::byte> buf,
                                                  std::span<const std::byte, nonce_size> nonce,
                                                  std::span<const std::byte> ad,

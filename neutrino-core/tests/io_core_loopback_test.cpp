@@ -97,3 +97,38 @@ TEST(io_core_loopback, async_next_event_owns_its_words) {
     ASSERT_TRUE(l.run_until([&] { return got.size() == 3; }));
     EXPECT_EQ(got, (std::vector<std::string>{"w0", "w1", "w2"}));
 }
+
+TEST(io_core_loopback, flush_then_close_inside_a_drain_still_sends) {
+    loopback l;
+    // A second client, whose session the application will drop.
+    nc::client_config cfg = neutrino::test::basic_pair<>::client_cfg();
+    cfg.server = l.server.local_address();
+    neutrino::io::basic_endpoint<nc::client> other(
+        l.ctx, net::ip::udp::endpoint(net::ip::make_address("127.0.0.1"), 0), nc::client(cfg));
+    bool shutdown_seen = false;
+    l.client->set_event_handler([&](const nc::event& e) {
+        if (e.kind == nc::event_kind::server_shutdown) shutdown_seen = true;
+    });
+    for (auto* c : {l.client.get(), &other}) {
+        ASSERT_TRUE(c->layer().connect(neutrino::clock::now()));
+        c->flush();
+    }
+    ASSERT_TRUE(l.run_until([&] {
+        return l.client->layer().established() && other.layer().established() &&
+               l.server.layer().state_of(l.client->layer().session_id()) == nc::session_state::established &&
+               l.server.layer().state_of(other.layer().session_id()) == nc::session_state::established;
+    }));
+    // The `closed` event of the dropped session is delivered from inside flush()'s drain; its
+    // handler shuts the server down and closes the endpoint there. The SERVER_SHUTDOWN it
+    // queued must still leave before the socket closes.
+    l.server.set_event_handler([&](const nc::event& e) {
+        if (e.kind != nc::event_kind::closed || e.session_id != other.layer().session_id()) return;
+        l.server.layer().shutdown(neutrino::clock::now());
+        l.server.flush();
+        l.server.close();
+    });
+    l.server.layer().drop_session(other.layer().session_id(), neutrino::clock::now());
+    l.server.flush();
+    ASSERT_TRUE(l.run_until([&] { return shutdown_seen; }));
+    EXPECT_EQ(l.client->layer().state(), nc::session_state::draining);
+}

@@ -93,6 +93,14 @@ struct aead_xchacha20poly1305 {
     /// Decrypts `buf` (ciphertext followed by the tag) in place. Returns the plaintext size, or
     /// `errc::decryption_failed` (also when `buf` is shorter than a tag). On failure the
     /// contents of `buf` are unspecified.
+    /// Decrypts `in` (ciphertext followed by the tag) into `out` (at least `in.size() −
+    /// tag_size` bytes; may not overlap `in` partially). Returns the plaintext size, or
+    /// `errc::decryption_failed`.
+    [[nodiscard]] static result<std::size_t> open(std::span<const std::byte> in,
+                                                  std::span<std::byte> out,
+                                                  std::span<const std::byte, nonce_size> nonce,
+                                                  std::span<const std::byte> ad,
+                                                  const secret_key& key) noexcept;
     [[nodiscard]] static result<std::size_t> open(std::span<std::byte> buf,
                                                   std::span<const std::byte, nonce_size> nonce,
                                                   std::span<const std::byte> ad,

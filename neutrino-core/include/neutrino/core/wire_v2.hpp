@@ -159,13 +159,11 @@ struct v2 {
         }
         // spec: neutrino.md §4.3, §9.4 (38–53 bytes: too short for a tag → a counted drop)
         if (in.size() < min_sealed_size) return fail(errc::datagram_too_short);
-        const std::size_t cipher_size = in.size() - clear_header_size - nonce_size;
         std::memcpy(scratch.data(), in.data(), clear_header_size);
-        std::memcpy(scratch.data() + clear_header_size, in.data() + clear_header_size + nonce_size,
-                    cipher_size);
         std::span<const std::byte, nonce_size> nonce(in.data() + clear_header_size, nonce_size);
-        auto n = aead_xchacha20poly1305::open(scratch.subspan(clear_header_size, cipher_size),
-                                              nonce, {}, rx);
+        // Decrypts straight from the datagram into the scratch buffer, after the header.
+        auto n = aead_xchacha20poly1305::open(in.subspan(clear_header_size + nonce_size),
+                                              scratch.subspan(clear_header_size), nonce, {}, rx);
         if (!n) return tl::unexpected(n.error());
         return read_protected(h, scratch.first(clear_header_size + *n));
     }

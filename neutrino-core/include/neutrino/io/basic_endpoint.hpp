@@ -298,7 +298,10 @@ private:
 
     void drain() {
         if (draining_) {
-            redrain_ = true;  // flush() from the event handler: the running drain repeats
+            // flush() from the event handler: send what the handler queued now (it may close
+            // the endpoint next), and let the running drain repeat for the events.
+            drain_datagrams();
+            redrain_ = true;
             return;
         }
         struct reset_flag {
