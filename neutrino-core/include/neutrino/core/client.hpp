@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <optional>
 #include <span>
 
@@ -29,6 +30,7 @@ struct client_config {
     timing timers{};           ///< the reference's timers (peers depend on them)
     std::size_t min_datagram_size = 0;  ///< pad the plaintext to this size (0: no padding)
     bool reconnect = true;  ///< redial after an expiry or a server shutdown (never after close())
+    core::variant variant = core::variant::basic;  ///< set by the layer above (e.g. reliable)
     std::size_t send_queue_capacity = 64;   ///< datagrams waiting for poll_datagram
     std::size_t event_queue_capacity = 64;  ///< events waiting for poll_event
 };
@@ -73,7 +75,7 @@ public:
     result<void> send(word_list words, time_point now) {
         if (session_.state == session_state::draining) return fail(errc::draining);
         if (session_.state != session_state::established) return fail(errc::not_connected);
-        return send_packet(packet_type::data, words, now);
+        return send_packet_impl(packet_type::data, words, now);
     }
 
     /// Closes the session: sends CLIENT_GOOD_BYE (unless draining) and stops dialling. Final
@@ -81,12 +83,66 @@ public:
     void close(time_point now) {
         dialling_ = false;
         if (session_.state == session_state::established) {
-            (void)send_packet(packet_type::client_good_bye, {}, now);
+            (void)send_packet_impl(packet_type::client_good_bye, {}, now);
         }
         if (session_.state != session_state::none && session_.state != session_state::closed) {
             end_session(make_error_code(errc::closed), now);
         }
     }
+
+    // --- for the layer above (variant::reliable) ----------------------------------------------
+
+    /// Seals and queues a numbered packet of any type the client may send (KEEP_ALIVE with the
+    /// layer's words, DATA). Returns its packet number; a `packet_sent` event carries the bytes.
+    /// Errors: as `send`.
+    result<std::uint64_t> send_packet(packet_type type, word_list words, time_point now) {
+        if (session_.state == session_state::draining) return fail(errc::draining);
+        if (session_.state != session_state::established) return fail(errc::not_connected);
+        const std::uint64_t pn = session_.next_pn;
+        auto r = send_packet_impl(type, words, now);
+        if (!r) return tl::unexpected(r.error());
+        return pn;
+    }
+
+    /// Queues a REQUEST_RETRANSMISSION for `pn` (unnumbered).  spec: neutrino.md §6.7
+    result<void> send_request(std::uint64_t pn, time_point now) {
+        if (session_.state != session_state::established && session_.state != session_state::draining) {
+            return fail(errc::not_connected);
+        }
+        std::array<std::byte, 8> v;
+        detail::store_le(v.data(), pn);
+        const word w(v);
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto n = Wire::seal(buf, packet_type::request_retransmission, session_.id,
+                            packet_number_none, 0, {&w, 1}, cfg_.min_datagram_size,
+                            session_.keys.tx, random_);
+        if (!n) return tl::unexpected(n.error());
+        tx_.push(*n, cfg_.server);
+        last_sent_ = now;
+        packet_info info{role::client, packet_type::request_retransmission, session_.id,
+                         packet_number_none, 0, {}, {&w, 1}, {buf.data(), *n}, cfg_.server};
+        observer_.on_packet_sent(info, now);
+        return {};
+    }
+
+    /// Queues a datagram sealed earlier, byte for byte (a retransmission).  spec: §12.5
+    result<void> resend(std::span<const std::byte> datagram, time_point now) {
+        if (session_.state != session_state::established && session_.state != session_state::draining) {
+            return fail(errc::not_connected);
+        }
+        if (datagram.size() > max_datagram_size) return fail(errc::datagram_too_large);
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        std::memcpy(buf.data(), datagram.data(), datagram.size());
+        tx_.push(datagram.size(), cfg_.server);
+        last_sent_ = now;
+        return {};
+    }
+
+    /// When the last datagram was queued / the last packet accepted.
+    [[nodiscard]] time_point last_sent() const noexcept { return last_sent_; }
+    [[nodiscard]] time_point last_received() const noexcept { return last_received_; }
 
     [[nodiscard]] session_state state() const noexcept { return session_.state; }
     [[nodiscard]] bool established() const noexcept {
@@ -133,6 +189,7 @@ public:
         switch (session_.state) {
             case session_state::pending: return redial_at_;
             case session_state::established:
+                if (cfg_.variant == variant::reliable) return session_.expiry;
                 return std::min(session_.expiry, next_keep_alive());
             case session_state::draining: return session_.expiry;
             case session_state::none:
@@ -153,9 +210,9 @@ public:
                 if (now >= session_.expiry) {
                     end_session(make_error_code(errc::timed_out), now);
                     schedule_redial(now);
-                } else if (now >= next_keep_alive()) {
+                } else if (cfg_.variant == variant::basic && now >= next_keep_alive()) {
                     // spec: neutrino.md §11.1
-                    if (send_packet(packet_type::keep_alive, {}, now)) last_keep_alive_ = now;
+                    if (send_packet_impl(packet_type::keep_alive, {}, now)) last_keep_alive_ = now;
                 }
                 break;
             case session_state::draining:
@@ -173,7 +230,7 @@ public:
 
 private:
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
-        auto h = detail::check_header<Wire>(in);
+        auto h = detail::check_header<Wire>(in, cfg_.variant);
         if (!h) return tl::unexpected(h.error());
         // spec: neutrino.md §18.1 items 1 and 10: only the dialled server, never session id 2
         if (!(from == cfg_.server)) return fail(errc::wrong_peer);
@@ -193,7 +250,16 @@ private:
         if (!p) return tl::unexpected(p.error());
         auto words = words_view::parse(p->payload);
         if (!words) return tl::unexpected(words.error());
-        if (!detail::shape_ok(type, *words)) return fail(errc::bad_shape);
+        if (!detail::shape_ok(type, *words, cfg_.variant)) return fail(errc::bad_shape);
+        if (type == packet_type::request_retransmission) {
+            // spec: neutrino.md §6.7: unnumbered; it cannot be replay-checked by number, so it
+            // changes no state here (§18.1 item 5) and goes to the layer above as it is.
+            if (!Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
+            if (session_.state == session_state::pending) return fail(errc::unexpected_packet);
+            accept(*p, *words, from, now);
+            report_packet(*p, *words, from);
+            return {};
+        }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
         if (!session_.window.check(p->packet_number)) return fail(errc::replayed);
 
@@ -210,8 +276,9 @@ private:
                 session_.expiry = now + cfg_.timers.established_timeout;
                 last_received_ = now;
                 accept(*p, *words, from, now);
+                report_packet(*p, *words, from);
                 push_event(event::make(event_kind::established, session_.id, from));
-                (void)send_packet(packet_type::client_hello3, {}, now);
+                (void)send_packet_impl(packet_type::client_hello3, {}, now);
                 return {};
             }
             case session_state::established:
@@ -227,7 +294,9 @@ private:
                 if (session_.state == session_state::established) {
                     session_.expiry = now + cfg_.timers.established_timeout;
                 }
-                if (type == packet_type::data) {
+                if (cfg_.variant == variant::reliable) {
+                    report_packet(*p, *words, from);  // DATA is delivered in order above
+                } else if (type == packet_type::data) {
                     push_event(event::data(session_.id, from, *words, p->packet_number, p->keyword));
                 } else if (type == packet_type::server_shutdown &&
                            session_.state == session_state::established) {
@@ -240,6 +309,14 @@ private:
             }
             default: return fail(errc::unexpected_packet);
         }
+    }
+
+    void report_packet(const opened_packet& p, const words_view& words, const peer_address& from) {
+        if (cfg_.variant != variant::reliable) return;
+        event e = event::data(session_.id, from, words, p.packet_number, p.keyword);
+        e.kind = event_kind::packet_received;
+        e.type = p.type;
+        push_event(e);
     }
 
     void accept(const opened_packet& p, const words_view& words, const peer_address& from,
@@ -276,7 +353,7 @@ private:
         return {};
     }
 
-    result<void> send_packet(packet_type type, word_list words, time_point now) {
+    result<void> send_packet_impl(packet_type type, word_list words, time_point now) {
         if (tx_.full()) return fail(errc::would_block);
         auto buf = tx_.back_buffer();
         const std::uint64_t pn = session_.next_pn;
@@ -286,6 +363,13 @@ private:
         ++session_.next_pn;
         tx_.push(*n, cfg_.server);
         last_sent_ = now;
+        if (cfg_.variant == variant::reliable) {
+            event e = event::make(event_kind::packet_sent, session_.id, cfg_.server);
+            e.type = type;
+            e.packet_number = pn;
+            e.wire = {buf.data(), *n};
+            push_event(e);
+        }
         packet_info info{role::client, type, session_.id, pn, 0, {}, words, {buf.data(), *n},
                          cfg_.server};
         observer_.on_packet_sent(info, now);

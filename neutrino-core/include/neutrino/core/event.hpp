@@ -2,7 +2,9 @@
 /// \file
 /// What the core machines report to the application.
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <system_error>
 
 #include "neutrino/core/address.hpp"
@@ -18,6 +20,16 @@ enum class event_kind : std::uint8_t {
     server_shutdown,  ///< client: the server shut down; the session drains
     closed,           ///< the session ended; `reason` says why
     address_changed,  ///< server: the client's address changed to `peer` (was `old_peer`)
+    // Reported only by machines configured with variant::reliable, for the layer above:
+    packet_received,  ///< an accepted packet in arrival order: `type`, `packet_number`, `words`
+    packet_sent,      ///< a numbered packet was sealed: `type`, `packet_number`, `wire`
+};
+
+/// Which dialect of Neutrino the core speaks; both ends must agree (spec: neutrino.md §0).
+enum class variant : std::uint8_t {
+    basic,     ///< Neutrino: empty KEEP_ALIVE answered by the core itself
+    reliable,  ///< NeutrinoReliable: REQUEST_RETRANSMISSION allowed, KEEP_ALIVE = [time, ack];
+               ///< keep-alives, ordering and DATA delivery belong to the layer above
 };
 
 /// One event. `words` views the machine's receive buffer: it stays valid until the next
@@ -33,6 +45,8 @@ struct event {
     /// errc::draining after a server shutdown, errc::protocol_violation).
     std::error_code reason;
     peer_address old_peer;  ///< for `address_changed`
+    packet_type type = packet_type::data;  ///< for `packet_received` / `packet_sent`
+    std::span<const std::byte> wire;       ///< for `packet_sent`: the sealed datagram
 
     /// An event of `kind` for a session and peer, every other field empty.
     [[nodiscard]] static event make(event_kind kind, std::uint64_t session_id,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <span>
@@ -39,6 +40,7 @@ struct server_config {
     /// Client ephemeral keys remembered to refuse a replayed HELLO1 (0: none). A genuine
     /// client draws a fresh key for every HELLO1, so a key seen again is a replay.
     std::size_t hello_replay_cache = 16384;
+    core::variant variant = core::variant::basic;  ///< set by the layer above (e.g. reliable)
     std::size_t send_queue_capacity = 256;
     std::size_t event_queue_capacity = 256;
     /// Asked for every valid HELLO1; return false to refuse silently (nothing is sent).
@@ -108,6 +110,52 @@ public:
             it = remove(it, make_error_code(errc::draining), now);
         }
         flush_shutdowns(now);
+    }
+
+    // --- for the layer above (variant::reliable) ----------------------------------------------
+
+    /// Seals and queues a numbered packet (KEEP_ALIVE with the layer's words, DATA) to an
+    /// established session; returns its packet number. Errors: as `send`.
+    result<std::uint64_t> send_packet(std::uint64_t session_id, packet_type type, word_list words,
+                                      time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        const std::uint64_t pn = (*s)->next_pn;
+        auto r = send_packet(**s, type, words, now);
+        if (!r) return tl::unexpected(r.error());
+        return pn;
+    }
+
+    /// Queues a REQUEST_RETRANSMISSION for `pn` to a session (unnumbered).
+    result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        if (tx_.full()) return fail(errc::would_block);
+        std::array<std::byte, 8> v;
+        detail::store_le(v.data(), pn);
+        const word w(v);
+        auto buf = tx_.back_buffer();
+        auto n = Wire::seal(buf, packet_type::request_retransmission, session_id,
+                            packet_number_none, 0, {&w, 1}, cfg_.min_datagram_size,
+                            (*s)->keys.tx, random_);
+        if (!n) return tl::unexpected(n.error());
+        tx_.push(*n, (*s)->peer);
+        packet_info info{role::server, packet_type::request_retransmission, session_id,
+                         packet_number_none, 0, {}, {&w, 1}, {buf.data(), *n}, (*s)->peer};
+        observer_.on_packet_sent(info, now);
+        return {};
+    }
+
+    /// Queues a datagram sealed earlier, byte for byte, to the session's current address.
+    result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram, time_point) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        if (datagram.size() > max_datagram_size) return fail(errc::datagram_too_large);
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        std::memcpy(buf.data(), datagram.data(), datagram.size());
+        tx_.push(datagram.size(), (*s)->peer);
+        return {};
     }
 
     /// Calls `f(session_id, state)` for every session (do not add or remove sessions from `f`).
@@ -190,9 +238,17 @@ private:
     static constexpr auto scan_interval = std::chrono::milliseconds(100);  // spec: neutrino.md §3.4
     using session_map = std::unordered_map<std::uint64_t, detail::session_core>;
 
+    result<detail::session_core*> established(std::uint64_t session_id) {
+        if (shut_down_) return fail(errc::closed);
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return fail(errc::unknown_session);
+        if (it->second.state != session_state::established) return fail(errc::not_connected);
+        return &it->second;
+    }
+
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
         if (shut_down_) return fail(errc::closed);
-        auto h = detail::check_header<Wire>(in);
+        auto h = detail::check_header<Wire>(in, cfg_.variant);
         if (!h) return tl::unexpected(h.error());
         const auto type = static_cast<packet_type>(h->type);
         // spec: neutrino.md §18.1 item 1: session id 2 only for CLIENT_HELLO1, and HELLO1 only
@@ -210,7 +266,17 @@ private:
         if (!p) return tl::unexpected(p.error());
         auto words = words_view::parse(p->payload);
         if (!words) return tl::unexpected(words.error());
-        if (!detail::shape_ok(type, *words)) return fail(errc::bad_shape);
+        if (!detail::shape_ok(type, *words, cfg_.variant)) return fail(errc::bad_shape);
+        if (type == packet_type::request_retransmission) {
+            // spec: neutrino.md §6.7, §18.1 items 4-5: unnumbered, so no replay check by number:
+            // it changes no state (no expiry refresh, never a migration); the layer above
+            // answers it, to the session's current address only.
+            if (!Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
+            if (s.state != session_state::established) return fail(errc::unexpected_packet);
+            accept(*p, *words, from, now);
+            report_packet(s, *p, *words);
+            return {};
+        }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
         if (!s.window.check(p->packet_number)) return fail(errc::replayed);
 
@@ -223,6 +289,7 @@ private:
             set_state(s, session_state::established, now);
             s.expiry = now + cfg_.timers.established_timeout;
             accept(*p, *words, from, now);
+            report_packet(s, *p, *words);
             push_event(event::make(event_kind::established, s.id, from));
             return {};
         }
@@ -246,6 +313,10 @@ private:
             event e = event::make(event_kind::address_changed, s.id, from);
             e.old_peer = old;
             push_event(e);
+        }
+        if (cfg_.variant == variant::reliable && type != packet_type::client_good_bye) {
+            report_packet(s, *p, *words);  // the layer above answers KEEP_ALIVE, orders DATA
+            return {};
         }
         switch (type) {
             case packet_type::keep_alive:
@@ -309,6 +380,14 @@ private:
         return {};
     }
 
+    void report_packet(const detail::session_core& s, const opened_packet& p, const words_view& words) {
+        if (cfg_.variant != variant::reliable) return;
+        event e = event::data(s.id, s.peer, words, p.packet_number, p.keyword);
+        e.kind = event_kind::packet_received;
+        e.type = p.type;
+        push_event(e);
+    }
+
     void accept(const opened_packet& p, const words_view& words, const peer_address& from,
                 time_point now) {
         ++stats_.packets_accepted;
@@ -327,6 +406,13 @@ private:
         if (!n) return tl::unexpected(n.error());
         ++s.next_pn;
         tx_.push(*n, s.peer);
+        if (cfg_.variant == variant::reliable) {
+            event e = event::make(event_kind::packet_sent, s.id, s.peer);
+            e.type = type;
+            e.packet_number = pn;
+            e.wire = {buf.data(), *n};
+            push_event(e);
+        }
         packet_info info{role::server, type, s.id, pn, 0, {}, words, {buf.data(), *n}, s.peer};
         observer_.on_packet_sent(info, now);
         return {};

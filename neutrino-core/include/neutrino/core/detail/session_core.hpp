@@ -8,6 +8,7 @@
 
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/crypto.hpp"
+#include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/replay_window.hpp"
 #include "neutrino/core/time.hpp"
@@ -28,28 +29,41 @@ struct session_core {
     std::uint64_t take_pn() noexcept { return next_pn++; }
 };
 
-/// Payload shape each type allows in basic v2.  spec: neutrino.md §18.1 item 2
-[[nodiscard]] inline bool shape_ok(packet_type t, const words_view& w) noexcept {
+/// True when `w` holds exactly `n` words of 8 bytes each (u64 fields).
+[[nodiscard]] inline bool u64_words(const words_view& w, std::size_t n) noexcept {
+    if (w.size() != n) return false;
+    for (word x : w) {
+        if (x.size() != 8) return false;
+    }
+    return true;
+}
+
+/// Payload shape each type allows.  spec: neutrino.md §18.1 item 2, §6.4, §6.7
+[[nodiscard]] inline bool shape_ok(packet_type t, const words_view& w, variant v) noexcept {
     switch (t) {
         case packet_type::data: return true;
+        case packet_type::keep_alive: return v == variant::reliable ? u64_words(w, 2) : w.empty();
+        case packet_type::request_retransmission:
+            return v == variant::reliable && u64_words(w, 1);
         case packet_type::server_hello2:
         case packet_type::client_hello3:
-        case packet_type::keep_alive:
         case packet_type::client_good_bye:
         case packet_type::server_shutdown: return w.empty();
-        case packet_type::client_hello1:
-        case packet_type::request_retransmission: return false;
+        case packet_type::client_hello1: return false;
     }
     return false;
 }
 
 /// The checks of the clear header common to both roles.  spec: neutrino.md §9.1
 template <class Wire>
-[[nodiscard]] result<clear_header> check_header(std::span<const std::byte> d) noexcept {
+[[nodiscard]] result<clear_header> check_header(std::span<const std::byte> d, variant v) noexcept {
     auto h = clear_header::parse(d);
     if (!h) return h;
     if (h->version != Wire::version) return fail(errc::bad_version);
-    if (!basic_packet_type(h->type)) return fail(errc::bad_packet_type);
+    const bool request = h->type == static_cast<std::uint8_t>(packet_type::request_retransmission);
+    if (!basic_packet_type(h->type) && !(request && v == variant::reliable)) {
+        return fail(errc::bad_packet_type);
+    }
     if (!valid_session_id(h->session_id)) return fail(errc::bad_session_id);
     return h;
 }
