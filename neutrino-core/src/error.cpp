@@ -24,6 +24,8 @@ condition condition_of(errc e) noexcept {
         case errc::replayed: return condition::replayed;
         case errc::unexpected_packet:
         case errc::protocol_violation: return condition::protocol_violation;
+        case errc::outside_window: return condition::too_large;
+        case errc::unrecoverable_loss: return condition::timed_out;
         case errc::rate_limited:
         case errc::session_limit:
         case errc::refused: return condition::refused;
@@ -70,6 +72,8 @@ public:
             case errc::timed_out: return "peer timed out";
             case errc::closed: return "session closed";
             case errc::protocol_violation: return "protocol violation";
+            case errc::outside_window: return "packet number beyond the receive window";
+            case errc::unrecoverable_loss: return "a lost packet could not be recovered";
         }
         return "unknown neutrino.core error";
     }

@@ -140,6 +140,9 @@ public:
         return {};
     }
 
+    /// Accept no peer packet number above `max_pn` (dropped as outside_window, uncommitted).
+    void set_receive_limit(std::uint64_t max_pn) noexcept { session_.receive_limit = max_pn; }
+
     /// When the last datagram was queued / the last packet accepted.
     [[nodiscard]] time_point last_sent() const noexcept { return last_sent_; }
     [[nodiscard]] time_point last_received() const noexcept { return last_received_; }
@@ -262,6 +265,7 @@ private:
         }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
         if (!session_.window.check(p->packet_number)) return fail(errc::replayed);
+        if (p->packet_number > session_.receive_limit) return fail(errc::outside_window);
 
         // The packet is authentic, well formed and fresh. From here on it may change state.
         switch (session_.state) {

@@ -44,6 +44,8 @@ enum class errc {
     timed_out,           ///< the peer stopped answering
     closed,              ///< the session was closed
     protocol_violation,  ///< an authenticated peer broke the protocol
+    outside_window,      ///< a packet number beyond what the receiver can buffer
+    unrecoverable_loss,  ///< a packet could not be recovered in time (reliable layers)
 };
 
 /// Coarse groups of `errc`, for callers that only need to know what kind of failure it was.

@@ -158,6 +158,12 @@ public:
         return {};
     }
 
+    /// Accept no packet number above `max_pn` from this session (dropped as outside_window).
+    void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {
+        auto it = sessions_.find(session_id);
+        if (it != sessions_.end()) it->second.receive_limit = max_pn;
+    }
+
     /// Calls `f(session_id, state)` for every session (do not add or remove sessions from `f`).
     template <class F>
     void for_each_session(F&& f) const {
@@ -279,6 +285,7 @@ private:
         }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
         if (!s.window.check(p->packet_number)) return fail(errc::replayed);
+        if (p->packet_number > s.receive_limit) return fail(errc::outside_window);
 
         if (s.state == session_state::pending) {
             // spec: neutrino.md §10.2: PENDING accepts HELLO3 only

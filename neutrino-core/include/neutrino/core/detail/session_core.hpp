@@ -25,6 +25,10 @@ struct session_core {
     peer_address peer;
     session_state state = session_state::none;
     time_point expiry{};
+    /// Highest peer packet number the layer above can take (variant::reliable); beyond it a
+    /// packet is dropped before it reaches the replay window, so a later copy can still be
+    /// accepted.
+    std::uint64_t receive_limit = UINT64_MAX;
 
     std::uint64_t take_pn() noexcept { return next_pn++; }
 };

@@ -1,0 +1,180 @@
+#pragma once
+/// \file
+/// `reliable::basic_client<Next>`: NeutrinoReliable's client, a layer over a core client
+/// (`Next`, configured with core::variant::reliable). DATA is delivered exactly once and in
+/// order, or the session ends with a clear error.  spec: neutrino.md §12, §18.3
+
+#include <optional>
+#include <span>
+#include <utility>
+
+#include "neutrino/core/client.hpp"
+#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/detail/ports.hpp"
+#include "neutrino/reliable/detail/session.hpp"
+
+namespace neutrino::reliable {
+
+template <datagram_layer Next = core::basic_client<>>
+class basic_client {
+public:
+    using event_type = core::event;
+    using next_layer_type = Next;
+
+    /// Builds the core client below with `cfg` (its variant forced to reliable) and `rest`
+    /// (observer, randomness).
+    /// As below, with the default reliable::config.
+    template <class... Rest>
+    explicit basic_client(core::client_config cfg, Rest&&... rest)
+        : basic_client(std::move(cfg), reliable::config{}, std::forward<Rest>(rest)...) {}
+
+    template <class... Rest>
+    basic_client(core::client_config cfg, reliable::config rcfg, Rest&&... rest)
+        : rcfg_(rcfg),
+          next_(with_variant(std::move(cfg)), std::forward<Rest>(rest)...),
+          session_(rcfg_, core::role::client),
+          events_(rcfg_.receive_window + 64) {}
+
+    Next& next_layer() noexcept { return next_; }
+    const Next& next_layer() const noexcept { return next_; }
+
+    /// Dials (see core::basic_client::connect).
+    result<void> connect(time_point now) {
+        auto r = next_.connect(now);
+        pump(now);
+        return r;
+    }
+
+    /// Sends DATA, delivered exactly once and in order. Errors: would_block when the send
+    /// window is full (retry after poll_datagram / an acknowledgement), not_connected, draining,
+    /// too_many_words, word_too_large, payload_too_large.
+    result<void> send(core::word_list words, time_point now) {
+        if (!next_.established()) {
+            return fail(next_.state() == core::session_state::draining ? core::errc::draining
+                                                                       : core::errc::not_connected);
+        }
+        if (!session_.can_send()) return fail(core::errc::would_block);
+        auto r = next_.send_packet(core::packet_type::data, words, now);
+        if (!r) return tl::unexpected(r.error());
+        pump(now);
+        detail::client_port<Next> port{next_};
+        session_.after_send(port, now, stats_);
+        pump(now);
+        return {};
+    }
+
+    /// True when `send` would not return would_block now.
+    [[nodiscard]] bool can_send() const noexcept { return next_.established() && session_.can_send(); }
+
+    void close(time_point now) {
+        next_.close(now);
+        pump(now);
+    }
+
+    [[nodiscard]] core::session_state state() const noexcept { return next_.state(); }
+    [[nodiscard]] bool established() const noexcept { return next_.established(); }
+    [[nodiscard]] std::uint64_t session_id() const noexcept { return next_.session_id(); }
+    [[nodiscard]] const reliable::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const reliable::config& configuration() const noexcept { return rcfg_; }
+    /// Datagrams sent and not acknowledged, and packets held out of order (bounded by config).
+    [[nodiscard]] std::size_t unacknowledged() const noexcept { return session_.unacknowledged(); }
+    [[nodiscard]] std::size_t out_of_order() const noexcept { return session_.out_of_order(); }
+    [[nodiscard]] duration rtt() const noexcept { return session_.rtt(); }
+
+    // --- datagram_layer ----------------------------------------------------------------------
+
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                 time_point now) {
+        auto r = next_.handle_datagram(in, from, now);
+        pump(now);
+        return r;
+    }
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
+        return next_.poll_datagram(out, now);
+    }
+    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+
+    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
+        auto d = next_.deadline();
+        if (next_.established() || next_.state() == core::session_state::draining) {
+            detail::client_port<const Next> port{next_};
+            auto r = session_.deadline(port);
+            if (r && (!d || *r < *d)) d = r;
+        }
+        return d;
+    }
+
+    void handle_deadline(time_point now) {
+        if (auto d = next_.deadline(); d && *d <= now) {
+            next_.handle_deadline(now);
+            pump(now);
+        }
+        if (next_.established() || next_.state() == core::session_state::draining) {
+            detail::client_port<Next> port{next_};
+            session_.on_deadline(port, now, stats_);
+            pump(now);
+        }
+    }
+
+private:
+    static core::client_config with_variant(core::client_config c) {
+        c.variant = core::variant::reliable;
+        return c;
+    }
+
+    // Takes every event the core produced: stores sent packets, orders received ones, passes
+    // lifecycle events up, and ends the session when the reliable logic gave up.
+    void pump(time_point now) {
+        detail::client_port<Next> port{next_};
+        while (auto e = next_.poll_event()) {
+            switch (e->kind) {
+                case core::event_kind::packet_sent: session_.on_packet_sent(*e, now, stats_); break;
+                case core::event_kind::packet_received:
+                    session_.on_packet_received(*e, port, now, stats_,
+                                                [this](const core::event& d) { push(d); });
+                    break;
+                case core::event_kind::connecting:
+                    session_.reset();
+                    push(*e);
+                    break;
+                case core::event_kind::closed:
+                    session_.reset();
+                    if (suppress_closed_) {
+                        suppress_closed_ = false;
+                    } else {
+                        push(*e);
+                    }
+                    break;
+                default: push(*e); break;
+            }
+        }
+        if (auto f = session_.failure()) {
+            // spec: neutrino.md §18.3 item 17: a clear error instead of a silent stall
+            push(core::event::closed(next_.session_id(), next_.configuration().server, f));
+            suppress_closed_ = true;
+            session_.reset();
+            next_.close(now);
+            pump(now);
+        }
+    }
+
+    void push(const core::event& e) noexcept {
+        if (!events_.push(e)) ++events_dropped_;
+    }
+
+    reliable::config rcfg_;
+    Next next_;
+    detail::session session_;
+    core::detail::ring<core::event> events_;
+    reliable::stats stats_;
+    std::uint64_t events_dropped_ = 0;
+    bool suppress_closed_ = false;
+};
+
+using client = basic_client<>;
+static_assert(datagram_layer<client>);
+
+}  // namespace neutrino::reliable

@@ -1,0 +1,53 @@
+#pragma once
+/// \file
+/// Configuration and counters of the reliable layer.  spec: neutrino.md §12, §18.3
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace neutrino::reliable {
+
+/// Bounds and timers of one reliable session. Memory per session is about
+/// (send_window + 16 + receive_window) × 1.3 KB.
+struct config {
+    /// DATA packets sent and not yet acknowledged; `send` returns would_block beyond it.
+    std::size_t send_window = 256;
+    /// Packets buffered out of order; a packet number further ahead is dropped uncommitted
+    /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
+    std::size_t receive_window = 512;
+    /// RTT assumed before a measurement (the server never measures one: only the client's
+    /// KEEP_ALIVE timestamp is echoed).
+    std::chrono::milliseconds initial_rtt{20};
+    /// The first request for a missing packet goes out at once; the next after
+    /// max(2 × RTT, min_request_interval), doubling up to max_request_interval.
+    std::chrono::milliseconds min_request_interval{10};
+    std::chrono::milliseconds max_request_interval{500};
+    /// Requests sent per arrival or timer round, at most.  spec: neutrino.md §18.1 item 5
+    std::size_t max_requests_per_round = 64;
+    /// A missing packet not recovered, or sent data not acknowledged, for this long ends the
+    /// session with errc::unrecoverable_loss instead of a silent stall.
+    std::chrono::milliseconds give_up_after{10000};
+    /// Client: KEEP_ALIVE after this much idleness (the reference's 475 ms rule).
+    std::chrono::milliseconds keep_alive_idle{475};
+    /// Client: acknowledge received packets within this delay, or after ack_every packets.
+    std::chrono::milliseconds ack_delay{5};
+    std::size_t ack_every = 32;
+};
+
+/// What the reliable layer did (per endpoint, all sessions).
+struct stats {
+    std::uint64_t delivered = 0;          ///< DATA packets delivered in order
+    std::uint64_t buffered = 0;           ///< packets that arrived out of order
+    std::uint64_t requests_sent = 0;      ///< REQUEST_RETRANSMISSION datagrams sent
+    std::uint64_t requests_received = 0;  ///< REQUEST_RETRANSMISSION datagrams received
+    std::uint64_t retransmitted = 0;      ///< stored datagrams sent again on request
+    std::uint64_t probes = 0;             ///< tail-loss probes (resends or ack-soliciting KEEP_ALIVEs)
+    std::uint64_t requests_ignored = 0;   ///< requests for numbers not in the send buffer, or too soon
+    std::uint64_t keep_alives_sent = 0;
+    std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
+    std::size_t max_send_buffered = 0;    ///< high-water mark of stored datagrams (one session)
+    std::size_t max_receive_buffered = 0; ///< high-water mark of out-of-order packets (one session)
+};
+
+}  // namespace neutrino::reliable

@@ -1,0 +1,42 @@
+#pragma once
+/// \file
+/// How the reliable session logic reaches one session of a core client or server.
+
+#include <cstdint>
+#include <span>
+
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/result.hpp"
+#include "neutrino/core/time.hpp"
+#include "neutrino/core/words.hpp"
+
+namespace neutrino::reliable::detail {
+
+template <class Client>
+struct client_port {
+    Client& c;
+    result<std::uint64_t> send_packet(core::packet_type t, core::word_list w, time_point now) {
+        return c.send_packet(t, w, now);
+    }
+    result<void> send_request(std::uint64_t pn, time_point now) { return c.send_request(pn, now); }
+    result<void> resend(std::span<const std::byte> b, time_point now) { return c.resend(b, now); }
+    void set_receive_limit(std::uint64_t pn) { c.set_receive_limit(pn); }
+    [[nodiscard]] time_point last_sent() const { return c.last_sent(); }
+    [[nodiscard]] time_point last_received() const { return c.last_received(); }
+};
+
+template <class Server>
+struct server_port {
+    Server& s;
+    std::uint64_t id;
+    result<std::uint64_t> send_packet(core::packet_type t, core::word_list w, time_point now) {
+        return s.send_packet(id, t, w, now);
+    }
+    result<void> send_request(std::uint64_t pn, time_point now) { return s.send_request(id, pn, now); }
+    result<void> resend(std::span<const std::byte> b, time_point now) { return s.resend(id, b, now); }
+    void set_receive_limit(std::uint64_t pn) { s.set_receive_limit(id, pn); }
+    [[nodiscard]] time_point last_sent() const { return time_point{}; }      // unused (client rule)
+    [[nodiscard]] time_point last_received() const { return time_point{}; }  // unused (client rule)
+};
+
+}  // namespace neutrino::reliable::detail

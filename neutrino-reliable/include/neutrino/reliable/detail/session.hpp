@@ -1,0 +1,292 @@
+#pragma once
+/// \file
+/// The reliable state machine of one session, independent of role plumbing: ordering,
+/// loss detection and requests on the receive side; storage, acknowledgement, request service
+/// and tail-loss probes on the send side.  spec: neutrino.md §12, §18.3
+///
+/// It talks to the core through a `Port` (one session of a core client or server):
+/// `send_packet(type, words, now) → result<pn>`, `send_request(pn, now)`, `resend(bytes, now)`,
+/// `set_receive_limit(pn)`, `last_sent()`, `last_received()`.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <system_error>
+
+#include "neutrino/core/endian.hpp"
+#include "neutrino/core/error.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/observer.hpp"
+#include "neutrino/core/time.hpp"
+#include "neutrino/core/words.hpp"
+#include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/detail/receive_buffer.hpp"
+#include "neutrino/reliable/detail/send_buffer.hpp"
+
+namespace neutrino::reliable::detail {
+
+class session {
+public:
+    session(const config& cfg, core::role side)
+        : cfg_(cfg), side_(side), tx_(cfg.send_window + control_slack), rx_(cfg.receive_window),
+          rtt_(cfg.initial_rtt) {}
+
+    /// Room for another DATA packet.  spec: neutrino.md §18.2 item 13 (bounded, backpressure)
+    [[nodiscard]] bool can_send() const noexcept { return tx_.size() < cfg_.send_window; }
+    [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.size(); }
+    [[nodiscard]] std::size_t out_of_order() const noexcept { return rx_.stored(); }
+    [[nodiscard]] std::uint64_t confirmed() const noexcept { return rx_.confirmed(); }
+    [[nodiscard]] duration rtt() const noexcept { return rtt_; }
+    /// Set when the session must end: errc::unrecoverable_loss.
+    [[nodiscard]] std::error_code failure() const noexcept { return failure_; }
+
+    /// Client, after queuing DATA: when a quarter of the window waits for acknowledgement,
+    /// solicit one with a KEEP_ALIVE (the server answers each with its ack), at most every
+    /// RTT/4. A reference server answers every KEEP_ALIVE, so this is compatible.
+    template <class Port>
+    void after_send(Port& port, time_point now, stats& st) {
+        if (side_ != core::role::client || tx_.size() < std::max<std::size_t>(cfg_.send_window / 4, 1)) {
+            return;
+        }
+        const duration gap = std::max<duration>(rtt_ / 4, std::chrono::microseconds(100));
+        if (now - last_keep_alive_ >= gap) send_keep_alive(port, timestamp(now), now, st);
+    }
+
+    /// A numbered packet the core sealed for this session: keep its bytes.
+    void on_packet_sent(const core::event& e, time_point now, stats& st) noexcept {
+        if (!tx_.store(e.packet_number, e.wire, now)) return;  // cannot happen within the window
+        if (e.type == core::packet_type::keep_alive) last_keep_alive_ = now;
+        if (tx_.size() == 1) last_ack_progress_ = now;
+        st.max_send_buffered = std::max(st.max_send_buffered, tx_.size());
+    }
+
+    /// An accepted packet in arrival order. `deliver(event)` receives DATA in order.
+    template <class Port, class Deliver>
+    void on_packet_received(const core::event& e, Port& port, time_point now, stats& st,
+                            Deliver&& deliver) {
+        if (e.type == core::packet_type::request_retransmission) {
+            serve_request(core::detail::load_le<std::uint64_t>(e.words[0].data()), port, now, st);
+            return;
+        }
+        const std::uint64_t pn = e.packet_number;
+        if (!rx_.started()) {
+            // spec: neutrino.md §12.2 step 1: the first numbered packet is HELLO2 / HELLO3
+            rx_.start(pn);
+            port.set_receive_limit(rx_.limit());
+            return;
+        }
+        if (pn < rx_.expected() || rx_.is_stored(pn)) return;  // the replay window prevents this
+        if (e.type == core::packet_type::keep_alive) on_keep_alive(e, now);
+        if (pn != rx_.expected()) ++st.buffered;
+        rx_.store(pn, e.type, e.keyword, e.words.encoded(), now);
+        st.max_receive_buffered = std::max(st.max_receive_buffered, rx_.stored());
+        while (const auto* s = rx_.front()) {
+            if (s->type == core::packet_type::data) {
+                auto words = core::words_view::parse({s->payload.data(), s->size});
+                core::event d = core::event::data(e.session_id, e.peer, *words, s->pn, s->keyword);
+                deliver(d);
+                ++st.delivered;
+            }
+            rx_.pop();
+            ++unacked_received_;
+            if (unacked_received_ == 1) first_unacked_received_ = now;
+        }
+        port.set_receive_limit(rx_.limit());
+        if (side_ == core::role::server && e.type == core::packet_type::keep_alive) {
+            // spec: neutrino.md §6.4: echo the timestamp, send our acknowledgement
+            send_keep_alive(port, core::detail::load_le<std::uint64_t>(e.words[0].data()), now, st);
+        }
+        request_missing(port, now, st);
+        if (side_ == core::role::client && unacked_received_ >= cfg_.ack_every) {
+            send_keep_alive(port, timestamp(now), now, st);
+        }
+    }
+
+    /// Timers: re-requests, acknowledgements and keep-alives (client), tail-loss probes, and
+    /// giving up.
+    template <class Port>
+    void on_deadline(Port& port, time_point now, stats& st) {
+        if (failure_) return;
+        request_missing(port, now, st);
+        if (failure_) return;
+        if (!tx_.empty() && now - tx_.sent_at(tx_.base()) >= cfg_.give_up_after &&
+            now - last_ack_progress_ >= cfg_.give_up_after) {
+            fail_session(st);
+            return;
+        }
+        if (side_ == core::role::client) {
+            if (now >= next_keep_alive(port)) send_keep_alive(port, timestamp(now), now, st);
+        } else if (!tx_.empty() && now >= next_probe()) {
+            // Tail-loss probe: resend the newest unacknowledged datagram, so a receiver that
+            // lost the tail sees a gap (or a harmless duplicate).  spec: §18.3 item 17
+            const std::uint64_t pn = tx_.next() - 1;
+            if (port.resend(tx_.bytes(pn), now)) {
+                tx_.mark_resent(pn, now);
+                ++st.probes;
+            }
+            last_probe_ = now;
+            probe_backoff_ = std::min<unsigned>(probe_backoff_ + 1, 6);
+        }
+    }
+
+    template <class Port>
+    [[nodiscard]] std::optional<time_point> deadline(const Port& port) const noexcept {
+        if (!rx_.started() || failure_) return std::nullopt;
+        std::optional<time_point> d = next_request_;
+        auto consider = [&d](time_point t) {
+            if (!d || t < *d) d = t;
+        };
+        if (!tx_.empty()) {
+            consider(std::max(tx_.sent_at(tx_.base()), last_ack_progress_) + cfg_.give_up_after);
+        }
+        if (side_ == core::role::client) {
+            consider(next_keep_alive(port));
+        } else if (!tx_.empty()) {
+            consider(next_probe());
+        }
+        return d;
+    }
+
+    void reset() noexcept {
+        tx_.reset();
+        rx_.reset();
+        next_request_.reset();
+        failure_ = {};
+        unacked_received_ = 0;
+        probe_backoff_ = 0;
+    }
+
+private:
+    static constexpr std::size_t control_slack = 16;  // KEEP_ALIVEs beyond the DATA window
+
+    static std::uint64_t timestamp(time_point now) noexcept {
+        return static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
+    }
+
+    [[nodiscard]] duration pto() const noexcept {
+        const duration base = std::max<duration>(2 * rtt_, std::chrono::milliseconds(25));
+        return base * (1U << probe_backoff_);
+    }
+    [[nodiscard]] time_point next_probe() const noexcept {
+        return std::max(last_ack_progress_, last_probe_) + pto();
+    }
+
+    template <class Port>
+    [[nodiscard]] time_point next_keep_alive(const Port& port) const noexcept {
+        const auto idle = cfg_.keep_alive_idle;
+        // spec: neutrino.md §11.1: after 475 ms without sending, or without receiving
+        time_point t = std::min(port.last_sent() + idle,
+                                std::max(port.last_received() + idle, last_keep_alive_ + idle));
+        // acknowledge what arrived within ack_delay
+        if (unacked_received_ > 0) t = std::min(t, first_unacked_received_ + cfg_.ack_delay);
+        // solicit an acknowledgement when ours stalls (the answer carries the server's ack)
+        if (!tx_.empty()) t = std::min(t, std::max(next_probe(), last_keep_alive_ + pto()));
+        return t;
+    }
+
+    template <class Port>
+    void send_keep_alive(Port& port, std::uint64_t stamp, time_point now, stats& st) {
+        std::array<std::byte, 8> t, a;
+        core::detail::store_le(t.data(), stamp);
+        core::detail::store_le(a.data(), rx_.confirmed());
+        const std::array<core::word, 2> w{core::word(t), core::word(a)};
+        if (port.send_packet(core::packet_type::keep_alive, w, now)) {
+            ++st.keep_alives_sent;
+            unacked_received_ = 0;
+            last_keep_alive_ = now;
+            if (!tx_.empty() && side_ == core::role::client && now >= next_probe()) {
+                last_probe_ = now;
+                probe_backoff_ = std::min<unsigned>(probe_backoff_ + 1, 6);
+                ++st.probes;
+            }
+        }
+    }
+
+    void on_keep_alive(const core::event& e, time_point now) noexcept {
+        const std::uint64_t ack = core::detail::load_le<std::uint64_t>(e.words[1].data());
+        if (tx_.acknowledge(ack) > 0) {
+            last_ack_progress_ = now;
+            probe_backoff_ = 0;
+        }
+        if (side_ == core::role::client) {
+            // RTT from our own echoed timestamp (ignored when implausible)
+            const std::uint64_t echoed = core::detail::load_le<std::uint64_t>(e.words[0].data());
+            const std::uint64_t at = timestamp(now);
+            if (echoed <= at && at - echoed < 60000) {
+                const duration sample = std::chrono::milliseconds(at - echoed);
+                rtt_ = measured_ ? (7 * rtt_ + sample) / 8 : sample;
+                measured_ = true;
+            }
+        }
+    }
+
+    template <class Port>
+    void serve_request(std::uint64_t pn, Port& port, time_point now, stats& st) {
+        ++st.requests_received;
+        // spec: neutrino.md §18.1 item 5: serve a number at most once per ~RTT, only from the
+        // buffer, only to the session's address (the port knows it)
+        const duration guard = std::max<duration>(rtt_ / 2, std::chrono::milliseconds(1));
+        if (!tx_.contains(pn) ||
+            (tx_.resent_at(pn) != time_point{} && now - tx_.resent_at(pn) < guard)) {
+            ++st.requests_ignored;
+            return;
+        }
+        if (port.resend(tx_.bytes(pn), now)) {
+            tx_.mark_resent(pn, now);
+            ++st.retransmitted;
+        }
+    }
+
+    template <class Port>
+    void request_missing(Port& port, time_point now, stats& st) {
+        std::size_t sent = 0;
+        std::optional<time_point> next;
+        rx_.for_each_missing([&](receive_buffer::slot& s) {
+            if (failure_) return;
+            if (now - s.missing_since >= cfg_.give_up_after) {
+                fail_session(st);
+                return;
+            }
+            if (s.next_request <= now && sent < cfg_.max_requests_per_round) {
+                if (!port.send_request(s.pn, now)) return;
+                ++sent;
+                ++st.requests_sent;
+                ++s.requests;
+                const duration base = std::max<duration>(2 * rtt_, cfg_.min_request_interval);
+                const duration wait = std::min<duration>(
+                    base * (1U << std::min<std::uint32_t>(s.requests - 1, 8)), cfg_.max_request_interval);
+                s.next_request = now + wait;
+            }
+            const time_point due = std::min(s.next_request, s.missing_since + cfg_.give_up_after);
+            if (!next || due < *next) next = due;
+        });
+        next_request_ = next;
+    }
+
+    void fail_session(stats& st) noexcept {
+        if (failure_) return;
+        failure_ = make_error_code(core::errc::unrecoverable_loss);
+        ++st.gave_up;
+    }
+
+    config cfg_;
+    core::role side_;
+    send_buffer tx_;
+    receive_buffer rx_;
+    duration rtt_;
+    bool measured_ = false;
+    std::optional<time_point> next_request_;
+    std::error_code failure_;
+    std::size_t unacked_received_ = 0;
+    time_point first_unacked_received_{};
+    time_point last_keep_alive_{};
+    time_point last_ack_progress_{};
+    time_point last_probe_{};
+    unsigned probe_backoff_ = 0;
+};
+
+}  // namespace neutrino::reliable::detail

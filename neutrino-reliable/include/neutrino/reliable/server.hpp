@@ -1,0 +1,210 @@
+#pragma once
+/// \file
+/// `reliable::basic_server<Next>`: NeutrinoReliable's server, a layer over a core server
+/// (`Next`, configured with core::variant::reliable): one reliable session per core session.
+/// spec: neutrino.md §12, §18.3
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/server.hpp"
+#include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/detail/ports.hpp"
+#include "neutrino/reliable/detail/session.hpp"
+
+namespace neutrino::reliable {
+
+template <datagram_layer Next = core::basic_server<>>
+class basic_server {
+public:
+    using event_type = core::event;
+    using next_layer_type = Next;
+
+    /// As below, with the default reliable::config.
+    template <class... Rest>
+    explicit basic_server(core::server_config cfg, Rest&&... rest)
+        : basic_server(std::move(cfg), reliable::config{}, std::forward<Rest>(rest)...) {}
+
+    template <class... Rest>
+    basic_server(core::server_config cfg, reliable::config rcfg, Rest&&... rest)
+        : rcfg_(rcfg),
+          next_(with_variant(std::move(cfg)), std::forward<Rest>(rest)...),
+          events_(rcfg_.receive_window + 256) {}
+
+    Next& next_layer() noexcept { return next_; }
+    const Next& next_layer() const noexcept { return next_; }
+
+    /// Sends DATA to an established session, delivered exactly once and in order. Errors:
+    /// would_block when its send window is full, unknown_session, not_connected, closed, and
+    /// the word-list errors.
+    result<void> send(std::uint64_t session_id, core::word_list words, time_point now) {
+        auto it = sessions_.find(session_id);
+        if (it != sessions_.end() && !it->second->can_send()) return fail(core::errc::would_block);
+        auto r = next_.send_packet(session_id, core::packet_type::data, words, now);
+        if (!r) return tl::unexpected(r.error());
+        pump(now);
+        return {};
+    }
+    /// True when `send(session_id, …)` would not return would_block now.
+    [[nodiscard]] bool can_send(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        return it != sessions_.end() && it->second->can_send() &&
+               next_.state_of(session_id) == core::session_state::established;
+    }
+    /// Sends to every established session with room; returns how many accepted.
+    std::size_t send_to_all(core::word_list words, time_point now) {
+        std::vector<std::uint64_t> ids;
+        next_.for_each_session([&](std::uint64_t id, core::session_state st) {
+            if (st == core::session_state::established) ids.push_back(id);
+        });
+        std::size_t n = 0;
+        for (auto id : ids) {
+            if (send(id, words, now)) ++n;
+        }
+        return n;
+    }
+    void shutdown(time_point now) {
+        next_.shutdown(now);
+        pump(now);
+    }
+    void drop_session(std::uint64_t session_id, time_point now) {
+        next_.drop_session(session_id, now);
+        pump(now);
+    }
+    template <class F>
+    void for_each_session(F&& f) const {
+        next_.for_each_session(std::forward<F>(f));
+    }
+    [[nodiscard]] std::size_t session_count() const noexcept { return next_.session_count(); }
+    [[nodiscard]] core::session_state state_of(std::uint64_t id) const noexcept { return next_.state_of(id); }
+    [[nodiscard]] const reliable::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] std::size_t unacknowledged(std::uint64_t id) const noexcept {
+        auto it = sessions_.find(id);
+        return it == sessions_.end() ? 0 : it->second->unacknowledged();
+    }
+
+    // --- datagram_layer ----------------------------------------------------------------------
+
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                 time_point now) {
+        auto r = next_.handle_datagram(in, from, now);
+        pump(now);
+        return r;
+    }
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
+        return next_.poll_datagram(out, now);
+    }
+    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+
+    /// The earliest timer of the core and of every session (linear in the session count).
+    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
+        auto d = next_.deadline();
+        for (const auto& [id, s] : sessions_) {
+            detail::server_port<const Next> port{next_, id};
+            auto t = s->deadline(port);
+            if (t && (!d || *t < *d)) d = t;
+        }
+        return d;
+    }
+
+    void handle_deadline(time_point now) {
+        if (auto d = next_.deadline(); d && *d <= now) {
+            next_.handle_deadline(now);
+            pump(now);
+        }
+        for (auto& [id, s] : sessions_) {
+            detail::server_port<const Next> cport{next_, id};
+            if (auto t = s->deadline(cport); t && *t <= now) {
+                detail::server_port<Next> port{next_, id};
+                s->on_deadline(port, now, stats_);
+            }
+        }
+        pump(now);
+    }
+
+private:
+    static core::server_config with_variant(core::server_config c) {
+        c.variant = core::variant::reliable;
+        return c;
+    }
+
+    detail::session& session_for(std::uint64_t id) {
+        auto& p = sessions_[id];
+        if (!p) p = std::make_unique<detail::session>(rcfg_, core::role::server);
+        return *p;
+    }
+
+    void pump(time_point now) {
+        while (auto e = next_.poll_event()) {
+            switch (e->kind) {
+                case core::event_kind::packet_sent: session_for(e->session_id).on_packet_sent(*e, now, stats_); break;
+                case core::event_kind::packet_received: {
+                    detail::server_port<Next> port{next_, e->session_id};
+                    session_for(e->session_id)
+                        .on_packet_received(*e, port, now, stats_, [this](const core::event& d) { push(d); });
+                    break;
+                }
+                case core::event_kind::closed: {
+                    sessions_.erase(e->session_id);
+                    auto s = std::find(suppressed_.begin(), suppressed_.end(), e->session_id);
+                    if (s != suppressed_.end()) {
+                        suppressed_.erase(s);
+                    } else {
+                        push(*e);
+                    }
+                    break;
+                }
+                default: push(*e); break;
+            }
+        }
+        // spec: neutrino.md §18.3 item 17: a clear error instead of a silent stall
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            if (auto f = it->second->failure()) {
+                const std::uint64_t id = it->first;
+                push(core::event::closed(id, next_.peer_of(id).value_or(peer_address{}), f));
+                suppressed_.push_back(id);
+                it = sessions_.erase(it);
+                next_.drop_session(id, now);
+            } else {
+                ++it;
+            }
+        }
+        if (!suppressed_.empty()) {
+            while (auto e = next_.poll_event()) {
+                if (e->kind == core::event_kind::closed) {
+                    auto s = std::find(suppressed_.begin(), suppressed_.end(), e->session_id);
+                    if (s != suppressed_.end()) {
+                        suppressed_.erase(s);
+                        continue;
+                    }
+                }
+                push(*e);
+            }
+        }
+    }
+
+    void push(const core::event& e) noexcept {
+        if (!events_.push(e)) ++events_dropped_;
+    }
+
+    reliable::config rcfg_;
+    Next next_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions_;
+    std::vector<std::uint64_t> suppressed_;
+    core::detail::ring<core::event> events_;
+    reliable::stats stats_;
+    std::uint64_t events_dropped_ = 0;
+};
+
+using server = basic_server<>;
+static_assert(datagram_layer<server>);
+
+}  // namespace neutrino::reliable
