@@ -16,10 +16,12 @@
 #include "../common.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/monitor/terminal_observer.hpp"
 
 namespace nc = neutrino::core;
 namespace ex = neutrino::examples;
 namespace net = neutrino::net;
+namespace nm = neutrino::monitor;
 
 int main(int argc, char** argv) {
     CLI::App app{"Neutrino basic example client (multiply protocol of the Python reference)"};
@@ -29,16 +31,26 @@ int main(int argc, char** argv) {
     std::uint64_t count = 0;
     double duration = 0;
     std::string log_level = "info";
+    bool monitor = false;
+    std::string monitor_filter;
     app.add_option("--server", server, "server address:port")->capture_default_str();
     app.add_option("--bind", bind, "local address:port")->capture_default_str();
     app.add_option("--key", key_hex, "server public key, 64 hex characters (default: the reference's example key)");
     app.add_option("--count", count, "exit 0 after answering this many requests (0: run for --duration)")->capture_default_str();
     app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    app.add_flag("--monitor", monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
+    app.add_option("--monitor-filter", monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
     CLI11_PARSE(app, argc, argv);
 
     try {
         ex::set_log_level(log_level);
+        // With --monitor off the observer shows nothing (no event kinds, no summary).
+        nm::terminal_options monitor_options;
+        if (auto err = nm::apply_filter(monitor_filter, monitor_options); !err.empty()) {
+            throw std::invalid_argument("--monitor-filter: " + err);
+        }
+        if (!monitor) monitor_options.events = 0;
         auto server_key = nc::parse_key_hex(key_hex);
         if (!server_key) throw std::invalid_argument("--key: " + server_key.error().message());
         const auto server_endpoint = ex::parse_endpoint(server);
@@ -50,7 +62,9 @@ int main(int argc, char** argv) {
         }
 
         net::io_context ctx;
-        neutrino::io::basic_endpoint<nc::client> ep(ctx, ex::parse_endpoint(bind), nc::client(cfg));
+        using client_type = nc::basic_client<nc::wire::v2, nm::terminal_observer>;
+        neutrino::io::basic_endpoint<client_type> ep(ctx, ex::parse_endpoint(bind),
+                                                     client_type(cfg, nm::terminal_observer(monitor_options)));
         std::uint64_t answered = 0;
         bool done = false;
         net::steady_timer limit(ctx);

@@ -20,10 +20,12 @@
 #include "../common.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/monitor/terminal_observer.hpp"
 
 namespace nc = neutrino::core;
 namespace ex = neutrino::examples;
 namespace net = neutrino::net;
+namespace nm = neutrino::monitor;
 
 int main(int argc, char** argv) {
     CLI::App app{"Neutrino basic example server (multiply protocol of the Python reference)"};
@@ -33,16 +35,26 @@ int main(int argc, char** argv) {
     double duration = 0;
     int interval_ms = 2000;
     std::string log_level = "info";
+    bool monitor = false;
+    std::string monitor_filter;
     app.add_option("--bind", bind, "address:port to listen on")->capture_default_str();
     app.add_option("--key", key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
     app.add_option("--count", count, "exit 0 after this many correct answers (0: run for --duration)")->capture_default_str();
     app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--interval", interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    app.add_flag("--monitor", monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
+    app.add_option("--monitor-filter", monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
     CLI11_PARSE(app, argc, argv);
 
     try {
         ex::set_log_level(log_level);
+        // With --monitor off the observer shows nothing (no event kinds, no summary).
+        nm::terminal_options monitor_options;
+        if (auto err = nm::apply_filter(monitor_filter, monitor_options); !err.empty()) {
+            throw std::invalid_argument("--monitor-filter: " + err);
+        }
+        if (!monitor) monitor_options.events = 0;
         auto secret = nc::parse_key_hex(key_hex);
         if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
         nc::server_config cfg;
@@ -53,7 +65,9 @@ int main(int argc, char** argv) {
         }
 
         net::io_context ctx;
-        neutrino::io::basic_endpoint<nc::server> ep(ctx, ex::parse_endpoint(bind), nc::server(std::move(cfg)));
+        using server_type = nc::basic_server<nc::wire::v2, nm::terminal_observer>;
+        neutrino::io::basic_endpoint<server_type> ep(ctx, ex::parse_endpoint(bind),
+                                                     server_type(std::move(cfg), nm::terminal_observer(monitor_options)));
         spdlog::info("listening on {} (public key {})", bind, nc::to_hex(ep.layer().configuration().keys.pk));
 
         std::mt19937_64 rng(std::random_device{}());
