@@ -104,6 +104,34 @@ public:
         return pn;
     }
 
+    /// As `send_packet` for DATA whose payload is already encoded (Extended: u16/u32 framing or
+    /// a raw fragment), with its keyword. Error: payload_too_large over the wire's maximum.
+    result<std::uint64_t> send_encoded(std::uint32_t keyword, std::span<const std::byte> payload,
+                                       time_point now) {
+        if (session_.state == session_state::draining) return fail(errc::draining);
+        if (session_.state != session_state::established) return fail(errc::not_connected);
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        const std::uint64_t pn = session_.next_pn;
+        auto n = Wire::seal_encoded(buf, packet_type::data, session_.id, pn, keyword, payload, 0,
+                                    session_.keys.tx, random_);
+        if (!n) return tl::unexpected(n.error());
+        ++session_.next_pn;
+        tx_.push(*n, cfg_.server);
+        last_sent_ = now;
+        packet_info info{role::client, packet_type::data, session_.id, pn, keyword, {}, {},
+                         {buf.data(), *n}, cfg_.server};
+        observer_.on_packet_sent(info, now);
+        if (layered(cfg_.variant)) {
+            event e = event::make(event_kind::packet_sent, session_.id, cfg_.server);
+            e.type = packet_type::data;
+            e.packet_number = pn;
+            e.wire = {buf.data(), *n};
+            push_event(e);
+        }
+        return pn;
+    }
+
     /// Queues a REQUEST_RETRANSMISSION for `pn` (unnumbered).  spec: neutrino.md §6.7
     result<void> send_request(std::uint64_t pn, time_point now) {
         if (session_.state != session_state::established && session_.state != session_state::draining) {
@@ -192,7 +220,7 @@ public:
         switch (session_.state) {
             case session_state::pending: return redial_at_;
             case session_state::established:
-                if (cfg_.variant == variant::reliable) return session_.expiry;
+                if (layered(cfg_.variant)) return session_.expiry;
                 return std::min(session_.expiry, next_keep_alive());
             case session_state::draining: return session_.expiry;
             case session_state::none:
@@ -213,7 +241,7 @@ public:
                 if (now >= session_.expiry) {
                     end_session(make_error_code(errc::timed_out), now);
                     schedule_redial(now);
-                } else if (cfg_.variant == variant::basic && now >= next_keep_alive()) {
+                } else if (!layered(cfg_.variant) && now >= next_keep_alive()) {
                     // spec: neutrino.md §11.1
                     if (send_packet_impl(packet_type::keep_alive, {}, now)) last_keep_alive_ = now;
                 }
@@ -251,7 +279,10 @@ private:
 
         auto p = Wire::open(in, *h, session_.keys.rx, rx_);
         if (!p) return tl::unexpected(p.error());
-        auto words = words_view::parse(p->payload);
+        // spec: neutrino.md §13.3: Extended DATA is u16/u32-framed or a raw fragment; the
+        // layer above judges it. Every other payload is a u8/u16 word list.
+        const bool raw = cfg_.variant == variant::extended && type == packet_type::data;
+        auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
         if (!words) return tl::unexpected(words.error());
         if (!detail::shape_ok(type, *words, cfg_.variant)) return fail(errc::bad_shape);
         if (type == packet_type::request_retransmission) {
@@ -298,7 +329,7 @@ private:
                 if (session_.state == session_state::established) {
                     session_.expiry = now + cfg_.timers.established_timeout;
                 }
-                if (cfg_.variant == variant::reliable) {
+                if (layered(cfg_.variant)) {
                     report_packet(*p, *words, from);  // DATA is delivered in order above
                 } else if (type == packet_type::data) {
                     push_event(event::data(session_.id, from, *words, p->packet_number, p->keyword));
@@ -316,10 +347,11 @@ private:
     }
 
     void report_packet(const opened_packet& p, const words_view& words, const peer_address& from) {
-        if (cfg_.variant != variant::reliable) return;
+        if (!layered(cfg_.variant)) return;
         event e = event::data(session_.id, from, words, p.packet_number, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = p.type;
+        e.payload = p.payload;
         push_event(e);
     }
 
@@ -367,7 +399,7 @@ private:
         ++session_.next_pn;
         tx_.push(*n, cfg_.server);
         last_sent_ = now;
-        if (cfg_.variant == variant::reliable) {
+        if (layered(cfg_.variant)) {
             event e = event::make(event_kind::packet_sent, session_.id, cfg_.server);
             e.type = type;
             e.packet_number = pn;

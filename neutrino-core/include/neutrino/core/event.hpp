@@ -30,7 +30,12 @@ enum class variant : std::uint8_t {
     basic,     ///< Neutrino: empty KEEP_ALIVE answered by the core itself
     reliable,  ///< NeutrinoReliable: REQUEST_RETRANSMISSION allowed, KEEP_ALIVE = [time, ack];
                ///< keep-alives, ordering and DATA delivery belong to the layer above
+    extended,  ///< NeutrinoExtended: as reliable, and DATA payloads are passed up raw (u16/u32
+               ///< framing or fragments, judged by the layer above)  spec: neutrino.md §13.3
 };
+
+/// True for the variants whose layer above handles keep-alives, ordering and DATA.
+[[nodiscard]] constexpr bool layered(variant v) noexcept { return v != variant::basic; }
 
 /// One event. `words` views the machine's receive buffer: it stays valid until the next
 /// non-const call on the machine (copy the bytes to keep them).
@@ -47,6 +52,7 @@ struct event {
     peer_address old_peer;  ///< for `address_changed`
     packet_type type = packet_type::data;  ///< for `packet_received` / `packet_sent`
     std::span<const std::byte> wire;       ///< for `packet_sent`: the sealed datagram
+    std::span<const std::byte> payload;    ///< for `packet_received`: the payload as received
 
     /// An event of `kind` for a session and peer, every other field empty.
     [[nodiscard]] static event make(event_kind kind, std::uint64_t session_id,

@@ -126,6 +126,33 @@ public:
         return pn;
     }
 
+    /// As `send_packet` for DATA whose payload is already encoded (Extended), with its keyword.
+    result<std::uint64_t> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
+                                       std::span<const std::byte> payload, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        if (tx_.full()) return fail(errc::would_block);
+        detail::session_core& ss = **s;
+        auto buf = tx_.back_buffer();
+        const std::uint64_t pn = ss.next_pn;
+        auto n = Wire::seal_encoded(buf, packet_type::data, ss.id, pn, keyword, payload, 0,
+                                    ss.keys.tx, random_);
+        if (!n) return tl::unexpected(n.error());
+        ++ss.next_pn;
+        tx_.push(*n, ss.peer);
+        packet_info info{role::server, packet_type::data, ss.id, pn, keyword, {}, {},
+                         {buf.data(), *n}, ss.peer};
+        observer_.on_packet_sent(info, now);
+        if (layered(cfg_.variant)) {
+            event e = event::make(event_kind::packet_sent, ss.id, ss.peer);
+            e.type = packet_type::data;
+            e.packet_number = pn;
+            e.wire = {buf.data(), *n};
+            push_event(e);
+        }
+        return pn;
+    }
+
     /// Queues a REQUEST_RETRANSMISSION for `pn` to a session (unnumbered).
     result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
         auto s = established(session_id);
@@ -270,7 +297,10 @@ private:
         detail::session_core& s = it->second;
         auto p = Wire::open(in, *h, s.keys.rx, rx_);
         if (!p) return tl::unexpected(p.error());
-        auto words = words_view::parse(p->payload);
+        // spec: neutrino.md §13.3: Extended DATA is u16/u32-framed or a raw fragment; the
+        // layer above judges it. Every other payload is a u8/u16 word list.
+        const bool raw = cfg_.variant == variant::extended && type == packet_type::data;
+        auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
         if (!words) return tl::unexpected(words.error());
         if (!detail::shape_ok(type, *words, cfg_.variant)) return fail(errc::bad_shape);
         if (type == packet_type::request_retransmission) {
@@ -321,7 +351,7 @@ private:
             e.old_peer = old;
             push_event(e);
         }
-        if (cfg_.variant == variant::reliable && type != packet_type::client_good_bye) {
+        if (layered(cfg_.variant) && type != packet_type::client_good_bye) {
             report_packet(s, *p, *words);  // the layer above answers KEEP_ALIVE, orders DATA
             return {};
         }
@@ -388,10 +418,11 @@ private:
     }
 
     void report_packet(const detail::session_core& s, const opened_packet& p, const words_view& words) {
-        if (cfg_.variant != variant::reliable) return;
+        if (!layered(cfg_.variant)) return;
         event e = event::data(s.id, s.peer, words, p.packet_number, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = p.type;
+        e.payload = p.payload;
         push_event(e);
     }
 
@@ -413,7 +444,7 @@ private:
         if (!n) return tl::unexpected(n.error());
         ++s.next_pn;
         tx_.push(*n, s.peer);
-        if (cfg_.variant == variant::reliable) {
+        if (layered(cfg_.variant)) {
             event e = event::make(event_kind::packet_sent, s.id, s.peer);
             e.type = type;
             e.packet_number = pn;

@@ -46,9 +46,8 @@ struct session_core {
 [[nodiscard]] inline bool shape_ok(packet_type t, const words_view& w, variant v) noexcept {
     switch (t) {
         case packet_type::data: return true;
-        case packet_type::keep_alive: return v == variant::reliable ? u64_words(w, 2) : w.empty();
-        case packet_type::request_retransmission:
-            return v == variant::reliable && u64_words(w, 1);
+        case packet_type::keep_alive: return layered(v) ? u64_words(w, 2) : w.empty();
+        case packet_type::request_retransmission: return layered(v) && u64_words(w, 1);
         case packet_type::server_hello2:
         case packet_type::client_hello3:
         case packet_type::client_good_bye:
@@ -65,7 +64,7 @@ template <class Wire>
     if (!h) return h;
     if (h->version != Wire::version) return fail(errc::bad_version);
     const bool request = h->type == static_cast<std::uint8_t>(packet_type::request_retransmission);
-    if (!basic_packet_type(h->type) && !(request && v == variant::reliable)) {
+    if (!basic_packet_type(h->type) && !(request && layered(v))) {
         return fail(errc::bad_packet_type);
     }
     if (!valid_session_id(h->session_id)) return fail(errc::bad_session_id);
