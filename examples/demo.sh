@@ -1,23 +1,50 @@
 #!/usr/bin/env bash
-# The README's demo: the example server and client of neutrino-core on loopback, answering
-# ten multiply requests. Usage: examples/demo.sh <build-dir>
+# The README's demo: the example server and client of neutrino-core on loopback, talking
+# through the neutrino-inspector proxy (mild loss and duplication), until the server has ten
+# correct multiply answers. Usage: examples/demo.sh <build-dir>
+#
+# Basic has no retransmission: a lost request or answer only costs one --interval (the server
+# sends a new request every 200 ms and checks the answer to its latest). The server therefore
+# decides success (--count 10); the client runs with --count 0 (it cannot know which of its
+# answers arrived) and is stopped with SIGINT once the server is done, which makes it say
+# CLIENT_GOOD_BYE and exit 0. Exit status: non-zero when the server, the client or the proxy
+# failed.
 set -euo pipefail
 build=${1:?usage: examples/demo.sh <build-dir>}
 bin="$build/examples/core"
+inspector="$build/inspector/neutrino-inspector"
 port=${NEUTRINO_DEMO_PORT:-22753}
+proxy_port=${NEUTRINO_DEMO_PROXY_PORT:-22754}
 
-server_pid=
-cleanup() { [[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true; }
+server_pid= proxy_pid= client_pid=
+cleanup() {
+    local pid
+    for pid in $client_pid $proxy_pid $server_pid; do kill "$pid" 2>/dev/null || true; done
+}
 trap cleanup EXIT
 
-echo "== neutrino-core demo: server on 127.0.0.1:$port, one client, 10 multiply requests =="
+echo "== neutrino-core demo: server on 127.0.0.1:$port, neutrino-inspector on 127.0.0.1:$proxy_port" \
+     "(10% loss, 5% duplicates each way), one client, 10 multiply answers =="
 "$bin/neutrino-core-server" --bind "127.0.0.1:$port" --interval 200 --count 10 --duration 20 \
     > >(sed -u 's/^/server | /') 2>&1 &
 server_pid=$!
+"$inspector" --listen "127.0.0.1:$proxy_port" --target "127.0.0.1:$port" --seed 7 \
+    --drop 0.1 --duplicate 0.05 --duration 25 > >(sed -u 's/^/proxy  | /') 2>&1 &
+proxy_pid=$!
 sleep 0.3
+"$bin/neutrino-core-client" --server "127.0.0.1:$proxy_port" --count 0 --duration 22 \
+    > >(sed -u 's/^/client | /') 2>&1 &
+client_pid=$!
+
 status=0
-"$bin/neutrino-core-client" --server "127.0.0.1:$port" --count 10 --duration 20 > >(sed -u 's/^/client | /') 2>&1 || status=$?
 wait "$server_pid" || status=$?
 server_pid=
+kill -INT "$client_pid" 2>/dev/null || true
+wait "$client_pid" || status=$?
+client_pid=
+kill -INT "$proxy_pid" 2>/dev/null || true  # prints its summary, one line per direction
+wait "$proxy_pid" || status=$?
+proxy_pid=
+sleep 0.1  # let the sed prefixes flush
 if [[ $status -eq 0 ]]; then echo "== demo passed =="; else echo "== demo FAILED ($status) =="; fi
 exit "$status"
