@@ -14,12 +14,17 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 
 #include "../common.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/monitor/fanout.hpp"
+#include "neutrino/monitor/key_log.hpp"
+#include "neutrino/monitor/pcapng_writer.hpp"
+#include "neutrino/monitor/recording_observer.hpp"
 #include "neutrino/monitor/terminal_observer.hpp"
 
 namespace nc = neutrino::core;
@@ -37,6 +42,8 @@ int main(int argc, char** argv) {
     std::string log_level = "info";
     bool monitor = false;
     std::string monitor_filter;
+    std::string pcap_path;
+    std::string keylog_path;
     app.add_option("--bind", bind, "address:port to listen on")->capture_default_str();
     app.add_option("--key", key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
     app.add_option("--count", count, "exit 0 after this many correct answers (0: run for --duration)")->capture_default_str();
@@ -45,6 +52,8 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
     app.add_flag("--monitor", monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
     app.add_option("--monitor-filter", monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
+    app.add_option("--pcap", pcap_path, "record every datagram this endpoint sends and receives to this pcapng file (neutrino::monitor)");
+    app.add_option("--keylog", keylog_path, "append the sessions' keys to this NSS-style key log, for neutrino-monitor decrypt (default: $NEUTRINO_KEYLOGFILE when set)");
     CLI11_PARSE(app, argc, argv);
 
     try {
@@ -65,9 +74,25 @@ int main(int argc, char** argv) {
         }
 
         net::io_context ctx;
-        using server_type = nc::basic_server<nc::wire::v2, nm::terminal_observer>;
+        // terminal (--monitor) + recording (--pcap, --keylog). The recording observer needs the
+        // bound address, known once the endpoint exists: a placeholder (records nothing) until then.
+        using observer_type = nm::fanout<nm::terminal_observer, nm::recording_observer>;
+        using server_type = nc::basic_server<nc::wire::v2, observer_type>;
         neutrino::io::basic_endpoint<server_type> ep(ctx, ex::parse_endpoint(bind),
-                                                     server_type(std::move(cfg), nm::terminal_observer(monitor_options)));
+                                                     server_type(std::move(cfg), observer_type(nm::terminal_observer(monitor_options),
+                                                                                               nm::recording_observer(nullptr, {}))));
+        auto key_log = keylog_path.empty() ? nm::key_log_writer::from_environment()
+                                           : std::make_shared<nm::key_log_writer>(keylog_path);
+        if (!pcap_path.empty() || key_log) {
+            nm::recording_options recording;
+            recording.local = ep.local_address();  // a wildcard --bind records as 0.0.0.0 / ::
+            recording.interface_name = "neutrino-core-server";
+            recording.key_log = key_log;
+            auto pcap = pcap_path.empty() ? nullptr : std::make_shared<nm::pcapng_writer>(pcap_path);
+            ep.layer().observer().get<1>() = nm::recording_observer(std::move(pcap), std::move(recording));
+            if (!pcap_path.empty()) spdlog::info("recording every datagram to {}", pcap_path);
+            if (key_log) spdlog::info("writing session keys to {}", keylog_path.empty() ? "$NEUTRINO_KEYLOGFILE" : keylog_path);
+        }
         spdlog::info("listening on {} (public key {})", bind, nc::to_hex(ep.layer().configuration().keys.pk));
 
         std::mt19937_64 rng(std::random_device{}());

@@ -1,0 +1,310 @@
+// neutrino-reliable-client: the reference's Reliable example client on neutrino-reliable.
+//
+// Dials the server, answers every multiply request ["374", n, f] with ["630", n*f]
+// (spec neutrino.md §16.1), and exits 0 after --count answers (or, with --count 0, when
+// --duration ends), sending CLIENT_GOOD_BYE first. Exit 1 if it never got there.
+//
+// With --bulk N it sends N bytes instead (issue #4; the format is in examples/reliable/server.cpp):
+// the announcement ["bulk", <seq 0>, "<N>"], then 1200-byte words (8-byte sequence number +
+// 1192 bytes of the stream, byte i = i mod 251) as fast as the send window allows. When
+// `send` says would_block it flushes and retries on the next event or after a short timer.
+// It exits 0 once the server confirmed ["bulk-ok", N, MB/s], printing the goodput.
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../common.hpp"
+#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/reliable/client.hpp"
+
+namespace nc = neutrino::core;
+namespace nr = neutrino::reliable;
+namespace ex = neutrino::examples;
+namespace net = neutrino::net;
+
+namespace {
+
+constexpr std::size_t pattern_period = 251;
+constexpr std::size_t max_content = 1200 - 8;  // a 1200-byte word: 8-byte sequence + content
+
+void store_u64(std::byte* p, std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xff);
+}
+
+/// The sending side of a bulk transfer.
+class bulk_sender {
+public:
+    explicit bulk_sender(std::uint64_t total) : total_(total), chunk_(8 + max_content) {
+        pattern_.resize(pattern_period + max_content);
+        for (std::size_t i = 0; i < pattern_.size(); ++i) {
+            pattern_[i] = static_cast<std::byte>(i % pattern_period);
+        }
+    }
+
+    /// Sends as much as the layer accepts; returns false on a hard error (logged).
+    template <class Endpoint>
+    bool pump(Endpoint& ep) {
+        auto& layer = ep.layer();
+        bool flushed = false;
+        while (!all_sent()) {
+            const auto now = neutrino::clock::now();
+            if (!layer.can_send()) break;
+            neutrino::result<void> r;
+            if (!announced_) {
+                store_u64(chunk_.data(), 0);
+                const std::string total_text = std::to_string(total_);
+                const std::array<nc::word, 3> w{nc::as_word("bulk"), nc::word(chunk_.data(), 8),
+                                                nc::as_word(total_text)};
+                r = layer.send(w, now);
+            } else {
+                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(total_ - offset_, max_content));
+                store_u64(chunk_.data(), seq_);
+                std::memcpy(chunk_.data() + 8, pattern_.data() + offset_ % pattern_period, n);
+                const std::array<nc::word, 2> w{nc::as_word("bulk"), nc::word(chunk_.data(), 8 + n)};
+                r = layer.send(w, now);
+                if (r) offset_ += n;
+            }
+            if (!r) {
+                if (r.error() == nc::make_error_code(nc::errc::would_block)) {
+                    // The core's datagram queue is full (the reliable window is checked by
+                    // can_send): hand it to the socket once and retry.
+                    if (flushed) break;
+                    ep.flush();
+                    flushed = true;
+                    ++queue_full_;
+                    continue;
+                }
+                spdlog::error("bulk send: {}", r.error().message());
+                return false;
+            }
+            flushed = false;
+            if (!announced_) {
+                announced_ = true;
+                started_ = now;
+            } else {
+                ++seq_;
+            }
+            ++messages_;
+        }
+        ep.flush();
+        return true;
+    }
+
+    [[nodiscard]] bool all_sent() const noexcept { return announced_ && offset_ >= total_; }
+    [[nodiscard]] std::uint64_t total() const noexcept { return total_; }
+    [[nodiscard]] std::uint64_t sent() const noexcept { return offset_; }
+    [[nodiscard]] std::uint64_t messages() const noexcept { return messages_; }
+    [[nodiscard]] std::uint64_t queue_full() const noexcept { return queue_full_; }
+    [[nodiscard]] neutrino::time_point started() const noexcept { return started_; }
+
+private:
+    std::uint64_t total_;
+    std::uint64_t offset_ = 0;
+    std::uint64_t seq_ = 1;
+    std::uint64_t messages_ = 0;
+    std::uint64_t queue_full_ = 0;
+    bool announced_ = false;
+    neutrino::time_point started_{};
+    std::vector<std::byte> chunk_;
+    std::vector<std::byte> pattern_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Neutrino Reliable example client (multiply protocol of the Python reference, bulk transfer)"};
+    std::string server = "127.0.0.1:22753";
+    std::string bind = "0.0.0.0:0";
+    std::string key_hex(nc::example_public_key_hex);
+    std::uint64_t count = 0;
+    std::uint64_t bulk = 0;
+    double duration = 0;
+    int retry_us = 200;
+    std::string log_level = "info";
+    app.add_option("--server", server, "server address:port")->capture_default_str();
+    app.add_option("--bind", bind, "local address:port")->capture_default_str();
+    app.add_option("--key", key_hex, "server public key, 64 hex characters (default: the reference's example key)");
+    app.add_option("--count", count, "exit 0 after answering this many requests (0: run for --duration)")->capture_default_str();
+    app.add_option("--bulk", bulk, "send this many bytes (1200-byte words), wait for the server's check, exit (0: multiply mode)")
+        ->capture_default_str();
+    app.add_option("--retry-us", retry_us, "--bulk: microseconds before retrying a full send window")
+        ->capture_default_str()
+        ->check(CLI::Range(10, 100000));
+    app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        ex::set_log_level(log_level);
+        auto server_key = nc::parse_key_hex(key_hex);
+        if (!server_key) throw std::invalid_argument("--key: " + server_key.error().message());
+        const auto server_endpoint = ex::parse_endpoint(server);
+        nc::client_config cfg;
+        cfg.server_key = *server_key;
+        cfg.server = neutrino::io::to_peer_address(server_endpoint);
+        if (bulk != 0) cfg.reconnect = false;  // a transfer does not survive a new session
+        if (nc::is_example_key(cfg.server_key)) {
+            spdlog::warn("the server uses the reference's publicly known example key: for tests only");
+        }
+
+        net::io_context ctx;
+        neutrino::io::basic_endpoint<nr::client> ep(ctx, ex::parse_endpoint(bind), nr::client(cfg));
+        std::uint64_t answered = 0;
+        bool done = false;
+        bool bulk_confirmed = false;
+        bool failed = false;
+        bulk_sender sender(bulk);
+        net::steady_timer retry(ctx);
+        bool retry_armed = false;
+        net::steady_timer limit(ctx);
+        net::signal_set signals(ctx, SIGINT, SIGTERM);
+
+        auto finish = [&] {
+            if (done) return;
+            done = true;
+            ep.layer().close(neutrino::clock::now());  // CLIENT_GOOD_BYE
+            ep.flush();
+            ep.close();
+            retry.cancel();
+            limit.cancel();
+            signals.cancel();
+        };
+
+        // Bulk: send what the window takes; when it is full, retry after a short timer (an
+        // acknowledgement produces no event, so there is nothing else to wait for).
+        std::function<void()> pump = [&] {
+            if (done || bulk == 0 || !ep.layer().established() || sender.all_sent()) return;
+            if (!sender.pump(ep)) {
+                failed = true;
+                net::post(ctx, finish);
+                return;
+            }
+            if (sender.all_sent()) {
+                spdlog::info("bulk: {} bytes in {} messages handed to the layer; waiting for the server's check",
+                             sender.sent(), sender.messages());
+                return;
+            }
+            if (retry_armed) return;
+            retry_armed = true;
+            retry.expires_after(std::chrono::microseconds(retry_us));
+            retry.async_wait([&](boost::system::error_code ec) {
+                retry_armed = false;
+                if (!ec) pump();
+            });
+        };
+
+        ep.set_event_handler([&](const nc::event& e) {
+            switch (e.kind) {
+                case nc::event_kind::connecting: spdlog::info("dialling {}", server); break;
+                case nc::event_kind::established:
+                    spdlog::info("session {:016x} established", e.session_id);
+                    if (bulk != 0) net::post(ctx, pump);
+                    break;
+                case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
+                case nc::event_kind::closed:
+                    spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
+                    if (bulk != 0 && !bulk_confirmed) {
+                        spdlog::error("bulk: the session ended before the server confirmed the transfer");
+                        failed = true;
+                        net::post(ctx, finish);
+                    }
+                    break;
+                case nc::event_kind::data: {
+                    if (bulk != 0) {
+                        const auto first = e.words.empty() ? std::string_view{} : nc::as_string(e.words[0]);
+                        if (first == "bulk-ok" && e.words.size() == 3) {
+                            const auto bytes = ex::parse_number<std::uint64_t>(nc::as_string(e.words[1]));
+                            const double secs =
+                                std::chrono::duration<double>(neutrino::clock::now() - sender.started()).count();
+                            const auto& st = ep.layer().stats();
+                            bulk_confirmed = bytes && *bytes == bulk;
+                            failed = !bulk_confirmed;
+                            spdlog::info("bulk: server confirmed {} bytes (its rate {} MB/s); goodput {:.1f} MB/s "
+                                         "over {:.3f} s; {} messages, {} keep-alives, {} requests received, {} "
+                                         "retransmitted, {} probes, max buffered send {} / receive {}",
+                                         nc::as_string(e.words[1]), nc::as_string(e.words[2]),
+                                         secs > 0 ? static_cast<double>(bulk) / secs / 1e6 : 0.0, secs,
+                                         sender.messages(), st.keep_alives_sent, st.requests_received,
+                                         st.retransmitted, st.probes, st.max_send_buffered,
+                                         st.max_receive_buffered);
+                            net::post(ctx, finish);
+                        } else if (first == "bulk-fail") {
+                            spdlog::error("bulk: the server refused the transfer: {}",
+                                          e.words.size() > 1 ? nc::as_string(e.words[1]) : "");
+                            failed = true;
+                            net::post(ctx, finish);
+                        } else {
+                            spdlog::debug("bulk mode: ignoring a message of {} words", e.words.size());
+                            pump();
+                        }
+                        break;
+                    }
+                    if (e.words.size() != 3 || nc::as_string(e.words[0]) != "374") {
+                        spdlog::info("data: {} words", e.words.size());
+                        break;
+                    }
+                    auto n = ex::parse_number<long long>(nc::as_string(e.words[1]));
+                    auto f = ex::parse_number<double>(nc::as_string(e.words[2]));
+                    if (!n || !f) {
+                        spdlog::warn("malformed multiply request");
+                        break;
+                    }
+                    const std::string product = fmt::format("{}", static_cast<double>(*n) * *f);
+                    if (auto r = ep.layer().send(nc::words("630", product), neutrino::clock::now()); !r) {
+                        spdlog::warn("answer not sent: {}", r.error().message());
+                        break;
+                    }
+                    ++answered;
+                    spdlog::info("{} × {} = {} ({}/{})", *n, nc::as_string(e.words[2]), product, answered, count);
+                    if (count != 0 && answered >= count) {
+                        net::post(ctx, finish);  // after this datagram's answer went out
+                    }
+                    break;
+                }
+                default: break;
+            }
+        });
+
+        if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
+            throw std::runtime_error("connect: " + r.error().message());
+        }
+        ep.flush();
+
+        signals.async_wait([&](boost::system::error_code ec, int) {
+            if (!ec) spdlog::info("signal: closing");
+            finish();
+        });
+        if (duration > 0) {
+            limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
+            limit.async_wait([&](boost::system::error_code ec) {
+                if (!ec) finish();
+            });
+        }
+        ctx.run();
+        if (bulk != 0) {
+            if (!bulk_confirmed) {
+                const auto& st = ep.layer().stats();
+                spdlog::error("bulk: not confirmed ({} of {} bytes handed to the layer); reliable: {} keep-alives, "
+                              "{} requests received, {} ignored, {} retransmitted, {} probes, {} gave up",
+                              sender.sent(), bulk, st.keep_alives_sent, st.requests_received, st.requests_ignored,
+                              st.retransmitted, st.probes, st.gave_up);
+            }
+            return bulk_confirmed && !failed ? 0 : 1;
+        }
+        spdlog::info("done: {} requests answered", answered);
+        return count == 0 || answered >= count ? 0 : 1;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    }
+}

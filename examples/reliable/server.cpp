@@ -1,0 +1,315 @@
+// neutrino-reliable-server: the reference's Reliable example server on neutrino-reliable.
+//
+// Every --interval it sends each established client the "multiply" request
+// ["374", <int 1..99>, <float>] and checks the answer ["630", <product>]
+// (spec neutrino.md §16.1).
+//
+// Bulk mode (issue #4), chosen by the client: a message whose first word is "bulk" carries a
+// sequence number in the first 8 bytes (little-endian) of its second word.
+//  - ["bulk", <seq 0>, "<N>"] announces a transfer of N bytes;
+//  - ["bulk", <seq k> + content] (k = 1, 2, ...) carries the next bytes of the stream, where the
+//    byte at stream offset i is i mod 251.
+// The server checks order and content and, once N bytes arrived, answers
+// ["bulk-ok", "<bytes>", "<MB/s>"] (MB/s measured here, first to last bulk message), or
+// ["bulk-fail", "<reason>"] at the first mismatch.
+//
+// It exits 0 once --count successes (correct answers or verified bulk transfers) arrived (or,
+// with --count 0, when --duration ends without a failure), 1 otherwise.
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../common.hpp"
+#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/reliable/server.hpp"
+
+namespace nc = neutrino::core;
+namespace nr = neutrino::reliable;
+namespace ex = neutrino::examples;
+namespace net = neutrino::net;
+
+namespace {
+
+constexpr std::size_t pattern_period = 251;
+constexpr std::size_t max_content = 1200 - 8;  // a 1200-byte word: 8-byte sequence + content
+
+/// The bulk stream's content: byte i is i mod 251. `pattern()[o % 251 ...]` is the stream
+/// from offset o for up to max_content bytes.
+const std::vector<std::byte>& pattern() {
+    static const std::vector<std::byte> p = [] {
+        std::vector<std::byte> v(pattern_period + max_content);
+        for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::byte>(i % pattern_period);
+        return v;
+    }();
+    return p;
+}
+
+std::uint64_t load_u64(const std::byte* p) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint64_t>(p[i]);
+    return v;
+}
+
+/// One session's bulk transfer.
+struct bulk_state {
+    std::uint64_t total = 0;     ///< announced size
+    std::uint64_t received = 0;  ///< stream bytes checked
+    std::uint64_t next_seq = 1;
+    neutrino::time_point started{};
+    bool finished = false;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Neutrino Reliable example server (multiply protocol of the Python reference, bulk check)"};
+    std::string bind = "127.0.0.1:22753";
+    std::string key_hex(nc::example_secret_key_hex);
+    std::uint64_t count = 0;
+    double duration = 0;
+    int interval_ms = 2000;
+    std::string log_level = "info";
+    app.add_option("--bind", bind, "address:port to listen on")->capture_default_str();
+    app.add_option("--key", key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
+    app.add_option("--count", count,
+                   "exit 0 after this many correct answers or verified bulk transfers (0: run for --duration)")
+        ->capture_default_str();
+    app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
+    app.add_option("--interval", interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        ex::set_log_level(log_level);
+        auto secret = nc::parse_key_hex(key_hex);
+        if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
+        nc::server_config cfg;
+        cfg.keys.sk = nc::secret_key(*secret);
+        cfg.keys.pk = nc::public_key_of(cfg.keys.sk);
+        if (nc::is_example_key(cfg.keys.pk)) {
+            spdlog::warn("using the reference's publicly known example key pair: for tests only");
+        }
+
+        net::io_context ctx;
+        neutrino::io::basic_endpoint<nr::server> ep(ctx, ex::parse_endpoint(bind), nr::server(std::move(cfg)));
+        spdlog::info("listening on {} (public key {})", bind,
+                     nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
+
+        std::mt19937_64 rng(std::random_device{}());
+        std::map<std::uint64_t, double> expected;  // session id → product of its last request
+        std::map<std::uint64_t, bulk_state> bulks;  // session id → its bulk transfer
+        std::uint64_t correct = 0, wrong = 0, bulk_ok = 0;
+        bool done = false;
+        net::steady_timer tick(ctx);
+        net::steady_timer limit(ctx);
+        net::signal_set signals(ctx, SIGINT, SIGTERM);
+
+        // Ends the run: SERVER_SHUTDOWN to every session, then nothing is left for ctx.run().
+        auto finish = [&] {
+            if (done) return;
+            done = true;
+            ep.layer().shutdown(neutrino::clock::now());
+            ep.flush();
+            ep.close();
+            tick.cancel();
+            limit.cancel();
+            signals.cancel();
+        };
+        auto check_done = [&] {
+            if (count != 0 && correct + bulk_ok >= count) net::post(ctx, finish);
+        };
+        auto reply = [&](std::uint64_t id, nc::word_list words) {
+            if (auto r = ep.layer().send(id, words, neutrino::clock::now()); !r) {
+                spdlog::warn("session {:016x}: reply not sent: {}", id, r.error().message());
+            }
+        };
+        auto bulk_failed = [&](std::uint64_t id, bulk_state& b, const std::string& why) {
+            spdlog::error("session {:016x}: bulk transfer failed: {}", id, why);
+            ++wrong;
+            b.finished = true;
+            reply(id, nc::words("bulk-fail", why));
+        };
+
+        // A message whose first word is "bulk" (see the file comment).
+        auto on_bulk = [&](const nc::event& e) {
+            const std::uint64_t id = e.session_id;
+            const auto now = neutrino::clock::now();
+            if (e.words.size() < 2 || e.words[1].size() < 8) {
+                bulk_state b;
+                bulk_failed(id, b, "malformed bulk message");
+                return;
+            }
+            const nc::word second = e.words[1];
+            const std::uint64_t seq = load_u64(second.data());
+            if (seq == 0) {  // announcement
+                auto total = e.words.size() == 3 ? ex::parse_number<std::uint64_t>(nc::as_string(e.words[2]))
+                                                 : std::nullopt;
+                bulk_state& b = bulks[id];
+                b = bulk_state{};
+                if (!total || *total == 0) {
+                    bulk_failed(id, b, "bad announcement");
+                    return;
+                }
+                b.total = *total;
+                b.started = now;
+                spdlog::info("session {:016x}: bulk transfer of {} bytes announced", id, b.total);
+                return;
+            }
+            auto it = bulks.find(id);
+            if (it == bulks.end()) {
+                bulk_state b;
+                bulk_failed(id, b, "bulk data before its announcement");
+                return;
+            }
+            bulk_state& b = it->second;
+            if (b.finished) return;
+            if (seq != b.next_seq) {
+                bulk_failed(id, b, fmt::format("sequence {} where {} was expected", seq, b.next_seq));
+                return;
+            }
+            ++b.next_seq;
+            const auto content = second.subspan(8);
+            const std::uint64_t left = b.total - b.received;
+            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, max_content));
+            if (content.size() != want) {
+                bulk_failed(id, b, fmt::format("message {} holds {} bytes, {} expected", seq, content.size(), want));
+                return;
+            }
+            const std::byte* ref = pattern().data() + b.received % pattern_period;
+            if (std::memcmp(content.data(), ref, content.size()) != 0) {
+                bulk_failed(id, b, fmt::format("content mismatch in message {}", seq));
+                return;
+            }
+            b.received += content.size();
+            if (b.received == b.total) {
+                b.finished = true;
+                const double secs = std::chrono::duration<double>(now - b.started).count();
+                const double mbps = secs > 0 ? static_cast<double>(b.total) / secs / 1e6 : 0.0;
+                const std::string bytes_text = std::to_string(b.received);
+                const std::string rate_text = fmt::format("{:.1f}", mbps);
+                ++bulk_ok;
+                spdlog::info("session {:016x}: bulk transfer of {} bytes in order and intact, {:.3f} s, {} MB/s",
+                             id, b.received, secs, rate_text);
+                reply(id, nc::words("bulk-ok", bytes_text, rate_text));
+                check_done();
+            }
+        };
+
+        ep.set_event_handler([&](const nc::event& e) {
+            switch (e.kind) {
+                case nc::event_kind::established:
+                    spdlog::info("session {:016x} established from port {}", e.session_id, e.peer.port);
+                    break;
+                case nc::event_kind::closed:
+                    spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
+                    expected.erase(e.session_id);
+                    if (auto it = bulks.find(e.session_id); it != bulks.end()) {
+                        if (!it->second.finished) {
+                            spdlog::error("session {:016x}: closed during a bulk transfer ({} of {} bytes)",
+                                          e.session_id, it->second.received, it->second.total);
+                            ++wrong;
+                        }
+                        bulks.erase(it);
+                    }
+                    break;
+                case nc::event_kind::address_changed:
+                    spdlog::info("session {:016x} moved to port {}", e.session_id, e.peer.port);
+                    break;
+                case nc::event_kind::data: {
+                    if (!e.words.empty() && nc::as_string(e.words[0]) == "bulk") {
+                        on_bulk(e);
+                        break;
+                    }
+                    auto it = expected.find(e.session_id);
+                    if (e.words.size() == 2 && nc::as_string(e.words[0]) == "630" && it != expected.end()) {
+                        auto got = ex::parse_number<double>(nc::as_string(e.words[1]));
+                        if (got && std::abs(*got - it->second) <= 1e-9 * std::max(1.0, std::abs(it->second))) {
+                            ++correct;
+                            spdlog::info("session {:016x}: answer {} correct ({}/{})", e.session_id,
+                                         nc::as_string(e.words[1]), correct, count);
+                        } else {
+                            ++wrong;
+                            spdlog::warn("session {:016x}: wrong answer {}", e.session_id, nc::as_string(e.words[1]));
+                        }
+                        expected.erase(it);
+                    } else {
+                        spdlog::info("session {:016x}: {} words", e.session_id, e.words.size());
+                    }
+                    check_done();
+                    break;
+                }
+                default: break;
+            }
+        });
+
+        // Every interval: a multiply request to every established session with room in its
+        // send window (a session in the middle of a bulk transfer gets them too).
+        std::function<void()> schedule = [&] {
+            tick.expires_after(std::chrono::milliseconds(interval_ms));
+            tick.async_wait([&](boost::system::error_code ec) {
+                if (ec || done) return;
+                std::uniform_int_distribution<int> n_dist(1, 99);
+                std::uniform_real_distribution<double> f_dist(0.0, 100.0);
+                const int n = n_dist(rng);
+                const double f = f_dist(rng);
+                const std::string n_text = std::to_string(n), f_text = fmt::format("{}", f);
+                const auto words = nc::words("374", n_text, f_text);
+                // The reference's client computes int(n) * float(f) in double precision.
+                const double product = static_cast<double>(n) * *ex::parse_number<double>(f_text);
+                const auto now = neutrino::clock::now();
+                std::vector<std::uint64_t> ids;
+                ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
+                    if (s == nc::session_state::established) ids.push_back(id);
+                });
+                for (auto id : ids) {
+                    if (auto r = ep.layer().send(id, words, now); r) {
+                        expected[id] = product;
+                    } else {
+                        spdlog::debug("session {:016x}: request not sent: {}", id, r.error().message());
+                    }
+                }
+                ep.flush();
+                schedule();
+            });
+        };
+        schedule();
+
+        signals.async_wait([&](boost::system::error_code ec, int) {
+            if (!ec) spdlog::info("signal: shutting down");
+            finish();
+        });
+        if (duration > 0) {
+            limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
+            limit.async_wait([&](boost::system::error_code ec) {
+                if (!ec) finish();
+            });
+        }
+        ctx.run();
+        const auto& st = ep.layer().stats();
+        spdlog::info("done: {} correct, {} wrong answers or failed transfers, {} bulk transfers verified; "
+                     "{} datagrams dropped; reliable: {} delivered, {} out of order, {} requests sent, "
+                     "{} retransmitted, max buffered send {} / receive {}",
+                     correct, wrong, bulk_ok, ep.layer().next_layer().stats().dropped_total, st.delivered,
+                     st.buffered, st.requests_sent, st.retransmitted, st.max_send_buffered,
+                     st.max_receive_buffered);
+        if (wrong != 0) return 1;
+        return count == 0 || correct + bulk_ok >= count ? 0 : 1;
+    } catch (const std::exception& e) {
+        spdlog::error("{}", e.what());
+        return 2;
+    }
+}
