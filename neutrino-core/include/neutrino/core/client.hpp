@@ -132,6 +132,27 @@ public:
         return pn;
     }
 
+    /// Seals a packet again under a number this session already used (a KEEP_ALIVE the peer
+    /// requested: its content is superseded, so a fresh one stands in for it). The nonce is
+    /// fresh, so no nonce is reused. Errors: as `send_packet`, protocol_violation for a number
+    /// not used yet.
+    result<void> reseal(std::uint64_t pn, packet_type type, word_list words, time_point now) {
+        if (session_.state != session_state::established && session_.state != session_state::draining) {
+            return fail(errc::not_connected);
+        }
+        if (pn >= session_.next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto n = Wire::seal(buf, type, session_.id, pn, 0, words, cfg_.min_datagram_size,
+                            session_.keys.tx, random_);
+        if (!n) return tl::unexpected(n.error());
+        tx_.push(*n, cfg_.server);
+        last_sent_ = now;
+        packet_info info{role::client, type, session_.id, pn, 0, {}, words, {buf.data(), *n}, cfg_.server};
+        observer_.on_packet_sent(info, now);
+        return {};
+    }
+
     /// Queues a REQUEST_RETRANSMISSION for `pn` (unnumbered).  spec: neutrino.md §6.7
     result<void> send_request(std::uint64_t pn, time_point now) {
         if (session_.state != session_state::established && session_.state != session_state::draining) {
@@ -296,7 +317,13 @@ private:
         }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
         if (!session_.window.check(p->packet_number)) return fail(errc::replayed);
-        if (p->packet_number > session_.receive_limit) return fail(errc::outside_window);
+        if (p->packet_number > session_.receive_limit) {
+            // authentic: tell the layer above the number exists, so it can ask for it later
+            event e = event::make(event_kind::packet_beyond_window, session_.id, cfg_.server);
+            e.packet_number = p->packet_number;
+            push_event(e);
+            return fail(errc::outside_window);
+        }
 
         // The packet is authentic, well formed and fresh. From here on it may change state.
         switch (session_.state) {

@@ -23,6 +23,8 @@ enum class event_kind : std::uint8_t {
     // Reported only by machines configured with variant::reliable, for the layer above:
     packet_received,  ///< an accepted packet in arrival order: `type`, `packet_number`, `words`
     packet_sent,      ///< a numbered packet was sealed: `type`, `packet_number`, `wire`
+    packet_beyond_window,  ///< an authentic packet past the receive limit was dropped
+                           ///< uncommitted: `packet_number` (so it can be requested later)
 };
 
 /// Which dialect of Neutrino the core speaks; both ends must agree (spec: neutrino.md §0).

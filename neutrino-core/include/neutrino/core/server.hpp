@@ -153,6 +153,24 @@ public:
         return pn;
     }
 
+    /// Seals a packet again under a number the session already used (see basic_client::reseal).
+    result<void> reseal(std::uint64_t session_id, std::uint64_t pn, packet_type type,
+                        word_list words, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        detail::session_core& ss = **s;
+        if (pn >= ss.next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
+        if (tx_.full()) return fail(errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto n = Wire::seal(buf, type, ss.id, pn, 0, words, cfg_.min_datagram_size, ss.keys.tx,
+                            random_);
+        if (!n) return tl::unexpected(n.error());
+        tx_.push(*n, ss.peer);
+        packet_info info{role::server, type, ss.id, pn, 0, {}, words, {buf.data(), *n}, ss.peer};
+        observer_.on_packet_sent(info, now);
+        return {};
+    }
+
     /// Queues a REQUEST_RETRANSMISSION for `pn` to a session (unnumbered).
     result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
         auto s = established(session_id);
@@ -315,7 +333,13 @@ private:
         }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
         if (!s.window.check(p->packet_number)) return fail(errc::replayed);
-        if (p->packet_number > s.receive_limit) return fail(errc::outside_window);
+        if (p->packet_number > s.receive_limit) {
+            // authentic: tell the layer above the number exists, so it can ask for it later
+            event e = event::make(event_kind::packet_beyond_window, s.id, s.peer);
+            e.packet_number = p->packet_number;
+            push_event(e);
+            return fail(errc::outside_window);
+        }
 
         if (s.state == session_state::pending) {
             // spec: neutrino.md §10.2: PENDING accepts HELLO3 only

@@ -4,6 +4,7 @@
 /// (`Next`, configured with core::variant::reliable). DATA is delivered exactly once and in
 /// order, or the session ends with a clear error.  spec: neutrino.md §12, §18.3
 
+#include <algorithm>
 #include <optional>
 #include <span>
 #include <utility>
@@ -34,7 +35,7 @@ public:
     template <class... Rest>
     basic_client(core::client_config cfg, reliable::config rcfg, Rest&&... rest)
         : rcfg_(rcfg),
-          next_(with_variant(std::move(cfg)), std::forward<Rest>(rest)...),
+          next_(with_variant(std::move(cfg), rcfg_), std::forward<Rest>(rest)...),
           session_(rcfg_, core::role::client),
           events_(rcfg_.receive_window + 64) {}
 
@@ -120,8 +121,10 @@ public:
     }
 
 private:
-    static core::client_config with_variant(core::client_config c) {
+    // The core's send queue must take a burst of a quarter window (acks come in between).
+    static core::client_config with_variant(core::client_config c, const reliable::config& r) {
         c.variant = core::variant::reliable;
+        c.send_queue_capacity = std::max(c.send_queue_capacity, r.send_window / 4);
         return c;
     }
 
@@ -135,6 +138,9 @@ private:
                 case core::event_kind::packet_received:
                     session_.on_packet_received(*e, port, now, stats_,
                                                 [this](const core::event& d) { push(d); });
+                    break;
+                case core::event_kind::packet_beyond_window:
+                    session_.on_packet_beyond_window(*e, port, now, stats_);
                     break;
                 case core::event_kind::connecting:
                     session_.reset();

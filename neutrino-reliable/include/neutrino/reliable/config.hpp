@@ -12,10 +12,10 @@ namespace neutrino::reliable {
 /// (send_window + 16 + receive_window) × 1.3 KB.
 struct config {
     /// DATA packets sent and not yet acknowledged; `send` returns would_block beyond it.
-    std::size_t send_window = 256;
+    std::size_t send_window = 512;
     /// Packets buffered out of order; a packet number further ahead is dropped uncommitted
     /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
-    std::size_t receive_window = 512;
+    std::size_t receive_window = 1024;
     /// RTT assumed before a measurement (the server never measures one: only the client's
     /// KEEP_ALIVE timestamp is echoed).
     std::chrono::milliseconds initial_rtt{20};
@@ -23,6 +23,9 @@ struct config {
     /// max(2 × RTT, min_request_interval), doubling up to max_request_interval.
     std::chrono::milliseconds min_request_interval{10};
     std::chrono::milliseconds max_request_interval{500};
+    /// Wait before requesting a gap: until three later packets arrived, or RTT/4 (≥ 1 ms), so
+    /// reordering does not cause spurious requests. false: request at once, as the reference.
+    bool tolerate_reordering = true;
     /// Requests sent per arrival or timer round, at most.  spec: neutrino.md §18.1 item 5
     std::size_t max_requests_per_round = 64;
     /// A missing packet not recovered, or sent data not acknowledged, for this long ends the
@@ -46,6 +49,7 @@ struct stats {
     std::uint64_t requests_ignored = 0;   ///< requests for numbers not in the send buffer, or too soon
     std::uint64_t keep_alives_sent = 0;
     std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
+    std::uint64_t unstored = 0;           ///< numbered packets sent that could not be stored
     std::size_t max_send_buffered = 0;    ///< high-water mark of stored datagrams (one session)
     std::size_t max_receive_buffered = 0; ///< high-water mark of out-of-order packets (one session)
 };

@@ -152,6 +152,11 @@ private:
                         .on_packet_received(*e, port, now, stats_, [this](const core::event& d) { push(d); });
                     break;
                 }
+                case core::event_kind::packet_beyond_window: {
+                    detail::server_port<Next> port{next_, e->session_id};
+                    session_for(e->session_id).on_packet_beyond_window(*e, port, now, stats_);
+                    break;
+                }
                 case core::event_kind::closed: {
                     sessions_.erase(e->session_id);
                     auto s = std::find(suppressed_.begin(), suppressed_.end(), e->session_id);

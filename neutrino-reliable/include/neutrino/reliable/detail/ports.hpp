@@ -20,6 +20,9 @@ struct client_port {
     }
     result<void> send_request(std::uint64_t pn, time_point now) { return c.send_request(pn, now); }
     result<void> resend(std::span<const std::byte> b, time_point now) { return c.resend(b, now); }
+    result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now) {
+        return c.reseal(pn, t, w, now);
+    }
     void set_receive_limit(std::uint64_t pn) { c.set_receive_limit(pn); }
     [[nodiscard]] time_point last_sent() const { return c.last_sent(); }
     [[nodiscard]] time_point last_received() const { return c.last_received(); }
@@ -34,6 +37,9 @@ struct server_port {
     }
     result<void> send_request(std::uint64_t pn, time_point now) { return s.send_request(id, pn, now); }
     result<void> resend(std::span<const std::byte> b, time_point now) { return s.resend(id, b, now); }
+    result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now) {
+        return s.reseal(id, pn, t, w, now);
+    }
     void set_receive_limit(std::uint64_t pn) { s.set_receive_limit(id, pn); }
     [[nodiscard]] time_point last_sent() const { return time_point{}; }      // unused (client rule)
     [[nodiscard]] time_point last_received() const { return time_point{}; }  // unused (client rule)

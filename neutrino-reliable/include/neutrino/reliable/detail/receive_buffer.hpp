@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -29,6 +30,7 @@ public:
         std::uint32_t requests = 0;
         time_point missing_since{};
         time_point next_request{};
+        time_point first_request{};
         std::array<std::byte, core::max_payload_size> payload;
     };
 
@@ -76,6 +78,36 @@ public:
         ++stored_;
     }
 
+    /// An authentic packet past the window was dropped: remember that numbers up to `pn`
+    /// exist, so they are requested as the window reaches them.
+    void note_beyond(std::uint64_t pn) noexcept {
+        if (pn > beyond_) beyond_ = pn;
+    }
+
+    /// Marks as missing the numbers known to exist (noted beyond the window) that the window
+    /// now covers.  Bounded by the window.
+    void extend_known(time_point now) noexcept {
+        if (!started_ || beyond_ < end_) return;
+        const std::uint64_t to = std::min(beyond_ + 1, limit() + 1);
+        for (std::uint64_t m = end_; m < to; ++m) {
+            slot& g = at(m);
+            g.pn = m;
+            g.state = slot_state::missing;
+            g.requests = 0;
+            g.missing_since = now;
+            g.next_request = now;
+        }
+        if (to > end_) end_ = to;
+    }
+
+    /// When a missing `pn` was requested, if it was requested exactly once (an RTT sample
+    /// when it now arrives; with several requests the answer is ambiguous).
+    [[nodiscard]] std::optional<time_point> first_request(std::uint64_t pn) const noexcept {
+        const slot& s = at(pn);
+        if (s.pn != pn || s.state != slot_state::missing || s.requests != 1) return std::nullopt;
+        return s.first_request;
+    }
+
     [[nodiscard]] bool is_stored(std::uint64_t pn) const noexcept {
         const slot& s = at(pn);
         return s.pn == pn && s.state == slot_state::stored;
@@ -104,6 +136,7 @@ public:
         for (auto& s : slots_) s.state = slot_state::empty;
         started_ = false;
         stored_ = 0;
+        beyond_ = 0;
         expected_ = end_ = 0;
     }
 
@@ -117,6 +150,7 @@ private:
     std::uint64_t expected_ = 0;
     std::uint64_t end_ = 0;
     std::size_t stored_ = 0;
+    std::uint64_t beyond_ = 0;
     bool started_ = false;
 };
 

@@ -1,7 +1,9 @@
 #pragma once
 /// \file
-/// The sender's store of sealed datagrams, by packet number, for byte-identical
-/// retransmission.  spec: neutrino.md §12.4, §12.5
+/// The sender's record of numbered packets [base, next), by packet number: DATA keeps its
+/// sealed bytes for byte-identical retransmission (spec: neutrino.md §12.4, §12.5); a
+/// KEEP_ALIVE keeps only a marker, since a fresh one under the same number stands in for a
+/// lost one. Allocated once: a ring of small records and a pool of datagram buffers.
 
 #include <array>
 #include <cstddef>
@@ -16,31 +18,47 @@
 
 namespace neutrino::reliable::detail {
 
-/// Consecutive packet numbers [base, next) in a fixed ring; allocated once.
 class send_buffer {
 public:
-    explicit send_buffer(std::size_t capacity) : slots_(capacity == 0 ? 1 : capacity) {}
+    /// `data_capacity` DATA packets with bytes, `capacity` packets in all.
+    send_buffer(std::size_t data_capacity, std::size_t capacity)
+        : records_(std::max(capacity, data_capacity) == 0 ? 1 : std::max(capacity, data_capacity)),
+          pool_(data_capacity == 0 ? 1 : data_capacity) {
+        free_.reserve(pool_.size());
+        for (std::size_t i = pool_.size(); i-- > 0;) free_.push_back(i);
+    }
 
     [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(next_ - base_); }
-    [[nodiscard]] std::size_t capacity() const noexcept { return slots_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return records_.size(); }
     [[nodiscard]] bool full() const noexcept { return size() == capacity(); }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] std::uint64_t base() const noexcept { return base_; }
     [[nodiscard]] std::uint64_t next() const noexcept { return next_; }
+    /// DATA packets held (with bytes).
+    [[nodiscard]] std::size_t data() const noexcept { return pool_.size() - free_.size(); }
+    [[nodiscard]] bool data_full() const noexcept { return free_.empty(); }
 
-    /// Stores the datagram of packet `pn`, which must follow the previous one (the core numbers
-    /// consecutively). Returns false when full or out of sequence (then nothing is stored).
-    bool store(std::uint64_t pn, std::span<const std::byte> wire, time_point now) noexcept {
+    /// Records packet `pn`, which must follow the previous one (the core numbers
+    /// consecutively); DATA (`control` false) keeps a copy of `wire`. Returns false, recording
+    /// nothing, when full, out of sequence or oversized.
+    bool store(std::uint64_t pn, std::span<const std::byte> wire, time_point now,
+               bool control) noexcept {
         if (!started_) {
             base_ = next_ = pn;
             started_ = true;
         }
         if (pn != next_ || full() || wire.size() > core::max_datagram_size) return false;
-        slot& s = slots_[index(pn)];
-        std::memcpy(s.bytes.data(), wire.data(), wire.size());
-        s.size = wire.size();
-        s.sent_at = now;
-        s.resent_at = time_point{};
+        if (!control && free_.empty()) return false;
+        record& r = at(pn);
+        r.sent_at = now;
+        r.resent_at = time_point{};
+        r.buffer = no_buffer;
+        if (!control) {
+            r.buffer = free_.back();
+            free_.pop_back();
+            std::memcpy(pool_[r.buffer].bytes.data(), wire.data(), wire.size());
+            pool_[r.buffer].size = wire.size();
+        }
         ++next_;
         return true;
     }
@@ -50,6 +68,7 @@ public:
         if (!started_ || ack < base_) return 0;
         const std::uint64_t to = ack >= next_ ? next_ : ack + 1;
         const auto n = static_cast<std::size_t>(to - base_);
+        for (std::uint64_t pn = base_; pn < to; ++pn) release(at(pn));  // bounded by capacity
         base_ = to;
         return n;
     }
@@ -57,32 +76,63 @@ public:
     [[nodiscard]] bool contains(std::uint64_t pn) const noexcept {
         return started_ && pn >= base_ && pn < next_;
     }
+    /// True for a KEEP_ALIVE marker (no bytes kept).
+    [[nodiscard]] bool is_control(std::uint64_t pn) const noexcept { return at(pn).buffer == no_buffer; }
+    /// The stored datagram of a DATA packet; empty for a marker.
     [[nodiscard]] std::span<const std::byte> bytes(std::uint64_t pn) const noexcept {
-        const slot& s = slots_[index(pn)];
-        return {s.bytes.data(), s.size};
+        const record& r = at(pn);
+        if (r.buffer == no_buffer) return {};
+        return {pool_[r.buffer].bytes.data(), pool_[r.buffer].size};
     }
-    [[nodiscard]] time_point sent_at(std::uint64_t pn) const noexcept { return slots_[index(pn)].sent_at; }
-    [[nodiscard]] time_point resent_at(std::uint64_t pn) const noexcept {
-        return slots_[index(pn)].resent_at;
+    [[nodiscard]] time_point sent_at(std::uint64_t pn) const noexcept { return at(pn).sent_at; }
+    [[nodiscard]] time_point resent_at(std::uint64_t pn) const noexcept { return at(pn).resent_at; }
+    void mark_resent(std::uint64_t pn, time_point now) noexcept { at(pn).resent_at = now; }
+    /// The newest DATA packet held, if any (for tail-loss probes).
+    [[nodiscard]] std::optional<std::uint64_t> newest_data() const noexcept {
+        for (std::uint64_t pn = next_; pn > base_; --pn) {  // bounded by capacity
+            if (!is_control(pn - 1)) return pn - 1;
+        }
+        return std::nullopt;
     }
-    void mark_resent(std::uint64_t pn, time_point now) noexcept { slots_[index(pn)].resent_at = now; }
 
+    /// Forgets everything and continues the numbering at `next` (after a packet that could not
+    /// be recorded; only packets sent at the very end of a session can be).
+    void resync(std::uint64_t next) noexcept {
+        acknowledge(next_ == 0 ? 0 : next_ - 1);
+        base_ = next_ = next;
+        started_ = true;
+    }
     void reset() noexcept {
+        if (started_ && next_ > base_) acknowledge(next_ - 1);
         base_ = next_ = 0;
         started_ = false;
     }
 
 private:
-    struct slot {
-        std::array<std::byte, core::max_datagram_size> bytes;
-        std::size_t size = 0;
+    static constexpr std::size_t no_buffer = SIZE_MAX;
+    struct record {
         time_point sent_at{};
         time_point resent_at{};
+        std::size_t buffer = no_buffer;
     };
-    [[nodiscard]] std::size_t index(std::uint64_t pn) const noexcept {
-        return static_cast<std::size_t>(pn % slots_.size());
+    struct datagram {
+        std::array<std::byte, core::max_datagram_size> bytes;
+        std::size_t size = 0;
+    };
+    void release(record& r) noexcept {
+        if (r.buffer != no_buffer) {
+            free_.push_back(r.buffer);
+            r.buffer = no_buffer;
+        }
     }
-    std::vector<slot> slots_;
+    record& at(std::uint64_t pn) noexcept { return records_[static_cast<std::size_t>(pn % records_.size())]; }
+    const record& at(std::uint64_t pn) const noexcept {
+        return records_[static_cast<std::size_t>(pn % records_.size())];
+    }
+
+    std::vector<record> records_;
+    std::vector<datagram> pool_;
+    std::vector<std::size_t> free_;
     std::uint64_t base_ = 0;
     std::uint64_t next_ = 0;
     bool started_ = false;

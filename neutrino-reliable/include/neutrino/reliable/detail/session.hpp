@@ -31,36 +31,45 @@ namespace neutrino::reliable::detail {
 class session {
 public:
     session(const config& cfg, core::role side)
-        : cfg_(cfg), side_(side), tx_(cfg.send_window + control_slack), rx_(cfg.receive_window),
+        : cfg_(cfg), side_(side), tx_(cfg.send_window, cfg.send_window + control_reserve),
+          rx_(cfg.receive_window),
           rtt_(cfg.initial_rtt) {}
 
     /// Room for another DATA packet.  spec: neutrino.md §18.2 item 13 (bounded, backpressure)
-    [[nodiscard]] bool can_send() const noexcept { return tx_.size() < cfg_.send_window; }
-    [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.size(); }
+    [[nodiscard]] bool can_send() const noexcept {
+        return !tx_.data_full() && !tx_.full();
+    }
+    [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.data(); }
     [[nodiscard]] std::size_t out_of_order() const noexcept { return rx_.stored(); }
     [[nodiscard]] std::uint64_t confirmed() const noexcept { return rx_.confirmed(); }
     [[nodiscard]] duration rtt() const noexcept { return rtt_; }
     /// Set when the session must end: errc::unrecoverable_loss.
     [[nodiscard]] std::error_code failure() const noexcept { return failure_; }
 
-    /// Client, after queuing DATA: when a quarter of the window waits for acknowledgement,
-    /// solicit one with a KEEP_ALIVE (the server answers each with its ack), at most every
-    /// RTT/4. A reference server answers every KEEP_ALIVE, so this is compatible.
+    /// Client, after queuing DATA: solicit an acknowledgement with a KEEP_ALIVE (the server
+    /// answers each with its ack) every eighth of the window, and when the window just filled.
+    /// Counting packets, not time, keeps acknowledgements flowing however the RTT estimate is
+    /// inflated by queueing. A reference server answers every KEEP_ALIVE: compatible.
     template <class Port>
     void after_send(Port& port, time_point now, stats& st) {
-        if (side_ != core::role::client || tx_.size() < std::max<std::size_t>(cfg_.send_window / 4, 1)) {
-            return;
-        }
-        const duration gap = std::max<duration>(rtt_ / 4, std::chrono::microseconds(100));
-        if (now - last_keep_alive_ >= gap) send_keep_alive(port, timestamp(now), now, st);
+        if (side_ != core::role::client) return;
+        ++sent_since_solicit_;
+        const std::size_t every = std::max<std::size_t>(cfg_.send_window / 8, 1);
+        if (sent_since_solicit_ >= every || !can_send()) send_keep_alive(port, timestamp(now), now, st);
     }
 
     /// A numbered packet the core sealed for this session: keep its bytes.
     void on_packet_sent(const core::event& e, time_point now, stats& st) noexcept {
-        if (!tx_.store(e.packet_number, e.wire, now)) return;  // cannot happen within the window
+        if (!tx_.store(e.packet_number, e.wire, now, e.type != core::packet_type::data)) {
+            // Only packets the layer does not control (GOOD_BYE, SHUTDOWN at the end) can miss
+            // the store; the numbering restarts at the next one so later packets stay servable.
+            ++st.unstored;
+            tx_.resync(e.packet_number + 1);
+            return;
+        }
         if (e.type == core::packet_type::keep_alive) last_keep_alive_ = now;
         if (tx_.size() == 1) last_ack_progress_ = now;
-        st.max_send_buffered = std::max(st.max_send_buffered, tx_.size());
+        st.max_send_buffered = std::max(st.max_send_buffered, tx_.data());
     }
 
     /// An accepted packet in arrival order. `deliver(event)` receives DATA in order.
@@ -80,6 +89,9 @@ public:
         }
         if (pn < rx_.expected() || rx_.is_stored(pn)) return;  // the replay window prevents this
         if (e.type == core::packet_type::keep_alive) on_keep_alive(e, now);
+        if (auto asked = rx_.first_request(pn)) {
+            sample_rtt(now - *asked);  // the answer to our only request: an RTT sample
+        }
         if (pn != rx_.expected()) ++st.buffered;
         rx_.store(pn, e.type, e.keyword, e.words.encoded(), now);
         st.max_receive_buffered = std::max(st.max_receive_buffered, rx_.stored());
@@ -100,9 +112,19 @@ public:
             send_keep_alive(port, core::detail::load_le<std::uint64_t>(e.words[0].data()), now, st);
         }
         request_missing(port, now, st);
-        if (side_ == core::role::client && unacked_received_ >= cfg_.ack_every) {
-            send_keep_alive(port, timestamp(now), now, st);
-        }
+        // Both sides acknowledge what arrived every ack_every packets (and within ack_delay,
+        // see next_keep_alive): the server too, so acknowledgements never depend on the client
+        // having room for a KEEP_ALIVE of its own. A reference client takes an unanswered
+        // KEEP_ALIVE from the server like any other (it only trims its buffer with the ack).
+        if (unacked_received_ >= cfg_.ack_every) send_keep_alive(port, timestamp(now), now, st);
+    }
+
+    /// An authentic packet beyond the receive window was dropped by the core: ask for it once
+    /// the window reaches it.
+    template <class Port>
+    void on_packet_beyond_window(const core::event& e, Port& port, time_point now, stats& st) {
+        rx_.note_beyond(e.packet_number);
+        request_missing(port, now, st);
     }
 
     /// Timers: re-requests, acknowledgements and keep-alives (client), tail-loss probes, and
@@ -117,14 +139,14 @@ public:
             fail_session(st);
             return;
         }
-        if (side_ == core::role::client) {
-            if (now >= next_keep_alive(port)) send_keep_alive(port, timestamp(now), now, st);
-        } else if (!tx_.empty() && now >= next_probe()) {
-            // Tail-loss probe: resend the newest unacknowledged datagram, so a receiver that
-            // lost the tail sees a gap (or a harmless duplicate).  spec: §18.3 item 17
-            const std::uint64_t pn = tx_.next() - 1;
-            if (port.resend(tx_.bytes(pn), now)) {
-                tx_.mark_resent(pn, now);
+        if (auto ka = next_keep_alive(port); ka && now >= *ka) {
+            send_keep_alive(port, timestamp(now), now, st);
+        }
+        if (side_ == core::role::server && !tx_.empty() && now >= next_probe()) {
+            // Tail-loss probe: resend the newest unacknowledged DATA, so a receiver that lost
+            // the tail sees a gap (or a harmless duplicate).  spec: §18.3 item 17
+            if (auto pn = tx_.newest_data(); pn && port.resend(tx_.bytes(*pn), now)) {
+                tx_.mark_resent(*pn, now);
                 ++st.probes;
             }
             last_probe_ = now;
@@ -142,11 +164,8 @@ public:
         if (!tx_.empty()) {
             consider(std::max(tx_.sent_at(tx_.base()), last_ack_progress_) + cfg_.give_up_after);
         }
-        if (side_ == core::role::client) {
-            consider(next_keep_alive(port));
-        } else if (!tx_.empty()) {
-            consider(next_probe());
-        }
+        if (auto ka = next_keep_alive(port)) consider(*ka);
+        if (side_ == core::role::server && !tx_.empty()) consider(next_probe());
         return d;
     }
 
@@ -156,11 +175,15 @@ public:
         next_request_.reset();
         failure_ = {};
         unacked_received_ = 0;
+        sent_since_solicit_ = 0;
         probe_backoff_ = 0;
     }
 
 private:
-    static constexpr std::size_t control_slack = 16;  // KEEP_ALIVEs beyond the DATA window
+    // KEEP_ALIVE markers beyond the DATA window: a session would have to send this many
+    // unacknowledged KEEP_ALIVEs before one is held back.
+    static constexpr std::size_t control_reserve = 4096;
+    static constexpr std::uint64_t reorder_threshold = 3;
 
     static std::uint64_t timestamp(time_point now) noexcept {
         return static_cast<std::uint64_t>(
@@ -175,21 +198,35 @@ private:
         return std::max(last_ack_progress_, last_probe_) + pto();
     }
 
+    /// When this side sends its next KEEP_ALIVE; none while the send buffer is full (it waits
+    /// for the peer's acknowledgement, which never depends on us: both sides acknowledge).
     template <class Port>
-    [[nodiscard]] time_point next_keep_alive(const Port& port) const noexcept {
-        const auto idle = cfg_.keep_alive_idle;
-        // spec: neutrino.md §11.1: after 475 ms without sending, or without receiving
-        time_point t = std::min(port.last_sent() + idle,
-                                std::max(port.last_received() + idle, last_keep_alive_ + idle));
-        // acknowledge what arrived within ack_delay
-        if (unacked_received_ > 0) t = std::min(t, first_unacked_received_ + cfg_.ack_delay);
-        // solicit an acknowledgement when ours stalls (the answer carries the server's ack)
-        if (!tx_.empty()) t = std::min(t, std::max(next_probe(), last_keep_alive_ + pto()));
+    [[nodiscard]] std::optional<time_point> next_keep_alive(const Port& port) const noexcept {
+        if (tx_.full()) return std::nullopt;
+        std::optional<time_point> t;
+        auto consider = [&t](time_point x) {
+            if (!t || x < *t) t = x;
+        };
+        if (side_ == core::role::client) {
+            // acknowledge what arrived within ack_delay (the server acknowledges every
+            // ack_every packets only, so small exchanges look as the reference's do)
+            if (unacked_received_ > 0) consider(first_unacked_received_ + cfg_.ack_delay);
+            const auto idle = cfg_.keep_alive_idle;
+            // spec: neutrino.md §11.1: after 475 ms without sending, or without receiving
+            consider(std::min(port.last_sent() + idle,
+                              std::max(port.last_received() + idle, last_keep_alive_ + idle)));
+            // solicit an acknowledgement when ours stalls (backing off: no KEEP_ALIVE storm)
+            if (!tx_.empty()) consider(std::max(next_probe(), last_keep_alive_ + pto()));
+        }
         return t;
     }
 
     template <class Port>
     void send_keep_alive(Port& port, std::uint64_t stamp, time_point now, stats& st) {
+        // Every numbered packet must be recorded (its number may be requested): never send one
+        // the record cannot hold. With control_reserve markers this needs thousands of
+        // unacknowledged KEEP_ALIVEs; the deadline then waits for an acknowledgement.
+        if (tx_.full()) return;
         std::array<std::byte, 8> t, a;
         core::detail::store_le(t.data(), stamp);
         core::detail::store_le(a.data(), rx_.confirmed());
@@ -197,6 +234,7 @@ private:
         if (port.send_packet(core::packet_type::keep_alive, w, now)) {
             ++st.keep_alives_sent;
             unacked_received_ = 0;
+            sent_since_solicit_ = 0;
             last_keep_alive_ = now;
             if (!tx_.empty() && side_ == core::role::client && now >= next_probe()) {
                 last_probe_ = now;
@@ -204,6 +242,21 @@ private:
                 ++st.probes;
             }
         }
+    }
+
+    void sample_rtt(duration sample) noexcept {
+        if (sample < duration::zero() || sample > std::chrono::seconds(60)) return;
+        rtt_ = measured_ ? (7 * rtt_ + sample) / 8 : sample;
+        measured_ = true;
+    }
+
+    template <class Port>
+    bool reseal_keep_alive(Port& port, std::uint64_t pn, time_point now) {
+        std::array<std::byte, 8> t, a;
+        core::detail::store_le(t.data(), timestamp(now));
+        core::detail::store_le(a.data(), rx_.confirmed());
+        const std::array<core::word, 2> w{core::word(t), core::word(a)};
+        return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w, now));
     }
 
     void on_keep_alive(const core::event& e, time_point now) noexcept {
@@ -216,11 +269,7 @@ private:
             // RTT from our own echoed timestamp (ignored when implausible)
             const std::uint64_t echoed = core::detail::load_le<std::uint64_t>(e.words[0].data());
             const std::uint64_t at = timestamp(now);
-            if (echoed <= at && at - echoed < 60000) {
-                const duration sample = std::chrono::milliseconds(at - echoed);
-                rtt_ = measured_ ? (7 * rtt_ + sample) / 8 : sample;
-                measured_ = true;
-            }
+            if (echoed <= at && at - echoed < 60000) sample_rtt(std::chrono::milliseconds(at - echoed));
         }
     }
 
@@ -235,6 +284,14 @@ private:
             ++st.requests_ignored;
             return;
         }
+        if (tx_.is_control(pn)) {
+            // A lost KEEP_ALIVE: a fresh one (current acknowledgement) under its number.
+            if (reseal_keep_alive(port, pn, now)) {
+                tx_.mark_resent(pn, now);
+                ++st.retransmitted;
+            }
+            return;
+        }
         if (port.resend(tx_.bytes(pn), now)) {
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
@@ -243,6 +300,7 @@ private:
 
     template <class Port>
     void request_missing(Port& port, time_point now, stats& st) {
+        rx_.extend_known(now);
         std::size_t sent = 0;
         std::optional<time_point> next;
         rx_.for_each_missing([&](receive_buffer::slot& s) {
@@ -251,14 +309,26 @@ private:
                 fail_session(st);
                 return;
             }
+            // A gap may be reordering: request once three later packets arrived, or after a
+            // quarter RTT (at least 1 ms), whichever is first.
+            const bool overdue = !cfg_.tolerate_reordering || rx_.end() - s.pn > reorder_threshold ||
+                                 now - s.missing_since >= std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
+            if (!overdue && s.requests == 0) {
+                const time_point due = s.missing_since + std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
+                if (!next || due < *next) next = due;
+                return;
+            }
             if (s.next_request <= now && sent < cfg_.max_requests_per_round) {
                 if (!port.send_request(s.pn, now)) return;
                 ++sent;
                 ++st.requests_sent;
+                if (s.requests == 0) s.first_request = now;
                 ++s.requests;
+                // Back off to at most 4× the base: a lost request or retransmission is the
+                // common case under heavy loss, and every wait blocks the delivery behind it.
                 const duration base = std::max<duration>(2 * rtt_, cfg_.min_request_interval);
                 const duration wait = std::min<duration>(
-                    base * (1U << std::min<std::uint32_t>(s.requests - 1, 8)), cfg_.max_request_interval);
+                    base * (1U << std::min<std::uint32_t>(s.requests - 1, 2)), cfg_.max_request_interval);
                 s.next_request = now + wait;
             }
             const time_point due = std::min(s.next_request, s.missing_since + cfg_.give_up_after);
@@ -282,6 +352,7 @@ private:
     std::optional<time_point> next_request_;
     std::error_code failure_;
     std::size_t unacked_received_ = 0;
+    std::size_t sent_since_solicit_ = 0;
     time_point first_unacked_received_{};
     time_point last_keep_alive_{};
     time_point last_ack_progress_{};
