@@ -24,6 +24,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -116,6 +118,7 @@ int main(int argc, char** argv) {
         bool done = false;
         net::steady_timer tick(ctx);
         net::steady_timer limit(ctx);
+        net::steady_timer linger(ctx);
         net::signal_set signals(ctx, SIGINT, SIGTERM);
 
         // Ends the run: SERVER_SHUTDOWN to every session, then nothing is left for ctx.run().
@@ -128,9 +131,31 @@ int main(int argc, char** argv) {
             tick.cancel();
             limit.cancel();
             signals.cancel();
+            linger.cancel();
         };
+        // Once --count is reached, wait (up to 3 s) until every session acknowledged what we
+        // sent (the last answer may need a retransmission), then shut down.
+        const auto linger_until = std::make_shared<neutrino::time_point>();
+        std::function<void()> finish_when_acknowledged = [&] {
+            bool pending = false;
+            ep.layer().for_each_session([&](std::uint64_t id, nc::session_state) {
+                if (ep.layer().unacknowledged(id) != 0) pending = true;
+            });
+            if (!pending || neutrino::clock::now() >= *linger_until) {
+                finish();
+                return;
+            }
+            linger.expires_after(std::chrono::milliseconds(10));
+            linger.async_wait([&](boost::system::error_code ec) {
+                if (!ec && !done) finish_when_acknowledged();
+            });
+        };
+        bool lingering = false;
         auto check_done = [&] {
-            if (count != 0 && correct + bulk_ok >= count) net::post(ctx, finish);
+            if (count == 0 || correct + bulk_ok < count || lingering) return;
+            lingering = true;
+            *linger_until = neutrino::clock::now() + std::chrono::seconds(3);
+            net::post(ctx, finish_when_acknowledged);
         };
         auto reply = [&](std::uint64_t id, nc::word_list words) {
             if (auto r = ep.layer().send(id, words, neutrino::clock::now()); !r) {
