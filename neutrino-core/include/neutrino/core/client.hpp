@@ -110,25 +110,9 @@ public:
                                        time_point now) {
         if (session_.state == session_state::draining) return fail(errc::draining);
         if (session_.state != session_state::established) return fail(errc::not_connected);
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
         const std::uint64_t pn = session_.next_pn;
-        auto n = Wire::seal_encoded(buf, packet_type::data, session_.id, pn, keyword, payload, 0,
-                                    session_.keys.tx, random_);
-        if (!n) return tl::unexpected(n.error());
-        ++session_.next_pn;
-        tx_.push(*n, cfg_.server);
-        last_sent_ = now;
-        packet_info info{role::client, packet_type::data, session_.id, pn, keyword, {}, {},
-                         {buf.data(), *n}, cfg_.server};
-        observer_.on_packet_sent(info, now);
-        if (layered(cfg_.variant)) {
-            event e = event::make(event_kind::packet_sent, session_.id, cfg_.server);
-            e.type = packet_type::data;
-            e.packet_number = pn;
-            e.wire = {buf.data(), *n};
-            push_event(e);
-        }
+        detail::outgoing o{packet_type::data, pn, keyword, {}, payload, true, true};
+        if (auto r = queue(o, now); !r) return tl::unexpected(r.error());
         return pn;
     }
 
@@ -141,16 +125,7 @@ public:
             return fail(errc::not_connected);
         }
         if (pn >= session_.next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        auto n = Wire::seal(buf, type, session_.id, pn, 0, words, cfg_.min_datagram_size,
-                            session_.keys.tx, random_);
-        if (!n) return tl::unexpected(n.error());
-        tx_.push(*n, cfg_.server);
-        last_sent_ = now;
-        packet_info info{role::client, type, session_.id, pn, 0, {}, words, {buf.data(), *n}, cfg_.server};
-        observer_.on_packet_sent(info, now);
-        return {};
+        return queue(detail::outgoing{type, pn, 0, words, {}, false, false}, now);
     }
 
     /// Queues a REQUEST_RETRANSMISSION for `pn` (unnumbered).  spec: neutrino.md §6.7
@@ -161,18 +136,9 @@ public:
         std::array<std::byte, 8> v;
         detail::store_le(v.data(), pn);
         const word w(v);
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        auto n = Wire::seal(buf, packet_type::request_retransmission, session_.id,
-                            packet_number_none, 0, {&w, 1}, cfg_.min_datagram_size,
-                            session_.keys.tx, random_);
-        if (!n) return tl::unexpected(n.error());
-        tx_.push(*n, cfg_.server);
-        last_sent_ = now;
-        packet_info info{role::client, packet_type::request_retransmission, session_.id,
-                         packet_number_none, 0, {}, {&w, 1}, {buf.data(), *n}, cfg_.server};
-        observer_.on_packet_sent(info, now);
-        return {};
+        return queue(detail::outgoing{packet_type::request_retransmission, packet_number_none, 0,
+                                      {&w, 1}, {}, false, false},
+                     now);
     }
 
     /// Queues a datagram sealed earlier, byte for byte (a retransmission).  spec: §12.5
@@ -180,13 +146,9 @@ public:
         if (session_.state != session_state::established && session_.state != session_state::draining) {
             return fail(errc::not_connected);
         }
-        if (datagram.size() > max_datagram_size) return fail(errc::datagram_too_large);
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        std::memcpy(buf.data(), datagram.data(), datagram.size());
-        tx_.push(datagram.size(), cfg_.server);
-        last_sent_ = now;
-        return {};
+        auto r = detail::queue_copy(tx_, session_, datagram);
+        if (r) last_sent_ = now;
+        return r;
     }
 
     /// Accept no peer packet number above `max_pn` (dropped as outside_window, uncommitted).
@@ -417,26 +379,15 @@ private:
     }
 
     result<void> send_packet_impl(packet_type type, word_list words, time_point now) {
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        const std::uint64_t pn = session_.next_pn;
-        auto n = Wire::seal(buf, type, session_.id, pn, 0, words, cfg_.min_datagram_size,
-                            session_.keys.tx, random_);
-        if (!n) return tl::unexpected(n.error());
-        ++session_.next_pn;
-        tx_.push(*n, cfg_.server);
-        last_sent_ = now;
-        if (layered(cfg_.variant)) {
-            event e = event::make(event_kind::packet_sent, session_.id, cfg_.server);
-            e.type = type;
-            e.packet_number = pn;
-            e.wire = {buf.data(), *n};
-            push_event(e);
-        }
-        packet_info info{role::client, type, session_.id, pn, 0, {}, words, {buf.data(), *n},
-                         cfg_.server};
-        observer_.on_packet_sent(info, now);
-        return {};
+        return queue(detail::outgoing{type, session_.next_pn, 0, words, {}, false, true}, now);
+    }
+
+    result<void> queue(const detail::outgoing& o, time_point now) {
+        auto r = detail::queue_packet<Wire>(tx_, session_, o, role::client, cfg_.variant,
+                                            cfg_.min_datagram_size, random_, observer_,
+                                            [this](const event& e) { push_event(e); }, now);
+        if (r) last_sent_ = now;
+        return r;
     }
 
     void end_session(std::error_code reason, time_point now) {

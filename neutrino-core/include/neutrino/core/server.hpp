@@ -131,25 +131,9 @@ public:
                                        std::span<const std::byte> payload, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        if (tx_.full()) return fail(errc::would_block);
-        detail::session_core& ss = **s;
-        auto buf = tx_.back_buffer();
-        const std::uint64_t pn = ss.next_pn;
-        auto n = Wire::seal_encoded(buf, packet_type::data, ss.id, pn, keyword, payload, 0,
-                                    ss.keys.tx, random_);
-        if (!n) return tl::unexpected(n.error());
-        ++ss.next_pn;
-        tx_.push(*n, ss.peer);
-        packet_info info{role::server, packet_type::data, ss.id, pn, keyword, {}, {},
-                         {buf.data(), *n}, ss.peer};
-        observer_.on_packet_sent(info, now);
-        if (layered(cfg_.variant)) {
-            event e = event::make(event_kind::packet_sent, ss.id, ss.peer);
-            e.type = packet_type::data;
-            e.packet_number = pn;
-            e.wire = {buf.data(), *n};
-            push_event(e);
-        }
+        const std::uint64_t pn = (*s)->next_pn;
+        detail::outgoing o{packet_type::data, pn, keyword, {}, payload, true, true};
+        if (auto r = queue(**s, o, now); !r) return tl::unexpected(r.error());
         return pn;
     }
 
@@ -158,49 +142,28 @@ public:
                         word_list words, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        detail::session_core& ss = **s;
-        if (pn >= ss.next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        auto n = Wire::seal(buf, type, ss.id, pn, 0, words, cfg_.min_datagram_size, ss.keys.tx,
-                            random_);
-        if (!n) return tl::unexpected(n.error());
-        tx_.push(*n, ss.peer);
-        packet_info info{role::server, type, ss.id, pn, 0, {}, words, {buf.data(), *n}, ss.peer};
-        observer_.on_packet_sent(info, now);
-        return {};
+        if (pn >= (*s)->next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
+        return queue(**s, detail::outgoing{type, pn, 0, words, {}, false, false}, now);
     }
 
     /// Queues a REQUEST_RETRANSMISSION for `pn` to a session (unnumbered).
     result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        if (tx_.full()) return fail(errc::would_block);
         std::array<std::byte, 8> v;
         detail::store_le(v.data(), pn);
         const word w(v);
-        auto buf = tx_.back_buffer();
-        auto n = Wire::seal(buf, packet_type::request_retransmission, session_id,
-                            packet_number_none, 0, {&w, 1}, cfg_.min_datagram_size,
-                            (*s)->keys.tx, random_);
-        if (!n) return tl::unexpected(n.error());
-        tx_.push(*n, (*s)->peer);
-        packet_info info{role::server, packet_type::request_retransmission, session_id,
-                         packet_number_none, 0, {}, {&w, 1}, {buf.data(), *n}, (*s)->peer};
-        observer_.on_packet_sent(info, now);
-        return {};
+        return queue(**s,
+                     detail::outgoing{packet_type::request_retransmission, packet_number_none, 0,
+                                      {&w, 1}, {}, false, false},
+                     now);
     }
 
     /// Queues a datagram sealed earlier, byte for byte, to the session's current address.
     result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram, time_point) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        if (datagram.size() > max_datagram_size) return fail(errc::datagram_too_large);
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        std::memcpy(buf.data(), datagram.data(), datagram.size());
-        tx_.push(datagram.size(), (*s)->peer);
-        return {};
+        return detail::queue_copy(tx_, **s, datagram);
     }
 
     /// Accept no packet number above `max_pn` from this session (dropped as outside_window).
@@ -460,24 +423,13 @@ private:
 
     result<void> send_packet(detail::session_core& s, packet_type type, word_list words,
                              time_point now) {
-        if (tx_.full()) return fail(errc::would_block);
-        auto buf = tx_.back_buffer();
-        const std::uint64_t pn = s.next_pn;
-        auto n = Wire::seal(buf, type, s.id, pn, 0, words, cfg_.min_datagram_size, s.keys.tx,
-                            random_);
-        if (!n) return tl::unexpected(n.error());
-        ++s.next_pn;
-        tx_.push(*n, s.peer);
-        if (layered(cfg_.variant)) {
-            event e = event::make(event_kind::packet_sent, s.id, s.peer);
-            e.type = type;
-            e.packet_number = pn;
-            e.wire = {buf.data(), *n};
-            push_event(e);
-        }
-        packet_info info{role::server, type, s.id, pn, 0, {}, words, {buf.data(), *n}, s.peer};
-        observer_.on_packet_sent(info, now);
-        return {};
+        return queue(s, detail::outgoing{type, s.next_pn, 0, words, {}, false, true}, now);
+    }
+
+    result<void> queue(detail::session_core& s, const detail::outgoing& o, time_point now) {
+        return detail::queue_packet<Wire>(tx_, s, o, role::server, cfg_.variant,
+                                          cfg_.min_datagram_size, random_, observer_,
+                                          [this](const event& e) { push_event(e); }, now);
     }
 
     void flush_shutdowns(time_point now) {

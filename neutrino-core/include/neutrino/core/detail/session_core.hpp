@@ -4,10 +4,13 @@
 /// expiry, and the receive checks that follow decryption.
 
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <optional>
 
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/crypto.hpp"
+#include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/replay_window.hpp"
@@ -32,6 +35,57 @@ struct session_core {
 
     std::uint64_t take_pn() noexcept { return next_pn++; }
 };
+
+/// One packet to seal and queue (see `queue_packet`).
+struct outgoing {
+    packet_type type = packet_type::data;
+    std::uint64_t pn = 0;
+    std::uint32_t keyword = 0;
+    word_list words{};                   ///< the words to encode, unless `encoded` is set
+    std::span<const std::byte> encoded;  ///< an already-encoded payload (Extended DATA)
+    bool is_encoded = false;
+    bool new_number = false;  ///< pn is the session's next number: consume it, report packet_sent
+};
+
+/// Seals `o` for session `s` into the send queue `tx`, addressed to `s.peer`, reports it to
+/// the observer and, for a new number under a layered variant, as a packet_sent event.
+/// Errors: would_block (queue full) and the sealing errors; nothing is queued then.
+template <class Wire, class Random, class Observer, class PushEvent>
+result<void> queue_packet(datagram_queue& tx, session_core& s, const outgoing& o, role side,
+                          variant v, std::size_t min_plain_size, Random& random,
+                          Observer& observer, PushEvent&& push_event, time_point now) {
+    if (tx.full()) return fail(errc::would_block);
+    auto buf = tx.back_buffer();
+    auto n = o.is_encoded ? Wire::seal_encoded(buf, o.type, s.id, o.pn, o.keyword, o.encoded, 0,
+                                               s.keys.tx, random)
+                          : Wire::seal(buf, o.type, s.id, o.pn, o.keyword, o.words,
+                                       min_plain_size, s.keys.tx, random);
+    if (!n) return tl::unexpected(n.error());
+    if (o.new_number) ++s.next_pn;
+    tx.push(*n, s.peer);
+    const std::span<const std::byte> wire(buf.data(), *n);
+    if (o.new_number && layered(v)) {
+        event e = event::make(event_kind::packet_sent, s.id, s.peer);
+        e.type = o.type;
+        e.packet_number = o.pn;
+        e.wire = wire;
+        push_event(e);
+    }
+    packet_info info{side, o.type, s.id, o.pn, o.keyword, {}, o.words, wire, s.peer};
+    observer.on_packet_sent(info, now);
+    return {};
+}
+
+/// Queues a datagram sealed earlier, byte for byte, to `s.peer` (a retransmission).
+inline result<void> queue_copy(datagram_queue& tx, const session_core& s,
+                               std::span<const std::byte> datagram) noexcept {
+    if (datagram.size() > max_datagram_size) return fail(errc::datagram_too_large);
+    if (tx.full()) return fail(errc::would_block);
+    auto buf = tx.back_buffer();
+    std::memcpy(buf.data(), datagram.data(), datagram.size());
+    tx.push(datagram.size(), s.peer);
+    return {};
+}
 
 /// True when `w` holds exactly `n` words of 8 bytes each (u64 fields).
 [[nodiscard]] inline bool u64_words(const words_view& w, std::size_t n) noexcept {
