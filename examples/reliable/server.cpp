@@ -15,6 +15,10 @@
 //
 // It exits 0 once --count successes (correct answers or verified bulk transfers) arrived (or,
 // with --count 0, when --duration ends without a failure), 1 otherwise.
+//
+// --monitor prints one line per packet event (neutrino::monitor::terminal_observer); --events FILE
+// writes every packet event of this endpoint as JSON lines (neutrino::monitor::jsonl_observer),
+// for `neutrino-monitor report FILE -o page.html`.
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -31,20 +35,64 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "../common.hpp"
+#include "neutrino/core/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/monitor/fanout.hpp"
+#include "neutrino/monitor/jsonl_observer.hpp"
+#include "neutrino/monitor/terminal_observer.hpp"
 #include "neutrino/reliable/server.hpp"
 
 namespace nc = neutrino::core;
 namespace nr = neutrino::reliable;
 namespace ex = neutrino::examples;
 namespace net = neutrino::net;
+namespace nm = neutrino::monitor;
 
 namespace {
+
+/// The --events log: a jsonl_observer when the option is given, nothing otherwise.
+class events_observer : public nc::null_observer {
+public:
+    events_observer() = default;
+    explicit events_observer(const std::string& path) : log_(std::in_place, path) {}
+
+    void on_packet_received(const nc::packet_info& info, neutrino::time_point now) {
+        if (log_) log_->on_packet_received(info, now);
+    }
+    void on_packet_sent(const nc::packet_info& info, neutrino::time_point now) {
+        if (log_) log_->on_packet_sent(info, now);
+    }
+    void on_dropped(std::error_code reason, const neutrino::peer_address& from, std::size_t size,
+                    neutrino::time_point now) {
+        if (log_) log_->on_dropped(reason, from, size, now);
+    }
+    void on_session_state(std::uint64_t sid, const neutrino::peer_address& peer, nc::session_state from,
+                          nc::session_state to, neutrino::time_point now) {
+        if (log_) log_->on_session_state(sid, peer, from, to, now);
+    }
+    void on_packet_lost(std::uint64_t sid, nc::role side, std::uint64_t pn, neutrino::time_point now) {
+        if (log_) log_->on_packet_lost(sid, side, pn, now);
+    }
+    void on_packet_retransmitted(const nc::packet_info& info, neutrino::time_point now) {
+        if (log_) log_->on_packet_retransmitted(info, now);
+    }
+    void on_rtt_sample(std::uint64_t sid, nc::role side, neutrino::duration rtt, neutrino::time_point now) {
+        if (log_) log_->on_rtt_sample(sid, side, rtt, now);
+    }
+
+private:
+    std::optional<nm::jsonl_observer> log_;
+};
+
+// terminal (--monitor) + JSON lines (--events) below the reliable layer.
+using observer_type = nm::fanout<nm::terminal_observer, events_observer>;
+using server_type = nr::basic_server<nc::basic_server<nc::wire::v2, observer_type>>;
 
 constexpr std::size_t pattern_period = 251;
 constexpr std::size_t max_content = 1200 - 8;  // a 1200-byte word: 8-byte sequence + content
@@ -85,6 +133,9 @@ int main(int argc, char** argv) {
     double duration = 0;
     int interval_ms = 2000;
     std::string log_level = "info";
+    bool monitor = false;
+    std::string monitor_filter;
+    std::string events_path;
     app.add_option("--bind", bind, "address:port to listen on")->capture_default_str();
     app.add_option("--key", key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
     app.add_option("--count", count,
@@ -93,10 +144,20 @@ int main(int argc, char** argv) {
     app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--interval", interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    app.add_flag("--monitor", monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
+    app.add_option("--monitor-filter", monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
+    app.add_option("--events", events_path,
+                   "write every packet event of this endpoint to this file as JSON lines, for neutrino-monitor report");
     CLI11_PARSE(app, argc, argv);
 
     try {
         ex::set_log_level(log_level);
+        // With --monitor off the terminal observer shows nothing (no event kinds, no summary).
+        nm::terminal_options monitor_options;
+        if (auto err = nm::apply_filter(monitor_filter, monitor_options); !err.empty()) {
+            throw std::invalid_argument("--monitor-filter: " + err);
+        }
+        if (!monitor) monitor_options.events = 0;
         auto secret = nc::parse_key_hex(key_hex);
         if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
         nc::server_config cfg;
@@ -107,7 +168,11 @@ int main(int argc, char** argv) {
         }
 
         net::io_context ctx;
-        neutrino::io::basic_endpoint<nr::server> ep(ctx, ex::parse_endpoint(bind), nr::server(std::move(cfg)));
+        observer_type observer(nm::terminal_observer(monitor_options),
+                               events_path.empty() ? events_observer() : events_observer(events_path));
+        if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
+        neutrino::io::basic_endpoint<server_type> ep(ctx, ex::parse_endpoint(bind),
+                                                     server_type(std::move(cfg), std::move(observer)));
         spdlog::info("listening on {} (public key {})", bind,
                      nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
 
