@@ -29,6 +29,8 @@ template <class L>
 auto default_observer() {
     if constexpr (requires { typename L::observer_type; }) {
         return typename L::observer_type{};
+    } else if constexpr (requires { typename L::next_layer_type; }) {
+        return default_observer<typename L::next_layer_type>();
     } else {
         return core::null_observer{};
     }

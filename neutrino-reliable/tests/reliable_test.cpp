@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,4 +44,59 @@ TEST(reliable, in_order_exactly_once_with_loss_both_ways) {
     EXPECT_EQ(p.server_data, expect_server);
     EXPECT_EQ(p.client_data, expect_client);
     EXPECT_GT(p.client.stats().requests_sent + p.server.stats().requests_sent, 0U);
+}
+
+namespace {
+// Counts what the core reports as retransmitted.
+struct retransmission_counter : nc::null_observer {
+    std::shared_ptr<std::size_t> count = std::make_shared<std::size_t>(0);
+    std::shared_ptr<std::vector<std::uint64_t>> pns = std::make_shared<std::vector<std::uint64_t>>();
+    void on_packet_retransmitted(const nc::packet_info& info, neutrino::time_point) {
+        ++*count;
+        pns->push_back(info.packet_number);
+        EXPECT_EQ(info.type, nc::packet_type::data);
+        EXPECT_FALSE(info.wire.empty());
+    }
+};
+}  // namespace
+
+TEST(reliable, retransmissions_reach_the_observer_with_their_packet_numbers) {
+    using counted_client =
+        nr::basic_client<nc::basic_client<nc::wire::v2, retransmission_counter, neutrino::seeded_random>>;
+    using pair = neutrino::test::basic_pair<counted_client, server_t>;
+    pair p;
+    int n = 0;
+    p.link.set_filter([&n](auto& d) { return !(d.to_b && d.bytes.size() > 100 && ++n % 5 == 2); });
+    ASSERT_TRUE(p.client.connect(p.link.now()));
+    ASSERT_TRUE(p.link.run_until([&] { return p.client.established(); }, 30s));
+    for (int i = 0; i < 50; ++i) {
+        while (!p.client.can_send()) p.link.step(p.link.now() + 1s);
+        ASSERT_TRUE(p.client.send(nc::words("m" + std::to_string(i) + std::string(200, 'p')), p.link.now()));
+    }
+    ASSERT_TRUE(p.link.run_until([&] { return p.server_data.size() == 50; }, 30s));
+    ASSERT_GT(n, 10);  // the filter did drop DATA
+    const auto& obs = p.client.next_layer().observer();
+    EXPECT_GT(*obs.count, 0U);
+    EXPECT_EQ(*obs.count, p.client.stats().retransmitted);
+    for (auto pn : *obs.pns) EXPECT_GE(pn, 64U);  // real packet numbers, not placeholders
+}
+
+TEST(reliable, an_idle_client_sends_keep_alives_only_every_475_ms) {
+    using pair = neutrino::test::basic_pair<client_t, server_t>;
+    pair p;
+    std::size_t client_datagrams = 0;
+    p.link.set_filter([&](auto& d) {
+        if (d.to_b) ++client_datagrams;
+        return true;
+    });
+    ASSERT_TRUE(p.client.connect(p.link.now()));
+    ASSERT_TRUE(p.link.run_until([&] { return p.client.established(); }, 30s));
+    p.link.run_for(100ms);
+    client_datagrams = 0;
+    p.link.run_for(10s);
+    // spec: neutrino.md §11.1: one KEEP_ALIVE per ~475 ms of idleness, answered once each;
+    // the answers must not be acknowledged with more KEEP_ALIVEs
+    EXPECT_GE(client_datagrams, 18U);
+    EXPECT_LE(client_datagrams, 23U);
+    EXPECT_TRUE(p.client.established());
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Runs the example multiply exchange (spec §16.1) between the Python reference's basic
-# example server/client and our neutrino-core example server/client on 127.0.0.1, in all
-# four pairings:
+# Runs the example multiply exchange (spec §16.1) between the Python reference's example
+# server/client and our example server/client on 127.0.0.1, in all four pairings:
 #
 #   py-server  <-> py-client    (baseline: proves the reference checkout works here)
 #   py-server  <-> cpp-client
 #   cpp-server <-> py-client
 #   cpp-server <-> cpp-client
+#
+# --variant basic (default) uses the reference's basic examples (*ExampleNeutrino.py) and our
+# neutrino-core examples; --variant reliable uses *ExampleNeutrinoReliable.py and our
+# neutrino-reliable examples (spec §12). --through-proxy "<inspector args>" puts
+# neutrino-inspector between every client and the server (e.g. "--drop 0.1 --duplicate 0.05").
 #
 # Prints one PASS/FAIL line per pairing and a final "N passed, M failed" line. Exits 0 when
 # every pairing passed, 1 when any failed, 2 on a usage error and 77 (the automake/CTest
@@ -19,28 +23,59 @@
 # never modified.
 #
 # Usage:
-#   run_reference_interop.sh [<reference-checkout>] [<build-dir>]
+#   run_reference_interop.sh [--variant basic|reliable] [--through-proxy "<inspector args>"]
+#                            [<reference-checkout>] [<build-dir>]
 #
 # Environment:
 #   NEUTRINO_PYTHON_REFERENCE  reference checkout (root, or its source/Python directory)
-#   NEUTRINO_BUILD_DIR         build tree holding examples/core/ (default: <repo>/build/dev)
+#   NEUTRINO_BUILD_DIR         build tree holding examples/ and inspector/ (default: <repo>/build/dev)
 #   NEUTRINO_PYTHON            Python with PyNaCl (default: first of /usr/bin/python3, python3
 #                              that can import nacl.bindings)
+#   NEUTRINO_INTEROP_VARIANT   basic or reliable (the --variant option wins)
+#   NEUTRINO_INTEROP_PROXY     inspector arguments (the --through-proxy option wins)
 #   NEUTRINO_INTEROP_PORT      UDP port (default 22753, the examples' port)
+#   NEUTRINO_INTEROP_PROXY_PORT  UDP port the proxy listens on (default: port + 1)
 #   NEUTRINO_INTEROP_ANSWERS   multiply answers each pairing must show (default 3)
+#   NEUTRINO_INTEROP_SECONDS   reliable: how long each pairing runs (default 10)
 #   NEUTRINO_INTEROP_PAIRINGS  space-separated subset of: py-py py-cpp cpp-py cpp-cpp
 #   NEUTRINO_INTEROP_KEEP      1 = keep the work directory (logs) even when all passed
 #   NEUTRINO_INTEROP_VERBOSE   1 = print the check details under PASS lines too
 #   NEUTRINO_INTEROP_CHECK_CLOSE  0 = do not require the reference side to see the peer's
-#                              CLIENT_GOOD_BYE / SERVER_SHUTDOWN (default 1: require it)
+#                              CLIENT_GOOD_BYE / SERVER_SHUTDOWN (default 1: require it; never
+#                              required through the proxy, which may drop that datagram)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-reference=${1:-${NEUTRINO_PYTHON_REFERENCE:-}}
-build_dir=${2:-${NEUTRINO_BUILD_DIR:-$repo/build/dev}}
+skip() { echo "SKIP: $*" >&2; exit 77; }
+die() { echo "error: $*" >&2; exit 2; }
+usage() { sed -n '/^# Usage:/,/^# Environment:/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
+
+variant=${NEUTRINO_INTEROP_VARIANT:-basic}
+proxy_args=${NEUTRINO_INTEROP_PROXY:-}
+positional=()
+while (($#)); do
+    case $1 in
+    --variant) (($# >= 2)) || die "--variant needs a value (basic or reliable)"; variant=$2; shift 2 ;;
+    --variant=*) variant=${1#*=}; shift ;;
+    --through-proxy) (($# >= 2)) || die "--through-proxy needs the inspector's arguments (may be \"\")"; proxy_args=$2; proxy_on=1; shift 2 ;;
+    --through-proxy=*) proxy_args=${1#*=}; proxy_on=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    --) shift; positional+=("$@"); break ;;
+    -*) usage >&2; die "unknown option '$1'" ;;
+    *) positional+=("$1"); shift ;;
+    esac
+done
+((${#positional[@]} <= 2)) || { usage >&2; die "too many arguments"; }
+case $variant in basic | reliable) ;; *) die "--variant must be basic or reliable, not '$variant'" ;; esac
+[[ -n ${proxy_on:-} || -n $proxy_args ]] && proxy_on=1 || proxy_on=0
+
+reference=${positional[0]:-${NEUTRINO_PYTHON_REFERENCE:-}}
+build_dir=${positional[1]:-${NEUTRINO_BUILD_DIR:-$repo/build/dev}}
 port=${NEUTRINO_INTEROP_PORT:-22753}
+proxy_port=${NEUTRINO_INTEROP_PROXY_PORT:-$((port + 1))}
+seconds=${NEUTRINO_INTEROP_SECONDS:-10}
 answers=${NEUTRINO_INTEROP_ANSWERS:-3}
 pairings=${NEUTRINO_INTEROP_PAIRINGS:-py-py py-cpp cpp-py cpp-cpp}
 keep=${NEUTRINO_INTEROP_KEEP:-0}
@@ -52,11 +87,22 @@ verbose=${NEUTRINO_INTEROP_VERBOSE:-0}
 example_public=a923e0968a713987d76eba139c434ec3d85d7903f7605b02dcbf09996a6b535d
 example_secret=59a13dd4ed21a0e87432094c3677ae9e34a0f5c1f19686280b54421b603a2bed
 
-skip() { echo "SKIP: $*" >&2; exit 77; }
-die() { echo "error: $*" >&2; exit 2; }
-
 case $port in '' | *[!0-9]*) die "NEUTRINO_INTEROP_PORT must be a number" ;; esac
+case $proxy_port in '' | *[!0-9]*) die "NEUTRINO_INTEROP_PROXY_PORT must be a number" ;; esac
 case $answers in '' | *[!0-9]*) die "NEUTRINO_INTEROP_ANSWERS must be a number" ;; esac
+case $seconds in '' | *[!0-9]*) die "NEUTRINO_INTEROP_SECONDS must be a whole number" ;; esac
+[[ $proxy_on == 0 || $proxy_port != "$port" ]] || die "the proxy port must differ from the server port"
+
+# The example programs of each variant (reference in source/Python/examples, ours in the build).
+if [[ $variant == reliable ]]; then
+    py_server_file=ServerExampleNeutrinoReliable.py
+    py_client_file=ClientExampleNeutrinoReliable.py
+    py_needed="Monitoring.py NeutrinoReliable.py exceptions/ExceptionsBase.py exceptions/ExceptionsReliable.py"
+else
+    py_server_file=ServerExampleNeutrino.py
+    py_client_file=ClientExampleNeutrino.py
+    py_needed="Monitoring.py exceptions/ExceptionsBase.py"
+fi
 
 # --- reference checkout --------------------------------------------------------------------
 [[ -n $reference ]] || skip "no Python reference given; pass the path of an etkaar/Neutrino checkout (commit 43c12bd) as the first argument or set NEUTRINO_PYTHON_REFERENCE (see tests/interop/README.md)"
@@ -67,8 +113,8 @@ elif [[ -f $reference/Neutrino.py && -d $reference/examples ]]; then
 else
     skip "'$reference' is not an etkaar/Neutrino checkout (no source/Python/Neutrino.py)"
 fi
-for f in Monitoring.py exceptions/ExceptionsBase.py examples/ServerExampleNeutrino.py examples/ClientExampleNeutrino.py; do
-    [[ -f $ref_py/$f ]] || skip "reference checkout lacks source/Python/$f"
+for f in $py_needed examples/$py_server_file examples/$py_client_file; do
+    [[ -f $ref_py/$f ]] || skip "reference checkout lacks source/Python/$f (needed by --variant $variant)"
 done
 
 # --- Python with PyNaCl ---------------------------------------------------------------------
@@ -85,8 +131,17 @@ fi
 [[ -n $python ]] || skip "no Python 3 with PyNaCl found (Debian: apt install python3-nacl; or set NEUTRINO_PYTHON)"
 "$python" -c 'import nacl.bindings' >/dev/null 2>&1 || skip "$python cannot import nacl (PyNaCl)"
 
-cpp_server=$build_dir/examples/core/neutrino-core-server
-cpp_client=$build_dir/examples/core/neutrino-core-client
+if [[ $variant == reliable ]]; then
+    cpp_server=$build_dir/examples/reliable/neutrino-reliable-server
+    cpp_client=$build_dir/examples/reliable/neutrino-reliable-client
+else
+    cpp_server=$build_dir/examples/core/neutrino-core-server
+    cpp_client=$build_dir/examples/core/neutrino-core-client
+fi
+inspector=$build_dir/inspector/neutrino-inspector
+# Where the clients send: the server, or the proxy in front of it.
+client_port=$port
+((proxy_on == 0)) || client_port=$proxy_port
 
 # --- work directory, scratch copy of the reference, cleanup -------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/neutrino-interop.XXXXXX")
@@ -117,16 +172,18 @@ cp -R "$ref_py" "$work/ref"
 find "$work/ref" -name __pycache__ -prune -exec rm -rf {} + 2>/dev/null || true
 
 # Scratch edit 1 (README.md): the example server binds 0.0.0.0; bind loopback only.
-# Scratch edit 2 (only if NEUTRINO_INTEROP_PORT is not 22753): move both examples' port.
-sed -i "s/host='0\.0\.0\.0'/host='127.0.0.1'/" "$work/ref/examples/ServerExampleNeutrino.py"
-if [[ $port != 22753 ]]; then
-    sed -i "s/port=22753/port=$port/" "$work/ref/examples/ServerExampleNeutrino.py" \
-        "$work/ref/examples/ClientExampleNeutrino.py"
-fi
-grep -q "init(host='127.0.0.1', port=$port, server=True)" "$work/ref/examples/ServerExampleNeutrino.py" ||
+# Scratch edit 2 (only if NEUTRINO_INTEROP_PORT is not 22753): move the server's port.
+# Scratch edit 3 (only if the client port is not 22753, i.e. through the proxy or with
+# NEUTRINO_INTEROP_PORT): move the client's port.
+srv_py=$work/ref/examples/$py_server_file
+cli_py=$work/ref/examples/$py_client_file
+sed -i "s/host='0\.0\.0\.0'/host='127.0.0.1'/" "$srv_py"
+[[ $port == 22753 ]] || sed -i "s/port=22753/port=$port/" "$srv_py"
+[[ $client_port == 22753 ]] || sed -i "s/port=22753/port=$client_port/" "$cli_py"
+grep -q "init(host='127.0.0.1', port=$port, server=True)" "$srv_py" ||
     skip "could not patch the reference server example to 127.0.0.1:$port (unexpected reference version?)"
-grep -q "init(host='127.0.0.1', port=$port, server=False)" "$work/ref/examples/ClientExampleNeutrino.py" ||
-    skip "reference client example does not dial 127.0.0.1:$port (unexpected reference version?)"
+grep -q "init(host='127.0.0.1', port=$client_port, server=False)" "$cli_py" ||
+    skip "reference client example does not dial 127.0.0.1:$client_port (unexpected reference version?)"
 
 # Our own launcher, not reference code: a backgrounded job of a non-interactive shell starts
 # with SIGINT ignored, and Python then never raises KeyboardInterrupt, which is how the
@@ -219,6 +276,109 @@ for p in problems:
 sys.exit(1 if problems else 0)
 EOF
 
+# Our own log checker for the Reliable examples, not reference code. Reliable delivers in
+# order through reliable_event_on_packet_received, which is where the examples log their APP
+# lines; so answers are read from those, requests from the server's SEND lines.
+cat >"$work/check_py_reliable_log.py" <<'EOF'
+import ast, re, sys
+
+role, path, need, close = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+text = re.sub(r'\x1b\[[0-9;]*m', '', open(path, encoding='utf-8', errors='replace').read())
+lines = text.splitlines()
+problems, notes = [], []
+
+def close_enough(got, expected):
+    return abs(got - expected) <= 1e-9 * max(1.0, abs(expected))
+
+if 'Traceback (most recent call last)' in text:
+    tail = text[text.index('Traceback (most recent call last)'):].strip().splitlines()
+    last = tail[-1] if tail else ''
+    problems.append('Python traceback in log: ' + last)
+    m = re.search(r'Cannot fulfill opposite endpoints retransmission request for packet number <(\d+)>', text)
+    if m:
+        notes.append('reference weakness: it was asked for packet %s, which is not in its outgoing buffer, '
+                     'and the exception escaped its event loop (spec §12.5, §18.2 item 11). OUR bug if we '
+                     'asked for a number <= the acknowledgement we had sent (spec §17 item 8)' % m.group(1))
+
+drops = [l.strip() for l in lines if '❌DROP' in l]
+give_up = [d for d in drops if 'Giving up on packet number' in d]
+if give_up:
+    problems.append('the reference gave up on a packet after 8 requests; its session stalls from there '
+                    '(reference weakness, spec §12.2, §18.3 item 17): ' + give_up[0])
+
+count = lambda needle: sum(1 for l in lines if needle in l)
+stats = ('%d requests for retransmission sent, %d received, %d retransmitted, %d duplicates, '
+         '%d KEEP_ALIVE received, %d dropped datagrams'
+         % (count('Retransmission of '), sum(1 for l in lines if '◄ RECV' in l and 'REQUEST_RETRANSMISSION' in l),
+            count('Packet retransmitted due to'), count('Duplicate packet detected'),
+            sum(1 for l in lines if '◄ RECV' in l and 'PACKET_KEEP_ALIVE' in l), len(drops)))
+
+good = 0
+if role == 'server':
+    if 'SESSION ESTABLISHED (3/3)' not in text:
+        problems.append('no session established')
+    requests, answers = {}, {}
+    for l in lines:
+        if '► SEND' in l and 'PACKET_DATA' in l and 'Payload: ' in l:
+            cid = re.search(r'CID: (\S+)', l)
+            try:
+                words = [w.decode() for w in ast.literal_eval(l.split('Payload: ', 1)[1].strip())]
+            except Exception:
+                continue
+            if cid and words and words[0] == '374':
+                requests.setdefault(cid.group(1), []).append(words)
+        m = re.search(r'Client <(\S+)> responded with a result\. – Result: (\S+)', l)
+        if m:
+            answers.setdefault(m.group(1), []).append(m.group(2))
+    # In order and exactly once, per client: answer k belongs to request k.
+    for cid, got in answers.items():
+        sent = requests.get(cid, [])
+        for k, a in enumerate(got):
+            if k >= len(sent):
+                problems.append('client %s: answer %d without a request' % (cid, k + 1))
+                break
+            req = sent[k]
+            expected = int(req[1]) * float(req[2])
+            if not close_enough(float(a), expected):
+                problems.append('client %s: answer %d is %s, but request %d was %s * %s = %r (out of order, '
+                                'lost or duplicated?)' % (cid, k + 1, a, k + 1, req[1], req[2], expected))
+            else:
+                good += 1
+    summary = 'server: %d requests sent, %d answers, %d correct in order' % (
+        sum(map(len, requests.values())), sum(map(len, answers.values())), good)
+else:
+    if 'SESSION ESTABLISHING (2/3)' not in text:
+        problems.append('no SERVER_HELLO2 accepted')
+    for l in lines:
+        m = re.search(r'multiply two numbers\. – First Number: (\S+)\s+Second Number: (\S+)\s+Result: (\S+)', l)
+        if m:
+            if close_enough(float(m.group(3)), int(m.group(1)) * float(m.group(2))):
+                good += 1
+            else:
+                problems.append('wrong product in ' + l.strip())
+    summary = 'client: %d requests answered' % good
+if good < need:
+    problems.append('only %d correct answers (need %d)' % (good, need))
+
+if close == 'goodbye' and 'Client unregistered. – Reason: CLIENT_GOOD_BYE' not in text:
+    problems.append('the peer ended the session, but no CLIENT_GOOD_BYE arrived (spec §11.2); '
+                    'unregistered: %s' % ([l.split('Reason: ', 1)[1].split()[0]
+                                           for l in lines if 'Client unregistered.' in l] or 'never'))
+if close == 'shutdown' and 'Server announced shutdown.' not in text:
+    problems.append('the peer shut down, but no SERVER_SHUTDOWN arrived (spec §11.3); session ends: %s'
+                    % ([l.split('Reason: ', 1)[1].strip() for l in lines if 'Session destroyed.' in l]
+                       or 'none'))
+
+print(summary + '; ' + stats)
+for d in [d for d in drops if d not in give_up][:5]:
+    print('  drop: ' + d)
+for n in notes:
+    print('  note: ' + n)
+for p in problems:
+    print('  problem: ' + p)
+sys.exit(1 if problems else 0)
+EOF
+
 # --- process helpers ------------------------------------------------------------------------
 # nap <seconds>: a sleep that a SIGINT/SIGTERM to this script interrupts at once (bash runs
 # traps only after a foreground command ends, but interrupts the `wait` builtin).
@@ -229,31 +389,31 @@ nap() {
     nap_pid=
 }
 
-port_busy() {
+port_busy() { # port_busy [<port>]: default the server port
     if command -v ss >/dev/null 2>&1; then
-        [[ -n $(ss -Hlun "sport = :$port" 2>/dev/null) ]]
+        [[ -n $(ss -Hlun "sport = :${1:-$port}" 2>/dev/null) ]]
     else
         return 1
     fi
 }
 
-# wait_port_free <seconds>
+# wait_port_free <seconds> [<port>]
 wait_port_free() {
     local deadline=$((SECONDS + $1))
-    while port_busy; do
+    while port_busy "${2:-$port}"; do
         ((SECONDS < deadline)) || return 1
         sleep 0.2
     done
 }
 
-# wait_port_bound <pid> <seconds>: until the server listens (or dies, or time runs out)
+# wait_port_bound <pid> <seconds> [<port>]: until the process listens (or dies, or time runs out)
 wait_port_bound() {
     local deadline=$((SECONDS + $2))
     if ! command -v ss >/dev/null 2>&1; then
         sleep 1
         return 0
     fi
-    until port_busy; do
+    until port_busy "${3:-$port}"; do
         kill -0 "$1" 2>/dev/null || return 1
         ((SECONDS < deadline)) || return 1
         sleep 0.1
@@ -296,19 +456,50 @@ stop_py() {
     finish "$1" 5
 }
 
-py_server() { start "$1" env PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$python" "$work/launch.py" "$work/ref/examples/ServerExampleNeutrino.py"; }
-py_client() { start "$1" env PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$python" "$work/launch.py" "$work/ref/examples/ClientExampleNeutrino.py"; }
+py_server() { start "$1" env PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$python" "$work/launch.py" "$srv_py"; }
+py_client() { start "$1" env PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "$python" "$work/launch.py" "$cli_py"; }
 
-# The C++ examples stop by themselves after --count answers (or --duration seconds, then
-# with a non-zero exit status if the count was not reached).
-cpp_duration=$((2 * answers + 6))
+# basic: the C++ examples stop by themselves after --count answers (or --duration seconds,
+# then with a non-zero exit status if the count was not reached).
+# reliable: every program runs for NEUTRINO_INTEROP_SECONDS (the C++ ones with --count 0, so
+# they exit 0 at the end unless an answer was wrong); the answers are counted in the logs.
+if [[ $variant == reliable ]]; then
+    cpp_duration=$seconds
+    cpp_count=0
+else
+    cpp_duration=$((2 * answers + 6))
+    cpp_count=$answers
+fi
 cpp_server_run() {
     start "$1" "$cpp_server" --bind "127.0.0.1:$port" --key "$example_secret" \
-        --count "$answers" --duration "$cpp_duration"
+        --count "$cpp_count" --duration "$cpp_duration"
 }
 cpp_client_run() {
-    start "$1" "$cpp_client" --server "127.0.0.1:$port" --key "$example_public" \
-        --count "$answers" --duration "$cpp_duration"
+    start "$1" "$cpp_client" --server "127.0.0.1:$client_port" --key "$example_public" \
+        --count "$cpp_count" --duration "$cpp_duration"
+}
+
+# The proxy (only with --through-proxy): neutrino-inspector on client_port -> port. It stops
+# on SIGINT and prints its per-direction summary.
+proxy_pid=
+proxy_start() { # proxy_start <log>
+    proxy_pid=
+    ((proxy_on == 1)) || return 0
+    # shellcheck disable=SC2086 # the inspector arguments are split on purpose
+    start "$1" "$inspector" --listen "127.0.0.1:$proxy_port" --target "127.0.0.1:$port" $proxy_args
+    proxy_pid=$started
+    wait_port_bound "$proxy_pid" 5 "$proxy_port" || true
+}
+proxy_stop() { # proxy_stop <log> >> details: 0 if the proxy ran and exited 0
+    ((proxy_on == 1)) || return 0
+    kill -INT "$proxy_pid" 2>/dev/null || true
+    finish "$proxy_pid" 5
+    grep -E '^(c2s|s2c): |impairments' "$1" | sed 's/^/proxy: /'
+    if [[ $status != 0 ]]; then
+        echo "  problem: neutrino-inspector exit status $status; last lines:"
+        tail -n 5 "$1" | sed 's/^/  | /'
+        return 1
+    fi
 }
 
 passed=0
@@ -327,9 +518,10 @@ report() { # report <name> <ok 0|1> <details-file>
 }
 
 check_py() { # check_py <role> <log> <exit-status> <close: goodbye|shutdown|none> >> details
-    local ok=0 close=$4
-    [[ $check_close == 1 ]] || close=none
-    "$python" "$work/check_py_log.py" "$1" "$2" "$answers" "$close" || ok=1
+    local ok=0 close=$4 checker=check_py_log.py
+    [[ $check_close == 1 && $proxy_on == 0 ]] || close=none
+    [[ $variant != reliable ]] || checker=check_py_reliable_log.py
+    "$python" "$work/$checker" "$1" "$2" "$answers" "$close" || ok=1
     if [[ $3 != 0 ]]; then
         echo "  problem: python $1 exit status $3 (expected 0 after SIGINT)"
         ok=1
@@ -338,6 +530,18 @@ check_py() { # check_py <role> <log> <exit-status> <close: goodbye|shutdown|none
 }
 
 check_cpp() { # check_cpp <role> <log> <exit-status> >> details
+    if [[ $3 == 0 && $variant == reliable ]]; then
+        # --count 0: exit 0 says no answer was wrong; the answers must be there too
+        local got
+        got=$(sed -nE 's/.*done: ([0-9]+) (correct|requests answered).*/\1/p' "$2" | tail -n 1)
+        echo "cpp $1: exit 0, ${got:-no} correct answers"
+        grep -E 'established|closed|shut|done:|warn|error' "$2" | sed 's/^/  | /'
+        if ((${got:-0} < answers)); then
+            echo "  problem: only ${got:-0} correct answers (need $answers)"
+            return 1
+        fi
+        return 0
+    fi
     if [[ $3 == 0 ]]; then
         echo "cpp $1: exit 0"
         grep -E 'established|correct|×|closed|done:|warn|error' "$2" | sed 's/^/  | /'
@@ -353,27 +557,40 @@ precheck() { # precheck <name> <needs-cpp 0|1> <details>: 0 if the pairing can r
         echo "  problem: C++ examples not built: $cpp_server, $cpp_client" >"$3"
         return 1
     fi
+    if ((proxy_on == 1)) && [[ ! -x $inspector ]]; then
+        echo "  problem: neutrino-inspector not built: $inspector" >"$3"
+        return 1
+    fi
     if ! wait_port_free 5; then
         echo "  problem: UDP port $port on this host is in use by another process" >"$3"
+        return 1
+    fi
+    if ((proxy_on == 1)) && ! wait_port_free 5 "$proxy_port"; then
+        echo "  problem: UDP port $proxy_port (proxy) on this host is in use by another process" >"$3"
         return 1
     fi
 }
 
 # --- the four pairings ----------------------------------------------------------------------
+# How long a Python client runs against a Python server before its SIGINT.
+if [[ $variant == reliable ]]; then py_run=$seconds; else py_run=$((2 * answers + 1)).5; fi
+
 run_py_py() {
     local d=$work/py-py s c ss cs ok=0
     mkdir -p "$d"
     precheck "py-py" 0 "$d/details" || { report "py-server <-> py-client" 1 "$d/details"; return; }
     py_server "$d/server.log"; s=$started
     wait_port_bound "$s" 5 || true
+    proxy_start "$d/proxy.log"
     py_client "$d/client.log"; c=$started
-    nap $((2 * answers + 1)).5
+    nap "$py_run"
     stop_py "$c"; cs=$status
     sleep 0.3
     stop_py "$s"; ss=$status
     {
         check_py server "$d/server.log" "$ss" goodbye || ok=1
         check_py client "$d/client.log" "$cs" none || ok=1
+        proxy_stop "$d/proxy.log" || ok=1
     } >"$d/details" 2>&1
     report "py-server <-> py-client" "$ok" "$d/details"
 }
@@ -384,6 +601,7 @@ run_py_cpp() {
     precheck "py-cpp" 1 "$d/details" || { report "py-server <-> cpp-client" 1 "$d/details"; return; }
     py_server "$d/server.log"; s=$started
     wait_port_bound "$s" 5 || true
+    proxy_start "$d/proxy.log"
     cpp_client_run "$d/client.log"; c=$started
     finish "$c" $((cpp_duration + 3)); cs=$status
     sleep 0.3
@@ -391,6 +609,7 @@ run_py_cpp() {
     {
         check_py server "$d/server.log" "$ss" goodbye || ok=1
         check_cpp client "$d/client.log" "$cs" || ok=1
+        proxy_stop "$d/proxy.log" || ok=1
     } >"$d/details" 2>&1
     report "py-server <-> cpp-client" "$ok" "$d/details"
 }
@@ -401,6 +620,7 @@ run_cpp_py() {
     precheck "cpp-py" 1 "$d/details" || { report "cpp-server <-> py-client" 1 "$d/details"; return; }
     cpp_server_run "$d/server.log"; s=$started
     wait_port_bound "$s" 5 || true
+    proxy_start "$d/proxy.log"
     py_client "$d/client.log"; c=$started
     finish "$s" $((cpp_duration + 3)); ss=$status
     nap 0.5 # let the client read the SERVER_SHUTDOWN
@@ -408,6 +628,7 @@ run_cpp_py() {
     {
         check_cpp server "$d/server.log" "$ss" || ok=1
         check_py client "$d/client.log" "$cs" shutdown || ok=1
+        proxy_stop "$d/proxy.log" || ok=1
     } >"$d/details" 2>&1
     report "cpp-server <-> py-client" "$ok" "$d/details"
 }
@@ -418,12 +639,14 @@ run_cpp_cpp() {
     precheck "cpp-cpp" 1 "$d/details" || { report "cpp-server <-> cpp-client" 1 "$d/details"; return; }
     cpp_server_run "$d/server.log"; s=$started
     wait_port_bound "$s" 5 || true
+    proxy_start "$d/proxy.log"
     cpp_client_run "$d/client.log"; c=$started
     finish "$c" $((cpp_duration + 3)); cs=$status
     finish "$s" 5; ss=$status
     {
         check_cpp server "$d/server.log" "$ss" || ok=1
         check_cpp client "$d/client.log" "$cs" || ok=1
+        proxy_stop "$d/proxy.log" || ok=1
     } >"$d/details" 2>&1
     report "cpp-server <-> cpp-client" "$ok" "$d/details"
 }
@@ -431,7 +654,11 @@ run_cpp_cpp() {
 echo "reference: $ref_py"
 echo "python:    $python"
 echo "build dir: $build_dir"
+echo "variant:   $variant ($py_server_file, $py_client_file; $(basename "$cpp_server"), $(basename "$cpp_client"))"
 echo "port:      127.0.0.1:$port, $answers answers per pairing"
+if ((proxy_on == 1)); then
+    echo "proxy:     neutrino-inspector 127.0.0.1:$proxy_port -> 127.0.0.1:$port, args: ${proxy_args:-(none)}"
+fi
 for p in $pairings; do
     case $p in
     py-py) run_py_py ;;

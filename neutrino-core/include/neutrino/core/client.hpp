@@ -142,12 +142,15 @@ public:
     }
 
     /// Queues a datagram sealed earlier, byte for byte (a retransmission).  spec: §12.5
-    result<void> resend(std::span<const std::byte> datagram, time_point now) {
+    /// `pn` is the packet's number as the caller stored it (for the observer).
+    result<void> resend(std::span<const std::byte> datagram, std::uint64_t pn, time_point now) {
         if (session_.state != session_state::established && session_.state != session_state::draining) {
             return fail(errc::not_connected);
         }
         auto r = detail::queue_copy(tx_, session_, datagram);
-        if (r) last_sent_ = now;
+        if (!r) return r;
+        last_sent_ = now;
+        report_retransmission(observer_, detail::resent_info(role::client, session_, datagram, pn), now);
         return r;
     }
 

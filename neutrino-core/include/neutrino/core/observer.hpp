@@ -19,6 +19,7 @@
 /// | member | called when |
 /// |---|---|
 /// | `on_session_keys(session_id, side, keys, now)` | a session's keys are in use (client: HELLO2 accepted; server: HELLO1 accepted). For key logs; `keys.rx`/`keys.tx` are the reporting side's directions. Long-term keys are never passed. |
+/// | `on_packet_retransmitted(info, now)` | a stored datagram was queued again, byte for byte (`info.wire`; `info.packet_number` as the layer above knows it) |
 ///
 /// Observers must not call back into the machine that reports to them.
 
@@ -88,6 +89,14 @@ void report_session_keys(O& o, std::uint64_t session_id, role side, const sessio
                          time_point now) {
     if constexpr (requires { o.on_session_keys(session_id, side, keys, now); }) {
         o.on_session_keys(session_id, side, keys, now);
+    }
+}
+
+/// Reports a retransmission to an observer that wants it (see the table above).
+template <class O>
+void report_retransmission(O& o, const packet_info& info, time_point now) {
+    if constexpr (requires { o.on_packet_retransmitted(info, now); }) {
+        o.on_packet_retransmitted(info, now);
     }
 }
 

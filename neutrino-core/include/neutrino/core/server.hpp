@@ -160,10 +160,13 @@ public:
     }
 
     /// Queues a datagram sealed earlier, byte for byte, to the session's current address.
-    result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram, time_point) {
+    result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram,
+                        std::uint64_t pn, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        return detail::queue_copy(tx_, **s, datagram);
+        auto r = detail::queue_copy(tx_, **s, datagram);
+        if (r) report_retransmission(observer_, detail::resent_info(role::server, **s, datagram, pn), now);
+        return r;
     }
 
     /// Accept no packet number above `max_pn` from this session (dropped as outside_window).

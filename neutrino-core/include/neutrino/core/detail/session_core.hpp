@@ -87,6 +87,14 @@ inline result<void> queue_copy(datagram_queue& tx, const session_core& s,
     return {};
 }
 
+/// What the observer learns about a datagram queued again (the type from its clear header).
+inline packet_info resent_info(role side, const session_core& s, std::span<const std::byte> datagram,
+                               std::uint64_t pn) noexcept {
+    const auto type = datagram.size() > 5 ? static_cast<packet_type>(std::to_integer<std::uint8_t>(datagram[5]))
+                                          : packet_type::data;
+    return packet_info{side, type, s.id, pn, 0, {}, {}, datagram, s.peer};
+}
+
 /// True when `w` holds exactly `n` words of 8 bytes each (u64 fields).
 [[nodiscard]] inline bool u64_words(const words_view& w, std::size_t n) noexcept {
     if (w.size() != n) return false;

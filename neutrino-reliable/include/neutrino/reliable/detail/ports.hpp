@@ -19,7 +19,9 @@ struct client_port {
         return c.send_packet(t, w, now);
     }
     result<void> send_request(std::uint64_t pn, time_point now) { return c.send_request(pn, now); }
-    result<void> resend(std::span<const std::byte> b, time_point now) { return c.resend(b, now); }
+    result<void> resend(std::span<const std::byte> b, std::uint64_t pn, time_point now) {
+        return c.resend(b, pn, now);
+    }
     result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now) {
         return c.reseal(pn, t, w, now);
     }
@@ -36,7 +38,9 @@ struct server_port {
         return s.send_packet(id, t, w, now);
     }
     result<void> send_request(std::uint64_t pn, time_point now) { return s.send_request(id, pn, now); }
-    result<void> resend(std::span<const std::byte> b, time_point now) { return s.resend(id, b, now); }
+    result<void> resend(std::span<const std::byte> b, std::uint64_t pn, time_point now) {
+        return s.resend(id, b, pn, now);
+    }
     result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now) {
         return s.reseal(id, pn, t, w, now);
     }

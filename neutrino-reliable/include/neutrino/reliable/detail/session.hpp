@@ -5,7 +5,7 @@
 /// and tail-loss probes on the send side.  spec: neutrino.md §12, §18.3
 ///
 /// It talks to the core through a `Port` (one session of a core client or server):
-/// `send_packet(type, words, now) → result<pn>`, `send_request(pn, now)`, `resend(bytes, now)`,
+/// `send_packet(type, words, now) → result<pn>`, `send_request(pn, now)`, `resend(bytes, pn, now)`,
 /// `set_receive_limit(pn)`, `last_sent()`, `last_received()`.
 
 #include <algorithm>
@@ -102,9 +102,11 @@ public:
                 deliver(d);
                 ++st.delivered;
             }
+            // Only DATA asks for an acknowledgement: counting KEEP_ALIVEs would make the two
+            // sides answer each other's keep-alives every ack_delay.
+            const bool wants_ack = s->type == core::packet_type::data;
             rx_.pop();
-            ++unacked_received_;
-            if (unacked_received_ == 1) first_unacked_received_ = now;
+            if (wants_ack && ++unacked_received_ == 1) first_unacked_received_ = now;
         }
         port.set_receive_limit(rx_.limit());
         if (side_ == core::role::server && e.type == core::packet_type::keep_alive) {
@@ -145,7 +147,7 @@ public:
         if (side_ == core::role::server && !tx_.empty() && now >= next_probe()) {
             // Tail-loss probe: resend the newest unacknowledged DATA, so a receiver that lost
             // the tail sees a gap (or a harmless duplicate).  spec: §18.3 item 17
-            if (auto pn = tx_.newest_data(); pn && port.resend(tx_.bytes(*pn), now)) {
+            if (auto pn = tx_.newest_data(); pn && port.resend(tx_.bytes(*pn), *pn, now)) {
                 tx_.mark_resent(*pn, now);
                 ++st.probes;
             }
@@ -292,7 +294,7 @@ private:
             }
             return;
         }
-        if (port.resend(tx_.bytes(pn), now)) {
+        if (port.resend(tx_.bytes(pn), pn, now)) {
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
         }
