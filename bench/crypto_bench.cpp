@@ -117,11 +117,13 @@ void core_machines_round(benchmark::State& state) {
     pump();
     std::vector<std::byte> payload(word_size, std::byte{0x5a});
     const nc::word w(payload);
+    if (!c.established()) state.SkipWithError("no session");
     for (auto _ : state) {
-        (void)c.send({&w, 1}, now);
+        if (!c.send({&w, 1}, now)) state.SkipWithError("send failed");
         auto t = c.poll_datagram(buf, now);
-        (void)s.handle_datagram({buf.data(), t->size}, ca, now);
+        if (!t || !s.handle_datagram({buf.data(), t->size}, ca, now)) state.SkipWithError("not accepted");
         auto e = s.poll_event();
+        if (!e || e->kind != nc::event_kind::data) state.SkipWithError("no data event");
         benchmark::DoNotOptimize(e);
     }
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(nc::max_datagram_size));
