@@ -62,7 +62,9 @@ void decode_opened(const opened_packet& p) {
     }
     for (std::uint8_t t : {std::uint8_t{0x02}, std::uint8_t{0x03}, std::uint8_t{0x04}, std::uint8_t{0x05},
                            std::uint8_t{0x06}, std::uint8_t{0x21}, std::uint8_t{0x47}}) {
-        (void)detail::shape_ok(static_cast<packet_type>(t), *words);
+        for (variant v : {variant::basic, variant::reliable, variant::extended}) {
+            (void)detail::shape_ok(static_cast<packet_type>(t), *words, v);
+        }
     }
     replay_window<1024> w;
     (void)w.check(p.packet_number);
@@ -72,7 +74,9 @@ void decode_opened(const opened_packet& p) {
 
 void on_the_wire(std::span<const std::byte> d) {
     auto h = clear_header::parse(d);
-    (void)detail::check_header<wire_type>(d);
+    for (variant v : {variant::basic, variant::reliable, variant::extended}) {
+        (void)detail::check_header<wire_type>(d, v);
+    }
     auto pk = wire_type::read_hello1(d);
     if (pk) {
         // A valid HELLO1 is exactly what write_hello1 writes for that key, padding included
@@ -127,7 +131,7 @@ void pre_seal_hook(std::span<const std::byte> in) {
         if (!n || *n > max_datagram_size) __builtin_trap();
         if (min_plain != 0 && *n != max_datagram_size) __builtin_trap();
         const std::span<const std::byte> d(dgram.data(), *n);
-        auto h = detail::check_header<wire_type>(d);
+        auto h = detail::check_header<wire_type>(d, variant::reliable);
         if (!h || h->session_id != sid) __builtin_trap();
         std::array<std::byte, max_datagram_size> scratch{};
         auto p = wire_type::open(d, *h, fx().hook, scratch);
