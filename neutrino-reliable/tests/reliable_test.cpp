@@ -100,3 +100,26 @@ TEST(reliable, an_idle_client_sends_keep_alives_only_every_475_ms) {
     EXPECT_LE(client_datagrams, 23U);
     EXPECT_TRUE(p.client.established());
 }
+
+namespace {
+struct rtt_counter : nc::null_observer {
+    std::shared_ptr<std::vector<neutrino::duration>> samples =
+        std::make_shared<std::vector<neutrino::duration>>();
+    void on_rtt_sample(std::uint64_t, nc::role, neutrino::duration rtt, neutrino::time_point) {
+        samples->push_back(rtt);
+    }
+};
+}  // namespace
+
+TEST(reliable, rtt_samples_reach_the_observer) {
+    using timed_client =
+        nr::basic_client<nc::basic_client<nc::wire::v2, rtt_counter, neutrino::seeded_random>>;
+    using pair = neutrino::test::basic_pair<timed_client, server_t>;
+    pair p;  // the memory link's latency is 1 ms each way
+    ASSERT_TRUE(p.client.connect(p.link.now()));
+    ASSERT_TRUE(p.link.run_until([&] { return p.client.established(); }, 30s));
+    p.link.run_for(2s);  // idle keep-alives, each answered with the echoed timestamp
+    const auto& samples = *p.client.next_layer().observer().samples;
+    ASSERT_GE(samples.size(), 3U);
+    for (auto s : samples) EXPECT_LE(s, std::chrono::milliseconds(3));
+}

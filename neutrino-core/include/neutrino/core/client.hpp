@@ -154,6 +154,11 @@ public:
         return r;
     }
 
+    /// Passes an RTT the layer above measured to the observer (on_rtt_sample, if it has it).
+    void report_rtt(duration rtt, time_point now) {
+        report_rtt_sample(observer_, session_.id, role::client, rtt, now);
+    }
+
     /// Accept no peer packet number above `max_pn` (dropped as outside_window, uncommitted).
     void set_receive_limit(std::uint64_t max_pn) noexcept { session_.receive_limit = max_pn; }
 

@@ -20,6 +20,7 @@
 /// |---|---|
 /// | `on_session_keys(session_id, side, keys, now)` | a session's keys are in use (client: HELLO2 accepted; server: HELLO1 accepted). For key logs; `keys.rx`/`keys.tx` are the reporting side's directions. Long-term keys are never passed. |
 /// | `on_packet_retransmitted(info, now)` | a stored datagram was queued again, byte for byte (`info.wire`; `info.packet_number` as the layer above knows it) |
+/// | `on_rtt_sample(session_id, side, rtt, now)` | a layer above measured a round-trip time |
 ///
 /// Observers must not call back into the machine that reports to them.
 
@@ -89,6 +90,14 @@ void report_session_keys(O& o, std::uint64_t session_id, role side, const sessio
                          time_point now) {
     if constexpr (requires { o.on_session_keys(session_id, side, keys, now); }) {
         o.on_session_keys(session_id, side, keys, now);
+    }
+}
+
+/// Reports an RTT sample to an observer that wants it (see the table above).
+template <class O>
+void report_rtt_sample(O& o, std::uint64_t session_id, role side, duration rtt, time_point now) {
+    if constexpr (requires { o.on_rtt_sample(session_id, side, rtt, now); }) {
+        o.on_rtt_sample(session_id, side, rtt, now);
     }
 }
 

@@ -169,6 +169,11 @@ public:
         return r;
     }
 
+    /// Passes an RTT the layer above measured for a session to the observer.
+    void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
+        report_rtt_sample(observer_, session_id, role::server, rtt, now);
+    }
+
     /// Accept no packet number above `max_pn` from this session (dropped as outside_window).
     void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {
         auto it = sessions_.find(session_id);

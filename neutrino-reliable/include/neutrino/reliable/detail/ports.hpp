@@ -26,6 +26,7 @@ struct client_port {
         return c.reseal(pn, t, w, now);
     }
     void set_receive_limit(std::uint64_t pn) { c.set_receive_limit(pn); }
+    void report_rtt(duration rtt, time_point now) { c.report_rtt(rtt, now); }
     [[nodiscard]] time_point last_sent() const { return c.last_sent(); }
     [[nodiscard]] time_point last_received() const { return c.last_received(); }
 };
@@ -45,6 +46,7 @@ struct server_port {
         return s.reseal(id, pn, t, w, now);
     }
     void set_receive_limit(std::uint64_t pn) { s.set_receive_limit(id, pn); }
+    void report_rtt(duration rtt, time_point now) { s.report_rtt(id, rtt, now); }
     [[nodiscard]] time_point last_sent() const { return time_point{}; }      // unused (client rule)
     [[nodiscard]] time_point last_received() const { return time_point{}; }  // unused (client rule)
 };

@@ -88,9 +88,9 @@ public:
             return;
         }
         if (pn < rx_.expected() || rx_.is_stored(pn)) return;  // the replay window prevents this
-        if (e.type == core::packet_type::keep_alive) on_keep_alive(e, now);
+        if (e.type == core::packet_type::keep_alive) on_keep_alive(e, port, now);
         if (auto asked = rx_.first_request(pn)) {
-            sample_rtt(now - *asked);  // the answer to our only request: an RTT sample
+            sample_rtt(port, now - *asked, now);  // the answer to our only request: an RTT sample
         }
         if (pn != rx_.expected()) ++st.buffered;
         rx_.store(pn, e.type, e.keyword, e.words.encoded(), now);
@@ -246,10 +246,12 @@ private:
         }
     }
 
-    void sample_rtt(duration sample) noexcept {
+    template <class Port>
+    void sample_rtt(Port& port, duration sample, time_point now) {
         if (sample < duration::zero() || sample > std::chrono::seconds(60)) return;
         rtt_ = measured_ ? (7 * rtt_ + sample) / 8 : sample;
         measured_ = true;
+        port.report_rtt(sample, now);
     }
 
     template <class Port>
@@ -261,7 +263,8 @@ private:
         return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w, now));
     }
 
-    void on_keep_alive(const core::event& e, time_point now) noexcept {
+    template <class Port>
+    void on_keep_alive(const core::event& e, Port& port, time_point now) {
         const std::uint64_t ack = core::detail::load_le<std::uint64_t>(e.words[1].data());
         if (tx_.acknowledge(ack) > 0) {
             last_ack_progress_ = now;
@@ -271,7 +274,9 @@ private:
             // RTT from our own echoed timestamp (ignored when implausible)
             const std::uint64_t echoed = core::detail::load_le<std::uint64_t>(e.words[0].data());
             const std::uint64_t at = timestamp(now);
-            if (echoed <= at && at - echoed < 60000) sample_rtt(std::chrono::milliseconds(at - echoed));
+            if (echoed <= at && at - echoed < 60000) {
+                sample_rtt(port, std::chrono::milliseconds(at - echoed), now);
+            }
         }
     }
 
