@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "../common.hpp"
+#include "observers.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
 #include "neutrino/monitor/fanout.hpp"
@@ -45,42 +46,8 @@ namespace nm = neutrino::monitor;
 
 namespace {
 
-/// The --events log: a jsonl_observer when the option is given, nothing otherwise.
-class events_observer : public nc::null_observer {
-public:
-    events_observer() = default;
-    explicit events_observer(const std::string& path) : log_(std::in_place, path) {}
-
-    void on_packet_received(const nc::packet_info& info, neutrino::time_point now) {
-        if (log_) log_->on_packet_received(info, now);
-    }
-    void on_packet_sent(const nc::packet_info& info, neutrino::time_point now) {
-        if (log_) log_->on_packet_sent(info, now);
-    }
-    void on_dropped(std::error_code reason, const neutrino::peer_address& from, std::size_t size,
-                    neutrino::time_point now) {
-        if (log_) log_->on_dropped(reason, from, size, now);
-    }
-    void on_session_state(std::uint64_t sid, const neutrino::peer_address& peer, nc::session_state from,
-                          nc::session_state to, neutrino::time_point now) {
-        if (log_) log_->on_session_state(sid, peer, from, to, now);
-    }
-    void on_packet_lost(std::uint64_t sid, nc::role side, std::uint64_t pn, neutrino::time_point now) {
-        if (log_) log_->on_packet_lost(sid, side, pn, now);
-    }
-    void on_packet_retransmitted(const nc::packet_info& info, neutrino::time_point now) {
-        if (log_) log_->on_packet_retransmitted(info, now);
-    }
-    void on_rtt_sample(std::uint64_t sid, nc::role side, neutrino::duration rtt, neutrino::time_point now) {
-        if (log_) log_->on_rtt_sample(sid, side, rtt, now);
-    }
-
-private:
-    std::optional<nm::jsonl_observer> log_;
-};
-
-// terminal (--monitor) + JSON lines (--events) below the reliable layer.
-using observer_type = nm::fanout<nm::terminal_observer, events_observer>;
+using ex::events_observer;
+using ex::observer_type;
 using client_type = nr::basic_client<nc::basic_client<nc::wire::v2, observer_type>>;
 
 constexpr std::size_t pattern_period = 251;
