@@ -36,7 +36,7 @@ public:
     basic_client(core::client_config cfg, reliable::config rcfg, Rest&&... rest)
         : rcfg_(rcfg),
           next_(with_variant(std::move(cfg), rcfg_), std::forward<Rest>(rest)...),
-          session_(rcfg_, core::role::client),
+          session_(rcfg_, core::role::client, next_.configuration().variant == core::variant::extended),
           events_(rcfg_.receive_window + 64) {}
 
     Next& next_layer() noexcept { return next_; }
@@ -59,6 +59,25 @@ public:
         }
         if (!session_.can_send()) return fail(core::errc::would_block);
         auto r = next_.send_packet(core::packet_type::data, words, now);
+        if (!r) return tl::unexpected(r.error());
+        pump(now);
+        detail::client_port<Next> port{next_};
+        session_.after_send(port, now, stats_);
+        pump(now);
+        return {};
+    }
+
+    /// Sends one DATA packet whose payload is already encoded (Extended: a u16/u32 word list or
+    /// a raw fragment) with its keyword; delivered as `send`. Only for a core configured with
+    /// variant::extended (else protocol_violation).
+    result<void> send_encoded(std::uint32_t keyword, std::span<const std::byte> payload, time_point now) {
+        if (next_.configuration().variant != core::variant::extended) return fail(core::errc::protocol_violation);
+        if (!next_.established()) {
+            return fail(next_.state() == core::session_state::draining ? core::errc::draining
+                                                                       : core::errc::not_connected);
+        }
+        if (!session_.can_send()) return fail(core::errc::would_block);
+        auto r = next_.send_encoded(keyword, payload, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);
         detail::client_port<Next> port{next_};
@@ -122,8 +141,9 @@ public:
 
 private:
     // The core's send queue must take a burst of a quarter window (acks come in between).
+    // Extended keeps its variant (raw DATA payloads); anything else becomes reliable.
     static core::client_config with_variant(core::client_config c, const reliable::config& r) {
-        c.variant = core::variant::reliable;
+        if (c.variant != core::variant::extended) c.variant = core::variant::reliable;
         c.send_queue_capacity = std::max(c.send_queue_capacity, r.send_window / 4);
         return c;
     }

@@ -53,6 +53,18 @@ public:
         pump(now);
         return {};
     }
+    /// Sends one DATA packet whose payload is already encoded (Extended) with its keyword; see
+    /// basic_client::send_encoded.
+    result<void> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
+                              std::span<const std::byte> payload, time_point now) {
+        if (next_.configuration().variant != core::variant::extended) return fail(core::errc::protocol_violation);
+        auto it = sessions_.find(session_id);
+        if (it != sessions_.end() && !it->second->can_send()) return fail(core::errc::would_block);
+        auto r = next_.send_encoded(session_id, keyword, payload, now);
+        if (!r) return tl::unexpected(r.error());
+        pump(now);
+        return {};
+    }
     /// True when `send(session_id, …)` would not return would_block now.
     [[nodiscard]] bool can_send(std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);
@@ -131,14 +143,18 @@ public:
     }
 
 private:
+    // Extended keeps its variant (raw DATA payloads); anything else becomes reliable.
     static core::server_config with_variant(core::server_config c) {
-        c.variant = core::variant::reliable;
+        if (c.variant != core::variant::extended) c.variant = core::variant::reliable;
         return c;
     }
 
     detail::session& session_for(std::uint64_t id) {
         auto& p = sessions_[id];
-        if (!p) p = std::make_unique<detail::session>(rcfg_, core::role::server);
+        if (!p) {
+            p = std::make_unique<detail::session>(
+                rcfg_, core::role::server, next_.configuration().variant == core::variant::extended);
+        }
         return *p;
     }
 

@@ -86,6 +86,8 @@ public:
         return v;
     }
     void clear() noexcept { head_ = size_ = 0; }
+    /// The `i`-th item from the front; precondition `i < size()`.
+    [[nodiscard]] T& operator[](std::size_t i) noexcept { return items_[(head_ + i) % capacity_]; }
 
 private:
     std::size_t capacity_;

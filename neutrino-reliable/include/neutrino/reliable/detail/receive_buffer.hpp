@@ -4,6 +4,7 @@
 /// can be delivered in order, and the request schedule of the missing ones.
 /// spec: neutrino.md §12.2, §12.3, §18.2 item 12, §18.3 items 17-18
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,9 @@ class receive_buffer {
 public:
     enum class slot_state : std::uint8_t { empty, missing, stored };
 
+    /// The largest payload a slot holds: v3's 1238 bytes (v2: 1214).
+    static constexpr std::size_t max_stored_payload = 1238;
+
     struct slot {
         std::uint64_t pn = 0;
         slot_state state = slot_state::empty;
@@ -31,7 +35,7 @@ public:
         time_point missing_since{};
         time_point next_request{};
         time_point first_request{};
-        std::array<std::byte, core::max_payload_size> payload;
+        std::array<std::byte, max_stored_payload> payload;
     };
 
     explicit receive_buffer(std::size_t window) : slots_(window == 0 ? 1 : window) {}
@@ -73,8 +77,8 @@ public:
         s.state = slot_state::stored;
         s.type = type;
         s.keyword = keyword;
-        s.size = payload.size();
-        std::memcpy(s.payload.data(), payload.data(), payload.size());
+        s.size = std::min(payload.size(), max_stored_payload);  // the core bounds it
+        std::memcpy(s.payload.data(), payload.data(), s.size);
         ++stored_;
     }
 

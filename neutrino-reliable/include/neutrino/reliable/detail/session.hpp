@@ -30,8 +30,10 @@ namespace neutrino::reliable::detail {
 
 class session {
 public:
-    session(const config& cfg, core::role side)
-        : cfg_(cfg), side_(side), tx_(cfg.send_window, cfg.send_window + control_reserve),
+    /// `raw_data`: DATA payloads are passed up as received (Extended), not as a word list.
+    session(const config& cfg, core::role side, bool raw_data = false)
+        : cfg_(cfg), side_(side), raw_data_(raw_data),
+          tx_(cfg.send_window, cfg.send_window + control_reserve),
           rx_(cfg.receive_window),
           rtt_(cfg.initial_rtt) {}
 
@@ -93,12 +95,19 @@ public:
             sample_rtt(port, now - *asked, now);  // the answer to our only request: an RTT sample
         }
         if (pn != rx_.expected()) ++st.buffered;
-        rx_.store(pn, e.type, e.keyword, e.words.encoded(), now);
+        const bool raw = raw_data_ && e.type == core::packet_type::data;
+        rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now);
         st.max_receive_buffered = std::max(st.max_receive_buffered, rx_.stored());
         while (const auto* s = rx_.front()) {
             if (s->type == core::packet_type::data) {
-                auto words = core::words_view::parse({s->payload.data(), s->size});
-                core::event d = core::event::data(e.session_id, e.peer, *words, s->pn, s->keyword);
+                const std::span<const std::byte> stored(s->payload.data(), s->size);
+                core::event d = core::event::data(e.session_id, e.peer, {}, s->pn, s->keyword);
+                if (raw_data_) {
+                    d.payload = stored;  // Extended: framing or fragment, judged above
+                } else {
+                    d.words = *core::words_view::parse(stored);  // validated by the core
+                    d.payload = d.words.encoded();
+                }
                 deliver(d);
                 ++st.delivered;
             }
@@ -214,9 +223,12 @@ private:
             // ack_every packets only, so small exchanges look as the reference's do)
             if (unacked_received_ > 0) consider(first_unacked_received_ + cfg_.ack_delay);
             const auto idle = cfg_.keep_alive_idle;
-            // spec: neutrino.md §11.1: after 475 ms without sending, or without receiving
+            // spec: neutrino.md §11.1: after 475 ms without sending, or without receiving;
+            // while nothing arrives, again every max(idle/4, 2 RTT), so a burst of loss that
+            // takes two or three KEEP_ALIVEs does not let the 1500 ms session timeout expire
+            const duration retry = std::max<duration>(idle / 4, 2 * rtt_);
             consider(std::min(port.last_sent() + idle,
-                              std::max(port.last_received() + idle, last_keep_alive_ + idle)));
+                              std::max(port.last_received() + idle, last_keep_alive_ + retry)));
             // solicit an acknowledgement when ours stalls (backing off: no KEEP_ALIVE storm)
             if (!tx_.empty()) consider(std::max(next_probe(), last_keep_alive_ + pto()));
         }
@@ -352,6 +364,7 @@ private:
 
     config cfg_;
     core::role side_;
+    bool raw_data_ = false;
     send_buffer tx_;
     receive_buffer rx_;
     duration rtt_;
