@@ -14,6 +14,9 @@ enum class errc {
     broken_series,          ///< a keyword that does not continue the countdown
     bad_fragment,           ///< an empty, oversized or short non-final fragment
     malformed_message,      ///< the reassembled bytes are not a u16/u32 word list
+    reassembly_budget,      ///< the endpoint holds too many bytes of partial messages
+    busy,                   ///< a streamed message is being written (finish it first)
+    stream_not_open,        ///< `write` without `begin_message`, or past the announced size
 };
 
 namespace detail {
@@ -26,6 +29,9 @@ public:
             case errc::broken_series: return "fragment series broken (keyword out of sequence)";
             case errc::bad_fragment: return "fragment of the wrong size";
             case errc::malformed_message: return "reassembled message is not a valid word list";
+            case errc::reassembly_budget: return "memory budget for partial messages exhausted";
+            case errc::busy: return "a streamed message is still being written";
+            case errc::stream_not_open: return "no streamed message open, or more bytes than announced";
         }
         return "unknown neutrino.extended error";
     }

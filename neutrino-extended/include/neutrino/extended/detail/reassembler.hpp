@@ -6,36 +6,63 @@
 /// Rules: keyword 0 is a whole message; a series starts at keyword k ≥ 1 and counts down by
 /// one to 1, every fragment but the last exactly `fragment_size` bytes, with no other DATA in
 /// between (control packets may interleave: the reliable layer consumes them). The announced
-/// size k × fragment_size is checked against the maximum before anything is buffered, and the
-/// buffer is reserved once, so reassembly never copies a byte twice. On any violation the
-/// partial message is dropped and the violation reported; fragments left of a refused series
-/// are discarded up to its keyword 1.
+/// size k × fragment_size is checked against the maximum, and against the endpoint's memory
+/// budget, before anything is buffered; the buffer is reserved once, so reassembly never
+/// copies a byte twice. A series announcing more than `stream_above` bytes is not buffered at
+/// all: its fragments come out as parts, checked by a `stream_decoder` as they pass. On any
+/// violation the partial message is dropped and the violation reported; fragments left of a
+/// refused series are discarded up to its keyword 1.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <system_error>
 #include <vector>
 
 #include "neutrino/core/words.hpp"
 #include "neutrino/extended/error.hpp"
+#include "neutrino/extended/stream_decoder.hpp"
 
 namespace neutrino::extended::detail {
+
+/// Bytes reserved for partial messages by all reassemblers of one endpoint.
+struct memory_budget {
+    std::size_t limit = std::numeric_limits<std::size_t>::max();
+    std::size_t used = 0;
+    std::size_t high = 0;  ///< high-water mark of `used`
+};
 
 class reassembler {
 public:
     /// What one DATA payload produced.
     struct outcome {
-        enum class kind { pending, message, error } what = kind::pending;
-        std::span<const std::byte> message;  ///< kind::message: the encoded message (valid until next push)
-        std::error_code error;               ///< kind::error
+        enum class kind { pending, message, part, error } what = kind::pending;
+        /// kind::message: the encoded message; kind::part: the next bytes of a streamed one.
+        /// Valid until the next push.
+        std::span<const std::byte> message;
+        std::uint64_t offset = 0;      ///< kind::part: position of `message` in the stream
+        std::uint64_t size_bound = 0;  ///< kind::part: announced size (fragments × fragment size)
+        bool first = false;            ///< kind::part: first part of its message
+        bool last = false;             ///< kind::part: the message is complete
+        std::error_code error;         ///< kind::error
     };
 
-    reassembler(std::size_t max_message_size, std::size_t fragment_size)
-        : max_(max_message_size), fragment_(fragment_size) {}
+    reassembler(std::size_t max_message_size, std::size_t fragment_size,
+                std::size_t stream_above = std::numeric_limits<std::size_t>::max(),
+                memory_budget* budget = nullptr)
+        : max_(max_message_size), fragment_(fragment_size), stream_above_(stream_above),
+          budget_(budget == nullptr ? &own_budget_ : budget) {}
+
+    reassembler(const reassembler&) = delete;
+    reassembler& operator=(const reassembler&) = delete;
+    ~reassembler() { release(); }
 
     /// Takes the next DATA payload in delivery order.
     outcome push(std::uint32_t keyword, std::span<const std::byte> payload) {
+        second_ = {};
+        settle();  // the last message is gone
         if (discarding_) {
             if (keyword != 0 && keyword == expected_) {
                 expected_ = keyword - 1;
@@ -47,62 +74,108 @@ public:
         if (in_series()) {
             if (keyword != expected_) {
                 drop();
-                second_ = push(keyword, payload);  // this packet may start something valid
+                outcome second = push(keyword, payload);  // this packet may start something valid
+                second_ = second;
                 return failure(errc::broken_series);
             }
             return append(keyword, payload);
         }
         if (keyword == 0) return whole(payload);
         // a new series of `keyword` fragments
-        if (static_cast<std::uint64_t>(keyword) * fragment_ > max_ + fragment_ - 1) {
-            discarding_ = keyword > 1;
-            expected_ = keyword - 1;
-            return failure(errc::message_too_large);
+        const std::uint64_t announced = static_cast<std::uint64_t>(keyword) * fragment_;
+        if (announced > max_ + fragment_ - 1) return refuse(keyword, errc::message_too_large);
+        streaming_ = announced > stream_above_;
+        offset_ = 0;
+        announced_ = announced;
+        first_ = keyword;
+        if (streaming_) {
+            decoder_.reset();
+        } else {
+            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(announced, max_));
+            buffer_.clear();
+            if (want > buffer_.capacity()) {
+                release();
+                if (want > budget_->limit - std::min(budget_->limit, budget_->used)) {
+                    return refuse(keyword, errc::reassembly_budget);
+                }
+                buffer_.reserve(want);
+                account();
+            }
         }
-        buffer_.clear();
-        buffer_.reserve(std::min<std::size_t>(static_cast<std::size_t>(keyword) * fragment_, max_));
         expected_ = keyword;
         return append(keyword, payload);
     }
 
     /// What the packet that broke a series produced on its own (a whole message, the start of
-    /// a new series, or another error); `pending` otherwise. Call after a push that returned
-    /// errc::broken_series.
-    outcome take_second() noexcept {
+    /// a new series, or another error); `pending` otherwise. Valid after a push that returned
+    /// errc::broken_series, until the next push.
+    [[nodiscard]] outcome take_second() noexcept {
         outcome o = second_;
         second_ = {};
         return o;
     }
 
-    /// Bytes held for the partial message.
+    /// Bytes held for the partial message, and reserved.
     [[nodiscard]] std::size_t buffered() const noexcept { return buffer_.size(); }
     [[nodiscard]] std::size_t capacity() const noexcept { return buffer_.capacity(); }
     [[nodiscard]] bool in_series() const noexcept { return expected_ != 0 && !discarding_; }
+    /// True while the current series is streamed.
+    [[nodiscard]] bool streaming() const noexcept { return in_series() && streaming_; }
+
+    /// Frees a large buffer of the last message delivered (its view is no longer needed).
+    void settle() noexcept {
+        if (!in_series() && buffer_.capacity() > keep_capacity) release();
+    }
 
     void reset() noexcept {
         drop();
         discarding_ = false;
+        release();
     }
 
 private:
+    // A buffer up to this size is kept between messages (no allocation per message).
+    static constexpr std::size_t keep_capacity = 256 * 1024;
+
     outcome append(std::uint32_t keyword, std::span<const std::byte> payload) {
         const bool last = keyword == 1;
         if (payload.empty() || payload.size() > fragment_ || (!last && payload.size() != fragment_)) {
-            drop();
-            discarding_ = !last && keyword > 1;
-            expected_ = keyword - 1;
-            return failure(errc::bad_fragment);
+            return abort_series(keyword, errc::bad_fragment);
         }
-        if (buffer_.size() + payload.size() > max_) {
-            drop();
-            discarding_ = !last;
-            expected_ = keyword - 1;
-            return failure(errc::message_too_large);
+        if (offset_ + payload.size() > max_) return abort_series(keyword, errc::message_too_large);
+        expected_ = keyword - 1;
+        if (streaming_) {
+            if (decoder_.feed(payload) || (last && !decoder_.complete())) {
+                return abort_series(keyword, errc::malformed_message);
+            }
+            outcome o;
+            o.what = outcome::kind::part;
+            o.message = payload;
+            o.offset = offset_;
+            o.size_bound = announced_;
+            o.first = keyword == first_;
+            o.last = last;
+            offset_ += payload.size();
+            return o;
         }
         buffer_.insert(buffer_.end(), payload.begin(), payload.end());
-        expected_ = keyword - 1;
+        offset_ += payload.size();
         if (!last) return {};
         return whole_buffer();
+    }
+
+    // Drops the series this fragment belongs to and skips the rest of it.
+    outcome abort_series(std::uint32_t keyword, errc e) {
+        drop();
+        discarding_ = keyword > 1;
+        expected_ = keyword - 1;
+        return failure(e);
+    }
+
+    outcome refuse(std::uint32_t keyword, errc e) {
+        discarding_ = keyword > 1;
+        expected_ = keyword - 1;
+        return failure(e);
     }
 
     outcome whole(std::span<const std::byte> payload) {
@@ -116,6 +189,7 @@ private:
     }
 
     outcome whole_buffer() {
+        expected_ = 0;
         auto n = core::extended_word_codec::validate(buffer_);
         if (!n) {
             drop();
@@ -124,13 +198,26 @@ private:
         outcome o;
         o.what = outcome::kind::message;
         o.message = std::span<const std::byte>(buffer_).first(*n);
-        expected_ = 0;
         return o;
     }
 
     void drop() noexcept {
         buffer_.clear();
+        if (buffer_.capacity() > keep_capacity) release();
         expected_ = 0;
+        offset_ = 0;
+    }
+
+    // Frees the buffer and returns its bytes to the budget.
+    void release() noexcept {
+        std::vector<std::byte>().swap(buffer_);
+        account();
+    }
+
+    void account() noexcept {
+        budget_->used = budget_->used - accounted_ + buffer_.capacity();
+        accounted_ = buffer_.capacity();
+        budget_->high = std::max(budget_->high, budget_->used);
     }
 
     static outcome failure(errc e) {
@@ -142,8 +229,17 @@ private:
 
     std::size_t max_;
     std::size_t fragment_;
+    std::size_t stream_above_;
+    memory_budget own_budget_;
+    memory_budget* budget_;
+    std::size_t accounted_ = 0;
     std::vector<std::byte> buffer_;
+    stream_decoder decoder_;
+    std::uint64_t offset_ = 0;
+    std::uint64_t announced_ = 0;
     std::uint32_t expected_ = 0;  ///< keyword of the next fragment; 0 = no series
+    std::uint32_t first_ = 0;     ///< keyword of the series' first fragment
+    bool streaming_ = false;
     bool discarding_ = false;
     outcome second_;
 };

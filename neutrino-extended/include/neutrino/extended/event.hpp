@@ -1,0 +1,65 @@
+#pragma once
+/// \file
+/// What the extended layer reports to the application.
+
+#include <cstdint>
+#include <span>
+#include <system_error>
+
+#include "neutrino/core/address.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/words.hpp"
+
+namespace neutrino::extended {
+
+/// A validated u16/u32 word list (Extended DATA framing).
+using words_view = core::basic_words_view<core::extended_word_codec>;
+
+enum class event_kind : std::uint8_t {
+    connecting,       ///< client: a HELLO1 was sent
+    established,      ///< the session is up
+    server_shutdown,  ///< client: the server shut down; the session drains
+    closed,           ///< the session ended; `reason` says why
+    address_changed,  ///< server: the client's address changed to `peer` (was `old_peer`)
+    message,          ///< a whole message: `words`
+    message_part,     ///< the next bytes of a streamed message: `bytes` at `offset`, `first`/`last`
+    message_failed,   ///< a series was refused or broken (`reason`); nothing of it is delivered,
+                      ///< or, for a streamed message, the parts delivered so far are void
+    writable,         ///< `send` / `write` refused or took less earlier, and there is room now
+};
+
+/// One event. Views (`words`, `bytes`) stay valid until the next non-const call on the layer.
+struct event {
+    event_kind kind = event_kind::message;
+    std::uint64_t session_id = 0;
+    peer_address peer;
+    std::error_code reason;  ///< closed, message_failed
+    peer_address old_peer;   ///< address_changed
+    words_view words;        ///< message
+    /// message_part: the next encoded bytes (u16 count, then u32 size + bytes per word; decode
+    /// them with `extended::stream_decoder`).
+    std::span<const std::byte> bytes;
+    std::uint64_t offset = 0;      ///< message_part: where `bytes` start in the message
+    std::uint64_t size_bound = 0;  ///< message_part: upper bound of the encoded size (announced)
+    bool first = false;            ///< message_part: the message starts here
+    bool last = false;             ///< message_part: the message is complete with this part
+
+    /// The lifecycle events of the reliable layer, as extended events.
+    [[nodiscard]] static event from(const core::event& e) noexcept {
+        event x;
+        switch (e.kind) {
+            case core::event_kind::connecting: x.kind = event_kind::connecting; break;
+            case core::event_kind::established: x.kind = event_kind::established; break;
+            case core::event_kind::server_shutdown: x.kind = event_kind::server_shutdown; break;
+            case core::event_kind::address_changed: x.kind = event_kind::address_changed; break;
+            default: x.kind = event_kind::closed; break;
+        }
+        x.session_id = e.session_id;
+        x.peer = e.peer;
+        x.reason = e.reason;
+        x.old_peer = e.old_peer;
+        return x;
+    }
+};
+
+}  // namespace neutrino::extended
