@@ -1,0 +1,663 @@
+#pragma once
+/// \file
+/// `core::v3::basic_client`: the client side of Neutrino wire v3 as a sans-IO machine, with the
+/// public API of `core::basic_client` (v2), so that `reliable::basic_client<Next>` runs over it
+/// unchanged. Noise NK (or IK with a client static key), cookies, HELLO1 retransmission,
+/// header-authenticated packet protection with two number spaces and a replay window, key
+/// update, authenticated close, PATH_RESPONSE.
+/// spec: neutrino-v3.md §7.3, §7.5, §7.7, §7.9, §8.4, §10, §11, §12.2 rule 7, §13, §14.1
+///
+/// Reliable compatibility (§14.1): v3 numbering starts at 1 and HELLO2 is not numbered, while
+/// the reliable layer starts its receive state at the first `packet_received` event. In the
+/// layered variants the accepted HELLO2 is therefore reported as a `packet_received` event of
+/// type SERVER_HELLO2 with packet number 0, so that the layer above expects s2c pn 1 next.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+
+#include "neutrino/core/client.hpp"
+#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/observer.hpp"
+#include "neutrino/core/random.hpp"
+#include "neutrino/core/v3/cookie.hpp"
+#include "neutrino/core/v3/handshake.hpp"
+#include "neutrino/core/v3/session.hpp"
+
+namespace neutrino::core::v3 {
+
+/// What a v3 client needs beyond `core::client_config`.
+struct client_options {
+    /// The client's static X25519 secret: IK when set, NK (anonymous) when empty.
+    std::optional<secret_key> static_key;
+    /// Variants offered (mask: 1 basic, 2 reliable, 4 extended); 0: only the configured one.
+    /// The configured variant is always the preferred one.  spec: neutrino-v3.md §9.1
+    std::uint8_t variants = 0;
+    /// Extended: the largest reassembled message accepted (offered when Extended is).
+    std::uint32_t extended_max_message_size = 65536;
+    key_update_policy key_update{};
+};
+
+/// The v3 client machine. Not thread-safe: one owner calls it.
+template <class Observer = null_observer, class Random = system_random>
+class basic_client {
+public:
+    using event_type = event;
+    using observer_type = Observer;
+    using config = core::client_config;
+    using options = client_options;
+
+    /// Throws `std::invalid_argument` when a configured key is unusable.
+    explicit basic_client(config cfg, Observer observer = {}, Random random = {})
+        : basic_client(std::move(cfg), options{}, std::move(observer), std::move(random)) {}
+
+    basic_client(config cfg, options opt, Observer observer = {}, Random random = {})
+        : cfg_(std::move(cfg)),
+          opt_(std::move(opt)),
+          observer_(std::move(observer)),
+          random_(std::move(random)),
+          tx_(cfg_.send_queue_capacity),
+          events_(cfg_.event_queue_capacity),
+          variant_(cfg_.variant) {
+        ensure_sodium();
+        mac1_key_ = derive_mac1_key(cfg_.server_key);
+        cookie_key_ = derive_cookie_key(cfg_.server_key);
+    }
+
+    // --- application API -------------------------------------------------------------------
+
+    /// Starts dialling: sends a HELLO1 now and retransmits it (§7.9); after a failed attempt a
+    /// new one follows CLIENT_REATTEMPT later with a fresh ephemeral key (when `reconnect`).
+    /// A no-op while a session is pending, established or draining. Errors: would_block,
+    /// low_order_key (unusable server key).
+    result<void> connect(time_point now) {
+        dialling_ = true;
+        if (s_.state == session_state::pending || s_.state == session_state::established ||
+            s_.state == session_state::draining) {
+            return {};
+        }
+        return start_attempt(now);
+    }
+
+    /// Sends one DATA packet. Errors: not_connected, draining, too_many_words,
+    /// word_too_large, payload_too_large (over 1238 bytes), would_block.
+    result<void> send(word_list words, time_point now) {
+        auto r = send_packet(packet_type_data, words, now);
+        if (!r) return tl::unexpected(r.error());
+        return {};
+    }
+
+    /// Sends an authenticated CLIENT_GOOD_BYE and ends the session locally; stops dialling.
+    /// spec: neutrino-v3.md §13
+    void close(time_point now) {
+        dialling_ = false;
+        if (s_.state == session_state::established) {
+            (void)send_numbered(packet_type::client_good_bye, 0, {}, {}, 0, now);
+        }
+        if (s_.state != session_state::none && s_.state != session_state::closed) {
+            end_session(make_error_code(core::errc::closed), now);
+        }
+    }
+
+    /// Starts a key update now (§11.2 condition 1 still applies: the server must have followed
+    /// the previous one). Errors: not_connected, would_block (the peer has not followed yet).
+    result<void> update_keys(time_point now) {
+        if (s_.state != session_state::established) return fail(core::errc::not_connected);
+        if (!s_.can_initiate_update()) return fail(core::errc::would_block);
+        s_.advance_send_phase(now);
+        ++stats_.key_updates_initiated;
+        return {};
+    }
+
+    // --- for the layer above (variant::reliable / extended) ---------------------------------
+
+    /// Seals and queues a numbered packet (KEEP_ALIVE with the layer's words, DATA); returns
+    /// its packet number. Errors: as `send`.
+    result<std::uint64_t> send_packet(core::packet_type type, word_list words, time_point now) {
+        if (s_.state == session_state::draining) return fail(core::errc::draining);
+        if (s_.state != session_state::established) return fail(core::errc::not_connected);
+        auto payload = frame_words(words);
+        if (!payload) return tl::unexpected(payload.error());
+        return send_numbered(v3_type_of(type), 0, *payload, words, cfg_.min_datagram_size, now);
+    }
+
+    /// As `send_packet` for DATA whose payload is already encoded (Extended), with its keyword.
+    result<std::uint64_t> send_encoded(std::uint32_t keyword, std::span<const std::byte> payload,
+                                       time_point now) {
+        if (s_.state == session_state::draining) return fail(core::errc::draining);
+        if (s_.state != session_state::established) return fail(core::errc::not_connected);
+        if (payload.size() > max_payload_size) return fail(core::errc::payload_too_large);
+        return send_numbered(packet_type::data, keyword, payload, {}, keyword == 0 ? cfg_.min_datagram_size : 0, now);
+    }
+
+    /// Seals again a numbered control packet (KEEP_ALIVE, HELLO3) the peer asked for. v3
+    /// derives the nonce from the pn, so the *original* plaintext is re-sealed (never new
+    /// words under an old number, §10.1); `type` and `words` are ignored. Errors:
+    /// not_connected, protocol_violation (a number not used yet, or no longer held), would_block.
+    result<void> reseal(std::uint64_t pn, core::packet_type type, word_list words, time_point now) {
+        (void)type;
+        (void)words;
+        if (s_.state != session_state::established && s_.state != session_state::draining) {
+            return fail(core::errc::not_connected);
+        }
+        if (pn == 0 || pn >= s_.next_pn) return fail(core::errc::protocol_violation);
+        auto c = s_.control(pn);
+        if (!c) return fail(core::errc::protocol_violation);
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto n = s_.seal(buf, c->type, pn, 0, c->payload, 0);
+        if (!n) return fail_core(n.error());
+        tx_.push(*n, s_.peer);
+        last_sent_ = now;
+        report_sent(c->type, pn, 0, {}, {buf.data(), *n}, now);
+        return {};
+    }
+
+    /// Queues an unnumbered REQUEST_RETRANSMISSION for numbered `pn`.  spec: neutrino-v3.md §14.1
+    result<void> send_request(std::uint64_t pn, time_point now) {
+        if (s_.state != session_state::established && s_.state != session_state::draining) {
+            return fail(core::errc::not_connected);
+        }
+        std::array<std::byte, 8> v;
+        core::detail::store_le(v.data(), pn);
+        const word w(v);
+        return send_unnumbered(packet_type::request_retransmission, {&w, 1}, s_.peer, now);
+    }
+
+    /// Queues a datagram sealed earlier for numbered `pn` (a retransmission): byte for byte
+    /// when its key phase is still the current one, else the same plaintext re-sealed under
+    /// the current phase (§10.1). Errors: not_connected, would_block, datagram_too_large,
+    /// protocol_violation (its phase key is no longer held), decryption_failed (not ours).
+    result<void> resend(std::span<const std::byte> datagram, std::uint64_t pn, time_point now) {
+        if (s_.state != session_state::established && s_.state != session_state::draining) {
+            return fail(core::errc::not_connected);
+        }
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto p = s_.prepare_resend(datagram, pn, buf);
+        if (!p) return fail_core(p.error());
+        if (p->resealed) ++stats_.resealed;
+        tx_.push(p->size, s_.peer);
+        last_sent_ = now;
+        const packet_info info{core::role::client, datagram.size() > 5 ? static_cast<core::packet_type>(
+                                                                       std::to_integer<std::uint8_t>(datagram[5]) & type_code_mask)
+                                                                 : core::packet_type::data,
+                               s_.id, pn, 0, {}, {}, {buf.data(), p->size}, s_.peer};
+        report_retransmission(observer_, info, now);
+        return {};
+    }
+
+    /// Passes an RTT the layer above measured to the observer.
+    void report_rtt(duration rtt, time_point now) { report_rtt_sample(observer_, s_.id, core::role::client, rtt, now); }
+
+    /// Accept no numbered peer packet above `max_pn` (dropped uncommitted, outside_window).
+    void set_receive_limit(std::uint64_t max_pn) noexcept { s_.receive_limit = max_pn; }
+
+    [[nodiscard]] time_point last_sent() const noexcept { return last_sent_; }
+    [[nodiscard]] time_point last_received() const noexcept { return last_received_; }
+    [[nodiscard]] session_state state() const noexcept { return s_.state; }
+    [[nodiscard]] bool established() const noexcept { return s_.state == session_state::established; }
+    /// The current session id (0 when there is none).
+    [[nodiscard]] std::uint64_t session_id() const noexcept { return s_.id; }
+    [[nodiscard]] const v3::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
+    [[nodiscard]] const options& v3_options() const noexcept { return opt_; }
+    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Random& random() noexcept { return random_; }
+    [[nodiscard]] std::size_t send_capacity() const noexcept { return tx_.capacity() - tx_.size(); }
+
+    /// The status of the last refused attempt (HELLO2 status 1–4), if any.
+    [[nodiscard]] std::optional<hello2_status> refusal() const noexcept { return refusal_; }
+    /// The variant the server chose (the configured one until a session is established).
+    [[nodiscard]] variant negotiated_variant() const noexcept { return variant_; }
+    /// Extended: the largest message the server accepts (0 unless Extended was chosen).
+    [[nodiscard]] std::uint32_t peer_extended_limit() const noexcept { return peer_extended_limit_; }
+    /// Send and receive key phases (§11.1).
+    [[nodiscard]] std::uint64_t send_phase() const noexcept { return s_.send_phase(); }
+    [[nodiscard]] std::uint64_t receive_phase() const noexcept { return s_.receive_phase(); }
+    /// Whether a cookie from the server is held (and fresh at `now`).
+    [[nodiscard]] bool has_cookie(time_point now) const noexcept { return cookie_ && cookie_->fresh(now); }
+
+    // --- datagram_layer ----------------------------------------------------------------------
+
+    /// Processes one datagram from `from`. Every rejection is counted and reported to the
+    /// observer, returns the reason (a core errc) and changes nothing.  spec: neutrino-v3.md §10.5
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        ++stats_.datagrams_received;
+        stats_.bytes_received += in.size();
+        observer_.on_datagram_received(in, from, now);
+        auto r = receive(in, from, now);
+        if (!r) {
+            stats_.count_drop(r.error());
+            observer_.on_dropped(r.error(), from, in.size(), now);
+        }
+        return r;
+    }
+
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) noexcept {
+        auto t = tx_.pop(out);
+        if (t) {
+            ++stats_.datagrams_sent;
+            stats_.bytes_sent += t->size;
+        }
+        return t;
+    }
+
+    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+
+    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
+        switch (s_.state) {
+            case session_state::pending: return next_hello1_at_;
+            case session_state::established:
+                if (layered(variant_)) return s_.expiry;
+                return std::min(s_.expiry, next_keep_alive());
+            case session_state::draining: return s_.expiry;
+            case session_state::none:
+            case session_state::closed:
+                if (dialling_ && cfg_.reconnect) return redial_at_;
+                return std::nullopt;
+        }
+        return std::nullopt;
+    }
+
+    void handle_deadline(time_point now) {
+        switch (s_.state) {
+            case session_state::pending:
+                if (now >= next_hello1_at_) on_hello1_timer(now);
+                break;
+            case session_state::established:
+                if (now >= s_.expiry) {
+                    end_session(make_error_code(core::errc::timed_out), now);
+                    redial_at_ = now + cfg_.timers.redial_after_expiry;
+                } else if (!layered(variant_) && now >= next_keep_alive()) {
+                    // spec: neutrino-v3.md §2.1: the v2 keep-alive rule (475 ms)
+                    if (send_numbered(packet_type::keep_alive, 0, empty_list(), {}, cfg_.min_datagram_size, now)) {
+                        last_keep_alive_ = now;
+                    }
+                }
+                break;
+            case session_state::draining:
+                if (now >= s_.expiry) {
+                    end_session(make_error_code(core::errc::draining), now);
+                    redial_at_ = now + cfg_.timers.redial_after_expiry;
+                }
+                break;
+            case session_state::none:
+            case session_state::closed:
+                if (dialling_ && cfg_.reconnect && now >= redial_at_) (void)start_attempt(now);
+                break;
+        }
+    }
+
+private:
+    static constexpr core::packet_type packet_type_data = core::packet_type::data;
+    static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
+    static constexpr int hello1_transmissions = 4;                          // spec: §7.9
+    static constexpr auto hello1_rto = std::chrono::milliseconds(250);
+    static constexpr auto hello1_final_wait = std::chrono::milliseconds(2000);
+
+    static packet_type v3_type_of(core::packet_type t) noexcept { return detail::v3_type(t); }
+    static bytes_view empty_list() noexcept {
+        static constexpr std::array<std::byte, 1> zero{};
+        return zero;
+    }
+
+    result<bytes_view> frame_words(word_list words) noexcept {
+        auto n = detail::frame(words, payload_);
+        if (!n) return tl::unexpected(n.error());
+        return bytes_view(payload_.data(), *n);
+    }
+
+    // --- handshake ---------------------------------------------------------------------------
+
+    result<void> start_attempt(time_point now) {
+        if (tx_.full()) return fail(core::errc::would_block);
+        // spec: neutrino-v3.md §7.9: a fresh ephemeral key for every attempt
+        secret_key e;
+        random_.fill(e.bytes());
+        offer_ = offer{};
+        offer_.variants_mask = opt_.variants != 0 ? opt_.variants
+                                                  : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+        offer_.variants_mask |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+        offer_.preferred_variant = static_cast<std::uint8_t>(cfg_.variant);
+        offer_.extended_max_message_size = (offer_.variants_mask & 0x04U) != 0 ? opt_.extended_max_message_size : 0;
+        auto hs = client_handshake::write_hello1(hello1_, cfg_.server_key, mac1_key_, e,
+                                                 opt_.static_key ? &*opt_.static_key : nullptr, offer_);
+        if (!hs) return fail_core(hs.error());
+        // keygen + es (+ ss): spec: neutrino-v3.md §19.1
+        stats_.dh_operations += opt_.static_key ? 3U : 2U;
+        hs_.emplace(std::move(*hs));
+        if (cookie_ && cookie_->fresh(now)) (void)set_mac2(hello1_, cookie_->value);
+        s_ = detail::transport_session{};
+        s_.peer = cfg_.server;
+        set_state(session_state::pending, now);
+        transmissions_ = 0;
+        push_event(event::make(event_kind::connecting, 0, cfg_.server));
+        return transmit_hello1(now);
+    }
+
+    result<void> transmit_hello1(time_point now) {
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto buf = tx_.back_buffer();
+        std::memcpy(buf.data(), hello1_.data(), hello1_size);
+        tx_.push(hello1_size, cfg_.server);
+        ++transmissions_;
+        ++stats_.hello1_sent;
+        cookie_taken_ = false;
+        last_sent_ = now;
+        // spec: neutrino-v3.md §7.9: re-sent after 250, 500 and 1000 ms; the attempt fails
+        // 2000 ms after the fourth transmission
+        next_hello1_at_ = transmissions_ < hello1_transmissions ? now + hello1_rto * (1 << (transmissions_ - 1))
+                                                                : now + hello1_final_wait;
+        const packet_info info{core::role::client, core::packet_type::client_hello1, session_id_none, 0, 0,
+                               {}, {}, {buf.data(), hello1_size}, cfg_.server};
+        observer_.on_packet_sent(info, now);
+        return {};
+    }
+
+    void on_hello1_timer(time_point now) {
+        if (transmissions_ < hello1_transmissions) {
+            if (!transmit_hello1(now)) next_hello1_at_ = now + hello1_rto;  // queue full: retry
+            return;
+        }
+        // spec: neutrino-v3.md §3.5: HANDSHAKE_FAILED, "timeout"; a new attempt later
+        end_session(make_error_code(core::errc::timed_out), now);
+        redial_at_ = now + cfg_.timers.redial_interval;
+    }
+
+    result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
+        if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
+        if (core::detail::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
+            return fail(core::errc::bad_protocol_identifier);
+        }
+        if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
+        // spec: neutrino-v3.md §7.5, §8.4, §10.5 step 3: only the dialled server address
+        if (!(from == cfg_.server)) return fail(core::errc::wrong_peer);
+        const auto code = static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
+        if (code == static_cast<std::uint8_t>(packet_type::server_hello2)) return receive_hello2(in, now);
+        if (code == static_cast<std::uint8_t>(packet_type::cookie_reply)) return receive_cookie_reply(in, now);
+        return receive_transport(in, from, now);
+    }
+
+    /// spec: neutrino-v3.md §8.4
+    result<void> receive_cookie_reply(std::span<const std::byte> in, time_point now) {
+        if (s_.state != session_state::pending || !hs_) return fail(core::errc::unexpected_packet);
+        if (cookie_taken_) return fail(core::errc::rate_limited);  // one per HELLO1 transmission
+        auto c = open_cookie_reply(in, cookie_key_, hs_->mac1());
+        if (!c) return fail_core(c.error());
+        cookie_ = held_cookie{*c, now};
+        ++stats_.cookies_received;
+        ++stats_.packets_accepted;
+        (void)set_mac2(hello1_, cookie_->value);
+        // re-send at once with mac2 and restart the retransmission schedule
+        transmissions_ = 0;
+        auto r = transmit_hello1(now);
+        cookie_taken_ = true;
+        return r;
+    }
+
+    /// spec: neutrino-v3.md §7.5, §9.2
+    result<void> receive_hello2(std::span<const std::byte> in, time_point now) {
+        // spec: neutrino-v3.md §7.9: a late or second HELLO2 is dropped
+        if (s_.state != session_state::pending || !hs_) return fail(core::errc::unexpected_packet);
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto a = hs_->read_hello2(in);  // on a copy: a bad HELLO2 changes nothing
+        if (!a) return fail_core(a.error());
+        stats_.dh_operations += opt_.static_key ? 2U : 1U;  // ee (+ se)
+        ++stats_.packets_accepted;
+        const packet_info info{core::role::client, core::packet_type::server_hello2, a->session_id, 0, 0, {}, {}, in,
+                               cfg_.server};
+        observer_.on_packet_received(info, now);
+        if (!check_answer(offer_, *a)) {
+            end_session(make_error_code(core::errc::protocol_violation), now);  // reason 4
+            redial_at_ = now + cfg_.timers.redial_interval;
+            return {};
+        }
+        if (a->status != hello2_status::accepted) {
+            // spec: neutrino-v3.md §7.5: no redial by itself after status 2, 3 or 4
+            refusal_ = a->status;
+            if (a->status != hello2_status::refused) dialling_ = false;
+            end_session(make_error_code(core::errc::refused), now);
+            redial_at_ = now + cfg_.timers.redial_interval;
+            return {};
+        }
+        const transport_keys keys = hs_->split();
+        hs_.reset();  // wipes e
+        refusal_.reset();
+        s_.id = a->session_id;
+        s_.install(keys.c2s, keys.s2c, now);
+        variant_ = static_cast<variant>(a->variant);
+        peer_extended_limit_ = a->extended_max_message_size;
+        set_state(session_state::established, now);
+        core::session_keys k;
+        k.rx = keys.s2c;
+        k.tx = keys.c2s;
+        report_session_keys(observer_, s_.id, core::role::client, k, now);
+        s_.expiry = now + cfg_.timers.established_timeout;
+        last_received_ = now;
+        if (layered(variant_)) {
+            // spec: neutrino-v3.md §14.1: the layer above starts its receive state here, so
+            // that s2c pn 1 is the first it expects
+            event e = event::make(event_kind::packet_received, s_.id, cfg_.server);
+            e.type = core::packet_type::server_hello2;
+            e.packet_number = 0;
+            push_event(e);
+        }
+        push_event(event::make(event_kind::established, s_.id, cfg_.server));
+        // spec: neutrino-v3.md §7.7: HELLO3 is c2s pn 1, empty word list
+        (void)send_numbered(packet_type::client_hello3, 0, empty_list(), {}, 0, now);
+        return {};
+    }
+
+    // --- transport ---------------------------------------------------------------------------
+
+    result<void> receive_transport(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        if (s_.state != session_state::established && s_.state != session_state::draining) {
+            return fail(core::errc::unexpected_packet);
+        }
+        auto h = transport_header::parse(in, role::client);
+        if (!h) return fail_core(h.error());
+        if (h->session_id != s_.id) return fail(core::errc::unknown_session);
+        auto p = s_.open(in, *h, now, rx_);
+        if (!p) {
+            if (p.error() == make_error_code(errc::decryption_failed)) {
+                ++stats_.failed_auth;
+                if (s_.failed_auth >= max_failed_auth) {
+                    end_session(make_error_code(core::errc::protocol_violation), now);  // CRYPTO_LIMIT
+                }
+            }
+            return fail_core(p.error());
+        }
+        const bool numbered = h->pn_field < unnumbered_base;
+        if (numbered && h->pn_field > s_.receive_limit) {
+            // authentic: the layer above can ask for it once its window reaches it
+            if (s_.accept(*p, false, now)) ++stats_.key_updates_followed;
+            event e = event::make(event_kind::packet_beyond_window, s_.id, cfg_.server);
+            e.packet_number = h->pn_field;
+            push_event(e);
+            return fail(core::errc::outside_window);
+        }
+        // Authenticated and fresh from here on (§10.5 step 7).
+        if (s_.accept(*p, true, now)) ++stats_.key_updates_followed;
+        last_received_ = now;
+        if (s_.state == session_state::established) s_.expiry = now + cfg_.timers.established_timeout;
+        const packet_type type = h->type;
+        const bool raw = variant_ == variant::extended && type == packet_type::data;
+        auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
+        // spec: neutrino-v3.md §10.5 steps 8–9: authenticated violations close with reason 4
+        if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, variant_)) {
+            return violation(now);
+        }
+        ++stats_.packets_accepted;
+        const packet_info info{core::role::client, detail::core_type(type), s_.id, h->pn_field, p->keyword, *words,
+                               {}, p->payload, from};
+        observer_.on_packet_received(info, now);
+        switch (type) {
+            case packet_type::path_challenge: {
+                // spec: neutrino-v3.md §12.2 rule 7: answer at once, same 8 bytes, to the server
+                const word w = (*words)[0];
+                if (send_unnumbered(packet_type::path_response, {&w, 1}, s_.peer, now)) ++stats_.path_responses_sent;
+                return {};
+            }
+            case packet_type::request_retransmission:
+                report_packet(type, *p, *words);
+                return {};
+            case packet_type::server_shutdown:
+                report_packet(type, *p, *words);
+                if (s_.state == session_state::established) {
+                    // spec: neutrino-v3.md §13: drain for 2000 ms, then reason 3
+                    set_state(session_state::draining, now);
+                    s_.expiry = now + cfg_.timers.ending_timeout;
+                    push_event(event::make(event_kind::server_shutdown, s_.id, from));
+                }
+                return {};
+            case packet_type::data:
+                if (layered(variant_)) {
+                    report_packet(type, *p, *words);
+                } else {
+                    push_event(event::data(s_.id, from, *words, h->pn_field, p->keyword));
+                }
+                return {};
+            case packet_type::keep_alive: report_packet(type, *p, *words); return {};
+            default: return violation(now);
+        }
+    }
+
+    result<void> violation(time_point now) {
+        end_session(make_error_code(core::errc::protocol_violation), now);
+        redial_at_ = now + cfg_.timers.redial_after_expiry;
+        return fail(core::errc::protocol_violation);
+    }
+
+    void report_packet(packet_type type, const opened_transport& p, const words_view& words) {
+        if (!layered(variant_)) return;
+        event e = event::data(s_.id, cfg_.server, words, p.header.pn_field, p.keyword);
+        e.kind = event_kind::packet_received;
+        e.type = detail::core_type(type);
+        e.payload = p.payload;
+        push_event(e);
+    }
+
+    /// Seals a new numbered packet with `payload` (already framed).  spec: neutrino-v3.md §10.1
+    result<std::uint64_t> send_numbered(packet_type type, std::uint32_t keyword, bytes_view payload,
+                                        word_list words, std::size_t pad_to, time_point now) {
+        if (tx_.full()) return fail(core::errc::would_block);
+        if (s_.update_due(opt_.key_update, now)) {
+            s_.advance_send_phase(now);
+            ++stats_.key_updates_initiated;
+        }
+        if (type == packet_type::keep_alive || type == packet_type::client_hello3 ||
+            type == packet_type::client_good_bye) {
+            if (payload.empty()) payload = empty_list();
+        }
+        auto pn = s_.take_numbered();
+        if (!pn) return fail_core(pn.error());
+        auto buf = tx_.back_buffer();
+        auto n = s_.seal(buf, type, *pn, keyword, payload, pad_to);
+        if (!n) {
+            --s_.next_pn;
+            return fail_core(n.error());
+        }
+        if (type != packet_type::data && layered(variant_)) s_.remember_control(*pn, type, payload);
+        tx_.push(*n, s_.peer);
+        last_sent_ = now;
+        const std::span<const std::byte> wire(buf.data(), *n);
+        if (layered(variant_)) {
+            event e = event::make(event_kind::packet_sent, s_.id, s_.peer);
+            e.type = detail::core_type(type);
+            e.packet_number = *pn;
+            e.wire = wire;
+            push_event(e);
+        }
+        report_sent(type, *pn, keyword, words, wire, now);
+        return *pn;
+    }
+
+    result<void> send_unnumbered(packet_type type, word_list words, const peer_address& to, time_point now) {
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto payload = frame_words(words);
+        if (!payload) return tl::unexpected(payload.error());
+        auto pn = s_.take_unnumbered();
+        if (!pn) return fail_core(pn.error());
+        auto buf = tx_.back_buffer();
+        auto n = s_.seal(buf, type, *pn, 0, *payload, 0);
+        if (!n) return fail_core(n.error());
+        tx_.push(*n, to);
+        last_sent_ = now;
+        report_sent(type, *pn, 0, words, {buf.data(), *n}, now);
+        return {};
+    }
+
+    void report_sent(packet_type type, std::uint64_t pn, std::uint32_t keyword, word_list words,
+                     std::span<const std::byte> wire, time_point now) {
+        const packet_info info{core::role::client, detail::core_type(type), s_.id, pn, keyword, {}, words, wire, s_.peer};
+        observer_.on_packet_sent(info, now);
+    }
+
+    void end_session(std::error_code reason, time_point now) {
+        const std::uint64_t id = s_.id;
+        set_state(session_state::closed, now);
+        s_.wipe();  // spec: neutrino-v3.md §13: the closing side wipes the session's keys
+        s_ = detail::transport_session{};
+        s_.state = session_state::closed;
+        hs_.reset();
+        push_event(event::closed(id, cfg_.server, reason));
+    }
+
+    [[nodiscard]] time_point next_keep_alive() const noexcept {
+        const auto idle = cfg_.timers.keep_alive_idle;
+        return std::min(last_sent_ + idle, std::max(last_received_ + idle, last_keep_alive_ + idle));
+    }
+
+    void set_state(session_state to, time_point now) {
+        if (s_.state == to) return;
+        observer_.on_session_state(s_.id, cfg_.server, s_.state, to, now);
+        s_.state = to;
+    }
+
+    void push_event(const event& e) noexcept {
+        if (!events_.push(e)) ++stats_.events_dropped;
+    }
+
+    config cfg_;
+    options opt_;
+    [[no_unique_address]] Observer observer_;
+    Random random_;
+    core::detail::datagram_queue tx_;
+    core::detail::ring<event> events_;
+    v3::stats stats_;
+    variant variant_;
+    std::uint32_t peer_extended_limit_ = 0;
+    derived_key mac1_key_{};
+    derived_key cookie_key_{};
+    detail::transport_session s_;
+    std::optional<client_handshake> hs_;
+    offer offer_{};
+    std::optional<held_cookie> cookie_;
+    std::optional<hello2_status> refusal_;
+    std::array<std::byte, hello1_size> hello1_{};
+    std::array<std::byte, max_payload_size> payload_{};
+    std::array<std::byte, max_datagram_size> rx_{};
+    int transmissions_ = 0;
+    bool cookie_taken_ = false;
+    bool dialling_ = false;
+    time_point next_hello1_at_{};
+    time_point redial_at_{};
+    time_point last_sent_{};
+    time_point last_received_{};
+    time_point last_keep_alive_{};
+};
+
+/// The v3 client most applications use: no observer, OS randomness.
+using client = basic_client<>;
+static_assert(datagram_layer<client>);
+
+}  // namespace neutrino::core::v3

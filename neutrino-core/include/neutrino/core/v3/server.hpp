@@ -1,0 +1,812 @@
+#pragma once
+/// \file
+/// `core::v3::basic_server`: the server side of Neutrino wire v3 as a sans-IO machine, with the
+/// public API of `core::basic_server` (v2), so that `reliable::basic_server<Next>` runs over it
+/// unchanged. mac1 before any DH, the pending table with its mac1 index (duplicate HELLO1s
+/// answered from the stored HELLO2), cookies under load, variant negotiation and the four
+/// refusal statuses, confirmation by the first authenticated c2s packet, key update,
+/// authenticated close, path validation with the 3× amplification limit.
+/// spec: neutrino-v3.md §7.4, §7.7, §7.8, §8, §9, §10, §11, §12, §13, §14.1
+///
+/// Reliable compatibility (§14.1): the layer above starts its receive state at the first
+/// `packet_received` event; c2s pn 1 is HELLO3. When a session is confirmed, a layered server
+/// therefore reports a `packet_received` marker of type SERVER_HELLO2 with packet number 0
+/// right after `established` and before the confirming packet itself.
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/event.hpp"
+#include "neutrino/core/observer.hpp"
+#include "neutrino/core/random.hpp"
+#include "neutrino/core/server.hpp"
+#include "neutrino/core/v3/cookie.hpp"
+#include "neutrino/core/v3/handshake.hpp"
+#include "neutrino/core/v3/session.hpp"
+
+namespace neutrino::core::v3 {
+
+/// What a v3 server needs beyond `core::server_config`.
+struct server_options {
+    /// Variants served (mask: 1 basic, 2 reliable, 4 extended); 0: only the configured one.
+    std::uint8_t variants = 0;
+    /// Extended: the largest reassembled message accepted (answered when Extended is chosen).
+    std::uint32_t extended_max_message_size = 262144;
+    /// Refuse NK clients with status 3.  spec: neutrino-v3.md §9.2
+    bool require_client_key = false;
+    /// IK admission: false refuses with status 1. Empty: every client key is accepted.
+    std::function<bool(const public_key&)> accept_client_key;
+    /// Always require a cookie (tests; the vectors' `ik_reliable_cookie`).  spec: §8.3
+    bool always_require_cookie = false;
+    /// Under load when this many handshakes are pending …
+    std::size_t load_pending = 2048;
+    /// … or when this many HELLO1s reached the DH step within the last second.
+    std::uint32_t load_handshakes_per_second = 5000;
+    /// COOKIE_REPLYs per second, at most (global).  spec: neutrino-v3.md §8.3
+    std::uint32_t cookie_replies_per_second = 10000;
+    std::size_t max_pending_total = 4096;  ///< MAX_PENDING_TOTAL
+    std::size_t max_pending_per_ip = 32;   ///< MAX_PENDING_PER_IP
+    std::chrono::milliseconds pending_timeout{1500};  ///< PENDING_TIMEOUT
+    std::chrono::milliseconds path_challenge_rto{250};
+    std::chrono::milliseconds candidate_lifetime{1000};
+    unsigned max_challenges = 3;
+    key_update_policy key_update{};
+};
+
+/// The v3 server machine. Not thread-safe: one owner calls it.
+template <class Observer = null_observer, class Random = system_random>
+class basic_server {
+public:
+    using event_type = event;
+    using observer_type = Observer;
+    using config = core::server_config;
+    using options = server_options;
+
+    explicit basic_server(config cfg, Observer observer = {}, Random random = {})
+        : basic_server(std::move(cfg), options{}, std::move(observer), std::move(random)) {}
+
+    basic_server(config cfg, options opt, Observer observer = {}, Random random = {})
+        : cfg_(std::move(cfg)),
+          opt_(std::move(opt)),
+          observer_(std::move(observer)),
+          random_(std::move(random)),
+          tx_(cfg_.send_queue_capacity),
+          events_(cfg_.event_queue_capacity) {
+        ensure_sodium();
+        mac1_key_ = derive_mac1_key(cfg_.keys.pk);
+        cookie_key_ = derive_cookie_key(cfg_.keys.pk);
+        mask_ = opt_.variants != 0 ? opt_.variants : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+    }
+
+    // --- application API -------------------------------------------------------------------
+
+    /// Sends one DATA packet to an established session. Errors: unknown_session,
+    /// not_connected, closed, too_many_words, word_too_large, payload_too_large, would_block.
+    result<void> send(std::uint64_t session_id, word_list words, time_point now) {
+        auto r = send_packet(session_id, core::packet_type::data, words, now);
+        if (!r) return tl::unexpected(r.error());
+        return {};
+    }
+
+    /// Sends `words` to every established session; returns how many accepted it.
+    std::size_t send_to_all(word_list words, time_point now) {
+        std::size_t n = 0;
+        for (auto& [id, s] : sessions_) {
+            if (s.t.state == session_state::established && send(id, words, now)) ++n;
+        }
+        return n;
+    }
+
+    /// Forgets a session without telling the client.
+    void drop_session(std::uint64_t session_id, time_point now) {
+        auto it = sessions_.find(session_id);
+        if (it != sessions_.end()) remove(it, make_error_code(core::errc::closed), now);
+    }
+
+    /// Sends an authenticated SERVER_SHUTDOWN to every established session and ends them all;
+    /// afterwards every datagram is dropped.  spec: neutrino-v3.md §13
+    void shutdown(time_point now) {
+        if (shut_down_) return;
+        for (auto& [id, s] : sessions_) {
+            if (s.t.state == session_state::established) {
+                (void)send_numbered(s, packet_type::server_shutdown, 0, {}, {}, 0, now);
+            }
+        }
+        shut_down_ = true;
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            it = remove(it, make_error_code(core::errc::draining), now);
+        }
+    }
+
+    /// Starts a key update on a session (§11.2 condition 1 applies). Errors: unknown_session,
+    /// not_connected, would_block (the client has not followed the previous update yet).
+    result<void> update_keys(std::uint64_t session_id, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        if (!(*s)->t.can_initiate_update()) return fail(core::errc::would_block);
+        (*s)->t.advance_send_phase(now);
+        ++stats_.key_updates_initiated;
+        return {};
+    }
+
+    /// Tests and operators: treat the server as under load (cookies required) or not.
+    void set_under_load(bool on) noexcept { forced_load_ = on; }
+    /// True when a HELLO1 arriving now would need a valid mac2 (§8.3).
+    [[nodiscard]] bool under_load(time_point now) const noexcept {
+        return forced_load_ || opt_.always_require_cookie || pending_ >= opt_.load_pending ||
+               (now - rate_window_ < std::chrono::seconds(1) && handshakes_in_window_ >= opt_.load_handshakes_per_second);
+    }
+
+    // --- for the layer above (variant::reliable / extended) ---------------------------------
+
+    result<std::uint64_t> send_packet(std::uint64_t session_id, core::packet_type type, word_list words,
+                                      time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        auto n = detail::frame(words, payload_);
+        if (!n) return tl::unexpected(n.error());
+        return send_numbered(**s, detail::v3_type(type), 0, {payload_.data(), *n}, words, cfg_.min_datagram_size, now);
+    }
+
+    result<std::uint64_t> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
+                                       std::span<const std::byte> payload, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        if (payload.size() > max_payload_size) return fail(core::errc::payload_too_large);
+        return send_numbered(**s, packet_type::data, keyword, payload, {}, keyword == 0 ? cfg_.min_datagram_size : 0, now);
+    }
+
+    /// Seals again a numbered control packet; see `v3::basic_client::reseal` (the original
+    /// plaintext is re-sealed, `type` and `words` are ignored).
+    result<void> reseal(std::uint64_t session_id, std::uint64_t pn, core::packet_type type, word_list words,
+                        time_point now) {
+        (void)type;
+        (void)words;
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        detail::transport_session& t = (*s)->t;
+        if (pn == 0 || pn >= t.next_pn) return fail(core::errc::protocol_violation);
+        auto c = t.control(pn);
+        if (!c) return fail(core::errc::protocol_violation);
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto n = t.seal(buf, c->type, pn, 0, c->payload, 0);
+        if (!n) return fail_core(n.error());
+        tx_.push(*n, t.peer);
+        report_sent(t, c->type, pn, 0, {}, {buf.data(), *n}, t.peer, now);
+        return {};
+    }
+
+    /// Queues an unnumbered REQUEST_RETRANSMISSION for numbered `pn` to a session.
+    result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        std::array<std::byte, 8> v;
+        core::detail::store_le(v.data(), pn);
+        const word w(v);
+        return send_unnumbered(**s, packet_type::request_retransmission, {&w, 1}, (*s)->t.peer, now);
+    }
+
+    /// Queues a datagram sealed earlier (see `v3::basic_client::resend`), to the validated
+    /// address only (§12.2).
+    result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram, std::uint64_t pn,
+                        time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        detail::transport_session& t = (*s)->t;
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto buf = tx_.back_buffer();
+        auto p = t.prepare_resend(datagram, pn, buf);
+        if (!p) return fail_core(p.error());
+        if (p->resealed) ++stats_.resealed;
+        tx_.push(p->size, t.peer);
+        const packet_info info{core::role::server, core::packet_type::data, t.id, pn, 0, {}, {}, {buf.data(), p->size}, t.peer};
+        report_retransmission(observer_, info, now);
+        return {};
+    }
+
+    void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
+        report_rtt_sample(observer_, session_id, core::role::server, rtt, now);
+    }
+
+    void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {
+        auto it = sessions_.find(session_id);
+        if (it != sessions_.end()) it->second.t.receive_limit = max_pn;
+    }
+
+    template <class F>
+    void for_each_session(F&& f) const {
+        for (const auto& [id, s] : sessions_) f(id, s.t.state);
+    }
+
+    [[nodiscard]] std::size_t session_count() const noexcept { return sessions_.size(); }
+    [[nodiscard]] std::size_t pending_count() const noexcept { return pending_; }
+    [[nodiscard]] session_state state_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        return it == sessions_.end() ? session_state::none : it->second.t.state;
+    }
+    /// The validated address of a session (§12.1 `addr`).
+    [[nodiscard]] std::optional<peer_address> peer_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return std::nullopt;
+        return it->second.t.peer;
+    }
+    /// The migration candidate of a session, if any (§12.1).
+    [[nodiscard]] std::optional<peer_address> candidate_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end() || !it->second.candidate) return std::nullopt;
+        return it->second.candidate->addr;
+    }
+    /// Send and receive key phases of a session (§11.1); {0, 0} when unknown.
+    [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> phases_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return {0, 0};
+        return {it->second.t.send_phase(), it->second.t.receive_phase()};
+    }
+    /// The variant negotiated for a session.
+    [[nodiscard]] std::optional<variant> variant_of(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return std::nullopt;
+        return it->second.v;
+    }
+    [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
+    [[nodiscard]] const v3::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
+    [[nodiscard]] const options& v3_options() const noexcept { return opt_; }
+    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Random& random() noexcept { return random_; }
+    [[nodiscard]] std::size_t send_capacity() const noexcept { return tx_.capacity() - tx_.size(); }
+
+    // --- datagram_layer ----------------------------------------------------------------------
+
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        ++stats_.datagrams_received;
+        stats_.bytes_received += in.size();
+        observer_.on_datagram_received(in, from, now);
+        auto r = receive(in, from, now);
+        if (!r) {
+            stats_.count_drop(r.error());
+            observer_.on_dropped(r.error(), from, in.size(), now);
+        }
+        return r;
+    }
+
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) noexcept {
+        auto t = tx_.pop(out);
+        if (t) {
+            ++stats_.datagrams_sent;
+            stats_.bytes_sent += t->size;
+        }
+        return t;
+    }
+
+    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+
+    /// The earliest session expiry or path-challenge timer (linear in the session count).
+    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
+        std::optional<time_point> d;
+        auto consider = [&d](time_point t) {
+            if (!d || t < *d) d = t;
+        };
+        for (const auto& [id, s] : sessions_) {
+            consider(s.t.expiry);
+            if (s.candidate) {
+                consider(s.candidate->expires);
+                if (s.candidate->challenges < opt_.max_challenges) {
+                    consider(s.candidate->last_challenge + opt_.path_challenge_rto);
+                }
+            }
+        }
+        return d;
+    }
+
+    /// Expires sessions (reason timed_out) and candidates; re-sends path challenges.
+    void handle_deadline(time_point now) {
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            server_session& s = it->second;
+            if (now >= s.t.expiry) {
+                it = remove(it, make_error_code(core::errc::timed_out), now);
+                continue;
+            }
+            if (s.candidate) {
+                if (now >= s.candidate->expires) {
+                    s.candidate.reset();  // spec: neutrino-v3.md §12.2 rule 4: dropped after 1 s
+                } else if (s.candidate->challenges < opt_.max_challenges &&
+                           now >= s.candidate->last_challenge + opt_.path_challenge_rto) {
+                    send_challenge(s, now);
+                }
+            }
+            ++it;
+        }
+    }
+
+private:
+    static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
+    static constexpr std::size_t max_hello2_destinations = 4;                // spec: §7.4 step 3
+
+    struct path_candidate {
+        peer_address addr;
+        std::array<std::byte, 8> challenge{};
+        std::uint64_t received = 0;
+        std::uint64_t sent = 0;
+        unsigned challenges = 0;
+        time_point last_challenge{};
+        time_point expires{};
+    };
+
+    struct server_session {
+        detail::transport_session t;
+        variant v = variant::basic;
+        mac_value mac1{};
+        std::array<std::byte, hello2_size> hello2{};
+        std::array<peer_address, max_hello2_destinations> hello2_to{};
+        std::size_t hello2_count = 0;
+        peer_address host;  ///< the first HELLO1's source, for the per-IP pending count
+        std::optional<path_candidate> candidate;
+    };
+
+    struct mac_hash {
+        std::size_t operator()(const mac_value& m) const noexcept {
+            return static_cast<std::size_t>(core::detail::load_le<std::uint64_t>(m.data()));
+        }
+    };
+    using session_map = std::unordered_map<std::uint64_t, server_session>;
+
+    result<server_session*> established(std::uint64_t session_id) {
+        if (shut_down_) return fail(core::errc::closed);
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return fail(core::errc::unknown_session);
+        if (it->second.t.state != session_state::established) return fail(core::errc::not_connected);
+        return &it->second;
+    }
+
+    result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        if (shut_down_) return fail(core::errc::closed);
+        if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
+        if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
+        if (core::detail::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
+            return fail(core::errc::bad_protocol_identifier);
+        }
+        if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
+        const auto code = static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
+        if (code == static_cast<std::uint8_t>(packet_type::client_hello1)) return receive_hello1(in, from, now);
+        return receive_transport(in, from, now);
+    }
+
+    // --- handshake ---------------------------------------------------------------------------
+
+    /// spec: neutrino-v3.md §7.4, in its order
+    result<void> receive_hello1(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        // steps 1–2: layout and mac1, no DH
+        auto pattern = check_hello1(in, mac1_key_);
+        if (!pattern) return fail_core(pattern.error());
+        const mac_value m = hello1_mac1(in);
+        // step 3: a retransmission gets the stored HELLO2; step 4: a replay of a confirmed one
+        if (auto idx = by_mac1_.find(m); idx != by_mac1_.end()) {
+            auto it = sessions_.find(idx->second);
+            if (it == sessions_.end()) return fail(core::errc::replayed);
+            server_session& s = it->second;
+            if (s.t.state != session_state::pending) return fail(core::errc::replayed);
+            const auto known = std::find(s.hello2_to.begin(), s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count), from);
+            if (known == s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count)) {
+                if (s.hello2_count == max_hello2_destinations) return fail(core::errc::session_limit);
+                s.hello2_to[s.hello2_count++] = from;
+            }
+            if (tx_.full()) return fail(core::errc::would_block);
+            queue_raw(s.hello2, from);
+            s.t.expiry = now + opt_.pending_timeout;
+            ++stats_.hello2_resent;
+            return {};
+        }
+        // step 5: under load, a cookie for this source address, else COOKIE_REPLY
+        rotate_cookie_secret(now);
+        if (under_load(now) && !cookies_->check_mac2(in, from)) {
+            send_cookie_reply(m, from, now);
+            return fail(core::errc::rate_limited);
+        }
+        // step 6: limits
+        if (pending_ >= opt_.max_pending_total || sessions_.size() >= cfg_.max_sessions ||
+            pending_on(from) >= opt_.max_pending_per_ip) {
+            return fail(core::errc::session_limit);
+        }
+        if (tx_.full()) return fail(core::errc::would_block);
+        if (cfg_.accept && !cfg_.accept(from)) return fail(core::errc::refused);  // silent refusal
+        // step 7: Noise message 1
+        count_handshake(now);
+        const bool ik = *pattern == handshake_pattern::ik;
+        stats_.dh_operations += ik ? 2U : 1U;  // es (+ ss)
+        auto hs = server_handshake::read_hello1(in, cfg_.keys.sk, cfg_.keys.pk);
+        if (!hs) return fail_core(hs.error());
+        ++stats_.handshakes_read;
+        // steps 8–10: offer, admission, negotiation
+        answer a;
+        variant chosen = variant::basic;
+        if (!hs->client_offer()) {
+            a.status = hello2_status::bad_offer;
+        } else if (!ik && opt_.require_client_key) {
+            a.status = hello2_status::client_auth_required;
+        } else if (ik && opt_.accept_client_key && !opt_.accept_client_key(*hs->client_static())) {
+            a.status = hello2_status::refused;
+        } else if (auto v = negotiate(*hs->client_offer()); !v) {
+            a.status = hello2_status::no_common_variant;
+            a.variant = mask_;
+        } else {
+            chosen = *v;
+            a.variant = static_cast<std::uint8_t>(chosen);
+            a.extended_max_message_size = chosen == variant::extended ? opt_.extended_max_message_size : 0;
+            std::uint64_t id = 0;
+            do {  // expected once
+                id = random_.uniform(min_session_id, UINT64_MAX);
+            } while (sessions_.contains(id));
+            a.session_id = id;
+        }
+        // step 11: message 2 with a fresh ephemeral key, used once
+        secret_key f;
+        random_.fill(f.bytes());
+        auto buf = tx_.back_buffer();
+        auto n = hs->write_hello2(buf, f, a);
+        stats_.dh_operations += ik ? 3U : 2U;  // keygen, ee (+ se)
+        if (!n) return fail_core(n.error());
+        tx_.push(*n, from);
+        ++stats_.hello2_sent;
+        ++stats_.packets_accepted;
+        const packet_info info{core::role::server, core::packet_type::client_hello1, session_id_none, 0, 0, {}, {}, in, from};
+        observer_.on_packet_received(info, now);
+        if (a.status != hello2_status::accepted) return {};  // spec: step 12: no state kept
+        // step 12: the pending session
+        const transport_keys keys = hs->split();
+        server_session s;
+        s.t.id = a.session_id;
+        s.t.install(keys.s2c, keys.c2s, now);
+        s.t.peer = from;
+        s.t.expiry = now + opt_.pending_timeout;
+        s.v = chosen;
+        s.mac1 = m;
+        std::memcpy(s.hello2.data(), buf.data(), hello2_size);
+        s.hello2_to[0] = from;
+        s.hello2_count = 1;
+        s.host = from;
+        auto [it, inserted] = sessions_.emplace(a.session_id, std::move(s));
+        by_mac1_.emplace(m, a.session_id);
+        ++pending_;
+        ++pending_hosts_[host_key(from)];
+        set_state(it->second, session_state::pending, now);
+        core::session_keys k;
+        k.rx = keys.c2s;
+        k.tx = keys.s2c;
+        report_session_keys(observer_, a.session_id, core::role::server, k, now);
+        return {};
+    }
+
+    /// spec: neutrino-v3.md §9.3
+    [[nodiscard]] std::optional<variant> negotiate(const offer& o) const noexcept {
+        const auto common = static_cast<std::uint8_t>(o.variants_mask & mask_);
+        if (common == 0) return std::nullopt;
+        if (((common >> o.preferred_variant) & 1U) != 0) return static_cast<variant>(o.preferred_variant);
+        const auto own = static_cast<unsigned>(cfg_.variant);
+        if (((common >> own) & 1U) != 0) return cfg_.variant;
+        for (unsigned v = 0; v < 3; ++v) {
+            if (((common >> v) & 1U) != 0) return static_cast<variant>(v);
+        }
+        return std::nullopt;
+    }
+
+    void rotate_cookie_secret(time_point now) {
+        if (!cookies_) {
+            cookies_.emplace(cookie_secrets::generate(random_, now));
+        } else if (cookies_->rotate_if_due(now, random_)) {
+            ++stats_.cookie_rotations;
+        }
+    }
+
+    void send_cookie_reply(const mac_value& mac1, const peer_address& to, time_point now) {
+        // spec: neutrino-v3.md §8.3: rate-limited globally
+        if (now - reply_window_ >= std::chrono::seconds(1)) {
+            reply_window_ = now;
+            replies_in_window_ = 0;
+        }
+        if (replies_in_window_ >= opt_.cookie_replies_per_second || tx_.full()) return;
+        ++replies_in_window_;
+        std::array<std::byte, cookie_nonce_size> nonce;
+        random_.fill(nonce);
+        auto buf = tx_.back_buffer();
+        auto n = write_cookie_reply(buf, cookie_key_, nonce, mac1, cookies_->cookie_for(to));
+        if (!n) return;
+        tx_.push(*n, to);
+        ++stats_.cookie_replies_sent;
+    }
+
+    void count_handshake(time_point now) noexcept {
+        if (now - rate_window_ >= std::chrono::seconds(1)) {
+            rate_window_ = now;
+            handshakes_in_window_ = 0;
+        }
+        ++handshakes_in_window_;
+    }
+
+    // --- transport ---------------------------------------------------------------------------
+
+    /// spec: neutrino-v3.md §10.5 for the server
+    result<void> receive_transport(std::span<const std::byte> in, const peer_address& from, time_point now) {
+        auto h = transport_header::parse(in, role::server);
+        if (!h) return fail_core(h.error());
+        if (h->session_id < min_session_id) return fail(core::errc::bad_session_id);
+        auto it = sessions_.find(h->session_id);
+        if (it == sessions_.end()) return fail(core::errc::unknown_session);
+        server_session& s = it->second;
+        auto p = s.t.open(in, *h, now, rx_);
+        if (!p) {
+            if (p.error() == make_error_code(errc::decryption_failed)) {
+                ++stats_.failed_auth;
+                if (s.t.failed_auth >= max_failed_auth) {
+                    remove(it, make_error_code(core::errc::protocol_violation), now);  // CRYPTO_LIMIT
+                }
+            }
+            return fail_core(p.error());
+        }
+        const std::uint64_t pn = h->pn_field;
+        const bool numbered = pn < unnumbered_base;
+        if (numbered && pn > s.t.receive_limit) {
+            if (s.t.accept(*p, false, now)) ++stats_.key_updates_followed;
+            event e = event::make(event_kind::packet_beyond_window, s.t.id, s.t.peer);
+            e.packet_number = pn;
+            push_event(e);
+            return fail(core::errc::outside_window);
+        }
+        // Authenticated and fresh from here on (§10.5 step 7).
+        const bool newest = numbered && pn > s.t.highest_numbered;
+        if (s.t.accept(*p, true, now)) ++stats_.key_updates_followed;
+        s.t.expiry = now + cfg_.timers.established_timeout;
+        const packet_type type = h->type;
+        if (s.t.state == session_state::pending) confirm(s, from, in.size(), now);
+        const bool raw = s.v == variant::extended && type == packet_type::data;
+        auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
+        // spec: neutrino-v3.md §10.5 steps 8–9, §7.7: HELLO3 ⇔ pn 1; violations close (reason 4)
+        if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, s.v) ||
+            ((type == packet_type::client_hello3) != (pn == 1))) {
+            remove(it, make_error_code(core::errc::protocol_violation), now);
+            return fail(core::errc::protocol_violation);
+        }
+        ++stats_.packets_accepted;
+        const packet_info info{core::role::server, detail::core_type(type), s.t.id, pn, p->keyword, *words, {}, p->payload, from};
+        observer_.on_packet_received(info, now);
+        // step 10: the address (§12)
+        if (!(from == s.t.peer)) {
+            if (s.candidate && from == s.candidate->addr) s.candidate->received += in.size();
+            if (newest && !(s.candidate && from == s.candidate->addr)) start_candidate(s, from, in.size(), now);
+        } else if (newest && s.candidate) {
+            s.candidate.reset();  // spec: §12.2 rule 5: the peer is still reachable at addr
+        }
+        // step 11: act and deliver
+        switch (type) {
+            case packet_type::path_response:
+                if (s.candidate && from == s.candidate->addr && equal_ct((*words)[0], s.candidate->challenge)) {
+                    // spec: neutrino-v3.md §12.2 rule 6
+                    event e = event::make(event_kind::address_changed, s.t.id, from);
+                    e.old_peer = s.t.peer;
+                    s.t.peer = from;
+                    s.candidate.reset();
+                    ++stats_.path_validations;
+                    push_event(e);
+                }
+                return {};
+            case packet_type::client_good_bye:
+                remove(it, make_error_code(core::errc::closed), now);  // spec: §13, reason 1
+                return {};
+            case packet_type::data:
+                if (layered(s.v)) {
+                    report_packet(s, type, *p, *words);
+                } else {
+                    push_event(event::data(s.t.id, s.t.peer, *words, pn, p->keyword));
+                }
+                return {};
+            case packet_type::keep_alive:
+                if (layered(s.v)) {
+                    report_packet(s, type, *p, *words);
+                } else {
+                    (void)send_numbered(s, packet_type::keep_alive, 0, {}, {}, cfg_.min_datagram_size, now);
+                }
+                return {};
+            case packet_type::client_hello3:
+            case packet_type::request_retransmission: report_packet(s, type, *p, *words); return {};
+            default: return {};
+        }
+    }
+
+    /// spec: neutrino-v3.md §7.7
+    void confirm(server_session& s, const peer_address& from, std::size_t size, time_point now) {
+        --pending_;
+        release_host(s.host);
+        const auto end = s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count);
+        const bool known = std::find(s.hello2_to.begin(), end, from) != end;
+        s.t.peer = known ? from : s.hello2_to[0];
+        set_state(s, session_state::established, now);
+        push_event(event::make(event_kind::established, s.t.id, s.t.peer));
+        if (layered(s.v)) {
+            // spec: neutrino-v3.md §14.1: the layer above starts its receive state here, so
+            // that c2s pn 1 (HELLO3) is the first it expects
+            event e = event::make(event_kind::packet_received, s.t.id, s.t.peer);
+            e.type = core::packet_type::server_hello2;
+            e.packet_number = 0;
+            push_event(e);
+        }
+        (void)size;
+    }
+
+    void start_candidate(server_session& s, const peer_address& a, std::size_t received, time_point now) {
+        path_candidate c;
+        c.addr = a;
+        random_.fill(c.challenge);
+        c.received = received;
+        c.expires = now + opt_.candidate_lifetime;
+        s.candidate = c;
+        send_challenge(s, now);
+    }
+
+    /// spec: neutrino-v3.md §12.2 rule 4: only within 3× what the candidate sent us
+    void send_challenge(server_session& s, time_point now) {
+        path_candidate& c = *s.candidate;
+        c.last_challenge = now;
+        constexpr std::size_t challenge_size = prefix_size + keyword_size + 1 + 2 + 8 + tag_size;  // 53
+        if (c.sent + challenge_size > 3 * c.received) {
+            ++stats_.amplification_blocked;
+            ++c.challenges;
+            return;
+        }
+        const word w(c.challenge);
+        if (send_unnumbered(s, packet_type::path_challenge, {&w, 1}, c.addr, now)) {
+            c.sent += challenge_size;
+            ++stats_.path_challenges_sent;
+        }
+        ++c.challenges;
+    }
+
+    void report_packet(const server_session& s, packet_type type, const opened_transport& p, const words_view& words) {
+        if (!layered(s.v)) return;
+        event e = event::data(s.t.id, s.t.peer, words, p.header.pn_field, p.keyword);
+        e.kind = event_kind::packet_received;
+        e.type = detail::core_type(type);
+        e.payload = p.payload;
+        push_event(e);
+    }
+
+    /// Seals a new numbered packet for `s` (payload framed; empty: an empty word list).
+    result<std::uint64_t> send_numbered(server_session& s, packet_type type, std::uint32_t keyword,
+                                        bytes_view payload, word_list words, std::size_t pad_to, time_point now) {
+        static constexpr std::array<std::byte, 1> empty{};
+        if (tx_.full()) return fail(core::errc::would_block);
+        detail::transport_session& t = s.t;
+        if (t.update_due(opt_.key_update, now)) {
+            t.advance_send_phase(now);
+            ++stats_.key_updates_initiated;
+        }
+        if (payload.empty() && type != packet_type::data) payload = empty;
+        auto pn = t.take_numbered();
+        if (!pn) return fail_core(pn.error());
+        auto buf = tx_.back_buffer();
+        auto n = t.seal(buf, type, *pn, keyword, payload, pad_to);
+        if (!n) {
+            --t.next_pn;
+            return fail_core(n.error());
+        }
+        if (type != packet_type::data && layered(s.v)) t.remember_control(*pn, type, payload);
+        tx_.push(*n, t.peer);
+        const std::span<const std::byte> wire(buf.data(), *n);
+        if (layered(s.v)) {
+            event e = event::make(event_kind::packet_sent, t.id, t.peer);
+            e.type = detail::core_type(type);
+            e.packet_number = *pn;
+            e.wire = wire;
+            push_event(e);
+        }
+        report_sent(t, type, *pn, keyword, words, wire, t.peer, now);
+        return *pn;
+    }
+
+    result<void> send_unnumbered(server_session& s, packet_type type, word_list words, const peer_address& to,
+                                 time_point now) {
+        if (tx_.full()) return fail(core::errc::would_block);
+        auto f = detail::frame(words, payload_);
+        if (!f) return tl::unexpected(f.error());
+        auto pn = s.t.take_unnumbered();
+        if (!pn) return fail_core(pn.error());
+        auto buf = tx_.back_buffer();
+        auto n = s.t.seal(buf, type, *pn, 0, {payload_.data(), *f}, 0);
+        if (!n) return fail_core(n.error());
+        tx_.push(*n, to);
+        report_sent(s.t, type, *pn, 0, words, {buf.data(), *n}, to, now);
+        return {};
+    }
+
+    void report_sent(const detail::transport_session& t, packet_type type, std::uint64_t pn, std::uint32_t keyword,
+                     word_list words, std::span<const std::byte> wire, const peer_address& to, time_point now) {
+        const packet_info info{core::role::server, detail::core_type(type), t.id, pn, keyword, {}, words, wire, to};
+        observer_.on_packet_sent(info, now);
+    }
+
+    void queue_raw(std::span<const std::byte> bytes, const peer_address& to) noexcept {
+        auto buf = tx_.back_buffer();
+        std::memcpy(buf.data(), bytes.data(), bytes.size());
+        tx_.push(bytes.size(), to);
+    }
+
+    typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason, time_point now) {
+        server_session& s = it->second;
+        if (s.t.state == session_state::pending) {
+            --pending_;
+            release_host(s.host);
+        }
+        if (auto idx = by_mac1_.find(s.mac1); idx != by_mac1_.end() && idx->second == s.t.id) by_mac1_.erase(idx);
+        const std::uint64_t id = s.t.id;
+        const peer_address peer = s.t.peer;
+        set_state(s, session_state::closed, now);
+        s.t.wipe();  // spec: neutrino-v3.md §13
+        push_event(event::closed(id, peer, reason));
+        return sessions_.erase(it);
+    }
+
+    static peer_address host_key(peer_address a) noexcept {
+        a.port = 0;
+        return a;
+    }
+    [[nodiscard]] std::size_t pending_on(const peer_address& a) const noexcept {
+        auto h = pending_hosts_.find(host_key(a));
+        return h == pending_hosts_.end() ? 0 : h->second;
+    }
+    void release_host(const peer_address& a) {
+        auto h = pending_hosts_.find(host_key(a));
+        if (h != pending_hosts_.end() && --h->second == 0) pending_hosts_.erase(h);
+    }
+
+    void set_state(server_session& s, session_state to, time_point now) {
+        if (s.t.state == to) return;
+        observer_.on_session_state(s.t.id, s.t.peer, s.t.state, to, now);
+        s.t.state = to;
+    }
+
+    void push_event(const event& e) noexcept {
+        if (!events_.push(e)) ++stats_.events_dropped;
+    }
+
+    config cfg_;
+    options opt_;
+    [[no_unique_address]] Observer observer_;
+    Random random_;
+    core::detail::datagram_queue tx_;
+    core::detail::ring<event> events_;
+    v3::stats stats_;
+    std::uint8_t mask_ = 0;
+    derived_key mac1_key_{};
+    derived_key cookie_key_{};
+    std::optional<cookie_secrets> cookies_;
+    session_map sessions_;
+    std::unordered_map<mac_value, std::uint64_t, mac_hash> by_mac1_;
+    std::unordered_map<peer_address, std::size_t, peer_address_hash> pending_hosts_;
+    std::size_t pending_ = 0;
+    std::array<std::byte, max_payload_size> payload_{};
+    std::array<std::byte, max_datagram_size> rx_{};
+    time_point rate_window_{};
+    std::uint32_t handshakes_in_window_ = 0;
+    time_point reply_window_{};
+    std::uint32_t replies_in_window_ = 0;
+    bool forced_load_ = false;
+    bool shut_down_ = false;
+};
+
+/// The v3 server most applications use: no observer, OS randomness.
+using server = basic_server<>;
+static_assert(datagram_layer<server>);
+
+}  // namespace neutrino::core::v3
