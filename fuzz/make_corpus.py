@@ -188,6 +188,32 @@ def replay_window_corpus():
     c.add("far-jump", op(0, 10) + op(1, 5000) + op(2, 100) + op(0x41, 1))
 
 
+def reassembler_corpus():
+    # see fuzz_reassembler.cpp: setup byte, then (keyword, u16 length, payload) operations
+    c = corpus("reassembler")
+    frag = 1214
+
+    def op(keyword, payload):
+        k = bytes([keyword]) if keyword < 8 else b"\xff" + u32(keyword)
+        return k + u16(len(payload)) + payload
+
+    def series(message):
+        if len(message) <= frag:
+            return op(0, message)
+        chunks = [message[i:i + frag] for i in range(0, len(message), frag)]
+        return b"".join(op(len(chunks) - i, ch) for i, ch in enumerate(chunks))
+
+    one = encode_words([b"hello", b"world"], "<H", "<I")
+    three = encode_words([bytes(range(256)) * 12], "<H", "<I")  # 3 fragments
+    six = encode_words([b"x" * 5000, b"", b"y" * 2000], "<H", "<I")  # 6 fragments
+    c.add("whole", b"\x00" + series(one))
+    c.add("three-fragments", b"\x00" + series(three) + series(one))
+    c.add("streamed", b"\x01" + series(six) + series(three))
+    c.add("broken-then-valid", b"\x00" + series(six)[:2 * (frag + 3)] + series(one) + series(three))
+    c.add("oversize", b"\x00" + op(200, b"z" * frag) + series(one))
+    c.add("budget", b"\x08" + series(encode_words([b"q" * 30000], "<H", "<I")) + series(one))
+
+
 def main():
     vectors = load_vectors()
     words_corpus(vectors)
@@ -195,6 +221,7 @@ def main():
     server_corpus(vectors)
     client_corpus(vectors)
     replay_window_corpus()
+    reassembler_corpus()
     for d in sorted((HERE / "corpus").iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} files")
 

@@ -285,3 +285,52 @@ TEST_P(extended_faults, every_message_arrives_exactly_once_in_order) {
 
 INSTANTIATE_TEST_SUITE_P(matrix, extended_faults, ::testing::ValuesIn(cases()),
                          [](const ::testing::TestParamInfo<fault_case>& i) { return std::string(i.param.name); });
+
+// A streamed message whose bytes turn out malformed: the parts already delivered are followed
+// by message_failed, and the session goes on.
+TEST(extended, streamed_message_that_turns_out_malformed_is_reported) {
+    ne::config ecfg;
+    ecfg.stream_above = 2 * frag;
+    ni::simulator_config sc;
+    neutrino::reliable_test::server_t raw(
+        [] {
+            auto c = server_cfg();
+            c.variant = nc::variant::extended;
+            return c;
+        }(),
+        nr::config{}, nc::null_observer{}, neutrino::seeded_random(5));
+    client_t client(client_cfg(), ecfg, nr::config{}, nc::null_observer{}, neutrino::seeded_random(6));
+    ni::simulator<client_t, neutrino::reliable_test::server_t> sim(client, neutrino::test::client_address, raw,
+                                                                   neutrino::test::server_address);
+    std::size_t parts = 0;
+    std::vector<std::error_code> failed;
+    std::size_t messages = 0;
+    sim.on_a_event = [&](const ne::event& e) {
+        parts += e.kind == ne::event_kind::message_part;
+        messages += e.kind == ne::event_kind::message;
+        if (e.kind == ne::event_kind::message_failed) failed.push_back(e.reason);
+    };
+    ASSERT_TRUE(client.connect(sim.now()));
+    ASSERT_TRUE(sim.run_until([&] { return client.established(); }, 10s));
+    sim.run_for(50ms);
+    // count 1, size 5000, then 5000 bytes would need 5006 bytes: announce 4 fragments of
+    // which the words end early, the rest being non-zero junk
+    std::vector<std::byte> f(frag, std::byte{7});
+    f[0] = std::byte{1};
+    f[1] = std::byte{0};
+    f[2] = std::byte{0x10};
+    f[3] = std::byte{0};
+    f[4] = std::byte{0};
+    f[5] = std::byte{0};  // one word of 16 bytes; everything after it must be zero padding
+    const std::uint64_t sid = client.session_id();
+    ASSERT_TRUE(raw.send_encoded(sid, 4, f, sim.now()));
+    for (std::uint32_t k = 3; k >= 1; --k) ASSERT_TRUE(raw.send_encoded(sid, k, f, sim.now()));
+    const std::array<std::byte, 3> ok{std::byte{0}, std::byte{0}, std::byte{0}};  // zero words
+    ASSERT_TRUE(raw.send_encoded(sid, 0, ok, sim.now()));
+    sim.run_for(200ms);
+    EXPECT_EQ(parts, 0U);  // the junk is in the first fragment: nothing is handed out
+    ASSERT_EQ(failed.size(), 1U);
+    EXPECT_EQ(failed[0], ne::errc::malformed_message);
+    EXPECT_EQ(messages, 1U);
+    EXPECT_TRUE(client.established());
+}

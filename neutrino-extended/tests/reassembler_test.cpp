@@ -134,3 +134,53 @@ TEST(reassembler, random_streams_never_deliver_wrong_bytes) {
         ASSERT_LE(r.buffered(), std::size_t{1} << 16);
     }
 }
+
+// The server's sessions share one budget: a series that would take the endpoint over it is
+// refused before anything is reserved, and the bytes come back when a message completes.
+TEST(reassembler, sessions_share_the_endpoint_budget) {
+    ne::detail::memory_budget budget;
+    budget.limit = 450 * frag;
+    reassembler a(1 << 20, frag, SIZE_MAX, &budget);
+    reassembler b(1 << 20, frag, SIZE_MAX, &budget);
+    const auto m = encode({pattern(300 * frag, 5)});  // 301 fragments: more than is kept
+    fragmenter f(m, frag);
+    EXPECT_EQ(a.push(f.keyword(0), f.payload(0)).what, kind::pending);
+    EXPECT_EQ(budget.used, f.count() * frag);
+    auto o = b.push(f.keyword(0), f.payload(0));
+    ASSERT_EQ(o.what, kind::error);
+    EXPECT_EQ(o.error, ne::errc::reassembly_budget);
+    EXPECT_EQ(b.capacity(), 0U);
+    for (std::uint64_t i = 1; i < f.count(); ++i) {
+        EXPECT_EQ(b.push(f.keyword(i), f.payload(i)).what, kind::pending);  // skipped
+        auto x = a.push(f.keyword(i), f.payload(i));
+        if (i + 1 < f.count()) EXPECT_EQ(x.what, kind::pending);
+        else EXPECT_EQ(x.what, kind::message);
+    }
+    a.settle();  // the message was consumed: its buffer goes back
+    EXPECT_EQ(budget.used, 0U);
+    EXPECT_EQ(budget.high, f.count() * frag);
+    // now b's next message fits
+    for (std::uint64_t i = 0; i < f.count(); ++i) {
+        auto x = b.push(f.keyword(i), f.payload(i));
+        EXPECT_NE(x.what, kind::error);
+    }
+}
+
+// A streamed series reserves nothing, and its parts cover the message exactly once in order.
+TEST(reassembler, streamed_series_hands_out_parts_in_order) {
+    reassembler r(1 << 20, frag, 4 * frag);
+    const auto m = encode({pattern(10 * frag, 6)});
+    fragmenter f(m, frag);
+    std::vector<std::byte> got;
+    for (std::uint64_t i = 0; i < f.count(); ++i) {
+        auto o = r.push(f.keyword(i), f.payload(i));
+        ASSERT_EQ(o.what, kind::part);
+        EXPECT_EQ(o.offset, got.size());
+        EXPECT_EQ(o.first, i == 0);
+        EXPECT_EQ(o.last, i + 1 == f.count());
+        EXPECT_EQ(o.size_bound, f.count() * frag);
+        got.insert(got.end(), o.message.begin(), o.message.end());
+    }
+    EXPECT_EQ(got, m);
+    EXPECT_EQ(r.capacity(), 0U);
+}

@@ -63,24 +63,28 @@ public:
     outcome push(std::uint32_t keyword, std::span<const std::byte> payload) {
         second_ = {};
         settle();  // the last message is gone
-        if (discarding_) {
-            if (keyword != 0 && keyword == expected_) {
-                expected_ = keyword - 1;
-                if (keyword == 1) discarding_ = false;
-                return {};
-            }
-            discarding_ = false;  // the refused series ended early: judge this packet afresh
+        if (discarding_ && keyword != 0) {
+            // the rest of a refused or broken series, up to its keyword 1
+            if (keyword == 1) discarding_ = false;
+            ++discarded_;
+            return {};
         }
         if (in_series()) {
             if (keyword != expected_) {
+                // The series is broken: drop it and skip its rest (fragments up to a keyword
+                // 1). A whole message (keyword 0) that broke it still stands on its own.
                 drop();
-                outcome second = push(keyword, payload);  // this packet may start something valid
-                second_ = second;
+                discarding_ = keyword != 1;
+                if (keyword == 0) second_ = whole(payload);
+                if (keyword != 0) ++discarded_;
                 return failure(errc::broken_series);
             }
             return append(keyword, payload);
         }
         if (keyword == 0) return whole(payload);
+        // A message that fits one packet goes with keyword 0, so a series has at least two
+        // fragments: a lone keyword 1 is a fragment after the end of a series.
+        if (keyword == 1) return failure(errc::broken_series);
         // a new series of `keyword` fragments
         const std::uint64_t announced = static_cast<std::uint64_t>(keyword) * fragment_;
         if (announced > max_ + fragment_ - 1) return refuse(keyword, errc::message_too_large);
@@ -118,7 +122,9 @@ public:
     /// Bytes held for the partial message, and reserved.
     [[nodiscard]] std::size_t buffered() const noexcept { return buffer_.size(); }
     [[nodiscard]] std::size_t capacity() const noexcept { return buffer_.capacity(); }
-    [[nodiscard]] bool in_series() const noexcept { return expected_ != 0 && !discarding_; }
+    [[nodiscard]] bool in_series() const noexcept { return expected_ != 0; }
+    /// Fragments dropped as the rest of a refused or broken series.
+    [[nodiscard]] std::uint64_t discarded() const noexcept { return discarded_; }
     /// True while the current series is streamed.
     [[nodiscard]] bool streaming() const noexcept { return in_series() && streaming_; }
 
@@ -130,7 +136,6 @@ public:
     void reset() noexcept {
         drop();
         discarding_ = false;
-        release();
     }
 
 private:
@@ -168,13 +173,12 @@ private:
     outcome abort_series(std::uint32_t keyword, errc e) {
         drop();
         discarding_ = keyword > 1;
-        expected_ = keyword - 1;
         return failure(e);
     }
 
     outcome refuse(std::uint32_t keyword, errc e) {
         discarding_ = keyword > 1;
-        expected_ = keyword - 1;
+        expected_ = 0;
         return failure(e);
     }
 
@@ -201,9 +205,10 @@ private:
         return o;
     }
 
+    // Forgets the partial message and frees its buffer (failures are rare; a buffer is kept
+    // between successful messages only).
     void drop() noexcept {
-        buffer_.clear();
-        if (buffer_.capacity() > keep_capacity) release();
+        release();
         expected_ = 0;
         offset_ = 0;
     }
@@ -239,6 +244,7 @@ private:
     std::uint64_t announced_ = 0;
     std::uint32_t expected_ = 0;  ///< keyword of the next fragment; 0 = no series
     std::uint32_t first_ = 0;     ///< keyword of the series' first fragment
+    std::uint64_t discarded_ = 0;
     bool streaming_ = false;
     bool discarding_ = false;
     outcome second_;

@@ -23,6 +23,7 @@
 #include "neutrino/core/result.hpp"
 #include "neutrino/core/words.hpp"
 #include "neutrino/extended/config.hpp"
+#include "neutrino/extended/detail/fragmenter.hpp"
 #include "neutrino/extended/error.hpp"
 
 namespace neutrino::extended::detail {
@@ -142,26 +143,19 @@ public:
 private:
     struct pending {
         std::vector<std::byte> bytes;
-        std::size_t sent = 0;
+        std::uint64_t next = 0;  ///< the next fragment to hand down
     };
 
     template <class Send>
     void flush_queue(Send& send) {
         while (!queue_.empty()) {
             pending& m = queue_.front();
-            const std::size_t size = m.bytes.size();
-            if (size <= fragment_) {
-                if (!send(0U, std::span<const std::byte>(m.bytes))) return;
-            } else {
-                while (m.sent < size) {
-                    const std::size_t n = std::min(fragment_, size - m.sent);
-                    const auto keyword = static_cast<std::uint32_t>((size - m.sent + fragment_ - 1) / fragment_);
-                    if (!send(keyword, std::span<const std::byte>(m.bytes).subspan(m.sent, n))) return;
-                    ++stats_->fragments_sent;
-                    m.sent += n;
-                }
+            const fragmenter f(m.bytes, fragment_);
+            for (; m.next < f.count(); ++m.next) {
+                if (!send(f.keyword(m.next), f.payload(m.next))) return;
+                if (!f.single()) ++stats_->fragments_sent;
             }
-            queued_ -= size;
+            queued_ -= m.bytes.size();
             ++stats_->messages_sent;
             give_spare(std::move(m.bytes));
             queue_.pop_front();
