@@ -104,6 +104,7 @@ struct net {
     std::chrono::milliseconds latency{1};
     std::deque<flight> wire;
     std::function<bool(flight&)> filter;  ///< false: lost
+    std::function<bool(const flight&)> duplicate;  ///< true: delivered twice
     std::vector<seen_event> client_events, server_events;
     std::map<std::uint8_t, std::vector<std::size_t>> sizes;  ///< per type code, sent sizes
     std::map<std::string, std::uint64_t> bytes_to;           ///< server → address key
@@ -148,6 +149,10 @@ struct net {
     void enqueue(flight f) {
         sizes[type_code(f)].push_back(f.bytes.size());
         if (filter && !filter(f)) return;
+        if (duplicate && duplicate(f)) insert(f);
+        insert(std::move(f));
+    }
+    void insert(flight f) {
         auto pos = std::upper_bound(wire.begin(), wire.end(), f.at, [](time_point at, const flight& x) { return at < x.at; });
         wire.insert(pos, std::move(f));
     }
@@ -273,6 +278,563 @@ TEST(V3Machine, IkHandshakeAuthenticatesTheClientKey) {
     ASSERT_TRUE(n.client.send(nc::words("ik"), n.now));
     n.run_for(10ms);
     EXPECT_EQ(n.data(n.server_events).size(), 1U);
+}
+
+
+// --- handshake loss and retransmission (§7.9) -----------------------------------------------
+
+bool is(const flight& f, std::uint8_t code, bool to_server) { return f.to_server == to_server && type_code(f) == code; }
+
+TEST(V3Machine, Hello1LossIsRepairedByRetransmission) {
+    net n;
+    int dropped = 0;
+    n.filter = [&dropped](flight& f) { return !(is(f, 0x01, true) && dropped++ < 2); };
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.client.stats().hello1_sent, 3U);
+    // 250 ms, then 500 ms more: the third copy leaves at 750 ms
+    EXPECT_GE(n.now - time_point{}, 750ms);
+    EXPECT_LT(n.now - time_point{}, 800ms);
+    EXPECT_EQ(n.server.stats().dh_operations, 3U);
+}
+
+TEST(V3Machine, Hello2LossIsAnsweredFromThePendingSessionWithoutASecondDh) {
+    net n;
+    int dropped = 0;
+    n.filter = [&dropped](flight& f) { return !(is(f, 0x02, false) && dropped++ < 1); };
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.client.stats().hello1_sent, 2U);
+    EXPECT_EQ(n.server.stats().hello2_resent, 1U);
+    EXPECT_EQ(n.server.stats().handshakes_read, 1U);
+    EXPECT_EQ(n.server.stats().dh_operations, 3U);  // one handshake's worth
+    EXPECT_EQ(n.server.session_count(), 1U);
+    EXPECT_EQ(n.sizes[0x02], (std::vector<std::size_t>{78, 78}));
+}
+
+TEST(V3Machine, DuplicatedHello1CostsOneDh) {
+    net n;
+    n.duplicate = [](const flight& f) { return is(f, 0x01, true); };
+    ASSERT_TRUE(n.connect());
+    n.run_for(20ms);
+    EXPECT_EQ(n.server.stats().handshakes_read, 1U);
+    EXPECT_EQ(n.server.stats().dh_operations, 3U);
+    EXPECT_EQ(n.server.stats().hello2_resent, 1U);
+    EXPECT_EQ(n.server.session_count(), 1U);
+    // the second HELLO2 reaches an established client: dropped (§7.9 "late HELLO2")
+    EXPECT_EQ(n.client.stats().dropped(nc::errc::unexpected_packet), 1U);
+    EXPECT_TRUE(n.both_established());
+}
+
+TEST(V3Machine, Hello3LossIsRepairedByTheNextPacket) {
+    net n;
+    n.filter = [](flight& f) { return !is(f, 0x03, true); };
+    ASSERT_TRUE(n.client.connect(n.now));
+    ASSERT_TRUE(n.run_until([&] { return n.client.established(); }, 1s));
+    n.run_for(5ms);
+    EXPECT_EQ(n.server.state_of(n.client.session_id()), nc::session_state::pending);
+    ASSERT_TRUE(n.client.send(nc::words("first"), n.now));  // pn 2 confirms (§7.7)
+    n.run_for(5ms);
+    EXPECT_EQ(n.server.state_of(n.client.session_id()), nc::session_state::established);
+    ASSERT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"first"}}));
+    EXPECT_EQ(n.server_events.front().kind, nc::event_kind::established);
+}
+
+TEST(V3Machine, Hello3LossIsRepairedByTheKeepAliveWithoutData) {
+    net n;
+    n.filter = [](flight& f) { return !is(f, 0x03, true); };
+    ASSERT_TRUE(n.client.connect(n.now));
+    ASSERT_TRUE(n.run_until([&] { return n.client.established(); }, 1s));
+    const auto at = n.now;
+    ASSERT_TRUE(n.run_until([&] { return n.both_established(); }, 2s));
+    EXPECT_LE(n.now - at, 500ms);  // the 475 ms keep-alive rule
+}
+
+TEST(V3Machine, AllHello1LostFailsAfterFourCopiesThenRetriesWithAFreshKey) {
+    net n;
+    std::vector<std::vector<std::byte>> hellos;
+    n.filter = [&hellos](flight& f) {
+        if (is(f, 0x01, true)) {
+            hellos.push_back(f.bytes);
+            return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(n.client.connect(n.now));
+    ASSERT_TRUE(n.run_until([&] { return n.count(n.client_events, nc::event_kind::closed) == 1; }, 10s));
+    // 0, 250, 750, 1750; failure 2000 ms after the last
+    EXPECT_EQ(n.now - time_point{}, 3750ms);
+    ASSERT_EQ(hellos.size(), 4U);
+    for (const auto& h : hellos) EXPECT_EQ(h, hellos[0]);
+    EXPECT_EQ(n.client_events.back().reason, nc::make_error_code(nc::errc::timed_out));
+    ASSERT_TRUE(n.run_until([&] { return hellos.size() == 5; }, 10s));
+    EXPECT_EQ(n.now - time_point{}, 6750ms);  // CLIENT_REATTEMPT
+    EXPECT_NE(hellos[4], hellos[0]);           // a fresh ephemeral key
+    EXPECT_EQ(n.server.stats().dh_operations, 0U);
+}
+
+// --- cookies (§8) ---------------------------------------------------------------------------
+
+TEST(V3Machine, CookieFlowUnderForcedLoadAndSecretRotation) {
+    net n;
+    n.server.set_under_load(true);
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.sizes[0x07], std::vector<std::size_t>{70});
+    EXPECT_EQ(n.sizes[0x01], (std::vector<std::size_t>{1280, 1280}));
+    EXPECT_EQ(n.server.stats().cookie_replies_sent, 1U);
+    EXPECT_EQ(n.client.stats().cookies_received, 1U);
+    EXPECT_EQ(n.server.stats().handshakes_read, 1U);  // the cookie-less HELLO1 cost no DH
+    EXPECT_EQ(n.server.stats().dh_operations, 3U);
+    EXPECT_EQ(n.server.stats().dropped(nc::errc::rate_limited), 1U);
+
+    // The cookie arrived at 2 ms, made under the secret created at 1 ms. A HELLO1 sent at
+    // 120.001 s reaches the server at 120.002 s: the secret rotates first, and the cookie
+    // (fresh for the client until 120.002 s) still passes under the previous secret.
+    n.client.close(n.now);
+    n.run_for(100ms);
+    ASSERT_EQ(n.server.session_count(), 0U);
+    n.run_for(120001ms - std::chrono::duration_cast<std::chrono::milliseconds>(n.now - time_point{}));
+    ASSERT_EQ(n.now - time_point{}, 120001ms);
+    ASSERT_TRUE(n.client.has_cookie(n.now));
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.server.stats().cookie_rotations, 1U);
+    EXPECT_EQ(n.server.stats().cookie_replies_sent, 1U);  // no new round trip
+
+    // Much later the client's cookie has expired: one more COOKIE_REPLY.
+    n.client.close(n.now);
+    n.run_for(250s);
+    EXPECT_FALSE(n.client.has_cookie(n.now));
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.server.stats().cookie_replies_sent, 2U);
+    EXPECT_EQ(n.server.stats().cookie_rotations, 2U);
+}
+
+TEST(V3Machine, ForgedHello1FloodAtALoadedServerCostsNoDh) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const std::uint64_t id = n.client.session_id();
+    n.server.set_under_load(true);
+    const auto dh = n.server.stats().dh_operations;
+    const auto reads = n.server.stats().handshakes_read;
+
+    // A HELLO1 with a valid mac1 (the attacker knows the server's public key) ...
+    std::array<std::byte, 1280> valid{};
+    {
+        nc::secret_key e;
+        neutrino::seeded_random r(seed() + 77);
+        r.fill(e.bytes());
+        auto hs = v3::client_handshake::write_hello1(valid, server_keys().pk, v3::derive_mac1_key(server_keys().pk), e,
+                                                     nullptr, v3::offer{});
+        ASSERT_TRUE(hs);
+    }
+    neutrino::seeded_random junk(seed() + 78);
+    std::array<std::byte, 1280> d{};
+    std::array<std::byte, 1280> out{};
+    std::size_t replies = 0;
+    constexpr std::size_t flood = 100000;
+    for (std::size_t i = 0; i < flood; ++i) {
+        const peer_address from = peer_address::v4({172, 16, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
+                                                   static_cast<std::uint16_t>(1024 + i % 50000));
+        if (i % 3 == 0) {
+            d = valid;  // valid mac1, no mac2
+        } else if (i % 3 == 1) {
+            d = valid;  // valid mac1, forged mac2
+            junk.fill(std::span(d).subspan(1264, 16));
+        } else {
+            junk.fill(d);  // forged mac1 behind a valid header
+            std::copy_n(valid.begin(), 16, d.begin());
+        }
+        EXPECT_FALSE(n.server.handle_datagram(d, from, n.now));
+        while (auto t = n.server.poll_datagram(out, n.now)) {
+            ++replies;
+            EXPECT_EQ(t->size, 70U);  // COOKIE_REPLY only, never more than 70 bytes per 1280
+        }
+    }
+    EXPECT_EQ(n.server.stats().dh_operations, dh);
+    EXPECT_EQ(n.server.stats().handshakes_read, reads);
+    EXPECT_EQ(n.server.session_count(), 1U);
+    EXPECT_EQ(n.server.stats().dropped(nc::errc::bad_hello), flood / 3);  // mac1
+    EXPECT_LE(replies, 10000U);  // the global COOKIE_REPLY rate limit (one virtual second)
+    EXPECT_EQ(replies, n.server.stats().cookie_replies_sent);
+    std::printf("flood of %zu HELLO1s: %llu DH operations, %zu COOKIE_REPLYs\n", flood,
+                static_cast<unsigned long long>(n.server.stats().dh_operations - dh), replies);
+    // The established session is untouched.
+    EXPECT_EQ(n.server.state_of(id), nc::session_state::established);
+    ASSERT_TRUE(n.client.send(nc::words("still", "here"), n.now));
+    ASSERT_TRUE(n.server.send(id, nc::words("yes"), n.now));
+    n.run_for(10ms);
+    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"still", "here"}}));
+    EXPECT_EQ(n.data(n.client_events), (std::vector<std::vector<std::string>>{{"yes"}}));
+    EXPECT_EQ(n.client.session_id(), id);
+}
+
+// --- refusals (§9) --------------------------------------------------------------------------
+
+TEST(V3Machine, VariantMismatchIsRefusedWithStatus2AndNoRedial) {
+    net n(client_cfg(nc::variant::basic), {}, server_cfg(nc::variant::reliable), {});
+    ASSERT_TRUE(n.client.connect(n.now));
+    n.run_for(100ms);
+    ASSERT_EQ(n.client.refusal(), v3::hello2_status::no_common_variant);
+    EXPECT_EQ(n.client.state(), nc::session_state::closed);
+    EXPECT_EQ(n.client_events.back().kind, nc::event_kind::closed);
+    EXPECT_EQ(n.client_events.back().reason, nc::make_error_code(nc::errc::refused));
+    EXPECT_FALSE(n.client.deadline().has_value());  // configuration error: no redial
+    EXPECT_EQ(n.server.session_count(), 0U);
+    EXPECT_EQ(n.sizes[0x02], std::vector<std::size_t>{78});
+    n.run_for(10s);
+    EXPECT_EQ(n.client.stats().hello1_sent, 1U);
+}
+
+TEST(V3Machine, ClientAuthenticationRequiredIsStatus3) {
+    v3::server_options so;
+    so.require_client_key = true;
+    net n(client_cfg(), {}, server_cfg(), so);
+    ASSERT_TRUE(n.client.connect(n.now));
+    n.run_for(100ms);
+    EXPECT_EQ(n.client.refusal(), v3::hello2_status::client_auth_required);
+    EXPECT_EQ(n.server.session_count(), 0U);
+}
+
+TEST(V3Machine, ApplicationRefusalIsStatus1AndTheClientRedials) {
+    v3::client_options co;
+    co.static_key.emplace();
+    neutrino::seeded_random(seed() + 9).fill(co.static_key->bytes());
+    v3::server_options so;
+    int asked = 0;
+    so.accept_client_key = [&asked](const nc::public_key&) { return ++asked > 1; };
+    net n(client_cfg(), co, server_cfg(), so);
+    ASSERT_TRUE(n.client.connect(n.now));
+    n.run_for(100ms);
+    EXPECT_EQ(n.client.refusal(), v3::hello2_status::refused);
+    ASSERT_TRUE(n.client.deadline().has_value());
+    ASSERT_TRUE(n.run_until([&] { return n.both_established(); }, 5s));
+    EXPECT_EQ(asked, 2);
+}
+
+TEST(V3Machine, BadOfferIsStatus4WithoutASession) {
+    net n;
+    std::array<std::byte, 1280> h{};
+    nc::secret_key e;
+    neutrino::seeded_random(seed() + 10).fill(e.bytes());
+    v3::offer bad;
+    bad.variants_mask = 0x08;  // no such variant
+    auto hs = v3::client_handshake::write_hello1(h, server_keys().pk, v3::derive_mac1_key(server_keys().pk), e, nullptr, bad);
+    ASSERT_TRUE(hs);
+    ASSERT_TRUE(n.server.handle_datagram(h, client_addr, n.now));
+    std::array<std::byte, 1280> out{};
+    auto t = n.server.poll_datagram(out, n.now);
+    ASSERT_TRUE(t);
+    ASSERT_EQ(t->size, 78U);
+    auto a = hs->read_hello2(std::span<const std::byte>(out.data(), t->size));
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->status, v3::hello2_status::bad_offer);
+    EXPECT_EQ(a->session_id, v3::session_id_none);
+    EXPECT_EQ(n.server.session_count(), 0U);
+}
+
+// --- replays and tampering (§7.4 step 4, §10.3, §10.5) ---------------------------------------
+
+TEST(V3Machine, ReplayedHello1AfterEstablishmentIsDropped) {
+    net n;
+    std::vector<std::byte> hello1;
+    n.filter = [&hello1](flight& f) {
+        if (is(f, 0x01, true)) hello1 = f.bytes;
+        return true;
+    };
+    ASSERT_TRUE(n.connect());
+    const auto dh = n.server.stats().dh_operations;
+    EXPECT_EQ(n.to_server(hello1, client_addr).error(), nc::make_error_code(nc::errc::replayed));
+    EXPECT_EQ(n.to_server(hello1, peer_address::v4({192, 0, 2, 1}, 999)).error(), nc::make_error_code(nc::errc::replayed));
+    EXPECT_EQ(n.server.stats().dh_operations, dh);
+    EXPECT_EQ(n.server.session_count(), 1U);
+    EXPECT_EQ(n.sizes[0x02].size(), 1U);
+    EXPECT_TRUE(n.both_established());
+}
+
+TEST(V3Machine, TamperedAndReplayedTransportPacketsAreDroppedWithoutStateChange) {
+    net n;
+    std::vector<std::byte> data, back, fresh;
+    bool hold = false;
+    n.filter = [&](flight& f) {
+        if (is(f, 0x47, true) && data.empty()) data = f.bytes;
+        if (is(f, 0x47, false) && back.empty()) back = f.bytes;
+        if (hold && is(f, 0x47, true)) {
+            fresh = f.bytes;  // held back: the tests below forge copies of it first
+            return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(n.connect());
+    ASSERT_TRUE(n.client.send(nc::words("once"), n.now));
+    ASSERT_TRUE(n.server.send(n.client.session_id(), nc::words("back"), n.now));
+    n.run_for(10ms);
+    ASSERT_EQ(n.data(n.server_events).size(), 1U);
+    ASSERT_FALSE(data.empty());
+    hold = true;
+    ASSERT_TRUE(n.client.send(nc::words("twice"), n.now));
+    n.flush();
+    hold = false;
+    ASSERT_FALSE(fresh.empty());
+    const auto accepted = n.server.stats().packets_accepted;
+
+    using nc::errc;
+    auto expect_drop = [&](const std::vector<std::byte>& d, errc why) {
+        auto r = n.to_server(d, client_addr);
+        ASSERT_FALSE(r);
+        EXPECT_EQ(r.error(), nc::make_error_code(why));
+    };
+    expect_drop(data, errc::replayed);  // §10.3
+    auto t = fresh;
+    t.back() ^= std::byte{1};  // tag
+    expect_drop(t, errc::decryption_failed);
+    t = fresh;
+    t[5] = std::byte{0x05};  // DATA retyped into CLIENT_GOOD_BYE (§13)
+    expect_drop(t, errc::decryption_failed);
+    t = fresh;
+    t[14] = static_cast<std::byte>(std::to_integer<unsigned>(t[14]) + 100U);  // pn (AD)
+    expect_drop(t, errc::decryption_failed);
+    t = fresh;
+    t[5] ^= std::byte{0x80};  // key phase
+    expect_drop(t, errc::decryption_failed);
+    t = fresh;
+    t[30] ^= std::byte{0x40};  // ciphertext
+    expect_drop(t, errc::decryption_failed);
+    t = fresh;
+    t[6] ^= std::byte{0x01};  // session id
+    expect_drop(t, errc::unknown_session);
+    t = fresh;
+    for (std::size_t i = 14; i < 22; ++i) t[i] = std::byte{0};  // pn 0 is never sent
+    expect_drop(t, errc::bad_shape);
+    t = fresh;
+    t.resize(42);  // below the minimum transport size
+    expect_drop(t, errc::datagram_too_short);
+
+    EXPECT_EQ(n.server.stats().failed_auth, 5U);
+    EXPECT_EQ(n.server.stats().dropped(errc::replayed), 1U);
+    EXPECT_EQ(n.server.stats().packets_accepted, accepted);
+    EXPECT_EQ(n.server.phases_of(n.client.session_id()), (std::pair<std::uint64_t, std::uint64_t>{0, 0}));
+    EXPECT_EQ(n.data(n.server_events).size(), 1U);
+    // none of the forgeries moved the window (§10.3: updated only after authentication): the
+    // genuine packet, delayed, is still accepted
+    ASSERT_TRUE(n.to_server(fresh, client_addr));
+    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"once"}, {"twice"}}));
+    // the client side too: a replayed server packet, and one from elsewhere
+    ASSERT_FALSE(back.empty());
+    EXPECT_EQ(n.client.handle_datagram(back, server_addr, n.now).error(), nc::make_error_code(errc::replayed));
+    EXPECT_EQ(n.client.handle_datagram(back, client_addr, n.now).error(), nc::make_error_code(errc::wrong_peer));
+    // and the session carries on
+    ASSERT_TRUE(n.client.send(nc::words("thrice"), n.now));
+    n.run_for(10ms);
+    EXPECT_EQ(n.data(n.server_events).size(), 3U);
+    EXPECT_TRUE(n.both_established());
+}
+
+// --- key update (§11) -----------------------------------------------------------------------
+
+// The client sends, then (after it arrived) the server answers.
+void trade(net& n, const std::string& tag) {
+    ASSERT_TRUE(n.client.send(nc::words("c" + tag), n.now));
+    n.run_for(10ms);
+    ASSERT_TRUE(n.server.send(n.client.session_id(), nc::words("s" + tag), n.now));
+    n.run_for(10ms);
+    ASSERT_FALSE(n.data(n.server_events).empty());
+    EXPECT_EQ(n.data(n.server_events).back(), std::vector<std::string>{"c" + tag});
+    EXPECT_EQ(n.data(n.client_events).back(), std::vector<std::string>{"s" + tag});
+}
+
+TEST(V3Machine, KeyUpdateInitiatedByTheClient) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    trade(n, "0");
+    ASSERT_TRUE(n.client.update_keys(n.now));
+    EXPECT_EQ(n.client.send_phase(), 1U);
+    EXPECT_EQ(n.client.receive_phase(), 0U);
+    // §11.2 condition 1: not again before the server followed
+    EXPECT_EQ(n.client.update_keys(n.now).error(), nc::make_error_code(nc::errc::would_block));
+    trade(n, "1");
+    EXPECT_EQ(n.server.phases_of(id), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
+    EXPECT_EQ(n.client.receive_phase(), 1U);
+    EXPECT_EQ(n.server.stats().key_updates_followed, 1U);
+    ASSERT_TRUE(n.client.update_keys(n.now));
+    trade(n, "2");
+    EXPECT_EQ(n.server.phases_of(id), (std::pair<std::uint64_t, std::uint64_t>{2, 2}));
+    EXPECT_EQ(n.server.stats().failed_auth + n.client.stats().failed_auth, 0U);
+}
+
+TEST(V3Machine, KeyUpdateInitiatedByTheServer) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    ASSERT_TRUE(n.server.update_keys(id, n.now));
+    EXPECT_EQ(n.server.update_keys(id, n.now).error(), nc::make_error_code(nc::errc::would_block));
+    trade(n, "1");  // the client's packet still in phase 0, the server's in phase 1
+    EXPECT_EQ(n.client.send_phase(), 1U);
+    EXPECT_EQ(n.client.receive_phase(), 1U);
+    EXPECT_EQ(n.server.phases_of(id), (std::pair<std::uint64_t, std::uint64_t>{1, 0}));
+    trade(n, "2");  // the client followed: its packet completes the switch
+    EXPECT_EQ(n.server.phases_of(id), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
+    EXPECT_EQ(n.client.stats().key_updates_followed, 1U);
+}
+
+TEST(V3Machine, KeyUpdateByBothSidesAtOnce) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    for (int round = 1; round <= 3; ++round) {
+        ASSERT_TRUE(n.client.update_keys(n.now));
+        ASSERT_TRUE(n.server.update_keys(id, n.now));
+        trade(n, std::to_string(round));
+        const auto p = static_cast<std::uint64_t>(round);
+        EXPECT_EQ(n.server.phases_of(id), (std::pair<std::uint64_t, std::uint64_t>{p, p}));
+        EXPECT_EQ(n.client.send_phase(), p);
+        EXPECT_EQ(n.client.receive_phase(), p);
+    }
+    EXPECT_EQ(n.server.stats().key_updates_followed + n.client.stats().key_updates_followed, 0U);
+    EXPECT_EQ(n.server.stats().failed_auth + n.client.stats().failed_auth, 0U);
+}
+
+TEST(V3Machine, PacketDelayedAcrossTheSwitchOpensWithThePreviousKey) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    bool delay = true;
+    n.filter = [&delay](flight& f) {
+        if (delay && is(f, 0x47, true)) {
+            f.at += 50ms;
+            delay = false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(n.client.send(nc::words("old phase"), n.now));
+    ASSERT_TRUE(n.client.update_keys(n.now));
+    ASSERT_TRUE(n.client.send(nc::words("new phase"), n.now));
+    n.run_for(100ms);
+    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"new phase"}, {"old phase"}}));
+    EXPECT_EQ(n.server.phases_of(n.client.session_id()).second, 1U);
+    EXPECT_EQ(n.server.stats().failed_auth, 0U);  // rx_next failed, rx_prev opened it
+}
+
+TEST(V3Machine, AutomaticKeyUpdateAfterTimeNotBeforeTheMinimumInterval) {
+    v3::client_options co;
+    co.key_update.after_time = 30s;
+    net n(client_cfg(), co, server_cfg(), {});
+    ASSERT_TRUE(n.connect());
+    n.run_for(29s);
+    EXPECT_EQ(n.client.send_phase(), 0U);
+    n.run_for(2s);  // keep-alives carry on every 475 ms
+    EXPECT_EQ(n.client.send_phase(), 1U);
+    EXPECT_EQ(n.server.phases_of(n.client.session_id()), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
+    EXPECT_TRUE(n.both_established());
+}
+
+// --- close (§13) ----------------------------------------------------------------------------
+
+TEST(V3Machine, AuthenticatedClientGoodBye) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    n.client.close(n.now);
+    n.run_for(10ms);
+    EXPECT_EQ(n.sizes[0x05], std::vector<std::size_t>{43});
+    EXPECT_EQ(n.server.session_count(), 0U);
+    ASSERT_EQ(n.server_events.back().kind, nc::event_kind::closed);
+    EXPECT_EQ(n.server_events.back().session_id, id);
+    EXPECT_EQ(n.server_events.back().reason, nc::make_error_code(nc::errc::closed));
+    EXPECT_EQ(n.client.state(), nc::session_state::closed);
+}
+
+TEST(V3Machine, ServerShutdownDrainsTheClient) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    n.server.shutdown(n.now);
+    n.run_for(10ms);
+    EXPECT_EQ(n.sizes[0x06], std::vector<std::size_t>{43});
+    EXPECT_EQ(n.client.state(), nc::session_state::draining);
+    EXPECT_EQ(n.count(n.client_events, nc::event_kind::server_shutdown), 1U);
+    const auto at = n.now;
+    ASSERT_TRUE(n.run_until([&] { return n.client.state() == nc::session_state::closed; }, 5s));
+    EXPECT_GE(n.now - at, 1900ms);
+    EXPECT_EQ(n.client_events.back().reason, nc::make_error_code(nc::errc::draining));
+}
+
+// --- path validation (§12) -------------------------------------------------------------------
+
+TEST(V3Machine, NatRebindingIsValidatedBeforeTheSessionMoves) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    const peer_address moved = peer_address::v4({10, 0, 0, 9}, 50000);
+    n.client_source = moved;
+    ASSERT_TRUE(n.client.send(nc::words("from", "elsewhere"), n.now));
+    n.step(n.now + 1s);  // the DATA arrives: delivered, challenge to the new address
+    EXPECT_EQ(n.data(n.server_events).size(), 1U);
+    EXPECT_EQ(n.server.peer_of(id), client_addr);
+    EXPECT_EQ(n.server.candidate_of(id), moved);
+    n.run_for(10ms);
+    EXPECT_EQ(n.server.stats().path_challenges_sent, 1U);
+    EXPECT_EQ(n.client.stats().path_responses_sent, 1U);
+    EXPECT_EQ(n.server.stats().path_validations, 1U);
+    EXPECT_EQ(n.server.peer_of(id), moved);
+    ASSERT_EQ(n.count(n.server_events, nc::event_kind::address_changed), 1U);
+    const auto& e = *std::find_if(n.server_events.begin(), n.server_events.end(),
+                                  [](const seen_event& x) { return x.kind == nc::event_kind::address_changed; });
+    EXPECT_EQ(e.peer, moved);
+    EXPECT_EQ(e.old_peer, client_addr);
+    ASSERT_TRUE(n.server.send(id, nc::words("to", "the", "new", "place"), n.now));
+    n.run_for(10ms);
+    EXPECT_EQ(n.data(n.client_events), (std::vector<std::vector<std::string>>{{"to", "the", "new", "place"}}));
+}
+
+TEST(V3Machine, PathChallengesKeepToThreeTimesTheBytesReceived) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    const peer_address moved = peer_address::v4({10, 0, 0, 9}, 50000);
+    n.client_source = moved;
+    int from_moved = 0;
+    n.filter = [&from_moved](flight& f) { return !f.to_server || from_moved++ < 1; };  // one packet only
+    ASSERT_TRUE(n.client.send({}, n.now));  // 43 bytes
+    n.run_for(1200ms);  // the candidate lives 1 s; the session (silent client) 1.5 s
+    const auto received = 43U;
+    EXPECT_EQ(n.sizes[0x47].back(), received);
+    EXPECT_EQ(n.server.stats().path_challenges_sent, 2U);  // 53 + 53 ≤ 129; a third would not fit
+    EXPECT_EQ(n.server.stats().amplification_blocked, 1U);
+    EXPECT_LE(n.bytes_to[net::key(moved)], 3U * received);
+    EXPECT_EQ(n.server.peer_of(id), client_addr);  // never validated
+    EXPECT_FALSE(n.server.candidate_of(id));       // dropped after 1 s
+}
+
+TEST(V3Machine, ReplayFromAnotherAddressCreatesNoCandidateAndANewerPacketCancelsOne) {
+    net n;
+    std::vector<std::byte> captured;
+    bool hold = false;
+    n.filter = [&](flight& f) {
+        if (is(f, 0x47, true)) {
+            captured = f.bytes;
+            if (hold) return false;  // the attacker races it; the original is late
+        }
+        return true;
+    };
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    const peer_address attacker = peer_address::v4({198, 51, 100, 7}, 4444);
+    ASSERT_TRUE(n.client.send(nc::words("a"), n.now));
+    n.run_for(10ms);
+    // a replay from elsewhere fails the window: no candidate
+    EXPECT_EQ(n.to_server(captured, attacker).error(), nc::make_error_code(nc::errc::replayed));
+    EXPECT_FALSE(n.server.candidate_of(id));
+    // an on-path race: a fresh packet's copy from the attacker first
+    hold = true;
+    ASSERT_TRUE(n.client.send(nc::words("b"), n.now));
+    n.flush();
+    hold = false;
+    ASSERT_TRUE(n.to_server(captured, attacker));
+    EXPECT_EQ(n.server.candidate_of(id), attacker);
+    EXPECT_EQ(n.server.peer_of(id), client_addr);
+    // the real client's next packet from the validated address cancels the candidate
+    ASSERT_TRUE(n.client.send(nc::words("c"), n.now));
+    n.run_for(10ms);
+    EXPECT_FALSE(n.server.candidate_of(id));
+    EXPECT_EQ(n.server.peer_of(id), client_addr);
+    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"a"}, {"b"}, {"c"}}));
 }
 
 }  // namespace
