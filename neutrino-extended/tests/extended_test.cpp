@@ -334,3 +334,38 @@ TEST(extended, streamed_message_that_turns_out_malformed_is_reported) {
     EXPECT_EQ(messages, 1U);
     EXPECT_TRUE(client.established());
 }
+
+// An application that feeds datagrams without draining events in between still gets every
+// message intact: the events left queued are settled with owned copies of their bytes.
+TEST(extended, events_not_drained_between_datagrams_keep_their_bytes) {
+    pair p;
+    ASSERT_TRUE(p.established);
+    const std::uint64_t sid = p.client.session_id();
+    p.sim.run_for(100ms);
+    std::vector<std::vector<std::byte>> sent;
+    for (std::size_t i = 0; i < 4; ++i) {
+        std::vector<std::byte> m;
+        fill_message(m, 7, i, 3000 + 1000 * i);  // 3–6 fragments each
+        const nc::word w(m);
+        ASSERT_TRUE(p.server.send(sid, {&w, 1}, p.sim.now()));
+        sent.push_back(m);
+    }
+    // move the server's datagrams by hand, without polling the client's events
+    std::array<std::byte, 2048> buf;
+    std::size_t fed = 0;
+    while (auto t = p.server.poll_datagram(buf, p.sim.now())) {
+        (void)p.client.handle_datagram(std::span<const std::byte>(buf).first(t->size),
+                                       neutrino::test::server_address, p.sim.now());
+        ++fed;
+    }
+    ASSERT_GE(fed, 17U);  // 3 + 4 + 5 + 5 fragments
+    std::vector<std::vector<std::byte>> got;
+    while (auto e = p.client.poll_event()) {
+        if (e->kind == ne::event_kind::message) {
+            ASSERT_EQ(e->words.size(), 1U);
+            auto w = *e->words.begin();
+            got.emplace_back(w.begin(), w.end());
+        }
+    }
+    EXPECT_EQ(got, sent);
+}
