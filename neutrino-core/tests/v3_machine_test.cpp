@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "neutrino/core/crypto.hpp"
+#include "neutrino/core/memory_link.hpp"
 
 namespace nc = neutrino::core;
 namespace v3 = neutrino::core::v3;
@@ -835,6 +836,140 @@ TEST(V3Machine, ReplayFromAnotherAddressCreatesNoCandidateAndANewerPacketCancels
     EXPECT_FALSE(n.server.candidate_of(id));
     EXPECT_EQ(n.server.peer_of(id), client_addr);
     EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"a"}, {"b"}, {"c"}}));
+}
+
+
+// --- over the core's memory link --------------------------------------------------------------
+
+TEST(V3Machine, NkAndIkOverTheMemoryLink) {
+    for (bool ik : {false, true}) {
+        v3::client_options co;
+        if (ik) {
+            co.static_key.emplace();
+            neutrino::seeded_random(seed() + 21).fill(co.static_key->bytes());
+        }
+        client_t c(client_cfg(), co, {}, neutrino::seeded_random(seed() + 22));
+        server_t s(server_cfg(), {}, {}, neutrino::seeded_random(seed() + 23));
+        neutrino::memory_link<client_t, server_t> link(c, client_addr, s, server_addr);
+        std::vector<std::vector<std::string>> got;
+        link.on_b_event = [&got](const nc::event& e) {
+            if (e.kind == nc::event_kind::data) got.push_back(strings(e.words));
+        };
+        ASSERT_TRUE(c.connect(link.now()));
+        ASSERT_TRUE(link.run_until([&] { return c.established() && s.state_of(c.session_id()) == nc::session_state::established; }, 5s))
+            << (ik ? "IK" : "NK");
+        ASSERT_TRUE(c.send(nc::words(ik ? "ik" : "nk"), link.now()));
+        link.run_for(10ms);
+        EXPECT_EQ(got, (std::vector<std::vector<std::string>>{{ik ? "ik" : "nk"}}));
+        EXPECT_EQ(s.stats().dh_operations, ik ? 5U : 3U);
+        EXPECT_EQ(link.misaddressed, 0U);
+    }
+}
+
+// --- load by handshake rate (§8.3) ------------------------------------------------------------
+
+TEST(V3Machine, HandshakeRateTurnsOnCookies) {
+    v3::server_options so;
+    so.load_handshakes_per_second = 1;
+    net n(client_cfg(), {}, server_cfg(), so);
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.server.stats().cookie_replies_sent, 0U);
+    n.client.close(n.now);
+    n.run_for(10ms);
+    ASSERT_TRUE(n.connect());  // within the same second: one handshake already counted
+    EXPECT_EQ(n.server.stats().cookie_replies_sent, 1U);
+    n.client.close(n.now);
+    n.run_for(2s);
+    EXPECT_FALSE(n.server.under_load(n.now));
+}
+
+// --- never two plaintexts under one (key, pn) (§10.1, §17.3 item 8) ----------------------------
+
+TEST(V3Machine, ResealRepeatsTheOriginalPlaintextAndResendFollowsTheKeyPhase) {
+    net n(nc::variant::reliable);
+    std::vector<std::vector<std::byte>> held;
+    bool hold = false;
+    n.filter = [&](flight& f) {
+        if (hold && f.to_server) {
+            held.push_back(f.bytes);
+            return false;
+        }
+        return true;
+    };
+    ASSERT_TRUE(n.connect());
+    hold = true;
+    std::array<std::byte, 8> a{}, b{};
+    b[0] = std::byte{1};
+    const std::array<nc::word, 2> first{nc::word(a), nc::word(a)}, other{nc::word(b), nc::word(b)};
+    auto ka = n.client.send_packet(nc::packet_type::keep_alive, first, n.now);
+    ASSERT_TRUE(ka);
+    n.flush();
+    ASSERT_TRUE(n.client.reseal(*ka, nc::packet_type::keep_alive, other, n.now));
+    n.flush();
+    ASSERT_EQ(held.size(), 2U);
+    EXPECT_EQ(held[0], held[1]);  // same key, same pn: byte for byte the same datagram
+
+    auto d = n.client.send_packet(nc::packet_type::data, nc::words("payload"), n.now);
+    ASSERT_TRUE(d);
+    n.flush();
+    ASSERT_EQ(held.size(), 3U);
+    const auto original = held[2];
+    ASSERT_TRUE(n.client.update_keys(n.now));
+    ASSERT_TRUE(n.client.resend(original, *d, n.now));
+    ASSERT_TRUE(n.client.reseal(*ka, nc::packet_type::keep_alive, other, n.now));
+    n.flush();
+    ASSERT_EQ(held.size(), 5U);
+    EXPECT_EQ(n.client.stats().resealed, 1U);
+    EXPECT_EQ(std::to_integer<unsigned>(held[3][5]), 0xc7U);  // DATA in phase 1
+    EXPECT_EQ(std::to_integer<unsigned>(held[4][5]), 0x84U);  // KEEP_ALIVE in phase 1
+    EXPECT_NE(held[3], original);
+    EXPECT_EQ(held[3].size(), original.size());
+    // the re-sealed copies open at the server (and follow it into phase 1)
+    hold = false;
+    n.server_events.clear();
+    ASSERT_TRUE(n.to_server(held[3], client_addr));
+    ASSERT_TRUE(n.to_server(held[4], client_addr));
+    ASSERT_EQ(n.server_events.size(), 2U);
+    EXPECT_EQ(n.server_events[0].kind, nc::event_kind::packet_received);
+    EXPECT_EQ(n.server_events[0].pn, *d);
+    EXPECT_EQ(n.server_events[0].words, std::vector<std::string>{"payload"});
+    EXPECT_EQ(n.server_events[1].pn, *ka);
+    EXPECT_EQ(n.server.phases_of(n.client.session_id()).second, 1U);
+    // the stale phase-0 original is now a replay
+    EXPECT_EQ(n.to_server(original, client_addr).error(), nc::make_error_code(nc::errc::replayed));
+    // a number never sent cannot be re-sealed
+    EXPECT_EQ(n.client.reseal(*d + 5, nc::packet_type::keep_alive, other, n.now).error(),
+              nc::make_error_code(nc::errc::protocol_violation));
+}
+
+// --- reliable markers (§14.1) ------------------------------------------------------------------
+
+TEST(V3Machine, LayeredVariantsReportThePacketNumberZeroMarker) {
+    net n(nc::variant::reliable);
+    ASSERT_TRUE(n.connect());
+    n.run_for(10ms);
+    // client: HELLO2 as pn 0, then established, then HELLO3 sent as pn 1
+    ASSERT_GE(n.client_events.size(), 4U);
+    EXPECT_EQ(n.client_events[0].kind, nc::event_kind::connecting);
+    EXPECT_EQ(n.client_events[1].kind, nc::event_kind::packet_received);
+    EXPECT_EQ(n.client_events[1].pn, 0U);
+    EXPECT_EQ(n.client_events[1].type, nc::packet_type::server_hello2);
+    EXPECT_EQ(n.client_events[2].kind, nc::event_kind::established);
+    EXPECT_EQ(n.client_events[3].kind, nc::event_kind::packet_sent);
+    EXPECT_EQ(n.client_events[3].pn, 1U);
+    EXPECT_EQ(n.client_events[3].type, nc::packet_type::client_hello3);
+    // server: established, the pn-0 marker, then HELLO3 as pn 1
+    ASSERT_GE(n.server_events.size(), 3U);
+    EXPECT_EQ(n.server_events[0].kind, nc::event_kind::established);
+    EXPECT_EQ(n.server_events[1].kind, nc::event_kind::packet_received);
+    EXPECT_EQ(n.server_events[1].pn, 0U);
+    EXPECT_EQ(n.server_events[2].kind, nc::event_kind::packet_received);
+    EXPECT_EQ(n.server_events[2].pn, 1U);
+    EXPECT_EQ(n.server_events[2].type, nc::packet_type::client_hello3);
+    // the server's first numbered packet is s2c pn 1
+    auto pn = n.server.send_packet(n.client.session_id(), nc::packet_type::data, nc::words("x"), n.now);
+    ASSERT_TRUE(pn);
+    EXPECT_EQ(*pn, 1U);
 }
 
 }  // namespace
