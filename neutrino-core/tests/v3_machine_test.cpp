@@ -972,4 +972,28 @@ TEST(V3Machine, LayeredVariantsReportThePacketNumberZeroMarker) {
     EXPECT_EQ(*pn, 1U);
 }
 
+
+// --- failure loop (house style §9.5): lose datagram k of the exchange, k = 0, 1, 2, … ---------
+
+TEST(V3Machine, LosingAnyOneDatagramOfTheHandshakeStillEstablishes) {
+    for (int k = 0; k < 8; ++k) {
+        for (bool cookie : {false, true}) {
+            net n;
+            n.server.set_under_load(cookie);
+            int i = 0;
+            n.filter = [&i, k](flight&) { return i++ != k; };
+            ASSERT_TRUE(n.client.connect(n.now));
+            ASSERT_TRUE(n.run_until([&] { return n.both_established(); }, 5s)) << "k=" << k << " cookie=" << cookie;
+            n.filter = nullptr;  // basic DATA is not repaired: lose only handshake datagrams
+            ASSERT_TRUE(n.client.send(nc::words("k", std::to_string(k)), n.now));
+            ASSERT_TRUE(n.server.send(n.client.session_id(), nc::words("ok"), n.now));
+            n.run_for(20ms);
+            EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"k", std::to_string(k)}}));
+            EXPECT_EQ(n.data(n.client_events), (std::vector<std::vector<std::string>>{{"ok"}}));
+            EXPECT_EQ(n.server.session_count(), 1U);
+            EXPECT_EQ(n.server.stats().handshakes_read, 1U) << "k=" << k;  // never a second DH
+        }
+    }
+}
+
 }  // namespace

@@ -217,4 +217,44 @@ TEST(V3Reliable, FiveThousandMessagesAtTenPercentLossAcrossKeyUpdates) {
     EXPECT_EQ(ss.failed_auth, 0U);
 }
 
+
+// Both sides force key updates (1000 and 700 packets) while 5% of datagrams are lost and a
+// quarter are delayed by up to 8 ms (reordering across key switches).
+TEST(V3Reliable, BothSidesUpdatingKeysUnderLossAndReordering) {
+    v3_pair p(1000, 700, seed() + 5);
+    std::uint64_t rng = seed() * 104729;
+    p.link.set_filter([&](auto& d) {
+        const std::uint64_t x = mix(rng);
+        if (x % 20 == 0) return false;
+        if ((x >> 8) % 4 == 0) d.at += std::chrono::milliseconds((x >> 16) % 9);
+        return true;
+    });
+    ASSERT_TRUE(p.connect());
+    constexpr std::size_t count = 2000;
+    std::size_t sent_c = 0, sent_s = 0;
+    while (sent_c < count || sent_s < count) {
+        if (sent_c < count && p.client.can_send()) {
+            ASSERT_TRUE(p.client.send(nc::words(message('c', sent_c)), p.link.now()));
+            ++sent_c;
+        }
+        if (sent_s < count && p.server.can_send(p.client.session_id())) {
+            ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(message('s', sent_s)), p.link.now()));
+            ++sent_s;
+        }
+        p.link.run_for(1ms);
+        ASSERT_TRUE(p.client.established()) << "after " << sent_c << " / " << sent_s;
+    }
+    ASSERT_TRUE(p.link.run_until([&] { return p.server_data.size() == count && p.client_data.size() == count; }, 120s))
+        << p.server_data.size() << " " << p.client_data.size();
+    for (std::size_t i = 0; i < count; ++i) {
+        ASSERT_EQ(p.server_data[i], message('c', i)) << i;
+        ASSERT_EQ(p.client_data[i], message('s', i)) << i;
+    }
+    const auto& cs = p.client.next_layer().stats();
+    const auto& ss = p.server.next_layer().stats();
+    EXPECT_GE(cs.key_updates_initiated + ss.key_updates_initiated, 3U);
+    EXPECT_EQ(p.client.next_layer().send_phase(), p.server.next_layer().phases_of(p.client.session_id()).second);
+    EXPECT_EQ(p.client_closed + p.server_closed, 0U);
+}
+
 }  // namespace
