@@ -996,4 +996,47 @@ TEST(V3Machine, LosingAnyOneDatagramOfTheHandshakeStillEstablishes) {
     }
 }
 
+
+TEST(V3Machine, ShutdownReachesEverySessionEvenBeyondTheSendQueue) {
+    nc::server_config sc = server_cfg();
+    sc.send_queue_capacity = 2;
+    server_t server(sc, {}, {}, neutrino::seeded_random(seed() + 31));
+    std::vector<client_t> clients;
+    for (std::uint64_t i = 0; i < 5; ++i) clients.emplace_back(client_cfg(), v3::client_options{}, nc::null_observer{}, neutrino::seeded_random(seed() + 40 + i));
+    std::array<std::byte, 1280> buf{};
+    const time_point now{};
+    auto addr = [](std::size_t i) { return peer_address::v4({10, 0, 1, static_cast<std::uint8_t>(i)}, 4000); };
+    auto pump = [&] {
+        for (bool more = true; more;) {
+            more = false;
+            for (std::size_t i = 0; i < clients.size(); ++i) {
+                while (auto t = clients[i].poll_datagram(buf, now)) {
+                    more = true;
+                    (void)server.handle_datagram(std::span(buf).first(t->size), addr(i), now);
+                }
+                while (clients[i].poll_event()) {
+                }
+            }
+            while (auto t = server.poll_datagram(buf, now)) {
+                more = true;
+                for (std::size_t i = 0; i < clients.size(); ++i) {
+                    if (t->to == addr(i)) (void)clients[i].handle_datagram(std::span(buf).first(t->size), server_addr, now);
+                }
+            }
+            while (server.poll_event()) {
+            }
+        }
+    };
+    for (auto& c : clients) {
+        ASSERT_TRUE(c.connect(now));
+        pump();
+    }
+    pump();
+    ASSERT_EQ(server.session_count(), 5U);
+    server.shutdown(now);
+    pump();
+    for (auto& c : clients) EXPECT_EQ(c.state(), nc::session_state::draining);
+    EXPECT_EQ(server.session_count(), 0U);
+}
+
 }  // namespace

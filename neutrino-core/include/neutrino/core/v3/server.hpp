@@ -116,13 +116,21 @@ public:
     }
 
     /// Sends an authenticated SERVER_SHUTDOWN to every established session and ends them all;
-    /// afterwards every datagram is dropped.  spec: neutrino-v3.md §13
+    /// afterwards every datagram is dropped. SHUTDOWNs that do not fit the send queue are
+    /// sealed now and queued as it drains.  spec: neutrino-v3.md §13
     void shutdown(time_point now) {
         if (shut_down_) return;
         for (auto& [id, s] : sessions_) {
-            if (s.t.state == session_state::established) {
-                (void)send_numbered(s, packet_type::server_shutdown, 0, {}, {}, 0, now);
+            if (s.t.state != session_state::established) continue;
+            if (tx_.full()) {
+                std::array<std::byte, max_datagram_size> buf;
+                auto pn = s.t.take_numbered();
+                if (!pn) continue;
+                auto n = s.t.seal(buf, packet_type::server_shutdown, *pn, 0, empty_list(), 0);
+                if (n) shutdown_backlog_.push_back({{buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n)}, s.t.peer});
+                continue;
             }
+            (void)send_numbered(s, packet_type::server_shutdown, 0, {}, {}, 0, now);
         }
         shut_down_ = true;
         for (auto it = sessions_.begin(); it != sessions_.end();) {
@@ -283,7 +291,11 @@ public:
         return r;
     }
 
-    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) noexcept {
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) {
+        while (!shutdown_backlog_.empty() && !tx_.full()) {
+            queue_raw(shutdown_backlog_.back().first, shutdown_backlog_.back().second);
+            shutdown_backlog_.pop_back();
+        }
         auto t = tx_.pop(out);
         if (t) {
             ++stats_.datagrams_sent;
@@ -335,6 +347,10 @@ public:
 private:
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
     static constexpr std::size_t max_hello2_destinations = 4;                // spec: §7.4 step 3
+    static bytes_view empty_list() noexcept {
+        static constexpr std::array<std::byte, 1> zero{};  // an empty u8 word list
+        return zero;
+    }
 
     struct path_candidate {
         peer_address addr;
@@ -685,14 +701,13 @@ private:
     /// Seals a new numbered packet for `s` (payload framed; empty: an empty word list).
     result<std::uint64_t> send_numbered(server_session& s, packet_type type, std::uint32_t keyword,
                                         bytes_view payload, word_list words, std::size_t pad_to, time_point now) {
-        static constexpr std::array<std::byte, 1> empty{};
         if (tx_.full()) return fail(core::errc::would_block);
         detail::transport_session& t = s.t;
         if (t.update_due(opt_.key_update, now)) {
             t.advance_send_phase(now);
             ++stats_.key_updates_initiated;
         }
-        if (payload.empty() && type != packet_type::data) payload = empty;
+        if (payload.empty() && type != packet_type::data) payload = empty_list();
         auto pn = t.take_numbered();
         if (!pn) return fail_core(pn.error());
         auto buf = tx_.back_buffer();
@@ -792,6 +807,7 @@ private:
     derived_key cookie_key_{};
     std::optional<cookie_secrets> cookies_;
     session_map sessions_;
+    std::vector<std::pair<std::vector<std::byte>, peer_address>> shutdown_backlog_;
     std::unordered_map<mac_value, std::uint64_t, mac_hash> by_mac1_;
     std::unordered_map<peer_address, std::size_t, peer_address_hash> pending_hosts_;
     std::size_t pending_ = 0;

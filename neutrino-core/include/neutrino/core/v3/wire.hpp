@@ -14,9 +14,11 @@
 /// | `seal(...)` / `receive(...)` | pn-derived nonce, ChaCha20-Poly1305-IETF, AD = 22-byte prefix |
 /// | key update | `core::v3::send_keys` / `receive_keys` (phase bit, §11) |
 ///
-/// Not yet a drop-in for the machines: wire::v2's `seal`/`open` take one `secret_key` and
-/// a pn inside the ciphertext, while v3 also needs the phase, the number space and the replay
-/// guard. Reconciling the two signatures is part of the integration (issue #7).
+/// Not a drop-in for `core::basic_client<Wire>`: wire::v2's `seal`/`open` take one
+/// `secret_key` and a pn inside the ciphertext, while v3 also needs the phase, the number
+/// space and the replay guard. The v3 machines are therefore their own types,
+/// `core::v3::basic_client` / `basic_server` (v3/client.hpp, v3/server.hpp), with the same
+/// layer API as the v2 machines.
 
 #include <cstddef>
 #include <cstdint>
