@@ -1039,4 +1039,36 @@ TEST(V3Machine, ShutdownReachesEverySessionEvenBeyondTheSendQueue) {
     EXPECT_EQ(server.session_count(), 0U);
 }
 
+
+TEST(V3Machine, PathResponseFromTheWrongAddressValidatesNothing) {
+    net n;
+    ASSERT_TRUE(n.connect());
+    const auto id = n.client.session_id();
+    const peer_address moved = peer_address::v4({10, 0, 0, 9}, 50000);
+    const peer_address other = peer_address::v4({203, 0, 113, 5}, 7777);
+    std::vector<std::byte> response;
+    n.filter = [&response](flight& f) {
+        if (is(f, 0x09, true) && response.empty()) {
+            response = f.bytes;
+            return false;
+        }
+        return true;
+    };
+    n.client_source = moved;
+    ASSERT_TRUE(n.client.send(nc::words("x"), n.now));
+    n.run_for(5ms);
+    ASSERT_FALSE(response.empty());
+    ASSERT_EQ(n.server.candidate_of(id), moved);
+    // authentic, but from an address that is not the candidate: nothing is validated
+    ASSERT_TRUE(n.to_server(response, other));
+    EXPECT_EQ(n.server.peer_of(id), client_addr);
+    EXPECT_EQ(n.server.candidate_of(id), moved);
+    EXPECT_EQ(n.server.stats().path_validations, 0U);
+    // the next challenge (250 ms later) is answered from the candidate address
+    n.run_for(300ms);
+    EXPECT_EQ(n.server.stats().path_challenges_sent, 2U);
+    EXPECT_EQ(n.server.stats().path_validations, 1U);
+    EXPECT_EQ(n.server.peer_of(id), moved);
+}
+
 }  // namespace

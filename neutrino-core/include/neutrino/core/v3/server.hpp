@@ -306,26 +306,18 @@ public:
 
     std::optional<event_type> poll_event() noexcept { return events_.pop(); }
 
-    /// The earliest session expiry or path-challenge timer (linear in the session count).
+    /// When `handle_deadline` must run: the earliest session expiry or path-challenge timer,
+    /// recomputed by each `handle_deadline` scan (at most every 50 ms, so one scan serves
+    /// many timers); `nullopt` without sessions.
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
-        std::optional<time_point> d;
-        auto consider = [&d](time_point t) {
-            if (!d || t < *d) d = t;
-        };
-        for (const auto& [id, s] : sessions_) {
-            consider(s.t.expiry);
-            if (s.candidate) {
-                consider(s.candidate->expires);
-                if (s.candidate->challenges < opt_.max_challenges) {
-                    consider(s.candidate->last_challenge + opt_.path_challenge_rto);
-                }
-            }
-        }
-        return d;
+        if (sessions_.empty()) return std::nullopt;
+        return next_scan_;
     }
 
     /// Expires sessions (reason timed_out) and candidates; re-sends path challenges.
     void handle_deadline(time_point now) {
+        if (sessions_.empty() || now < next_scan_) return;
+        time_point earliest = time_point::max();
         for (auto it = sessions_.begin(); it != sessions_.end();) {
             server_session& s = it->second;
             if (now >= s.t.expiry) {
@@ -340,13 +332,16 @@ public:
                     send_challenge(s, now);
                 }
             }
+            earliest = std::min(earliest, timer_of(s));
             ++it;
         }
+        next_scan_ = std::max(earliest, now + scan_interval);
     }
 
 private:
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
     static constexpr std::size_t max_hello2_destinations = 4;                // spec: §7.4 step 3
+    static constexpr auto scan_interval = std::chrono::milliseconds(50);
     static bytes_view empty_list() noexcept {
         static constexpr std::array<std::byte, 1> zero{};  // an empty u8 word list
         return zero;
@@ -372,6 +367,19 @@ private:
         peer_address host;  ///< the first HELLO1's source, for the per-IP pending count
         std::optional<path_candidate> candidate;
     };
+
+    /// The earliest timer of one session.
+    [[nodiscard]] time_point timer_of(const server_session& s) const noexcept {
+        time_point t = s.t.expiry;
+        if (s.candidate) {
+            t = std::min(t, s.candidate->expires);
+            if (s.candidate->challenges < opt_.max_challenges) {
+                t = std::min(t, s.candidate->last_challenge + opt_.path_challenge_rto);
+            }
+        }
+        return t;
+    }
+    void arm(time_point t) noexcept { next_scan_ = std::min(next_scan_, t); }
 
     struct mac_hash {
         std::size_t operator()(const mac_value& m) const noexcept {
@@ -499,6 +507,7 @@ private:
         ++pending_;
         ++pending_hosts_[host_key(from)];
         set_state(it->second, session_state::pending, now);
+        arm(it->second.t.expiry);
         core::session_keys k;
         k.rx = keys.c2s;
         k.tx = keys.s2c;
@@ -669,6 +678,7 @@ private:
         c.expires = now + opt_.candidate_lifetime;
         s.candidate = c;
         send_challenge(s, now);
+        arm(timer_of(s));
     }
 
     /// spec: neutrino-v3.md §12.2 rule 4: only within 3× what the candidate sent us
@@ -817,6 +827,7 @@ private:
     std::uint32_t handshakes_in_window_ = 0;
     time_point reply_window_{};
     std::uint32_t replies_in_window_ = 0;
+    time_point next_scan_ = time_point::max();
     bool forced_load_ = false;
     bool shut_down_ = false;
 };
