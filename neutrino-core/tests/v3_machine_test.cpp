@@ -43,13 +43,16 @@ std::uint64_t seed() {
     static const std::uint64_t s = [] {
         const char* e = std::getenv("NEUTRINO_TEST_SEED");
         const std::uint64_t v = e != nullptr ? std::strtoull(e, nullptr, 10) : 7;
-        std::printf("v3 machine tests: NEUTRINO_TEST_SEED=%llu\n", static_cast<unsigned long long>(v));
+        std::printf("v3 machine tests: NEUTRINO_TEST_SEED=%llu\n",
+                    static_cast<unsigned long long>(v));
         return v;
     }();
     return s;
 }
 
-nc::keypair server_keys() { return *nc::keypair_from_hex(nc::example_public_key_hex, nc::example_secret_key_hex); }
+nc::keypair server_keys() {
+    return *nc::keypair_from_hex(nc::example_public_key_hex, nc::example_secret_key_hex);
+}
 
 nc::client_config client_cfg(nc::variant v = nc::variant::basic) {
     nc::client_config c;
@@ -104,18 +107,18 @@ struct net {
     time_point now{};
     std::chrono::milliseconds latency{1};
     std::deque<flight> wire;
-    std::function<bool(flight&)> filter;  ///< false: lost
+    std::function<bool(flight&)> filter;           ///< false: lost
     std::function<bool(const flight&)> duplicate;  ///< true: delivered twice
     std::vector<seen_event> client_events, server_events;
     std::map<std::uint8_t, std::vector<std::size_t>> sizes;  ///< per type code, sent sizes
     std::map<std::string, std::uint64_t> bytes_to;           ///< server → address key
     std::size_t misaddressed = 0;
 
-    net(nc::client_config cc, v3::client_options co, nc::server_config sc, v3::server_options so, std::uint64_t s = seed())
+    net(nc::client_config cc, v3::client_options co, nc::server_config sc, v3::server_options so,
+        std::uint64_t s = seed())
         : client(std::move(cc), std::move(co), {}, neutrino::seeded_random(s)),
           server(std::move(sc), std::move(so), {}, neutrino::seeded_random(s + 1000)) {}
-    explicit net(nc::variant v = nc::variant::basic)
-        : net(client_cfg(v), {}, server_cfg(v), {}) {}
+    explicit net(nc::variant v = nc::variant::basic) : net(client_cfg(v), {}, server_cfg(v), {}) {}
 
     static std::string key(const peer_address& a) {
         return std::to_string(a.bytes[3]) + ":" + std::to_string(a.port);
@@ -124,8 +127,8 @@ struct net {
     template <class L>
     void drain_events(L& l, std::vector<seen_event>& out) {
         while (auto e = l.poll_event()) {
-            out.push_back({e->kind, e->session_id, e->packet_number, e->type, strings(e->words), e->reason, e->peer,
-                           e->old_peer});
+            out.push_back({e->kind, e->session_id, e->packet_number, e->type, strings(e->words),
+                           e->reason, e->peer, e->old_peer});
         }
     }
 
@@ -137,12 +140,20 @@ struct net {
             drain_events(server, server_events);
             while (auto t = client.poll_datagram(buf, now)) {
                 more = true;
-                enqueue({now + latency, true, client_source, t->to, {buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(t->size)}});
+                enqueue({now + latency,
+                         true,
+                         client_source,
+                         t->to,
+                         {buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(t->size)}});
             }
             while (auto t = server.poll_datagram(buf, now)) {
                 more = true;
                 bytes_to[key(t->to)] += t->size;
-                enqueue({now + latency, false, server_addr, t->to, {buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(t->size)}});
+                enqueue({now + latency,
+                         false,
+                         server_addr,
+                         t->to,
+                         {buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(t->size)}});
             }
         }
     }
@@ -154,7 +165,8 @@ struct net {
         insert(std::move(f));
     }
     void insert(flight f) {
-        auto pos = std::upper_bound(wire.begin(), wire.end(), f.at, [](time_point at, const flight& x) { return at < x.at; });
+        auto pos = std::upper_bound(wire.begin(), wire.end(), f.at,
+                                    [](time_point at, const flight& x) { return at < x.at; });
         wire.insert(pos, std::move(f));
     }
 
@@ -212,7 +224,8 @@ struct net {
     }
 
     bool both_established() {
-        return client.established() && server.state_of(client.session_id()) == nc::session_state::established;
+        return client.established() &&
+               server.state_of(client.session_id()) == nc::session_state::established;
     }
     bool connect(std::chrono::milliseconds max = 10s) {
         if (!client.connect(now)) return false;
@@ -220,7 +233,8 @@ struct net {
     }
 
     std::size_t count(const std::vector<seen_event>& ev, nc::event_kind k) const {
-        return static_cast<std::size_t>(std::count_if(ev.begin(), ev.end(), [k](const seen_event& e) { return e.kind == k; }));
+        return static_cast<std::size_t>(
+            std::count_if(ev.begin(), ev.end(), [k](const seen_event& e) { return e.kind == k; }));
     }
     std::vector<std::vector<std::string>> data(const std::vector<seen_event>& ev) const {
         std::vector<std::vector<std::string>> out;
@@ -281,10 +295,11 @@ TEST(V3Machine, IkHandshakeAuthenticatesTheClientKey) {
     EXPECT_EQ(n.data(n.server_events).size(), 1U);
 }
 
-
 // --- handshake loss and retransmission (§7.9) -----------------------------------------------
 
-bool is(const flight& f, std::uint8_t code, bool to_server) { return f.to_server == to_server && type_code(f) == code; }
+bool is(const flight& f, std::uint8_t code, bool to_server) {
+    return f.to_server == to_server && type_code(f) == code;
+}
 
 TEST(V3Machine, Hello1LossIsRepairedByRetransmission) {
     net n;
@@ -360,7 +375,8 @@ TEST(V3Machine, AllHello1LostFailsAfterFourCopiesThenRetriesWithAFreshKey) {
         return true;
     };
     ASSERT_TRUE(n.client.connect(n.now));
-    ASSERT_TRUE(n.run_until([&] { return n.count(n.client_events, nc::event_kind::closed) == 1; }, 10s));
+    ASSERT_TRUE(
+        n.run_until([&] { return n.count(n.client_events, nc::event_kind::closed) == 1; }, 10s));
     // 0, 250, 750, 1750; failure 2000 ms after the last
     EXPECT_EQ(n.now - time_point{}, 3750ms);
     ASSERT_EQ(hellos.size(), 4U);
@@ -368,7 +384,7 @@ TEST(V3Machine, AllHello1LostFailsAfterFourCopiesThenRetriesWithAFreshKey) {
     EXPECT_EQ(n.client_events.back().reason, nc::make_error_code(nc::errc::timed_out));
     ASSERT_TRUE(n.run_until([&] { return hellos.size() == 5; }, 10s));
     EXPECT_EQ(n.now - time_point{}, 6750ms);  // CLIENT_REATTEMPT
-    EXPECT_NE(hellos[4], hellos[0]);           // a fresh ephemeral key
+    EXPECT_NE(hellos[4], hellos[0]);          // a fresh ephemeral key
     EXPECT_EQ(n.server.stats().dh_operations, 0U);
 }
 
@@ -392,7 +408,8 @@ TEST(V3Machine, CookieFlowUnderForcedLoadAndSecretRotation) {
     n.client.close(n.now);
     n.run_for(100ms);
     ASSERT_EQ(n.server.session_count(), 0U);
-    n.run_for(120001ms - std::chrono::duration_cast<std::chrono::milliseconds>(n.now - time_point{}));
+    n.run_for(120001ms -
+              std::chrono::duration_cast<std::chrono::milliseconds>(n.now - time_point{}));
     ASSERT_EQ(n.now - time_point{}, 120001ms);
     ASSERT_TRUE(n.client.has_cookie(n.now));
     ASSERT_TRUE(n.connect());
@@ -422,7 +439,8 @@ TEST(V3Machine, ForgedHello1FloodAtALoadedServerCostsNoDh) {
         nc::secret_key e;
         neutrino::seeded_random r(seed() + 77);
         r.fill(e.bytes());
-        auto hs = v3::client_handshake::write_hello1(valid, server_keys().pk, v3::derive_mac1_key(server_keys().pk), e,
+        auto hs = v3::client_handshake::write_hello1(valid, server_keys().pk,
+                                                     v3::derive_mac1_key(server_keys().pk), e,
                                                      nullptr, v3::offer{});
         ASSERT_TRUE(hs);
     }
@@ -432,8 +450,9 @@ TEST(V3Machine, ForgedHello1FloodAtALoadedServerCostsNoDh) {
     std::size_t replies = 0;
     constexpr std::size_t flood = 100000;
     for (std::size_t i = 0; i < flood; ++i) {
-        const peer_address from = peer_address::v4({172, 16, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
-                                                   static_cast<std::uint16_t>(1024 + i % 50000));
+        const peer_address from = peer_address::v4(
+            {172, 16, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)},
+            static_cast<std::uint16_t>(1024 + i % 50000));
         if (i % 3 == 0) {
             d = valid;  // valid mac1, no mac2
         } else if (i % 3 == 1) {
@@ -517,7 +536,8 @@ TEST(V3Machine, BadOfferIsStatus4WithoutASession) {
     neutrino::seeded_random(seed() + 10).fill(e.bytes());
     v3::offer bad;
     bad.variants_mask = 0x08;  // no such variant
-    auto hs = v3::client_handshake::write_hello1(h, server_keys().pk, v3::derive_mac1_key(server_keys().pk), e, nullptr, bad);
+    auto hs = v3::client_handshake::write_hello1(
+        h, server_keys().pk, v3::derive_mac1_key(server_keys().pk), e, nullptr, bad);
     ASSERT_TRUE(hs);
     ASSERT_TRUE(n.server.handle_datagram(h, client_addr, n.now));
     std::array<std::byte, 1280> out{};
@@ -543,7 +563,8 @@ TEST(V3Machine, ReplayedHello1AfterEstablishmentIsDropped) {
     ASSERT_TRUE(n.connect());
     const auto dh = n.server.stats().dh_operations;
     EXPECT_EQ(n.to_server(hello1, client_addr).error(), nc::make_error_code(nc::errc::replayed));
-    EXPECT_EQ(n.to_server(hello1, peer_address::v4({192, 0, 2, 1}, 999)).error(), nc::make_error_code(nc::errc::replayed));
+    EXPECT_EQ(n.to_server(hello1, peer_address::v4({192, 0, 2, 1}, 999)).error(),
+              nc::make_error_code(nc::errc::replayed));
     EXPECT_EQ(n.server.stats().dh_operations, dh);
     EXPECT_EQ(n.server.session_count(), 1U);
     EXPECT_EQ(n.sizes[0x02].size(), 1U);
@@ -611,16 +632,20 @@ TEST(V3Machine, TamperedAndReplayedTransportPacketsAreDroppedWithoutStateChange)
     EXPECT_EQ(n.server.stats().failed_auth, 5U);
     EXPECT_EQ(n.server.stats().dropped(errc::replayed), 1U);
     EXPECT_EQ(n.server.stats().packets_accepted, accepted);
-    EXPECT_EQ(n.server.phases_of(n.client.session_id()), (std::pair<std::uint64_t, std::uint64_t>{0, 0}));
+    EXPECT_EQ(n.server.phases_of(n.client.session_id()),
+              (std::pair<std::uint64_t, std::uint64_t>{0, 0}));
     EXPECT_EQ(n.data(n.server_events).size(), 1U);
     // none of the forgeries moved the window (§10.3: updated only after authentication): the
     // genuine packet, delayed, is still accepted
     ASSERT_TRUE(n.to_server(fresh, client_addr));
-    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"once"}, {"twice"}}));
+    EXPECT_EQ(n.data(n.server_events),
+              (std::vector<std::vector<std::string>>{{"once"}, {"twice"}}));
     // the client side too: a replayed server packet, and one from elsewhere
     ASSERT_FALSE(back.empty());
-    EXPECT_EQ(n.client.handle_datagram(back, server_addr, n.now).error(), nc::make_error_code(errc::replayed));
-    EXPECT_EQ(n.client.handle_datagram(back, client_addr, n.now).error(), nc::make_error_code(errc::wrong_peer));
+    EXPECT_EQ(n.client.handle_datagram(back, server_addr, n.now).error(),
+              nc::make_error_code(errc::replayed));
+    EXPECT_EQ(n.client.handle_datagram(back, client_addr, n.now).error(),
+              nc::make_error_code(errc::wrong_peer));
     // and the session carries on
     ASSERT_TRUE(n.client.send(nc::words("thrice"), n.now));
     n.run_for(10ms);
@@ -708,7 +733,8 @@ TEST(V3Machine, PacketDelayedAcrossTheSwitchOpensWithThePreviousKey) {
     ASSERT_TRUE(n.client.update_keys(n.now));
     ASSERT_TRUE(n.client.send(nc::words("new phase"), n.now));
     n.run_for(100ms);
-    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"new phase"}, {"old phase"}}));
+    EXPECT_EQ(n.data(n.server_events),
+              (std::vector<std::vector<std::string>>{{"new phase"}, {"old phase"}}));
     EXPECT_EQ(n.server.phases_of(n.client.session_id()).second, 1U);
     EXPECT_EQ(n.server.stats().failed_auth, 0U);  // rx_next failed, rx_prev opened it
 }
@@ -722,7 +748,8 @@ TEST(V3Machine, AutomaticKeyUpdateAfterTimeNotBeforeTheMinimumInterval) {
     EXPECT_EQ(n.client.send_phase(), 0U);
     n.run_for(2s);  // keep-alives carry on every 475 ms
     EXPECT_EQ(n.client.send_phase(), 1U);
-    EXPECT_EQ(n.server.phases_of(n.client.session_id()), (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
+    EXPECT_EQ(n.server.phases_of(n.client.session_id()),
+              (std::pair<std::uint64_t, std::uint64_t>{1, 1}));
     EXPECT_TRUE(n.both_established());
 }
 
@@ -775,13 +802,15 @@ TEST(V3Machine, NatRebindingIsValidatedBeforeTheSessionMoves) {
     EXPECT_EQ(n.server.stats().path_validations, 1U);
     EXPECT_EQ(n.server.peer_of(id), moved);
     ASSERT_EQ(n.count(n.server_events, nc::event_kind::address_changed), 1U);
-    const auto& e = *std::find_if(n.server_events.begin(), n.server_events.end(),
-                                  [](const seen_event& x) { return x.kind == nc::event_kind::address_changed; });
+    const auto& e = *std::find_if(
+        n.server_events.begin(), n.server_events.end(),
+        [](const seen_event& x) { return x.kind == nc::event_kind::address_changed; });
     EXPECT_EQ(e.peer, moved);
     EXPECT_EQ(e.old_peer, client_addr);
     ASSERT_TRUE(n.server.send(id, nc::words("to", "the", "new", "place"), n.now));
     n.run_for(10ms);
-    EXPECT_EQ(n.data(n.client_events), (std::vector<std::vector<std::string>>{{"to", "the", "new", "place"}}));
+    EXPECT_EQ(n.data(n.client_events),
+              (std::vector<std::vector<std::string>>{{"to", "the", "new", "place"}}));
 }
 
 TEST(V3Machine, PathChallengesKeepToThreeTimesTheBytesReceived) {
@@ -791,7 +820,9 @@ TEST(V3Machine, PathChallengesKeepToThreeTimesTheBytesReceived) {
     const peer_address moved = peer_address::v4({10, 0, 0, 9}, 50000);
     n.client_source = moved;
     int from_moved = 0;
-    n.filter = [&from_moved](flight& f) { return !f.to_server || from_moved++ < 1; };  // one packet only
+    n.filter = [&from_moved](flight& f) {
+        return !f.to_server || from_moved++ < 1;
+    };                                      // one packet only
     ASSERT_TRUE(n.client.send({}, n.now));  // 43 bytes
     n.run_for(1200ms);  // the candidate lives 1 s; the session (silent client) 1.5 s
     const auto received = 43U;
@@ -835,9 +866,9 @@ TEST(V3Machine, ReplayFromAnotherAddressCreatesNoCandidateAndANewerPacketCancels
     n.run_for(10ms);
     EXPECT_FALSE(n.server.candidate_of(id));
     EXPECT_EQ(n.server.peer_of(id), client_addr);
-    EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"a"}, {"b"}, {"c"}}));
+    EXPECT_EQ(n.data(n.server_events),
+              (std::vector<std::vector<std::string>>{{"a"}, {"b"}, {"c"}}));
 }
-
 
 // --- over the core's memory link --------------------------------------------------------------
 
@@ -856,7 +887,12 @@ TEST(V3Machine, NkAndIkOverTheMemoryLink) {
             if (e.kind == nc::event_kind::data) got.push_back(strings(e.words));
         };
         ASSERT_TRUE(c.connect(link.now()));
-        ASSERT_TRUE(link.run_until([&] { return c.established() && s.state_of(c.session_id()) == nc::session_state::established; }, 5s))
+        ASSERT_TRUE(link.run_until(
+            [&] {
+                return c.established() &&
+                       s.state_of(c.session_id()) == nc::session_state::established;
+            },
+            5s))
             << (ik ? "IK" : "NK");
         ASSERT_TRUE(c.send(nc::words(ik ? "ik" : "nk"), link.now()));
         link.run_for(10ms);
@@ -967,11 +1003,11 @@ TEST(V3Machine, LayeredVariantsReportThePacketNumberZeroMarker) {
     EXPECT_EQ(n.server_events[2].pn, 1U);
     EXPECT_EQ(n.server_events[2].type, nc::packet_type::client_hello3);
     // the server's first numbered packet is s2c pn 1
-    auto pn = n.server.send_packet(n.client.session_id(), nc::packet_type::data, nc::words("x"), n.now);
+    auto pn =
+        n.server.send_packet(n.client.session_id(), nc::packet_type::data, nc::words("x"), n.now);
     ASSERT_TRUE(pn);
     EXPECT_EQ(*pn, 1U);
 }
-
 
 // --- failure loop (house style §9.5): lose datagram k of the exchange, k = 0, 1, 2, … ---------
 
@@ -983,12 +1019,14 @@ TEST(V3Machine, LosingAnyOneDatagramOfTheHandshakeStillEstablishes) {
             int i = 0;
             n.filter = [&i, k](flight&) { return i++ != k; };
             ASSERT_TRUE(n.client.connect(n.now));
-            ASSERT_TRUE(n.run_until([&] { return n.both_established(); }, 5s)) << "k=" << k << " cookie=" << cookie;
+            ASSERT_TRUE(n.run_until([&] { return n.both_established(); }, 5s))
+                << "k=" << k << " cookie=" << cookie;
             n.filter = nullptr;  // basic DATA is not repaired: lose only handshake datagrams
             ASSERT_TRUE(n.client.send(nc::words("k", std::to_string(k)), n.now));
             ASSERT_TRUE(n.server.send(n.client.session_id(), nc::words("ok"), n.now));
             n.run_for(20ms);
-            EXPECT_EQ(n.data(n.server_events), (std::vector<std::vector<std::string>>{{"k", std::to_string(k)}}));
+            EXPECT_EQ(n.data(n.server_events),
+                      (std::vector<std::vector<std::string>>{{"k", std::to_string(k)}}));
             EXPECT_EQ(n.data(n.client_events), (std::vector<std::vector<std::string>>{{"ok"}}));
             EXPECT_EQ(n.server.session_count(), 1U);
             EXPECT_EQ(n.server.stats().handshakes_read, 1U) << "k=" << k;  // never a second DH
@@ -996,16 +1034,19 @@ TEST(V3Machine, LosingAnyOneDatagramOfTheHandshakeStillEstablishes) {
     }
 }
 
-
 TEST(V3Machine, ShutdownReachesEverySessionEvenBeyondTheSendQueue) {
     nc::server_config sc = server_cfg();
     sc.send_queue_capacity = 2;
     server_t server(sc, {}, {}, neutrino::seeded_random(seed() + 31));
     std::vector<client_t> clients;
-    for (std::uint64_t i = 0; i < 5; ++i) clients.emplace_back(client_cfg(), v3::client_options{}, nc::null_observer{}, neutrino::seeded_random(seed() + 40 + i));
+    for (std::uint64_t i = 0; i < 5; ++i)
+        clients.emplace_back(client_cfg(), v3::client_options{}, nc::null_observer{},
+                             neutrino::seeded_random(seed() + 40 + i));
     std::array<std::byte, 1280> buf{};
     const time_point now{};
-    auto addr = [](std::size_t i) { return peer_address::v4({10, 0, 1, static_cast<std::uint8_t>(i)}, 4000); };
+    auto addr = [](std::size_t i) {
+        return peer_address::v4({10, 0, 1, static_cast<std::uint8_t>(i)}, 4000);
+    };
     auto pump = [&] {
         for (bool more = true; more;) {
             more = false;
@@ -1020,7 +1061,9 @@ TEST(V3Machine, ShutdownReachesEverySessionEvenBeyondTheSendQueue) {
             while (auto t = server.poll_datagram(buf, now)) {
                 more = true;
                 for (std::size_t i = 0; i < clients.size(); ++i) {
-                    if (t->to == addr(i)) (void)clients[i].handle_datagram(std::span(buf).first(t->size), server_addr, now);
+                    if (t->to == addr(i))
+                        (void)clients[i].handle_datagram(std::span(buf).first(t->size), server_addr,
+                                                         now);
                 }
             }
             while (server.poll_event()) {
@@ -1038,7 +1081,6 @@ TEST(V3Machine, ShutdownReachesEverySessionEvenBeyondTheSendQueue) {
     for (auto& c : clients) EXPECT_EQ(c.state(), nc::session_state::draining);
     EXPECT_EQ(server.session_count(), 0U);
 }
-
 
 TEST(V3Machine, PathResponseFromTheWrongAddressValidatesNothing) {
     net n;

@@ -39,13 +39,16 @@ std::uint64_t seed() {
     static const std::uint64_t s = [] {
         const char* e = std::getenv("NEUTRINO_TEST_SEED");
         const std::uint64_t v = e != nullptr ? std::strtoull(e, nullptr, 10) : 11;
-        std::printf("v3 reliable tests: NEUTRINO_TEST_SEED=%llu\n", static_cast<unsigned long long>(v));
+        std::printf("v3 reliable tests: NEUTRINO_TEST_SEED=%llu\n",
+                    static_cast<unsigned long long>(v));
         return v;
     }();
     return s;
 }
 
-nc::keypair server_keys() { return *nc::keypair_from_hex(nc::example_public_key_hex, nc::example_secret_key_hex); }
+nc::keypair server_keys() {
+    return *nc::keypair_from_hex(nc::example_public_key_hex, nc::example_secret_key_hex);
+}
 
 std::uint64_t mix(std::uint64_t& s) {
     std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
@@ -92,10 +95,13 @@ struct v3_pair {
     }
 
     /// `client_every` / `server_every`: force a key update after that many packets (0: never).
-    explicit v3_pair(std::uint64_t client_every, std::uint64_t server_every = 0, std::uint64_t s = seed())
+    explicit v3_pair(std::uint64_t client_every, std::uint64_t server_every = 0,
+                     std::uint64_t s = seed())
         : force_every(client_every),
-          client(ccfg(), nr::config{}, copt(client_every), nc::null_observer{}, neutrino::seeded_random(s)),
-          server(scfg(), nr::config{}, sopt(server_every), nc::null_observer{}, neutrino::seeded_random(s + 1)),
+          client(ccfg(), nr::config{}, copt(client_every), nc::null_observer{},
+                 neutrino::seeded_random(s)),
+          server(scfg(), nr::config{}, sopt(server_every), nc::null_observer{},
+                 neutrino::seeded_random(s + 1)),
           link(client, client_addr, server, server_addr) {
         link.on_a_event = [this](const nc::event& e) {
             if (e.kind == nc::event_kind::data) client_data.emplace_back(nc::as_string(e.words[0]));
@@ -109,9 +115,12 @@ struct v3_pair {
 
     bool connect() {
         if (!client.connect(link.now())) return false;
-        return link.run_until([this] {
-            return client.established() && server.state_of(client.session_id()) == nc::session_state::established;
-        }, 30s);
+        return link.run_until(
+            [this] {
+                return client.established() &&
+                       server.state_of(client.session_id()) == nc::session_state::established;
+            },
+            30s);
     }
 };
 
@@ -122,7 +131,8 @@ TEST(V3Reliable, HandshakeMarkersLetReliableStartAtPacketNumberOne) {
         ASSERT_TRUE(p.client.send(nc::words(message('c', i)), p.link.now()));
         ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(message('s', i)), p.link.now()));
     }
-    ASSERT_TRUE(p.link.run_until([&] { return p.server_data.size() == 20 && p.client_data.size() == 20; }, 10s));
+    ASSERT_TRUE(p.link.run_until(
+        [&] { return p.server_data.size() == 20 && p.client_data.size() == 20; }, 10s));
     for (std::size_t i = 0; i < 20; ++i) {
         EXPECT_EQ(p.server_data[i], message('c', i));
         EXPECT_EQ(p.client_data[i], message('s', i));
@@ -178,14 +188,16 @@ TEST(V3Reliable, FiveThousandMessagesAtTenPercentLossAcrossKeyUpdates) {
             ++sent_c;
         }
         if (sent_s < count && p.server.can_send(p.client.session_id())) {
-            ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(message('s', sent_s)), p.link.now()));
+            ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(message('s', sent_s)),
+                                      p.link.now()));
             ++sent_s;
         }
         p.link.run_for(1ms);
         ASSERT_TRUE(p.client.established()) << "after " << sent_c << " / " << sent_s;
         ASSERT_LT(p.link.now() - start, 600s);
     }
-    ASSERT_TRUE(p.link.run_until([&] { return p.server_data.size() == count && p.client_data.size() == count; }, 120s))
+    ASSERT_TRUE(p.link.run_until(
+        [&] { return p.server_data.size() == count && p.client_data.size() == count; }, 120s))
         << p.server_data.size() << " " << p.client_data.size();
     for (std::size_t i = 0; i < count; ++i) {
         ASSERT_EQ(p.server_data[i], message('c', i)) << i;
@@ -193,30 +205,36 @@ TEST(V3Reliable, FiveThousandMessagesAtTenPercentLossAcrossKeyUpdates) {
     }
     const auto& cs = p.client.next_layer().stats();
     const auto& ss = p.server.next_layer().stats();
-    std::printf("lost %zu datagrams; client: %llu updates initiated, %llu followed, %llu resealed; server: %llu "
-                "initiated, %llu followed, %llu resealed; phases c=%llu s=%llu; requests c=%llu s=%llu; %.1f s\n",
-                lost, static_cast<unsigned long long>(cs.key_updates_initiated),
-                static_cast<unsigned long long>(cs.key_updates_followed), static_cast<unsigned long long>(cs.resealed),
-                static_cast<unsigned long long>(ss.key_updates_initiated),
-                static_cast<unsigned long long>(ss.key_updates_followed), static_cast<unsigned long long>(ss.resealed),
-                static_cast<unsigned long long>(p.client.next_layer().send_phase()),
-                static_cast<unsigned long long>(p.server.next_layer().phases_of(p.client.session_id()).first),
-                static_cast<unsigned long long>(p.client.stats().requests_sent),
-                static_cast<unsigned long long>(p.server.stats().requests_sent),
-                std::chrono::duration<double>(p.link.now() - start).count());
+    std::printf(
+        "lost %zu datagrams; client: %llu updates initiated, %llu followed, %llu resealed; server: "
+        "%llu "
+        "initiated, %llu followed, %llu resealed; phases c=%llu s=%llu; requests c=%llu s=%llu; "
+        "%.1f s\n",
+        lost, static_cast<unsigned long long>(cs.key_updates_initiated),
+        static_cast<unsigned long long>(cs.key_updates_followed),
+        static_cast<unsigned long long>(cs.resealed),
+        static_cast<unsigned long long>(ss.key_updates_initiated),
+        static_cast<unsigned long long>(ss.key_updates_followed),
+        static_cast<unsigned long long>(ss.resealed),
+        static_cast<unsigned long long>(p.client.next_layer().send_phase()),
+        static_cast<unsigned long long>(
+            p.server.next_layer().phases_of(p.client.session_id()).first),
+        static_cast<unsigned long long>(p.client.stats().requests_sent),
+        static_cast<unsigned long long>(p.server.stats().requests_sent),
+        std::chrono::duration<double>(p.link.now() - start).count());
     EXPECT_GT(lost, 1000U);
     // the client sent over 5000 numbered packets: at least 4 updates, each followed
     EXPECT_GE(cs.key_updates_initiated, 4U);
     EXPECT_EQ(ss.key_updates_followed, cs.key_updates_initiated);
     EXPECT_EQ(p.client.next_layer().send_phase(), cs.key_updates_initiated);
-    EXPECT_EQ(p.server.next_layer().phases_of(p.client.session_id()).second, cs.key_updates_initiated);
+    EXPECT_EQ(p.server.next_layer().phases_of(p.client.session_id()).second,
+              cs.key_updates_initiated);
     EXPECT_EQ(p.client_closed + p.server_closed, 0U);
     EXPECT_GT(p.client.stats().requests_sent + p.server.stats().requests_sent, 0U);
     // Nothing failed authentication: no retransmission went out under a stale key.
     EXPECT_EQ(cs.failed_auth, 0U);
     EXPECT_EQ(ss.failed_auth, 0U);
 }
-
 
 // Both sides force key updates (1000 and 700 packets) while 5% of datagrams are lost and a
 // quarter are delayed by up to 8 ms (reordering across key switches).
@@ -238,13 +256,15 @@ TEST(V3Reliable, BothSidesUpdatingKeysUnderLossAndReordering) {
             ++sent_c;
         }
         if (sent_s < count && p.server.can_send(p.client.session_id())) {
-            ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(message('s', sent_s)), p.link.now()));
+            ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(message('s', sent_s)),
+                                      p.link.now()));
             ++sent_s;
         }
         p.link.run_for(1ms);
         ASSERT_TRUE(p.client.established()) << "after " << sent_c << " / " << sent_s;
     }
-    ASSERT_TRUE(p.link.run_until([&] { return p.server_data.size() == count && p.client_data.size() == count; }, 120s))
+    ASSERT_TRUE(p.link.run_until(
+        [&] { return p.server_data.size() == count && p.client_data.size() == count; }, 120s))
         << p.server_data.size() << " " << p.client_data.size();
     for (std::size_t i = 0; i < count; ++i) {
         ASSERT_EQ(p.server_data[i], message('c', i)) << i;
@@ -253,7 +273,8 @@ TEST(V3Reliable, BothSidesUpdatingKeysUnderLossAndReordering) {
     const auto& cs = p.client.next_layer().stats();
     const auto& ss = p.server.next_layer().stats();
     EXPECT_GE(cs.key_updates_initiated + ss.key_updates_initiated, 3U);
-    EXPECT_EQ(p.client.next_layer().send_phase(), p.server.next_layer().phases_of(p.client.session_id()).second);
+    EXPECT_EQ(p.client.next_layer().send_phase(),
+              p.server.next_layer().phases_of(p.client.session_id()).second);
     EXPECT_EQ(p.client_closed + p.server_closed, 0U);
 }
 

@@ -134,7 +134,8 @@ public:
         if (s_.state == session_state::draining) return fail(core::errc::draining);
         if (s_.state != session_state::established) return fail(core::errc::not_connected);
         if (payload.size() > max_payload_size) return fail(core::errc::payload_too_large);
-        return send_numbered(packet_type::data, keyword, payload, {}, keyword == 0 ? cfg_.min_datagram_size : 0, now);
+        return send_numbered(packet_type::data, keyword, payload, {},
+                             keyword == 0 ? cfg_.min_datagram_size : 0, now);
     }
 
     /// Seals again a numbered control packet (KEEP_ALIVE, HELLO3) the peer asked for. v3
@@ -186,16 +187,26 @@ public:
         if (p->resealed) ++stats_.resealed;
         tx_.push(p->size, s_.peer);
         last_sent_ = now;
-        const packet_info info{core::role::client, datagram.size() > 5 ? static_cast<core::packet_type>(
-                                                                       std::to_integer<std::uint8_t>(datagram[5]) & type_code_mask)
-                                                                 : core::packet_type::data,
-                               s_.id, pn, 0, {}, {}, {buf.data(), p->size}, s_.peer};
+        const packet_info info{
+            core::role::client,
+            datagram.size() > 5 ? static_cast<core::packet_type>(
+                                      std::to_integer<std::uint8_t>(datagram[5]) & type_code_mask)
+                                : core::packet_type::data,
+            s_.id,
+            pn,
+            0,
+            {},
+            {},
+            {buf.data(), p->size},
+            s_.peer};
         report_retransmission(observer_, info, now);
         return {};
     }
 
     /// Passes an RTT the layer above measured to the observer.
-    void report_rtt(duration rtt, time_point now) { report_rtt_sample(observer_, s_.id, core::role::client, rtt, now); }
+    void report_rtt(duration rtt, time_point now) {
+        report_rtt_sample(observer_, s_.id, core::role::client, rtt, now);
+    }
 
     /// Accept no numbered peer packet above `max_pn` (dropped uncommitted, outside_window).
     void set_receive_limit(std::uint64_t max_pn) noexcept { s_.receive_limit = max_pn; }
@@ -203,7 +214,9 @@ public:
     [[nodiscard]] time_point last_sent() const noexcept { return last_sent_; }
     [[nodiscard]] time_point last_received() const noexcept { return last_received_; }
     [[nodiscard]] session_state state() const noexcept { return s_.state; }
-    [[nodiscard]] bool established() const noexcept { return s_.state == session_state::established; }
+    [[nodiscard]] bool established() const noexcept {
+        return s_.state == session_state::established;
+    }
     /// The current session id (0 when there is none).
     [[nodiscard]] std::uint64_t session_id() const noexcept { return s_.id; }
     [[nodiscard]] const v3::stats& stats() const noexcept { return stats_; }
@@ -218,18 +231,23 @@ public:
     /// The variant the server chose (the configured one until a session is established).
     [[nodiscard]] variant negotiated_variant() const noexcept { return variant_; }
     /// Extended: the largest message the server accepts (0 unless Extended was chosen).
-    [[nodiscard]] std::uint32_t peer_extended_limit() const noexcept { return peer_extended_limit_; }
+    [[nodiscard]] std::uint32_t peer_extended_limit() const noexcept {
+        return peer_extended_limit_;
+    }
     /// Send and receive key phases (§11.1).
     [[nodiscard]] std::uint64_t send_phase() const noexcept { return s_.send_phase(); }
     [[nodiscard]] std::uint64_t receive_phase() const noexcept { return s_.receive_phase(); }
     /// Whether a cookie from the server is held (and fresh at `now`).
-    [[nodiscard]] bool has_cookie(time_point now) const noexcept { return cookie_ && cookie_->fresh(now); }
+    [[nodiscard]] bool has_cookie(time_point now) const noexcept {
+        return cookie_ && cookie_->fresh(now);
+    }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
     /// Processes one datagram from `from`. Every rejection is counted and reported to the
     /// observer, returns the reason (a core errc) and changes nothing.  spec: neutrino-v3.md §10.5
-    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from, time_point now) {
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                 time_point now) {
         ++stats_.datagrams_received;
         stats_.bytes_received += in.size();
         observer_.on_datagram_received(in, from, now);
@@ -278,7 +296,8 @@ public:
                     redial_at_ = now + cfg_.timers.redial_after_expiry;
                 } else if (!layered(variant_) && now >= next_keep_alive()) {
                     // spec: neutrino-v3.md §2.1: the v2 keep-alive rule (475 ms)
-                    if (send_numbered(packet_type::keep_alive, 0, empty_list(), {}, cfg_.min_datagram_size, now)) {
+                    if (send_numbered(packet_type::keep_alive, 0, empty_list(), {},
+                                      cfg_.min_datagram_size, now)) {
                         last_keep_alive_ = now;
                     }
                 }
@@ -299,7 +318,7 @@ public:
 private:
     static constexpr core::packet_type packet_type_data = core::packet_type::data;
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
-    static constexpr int hello1_transmissions = 4;                          // spec: §7.9
+    static constexpr int hello1_transmissions = 4;                            // spec: §7.9
     static constexpr auto hello1_rto = std::chrono::milliseconds(250);
     static constexpr auto hello1_final_wait = std::chrono::milliseconds(2000);
 
@@ -323,13 +342,18 @@ private:
         secret_key e;
         random_.fill(e.bytes());
         offer_ = offer{};
-        offer_.variants_mask = opt_.variants != 0 ? opt_.variants
-                                                  : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
-        offer_.variants_mask |= static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+        offer_.variants_mask =
+            opt_.variants != 0
+                ? opt_.variants
+                : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+        offer_.variants_mask |=
+            static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
         offer_.preferred_variant = static_cast<std::uint8_t>(cfg_.variant);
-        offer_.extended_max_message_size = (offer_.variants_mask & 0x04U) != 0 ? opt_.extended_max_message_size : 0;
-        auto hs = client_handshake::write_hello1(hello1_, cfg_.server_key, mac1_key_, e,
-                                                 opt_.static_key ? &*opt_.static_key : nullptr, offer_);
+        offer_.extended_max_message_size =
+            (offer_.variants_mask & 0x04U) != 0 ? opt_.extended_max_message_size : 0;
+        auto hs =
+            client_handshake::write_hello1(hello1_, cfg_.server_key, mac1_key_, e,
+                                           opt_.static_key ? &*opt_.static_key : nullptr, offer_);
         if (!hs) return fail_core(hs.error());
         // keygen + es (+ ss): spec: neutrino-v3.md §19.1
         stats_.dh_operations += opt_.static_key ? 3U : 2U;
@@ -354,10 +378,18 @@ private:
         last_sent_ = now;
         // spec: neutrino-v3.md §7.9: re-sent after 250, 500 and 1000 ms; the attempt fails
         // 2000 ms after the fourth transmission
-        next_hello1_at_ = transmissions_ < hello1_transmissions ? now + hello1_rto * (1 << (transmissions_ - 1))
-                                                                : now + hello1_final_wait;
-        const packet_info info{core::role::client, core::packet_type::client_hello1, session_id_none, 0, 0,
-                               {}, {}, {buf.data(), hello1_size}, cfg_.server};
+        next_hello1_at_ = transmissions_ < hello1_transmissions
+                              ? now + hello1_rto * (1 << (transmissions_ - 1))
+                              : now + hello1_final_wait;
+        const packet_info info{core::role::client,
+                               core::packet_type::client_hello1,
+                               session_id_none,
+                               0,
+                               0,
+                               {},
+                               {},
+                               {buf.data(), hello1_size},
+                               cfg_.server};
         observer_.on_packet_sent(info, now);
         return {};
     }
@@ -381,9 +413,12 @@ private:
         if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
         // spec: neutrino-v3.md §7.5, §8.4, §10.5 step 3: only the dialled server address
         if (!(from == cfg_.server)) return fail(core::errc::wrong_peer);
-        const auto code = static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
-        if (code == static_cast<std::uint8_t>(packet_type::server_hello2)) return receive_hello2(in, now);
-        if (code == static_cast<std::uint8_t>(packet_type::cookie_reply)) return receive_cookie_reply(in, now);
+        const auto code =
+            static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
+        if (code == static_cast<std::uint8_t>(packet_type::server_hello2))
+            return receive_hello2(in, now);
+        if (code == static_cast<std::uint8_t>(packet_type::cookie_reply))
+            return receive_cookie_reply(in, now);
         return receive_transport(in, from, now);
     }
 
@@ -413,8 +448,9 @@ private:
         if (!a) return fail_core(a.error());
         stats_.dh_operations += opt_.static_key ? 2U : 1U;  // ee (+ se)
         ++stats_.packets_accepted;
-        const packet_info info{core::role::client, core::packet_type::server_hello2, a->session_id, 0, 0, {}, {}, in,
-                               cfg_.server};
+        const packet_info info{
+            core::role::client, core::packet_type::server_hello2, a->session_id, 0, 0, {}, {}, in,
+            cfg_.server};
         observer_.on_packet_received(info, now);
         if (!check_answer(offer_, *a)) {
             end_session(make_error_code(core::errc::protocol_violation), now);  // reason 4
@@ -459,7 +495,8 @@ private:
 
     // --- transport ---------------------------------------------------------------------------
 
-    result<void> receive_transport(std::span<const std::byte> in, const peer_address& from, time_point now) {
+    result<void> receive_transport(std::span<const std::byte> in, const peer_address& from,
+                                   time_point now) {
         if (s_.state != session_state::established && s_.state != session_state::draining) {
             return fail(core::errc::unexpected_packet);
         }
@@ -471,7 +508,8 @@ private:
             if (p.error() == make_error_code(errc::decryption_failed)) {
                 ++stats_.failed_auth;
                 if (s_.failed_auth >= max_failed_auth) {
-                    end_session(make_error_code(core::errc::protocol_violation), now);  // CRYPTO_LIMIT
+                    end_session(make_error_code(core::errc::protocol_violation),
+                                now);  // CRYPTO_LIMIT
                 }
             }
             return fail_core(p.error());
@@ -488,7 +526,8 @@ private:
         // Authenticated and fresh from here on (§10.5 step 7).
         if (s_.accept(*p, true, now)) ++stats_.key_updates_followed;
         last_received_ = now;
-        if (s_.state == session_state::established) s_.expiry = now + cfg_.timers.established_timeout;
+        if (s_.state == session_state::established)
+            s_.expiry = now + cfg_.timers.established_timeout;
         const packet_type type = h->type;
         const bool raw = variant_ == variant::extended && type == packet_type::data;
         auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
@@ -497,19 +536,25 @@ private:
             return violation(now);
         }
         ++stats_.packets_accepted;
-        const packet_info info{core::role::client, detail::core_type(type), s_.id, h->pn_field, p->keyword, *words,
-                               {}, p->payload, from};
+        const packet_info info{core::role::client,
+                               detail::core_type(type),
+                               s_.id,
+                               h->pn_field,
+                               p->keyword,
+                               *words,
+                               {},
+                               p->payload,
+                               from};
         observer_.on_packet_received(info, now);
         switch (type) {
             case packet_type::path_challenge: {
                 // spec: neutrino-v3.md §12.2 rule 7: answer at once, same 8 bytes, to the server
                 const word w = (*words)[0];
-                if (send_unnumbered(packet_type::path_response, {&w, 1}, s_.peer, now)) ++stats_.path_responses_sent;
+                if (send_unnumbered(packet_type::path_response, {&w, 1}, s_.peer, now))
+                    ++stats_.path_responses_sent;
                 return {};
             }
-            case packet_type::request_retransmission:
-                report_packet(type, *p, *words);
-                return {};
+            case packet_type::request_retransmission: report_packet(type, *p, *words); return {};
             case packet_type::server_shutdown:
                 report_packet(type, *p, *words);
                 if (s_.state == session_state::established) {
@@ -581,7 +626,8 @@ private:
         return *pn;
     }
 
-    result<void> send_unnumbered(packet_type type, word_list words, const peer_address& to, time_point now) {
+    result<void> send_unnumbered(packet_type type, word_list words, const peer_address& to,
+                                 time_point now) {
         if (tx_.full()) return fail(core::errc::would_block);
         auto payload = frame_words(words);
         if (!payload) return tl::unexpected(payload.error());
@@ -598,7 +644,15 @@ private:
 
     void report_sent(packet_type type, std::uint64_t pn, std::uint32_t keyword, word_list words,
                      std::span<const std::byte> wire, time_point now) {
-        const packet_info info{core::role::client, detail::core_type(type), s_.id, pn, keyword, {}, words, wire, s_.peer};
+        const packet_info info{core::role::client,
+                               detail::core_type(type),
+                               s_.id,
+                               pn,
+                               keyword,
+                               {},
+                               words,
+                               wire,
+                               s_.peer};
         observer_.on_packet_sent(info, now);
     }
 
@@ -614,7 +668,8 @@ private:
 
     [[nodiscard]] time_point next_keep_alive() const noexcept {
         const auto idle = cfg_.timers.keep_alive_idle;
-        return std::min(last_sent_ + idle, std::max(last_received_ + idle, last_keep_alive_ + idle));
+        return std::min(last_sent_ + idle,
+                        std::max(last_received_ + idle, last_keep_alive_ + idle));
     }
 
     void set_state(session_state to, time_point now) {

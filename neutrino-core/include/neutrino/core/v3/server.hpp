@@ -56,8 +56,8 @@ struct server_options {
     std::uint32_t load_handshakes_per_second = 5000;
     /// COOKIE_REPLYs per second, at most (global).  spec: neutrino-v3.md §8.3
     std::uint32_t cookie_replies_per_second = 10000;
-    std::size_t max_pending_total = 4096;  ///< MAX_PENDING_TOTAL
-    std::size_t max_pending_per_ip = 32;   ///< MAX_PENDING_PER_IP
+    std::size_t max_pending_total = 4096;             ///< MAX_PENDING_TOTAL
+    std::size_t max_pending_per_ip = 32;              ///< MAX_PENDING_PER_IP
     std::chrono::milliseconds pending_timeout{1500};  ///< PENDING_TIMEOUT
     std::chrono::milliseconds path_challenge_rto{250};
     std::chrono::milliseconds candidate_lifetime{1000};
@@ -87,7 +87,9 @@ public:
         ensure_sodium();
         mac1_key_ = derive_mac1_key(cfg_.keys.pk);
         cookie_key_ = derive_cookie_key(cfg_.keys.pk);
-        mask_ = opt_.variants != 0 ? opt_.variants : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+        mask_ = opt_.variants != 0
+                    ? opt_.variants
+                    : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
     }
 
     // --- application API -------------------------------------------------------------------
@@ -127,7 +129,9 @@ public:
                 auto pn = s.t.take_numbered();
                 if (!pn) continue;
                 auto n = s.t.seal(buf, packet_type::server_shutdown, *pn, 0, empty_list(), 0);
-                if (n) shutdown_backlog_.push_back({{buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n)}, s.t.peer});
+                if (n)
+                    shutdown_backlog_.push_back(
+                        {{buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n)}, s.t.peer});
                 continue;
             }
             (void)send_numbered(s, packet_type::server_shutdown, 0, {}, {}, 0, now);
@@ -154,18 +158,20 @@ public:
     /// True when a HELLO1 arriving now would need a valid mac2 (§8.3).
     [[nodiscard]] bool under_load(time_point now) const noexcept {
         return forced_load_ || opt_.always_require_cookie || pending_ >= opt_.load_pending ||
-               (now - rate_window_ < std::chrono::seconds(1) && handshakes_in_window_ >= opt_.load_handshakes_per_second);
+               (now - rate_window_ < std::chrono::seconds(1) &&
+                handshakes_in_window_ >= opt_.load_handshakes_per_second);
     }
 
     // --- for the layer above (variant::reliable / extended) ---------------------------------
 
-    result<std::uint64_t> send_packet(std::uint64_t session_id, core::packet_type type, word_list words,
-                                      time_point now) {
+    result<std::uint64_t> send_packet(std::uint64_t session_id, core::packet_type type,
+                                      word_list words, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         auto n = detail::frame(words, payload_);
         if (!n) return tl::unexpected(n.error());
-        return send_numbered(**s, detail::v3_type(type), 0, {payload_.data(), *n}, words, cfg_.min_datagram_size, now);
+        return send_numbered(**s, detail::v3_type(type), 0, {payload_.data(), *n}, words,
+                             cfg_.min_datagram_size, now);
     }
 
     result<std::uint64_t> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
@@ -173,13 +179,14 @@ public:
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         if (payload.size() > max_payload_size) return fail(core::errc::payload_too_large);
-        return send_numbered(**s, packet_type::data, keyword, payload, {}, keyword == 0 ? cfg_.min_datagram_size : 0, now);
+        return send_numbered(**s, packet_type::data, keyword, payload, {},
+                             keyword == 0 ? cfg_.min_datagram_size : 0, now);
     }
 
     /// Seals again a numbered control packet; see `v3::basic_client::reseal` (the original
     /// plaintext is re-sealed, `type` and `words` are ignored).
-    result<void> reseal(std::uint64_t session_id, std::uint64_t pn, core::packet_type type, word_list words,
-                        time_point now) {
+    result<void> reseal(std::uint64_t session_id, std::uint64_t pn, core::packet_type type,
+                        word_list words, time_point now) {
         (void)type;
         (void)words;
         auto s = established(session_id);
@@ -204,13 +211,14 @@ public:
         std::array<std::byte, 8> v;
         core::detail::store_le(v.data(), pn);
         const word w(v);
-        return send_unnumbered(**s, packet_type::request_retransmission, {&w, 1}, (*s)->t.peer, now);
+        return send_unnumbered(**s, packet_type::request_retransmission, {&w, 1}, (*s)->t.peer,
+                               now);
     }
 
     /// Queues a datagram sealed earlier (see `v3::basic_client::resend`), to the validated
     /// address only (§12.2).
-    result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram, std::uint64_t pn,
-                        time_point now) {
+    result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram,
+                        std::uint64_t pn, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::transport_session& t = (*s)->t;
@@ -220,7 +228,15 @@ public:
         if (!p) return fail_core(p.error());
         if (p->resealed) ++stats_.resealed;
         tx_.push(p->size, t.peer);
-        const packet_info info{core::role::server, core::packet_type::data, t.id, pn, 0, {}, {}, {buf.data(), p->size}, t.peer};
+        const packet_info info{core::role::server,
+                               core::packet_type::data,
+                               t.id,
+                               pn,
+                               0,
+                               {},
+                               {},
+                               {buf.data(), p->size},
+                               t.peer};
         report_retransmission(observer_, info, now);
         return {};
     }
@@ -252,13 +268,15 @@ public:
         return it->second.t.peer;
     }
     /// The migration candidate of a session, if any (§12.1).
-    [[nodiscard]] std::optional<peer_address> candidate_of(std::uint64_t session_id) const noexcept {
+    [[nodiscard]] std::optional<peer_address> candidate_of(
+        std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);
         if (it == sessions_.end() || !it->second.candidate) return std::nullopt;
         return it->second.candidate->addr;
     }
     /// Send and receive key phases of a session (§11.1); {0, 0} when unknown.
-    [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> phases_of(std::uint64_t session_id) const noexcept {
+    [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> phases_of(
+        std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);
         if (it == sessions_.end()) return {0, 0};
         return {it->second.t.send_phase(), it->second.t.receive_phase()};
@@ -279,7 +297,8 @@ public:
 
     // --- datagram_layer ----------------------------------------------------------------------
 
-    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from, time_point now) {
+    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                 time_point now) {
         ++stats_.datagrams_received;
         stats_.bytes_received += in.size();
         observer_.on_datagram_received(in, from, now);
@@ -340,7 +359,7 @@ public:
 
 private:
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
-    static constexpr std::size_t max_hello2_destinations = 4;                // spec: §7.4 step 3
+    static constexpr std::size_t max_hello2_destinations = 4;                 // spec: §7.4 step 3
     static constexpr auto scan_interval = std::chrono::milliseconds(50);
     static bytes_view empty_list() noexcept {
         static constexpr std::array<std::byte, 1> zero{};  // an empty u8 word list
@@ -392,7 +411,8 @@ private:
         if (shut_down_) return fail(core::errc::closed);
         auto it = sessions_.find(session_id);
         if (it == sessions_.end()) return fail(core::errc::unknown_session);
-        if (it->second.t.state != session_state::established) return fail(core::errc::not_connected);
+        if (it->second.t.state != session_state::established)
+            return fail(core::errc::not_connected);
         return &it->second;
     }
 
@@ -404,15 +424,18 @@ private:
             return fail(core::errc::bad_protocol_identifier);
         }
         if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
-        const auto code = static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
-        if (code == static_cast<std::uint8_t>(packet_type::client_hello1)) return receive_hello1(in, from, now);
+        const auto code =
+            static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
+        if (code == static_cast<std::uint8_t>(packet_type::client_hello1))
+            return receive_hello1(in, from, now);
         return receive_transport(in, from, now);
     }
 
     // --- handshake ---------------------------------------------------------------------------
 
     /// spec: neutrino-v3.md §7.4, in its order
-    result<void> receive_hello1(std::span<const std::byte> in, const peer_address& from, time_point now) {
+    result<void> receive_hello1(std::span<const std::byte> in, const peer_address& from,
+                                time_point now) {
         // steps 1–2: layout and mac1, no DH
         auto pattern = check_hello1(in, mac1_key_);
         if (!pattern) return fail_core(pattern.error());
@@ -423,9 +446,12 @@ private:
             if (it == sessions_.end()) return fail(core::errc::replayed);
             server_session& s = it->second;
             if (s.t.state != session_state::pending) return fail(core::errc::replayed);
-            const auto known = std::find(s.hello2_to.begin(), s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count), from);
+            const auto known =
+                std::find(s.hello2_to.begin(),
+                          s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count), from);
             if (known == s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count)) {
-                if (s.hello2_count == max_hello2_destinations) return fail(core::errc::session_limit);
+                if (s.hello2_count == max_hello2_destinations)
+                    return fail(core::errc::session_limit);
                 s.hello2_to[s.hello2_count++] = from;
             }
             if (tx_.full()) return fail(core::errc::would_block);
@@ -469,7 +495,8 @@ private:
         } else {
             chosen = *v;
             a.variant = static_cast<std::uint8_t>(chosen);
-            a.extended_max_message_size = chosen == variant::extended ? opt_.extended_max_message_size : 0;
+            a.extended_max_message_size =
+                chosen == variant::extended ? opt_.extended_max_message_size : 0;
             std::uint64_t id = 0;
             do {  // expected once
                 id = random_.uniform(min_session_id, UINT64_MAX);
@@ -486,7 +513,15 @@ private:
         tx_.push(*n, from);
         ++stats_.hello2_sent;
         ++stats_.packets_accepted;
-        const packet_info info{core::role::server, core::packet_type::client_hello1, session_id_none, 0, 0, {}, {}, in, from};
+        const packet_info info{core::role::server,
+                               core::packet_type::client_hello1,
+                               session_id_none,
+                               0,
+                               0,
+                               {},
+                               {},
+                               in,
+                               from};
         observer_.on_packet_received(info, now);
         if (a.status != hello2_status::accepted) return {};  // spec: step 12: no state kept
         // step 12: the pending session
@@ -519,7 +554,8 @@ private:
     [[nodiscard]] std::optional<variant> negotiate(const offer& o) const noexcept {
         const auto common = static_cast<std::uint8_t>(o.variants_mask & mask_);
         if (common == 0) return std::nullopt;
-        if (((common >> o.preferred_variant) & 1U) != 0) return static_cast<variant>(o.preferred_variant);
+        if (((common >> o.preferred_variant) & 1U) != 0)
+            return static_cast<variant>(o.preferred_variant);
         const auto own = static_cast<unsigned>(cfg_.variant);
         if (((common >> own) & 1U) != 0) return cfg_.variant;
         for (unsigned v = 0; v < 3; ++v) {
@@ -564,7 +600,8 @@ private:
     // --- transport ---------------------------------------------------------------------------
 
     /// spec: neutrino-v3.md §10.5 for the server
-    result<void> receive_transport(std::span<const std::byte> in, const peer_address& from, time_point now) {
+    result<void> receive_transport(std::span<const std::byte> in, const peer_address& from,
+                                   time_point now) {
         auto h = transport_header::parse(in, role::server);
         if (!h) return fail_core(h.error());
         if (h->session_id < min_session_id) return fail(core::errc::bad_session_id);
@@ -576,7 +613,8 @@ private:
             if (p.error() == make_error_code(errc::decryption_failed)) {
                 ++stats_.failed_auth;
                 if (s.t.failed_auth >= max_failed_auth) {
-                    remove(it, make_error_code(core::errc::protocol_violation), now);  // CRYPTO_LIMIT
+                    remove(it, make_error_code(core::errc::protocol_violation),
+                           now);  // CRYPTO_LIMIT
                 }
             }
             return fail_core(p.error());
@@ -605,19 +643,29 @@ private:
             return fail(core::errc::protocol_violation);
         }
         ++stats_.packets_accepted;
-        const packet_info info{core::role::server, detail::core_type(type), s.t.id, pn, p->keyword, *words, {}, p->payload, from};
+        const packet_info info{core::role::server,
+                               detail::core_type(type),
+                               s.t.id,
+                               pn,
+                               p->keyword,
+                               *words,
+                               {},
+                               p->payload,
+                               from};
         observer_.on_packet_received(info, now);
         // step 10: the address (§12)
         if (!(from == s.t.peer)) {
             if (s.candidate && from == s.candidate->addr) s.candidate->received += in.size();
-            if (newest && !(s.candidate && from == s.candidate->addr)) start_candidate(s, from, in.size(), now);
+            if (newest && !(s.candidate && from == s.candidate->addr))
+                start_candidate(s, from, in.size(), now);
         } else if (newest && s.candidate) {
             s.candidate.reset();  // spec: §12.2 rule 5: the peer is still reachable at addr
         }
         // step 11: act and deliver
         switch (type) {
             case packet_type::path_response:
-                if (s.candidate && from == s.candidate->addr && equal_ct((*words)[0], s.candidate->challenge)) {
+                if (s.candidate && from == s.candidate->addr &&
+                    equal_ct((*words)[0], s.candidate->challenge)) {
                     // spec: neutrino-v3.md §12.2 rule 6
                     event e = event::make(event_kind::address_changed, s.t.id, from);
                     e.old_peer = s.t.peer;
@@ -641,7 +689,8 @@ private:
                 if (layered(s.v)) {
                     report_packet(s, type, *p, *words);
                 } else {
-                    (void)send_numbered(s, packet_type::keep_alive, 0, {}, {}, cfg_.min_datagram_size, now);
+                    (void)send_numbered(s, packet_type::keep_alive, 0, {}, {},
+                                        cfg_.min_datagram_size, now);
                 }
                 return {};
             case packet_type::client_hello3:
@@ -670,7 +719,8 @@ private:
         (void)size;
     }
 
-    void start_candidate(server_session& s, const peer_address& a, std::size_t received, time_point now) {
+    void start_candidate(server_session& s, const peer_address& a, std::size_t received,
+                         time_point now) {
         path_candidate c;
         c.addr = a;
         random_.fill(c.challenge);
@@ -685,7 +735,8 @@ private:
     void send_challenge(server_session& s, time_point now) {
         path_candidate& c = *s.candidate;
         c.last_challenge = now;
-        constexpr std::size_t challenge_size = prefix_size + keyword_size + 1 + 2 + 8 + tag_size;  // 53
+        constexpr std::size_t challenge_size =
+            prefix_size + keyword_size + 1 + 2 + 8 + tag_size;  // 53
         if (c.sent + challenge_size > 3 * c.received) {
             ++stats_.amplification_blocked;
             ++c.challenges;
@@ -699,7 +750,8 @@ private:
         ++c.challenges;
     }
 
-    void report_packet(const server_session& s, packet_type type, const opened_transport& p, const words_view& words) {
+    void report_packet(const server_session& s, packet_type type, const opened_transport& p,
+                       const words_view& words) {
         if (!layered(s.v)) return;
         event e = event::data(s.t.id, s.t.peer, words, p.header.pn_field, p.keyword);
         e.kind = event_kind::packet_received;
@@ -710,7 +762,8 @@ private:
 
     /// Seals a new numbered packet for `s` (payload framed; empty: an empty word list).
     result<std::uint64_t> send_numbered(server_session& s, packet_type type, std::uint32_t keyword,
-                                        bytes_view payload, word_list words, std::size_t pad_to, time_point now) {
+                                        bytes_view payload, word_list words, std::size_t pad_to,
+                                        time_point now) {
         if (tx_.full()) return fail(core::errc::would_block);
         detail::transport_session& t = s.t;
         if (t.update_due(opt_.key_update, now)) {
@@ -740,8 +793,8 @@ private:
         return *pn;
     }
 
-    result<void> send_unnumbered(server_session& s, packet_type type, word_list words, const peer_address& to,
-                                 time_point now) {
+    result<void> send_unnumbered(server_session& s, packet_type type, word_list words,
+                                 const peer_address& to, time_point now) {
         if (tx_.full()) return fail(core::errc::would_block);
         auto f = detail::frame(words, payload_);
         if (!f) return tl::unexpected(f.error());
@@ -755,9 +808,11 @@ private:
         return {};
     }
 
-    void report_sent(const detail::transport_session& t, packet_type type, std::uint64_t pn, std::uint32_t keyword,
-                     word_list words, std::span<const std::byte> wire, const peer_address& to, time_point now) {
-        const packet_info info{core::role::server, detail::core_type(type), t.id, pn, keyword, {}, words, wire, to};
+    void report_sent(const detail::transport_session& t, packet_type type, std::uint64_t pn,
+                     std::uint32_t keyword, word_list words, std::span<const std::byte> wire,
+                     const peer_address& to, time_point now) {
+        const packet_info info{
+            core::role::server, detail::core_type(type), t.id, pn, keyword, {}, words, wire, to};
         observer_.on_packet_sent(info, now);
     }
 
@@ -767,13 +822,15 @@ private:
         tx_.push(bytes.size(), to);
     }
 
-    typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason, time_point now) {
+    typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason,
+                                          time_point now) {
         server_session& s = it->second;
         if (s.t.state == session_state::pending) {
             --pending_;
             release_host(s.host);
         }
-        if (auto idx = by_mac1_.find(s.mac1); idx != by_mac1_.end() && idx->second == s.t.id) by_mac1_.erase(idx);
+        if (auto idx = by_mac1_.find(s.mac1); idx != by_mac1_.end() && idx->second == s.t.id)
+            by_mac1_.erase(idx);
         const std::uint64_t id = s.t.id;
         const peer_address peer = s.t.peer;
         set_state(s, session_state::closed, now);

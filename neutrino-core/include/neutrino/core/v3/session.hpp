@@ -52,7 +52,7 @@ struct stats : core::stats {
     std::uint64_t failed_auth = 0;          ///< transport AEAD opens that failed (all sessions)
     std::uint64_t key_updates_initiated = 0;
     std::uint64_t key_updates_followed = 0;
-    std::uint64_t resealed = 0;             ///< retransmissions re-sealed under a newer phase
+    std::uint64_t resealed = 0;  ///< retransmissions re-sealed under a newer phase
     std::uint64_t path_challenges_sent = 0;
     std::uint64_t path_responses_sent = 0;
     std::uint64_t path_validations = 0;
@@ -83,7 +83,8 @@ struct stats : core::stats {
 
 /// `ec` as a core error code (v3 codes mapped, others unchanged).
 [[nodiscard]] inline std::error_code to_core(std::error_code ec) noexcept {
-    if (ec.category() == error_category()) return core::make_error_code(to_core_errc(static_cast<errc>(ec.value())));
+    if (ec.category() == error_category())
+        return core::make_error_code(to_core_errc(static_cast<errc>(ec.value())));
     return ec;
 }
 
@@ -94,8 +95,8 @@ struct stats : core::stats {
 
 /// Key-update policy.  spec: neutrino-v3.md §3.3, §11.2
 struct key_update_policy {
-    std::chrono::milliseconds min_interval{10000};      ///< KEY_UPDATE_MIN_INTERVAL
-    std::chrono::milliseconds after_time{120000};       ///< REKEY_AFTER_TIME
+    std::chrono::milliseconds min_interval{10000};         ///< KEY_UPDATE_MIN_INTERVAL
+    std::chrono::milliseconds after_time{120000};          ///< REKEY_AFTER_TIME
     std::uint64_t after_packets = std::uint64_t{1} << 24;  ///< REKEY_AFTER_PACKETS
     /// Tests: initiate as soon as this many packets were sent in the phase (and the peer has
     /// followed), ignoring the minimum interval. 0: off.
@@ -157,7 +158,8 @@ public:
     /// §10.5 steps 5–6 for a datagram whose header `h` was parsed: replay pre-check, key
     /// choice by phase bit (§11.3), AEAD open into `scratch`. Changes nothing but the failed
     /// open counter. Errors: replayed, decryption_failed (v3 codes).
-    [[nodiscard]] result<opened_transport> open(bytes_view d, const transport_header& h, time_point now,
+    [[nodiscard]] result<opened_transport> open(bytes_view d, const transport_header& h,
+                                                time_point now,
                                                 std::span<std::byte> scratch) noexcept {
         if (!window.precheck(h.pn_field)) return fail(errc::replayed);
         result<opened_transport> p = fail(errc::decryption_failed);
@@ -197,10 +199,11 @@ public:
     }
 
     /// Seals a packet with the current send key into `out`. `payload` is already framed.
-    [[nodiscard]] result<std::size_t> seal(std::span<std::byte> out, packet_type type, std::uint64_t pn_field,
-                                           std::uint32_t keyword, bytes_view payload,
-                                           std::size_t pad_to) noexcept {
-        auto n = seal_transport(out, type, tx_->phase_bit(), id, pn_field, keyword, payload, pad_to, tx_->key());
+    [[nodiscard]] result<std::size_t> seal(std::span<std::byte> out, packet_type type,
+                                           std::uint64_t pn_field, std::uint32_t keyword,
+                                           bytes_view payload, std::size_t pad_to) noexcept {
+        auto n = seal_transport(out, type, tx_->phase_bit(), id, pn_field, keyword, payload, pad_to,
+                                tx_->key());
         if (n && pn_field < unnumbered_base) ++sent_in_phase_;
         return n;
     }
@@ -240,7 +243,8 @@ public:
     };
     [[nodiscard]] result<prepared> prepare_resend(bytes_view datagram, std::uint64_t pn,
                                                   std::span<std::byte> out) const noexcept {
-        if (datagram.size() < min_transport_size || datagram.size() > max_datagram_size || out.size() < datagram.size()) {
+        if (datagram.size() < min_transport_size || datagram.size() > max_datagram_size ||
+            out.size() < datagram.size()) {
             return fail(errc::bad_size);
         }
         if (pn >= phase_first_pn_ || pn >= unnumbered_base) {
@@ -253,14 +257,15 @@ public:
         }
         if (k == nullptr) return fail(errc::pn_exhausted);
         std::array<std::byte, max_datagram_size> plain;
-        auto n = aead_chacha20poly1305_ietf::open(plain, datagram.subspan(prefix_size), datagram.first(prefix_size),
-                                                  pn, k->key);
+        auto n = aead_chacha20poly1305_ietf::open(plain, datagram.subspan(prefix_size),
+                                                  datagram.first(prefix_size), pn, k->key);
         if (!n) return tl::unexpected(n.error());
         std::memcpy(out.data(), datagram.data(), prefix_size);
         const auto type_byte = std::to_integer<std::uint8_t>(datagram[5]);
-        out[5] = std::byte{static_cast<std::uint8_t>((type_byte & type_code_mask) | (tx_->phase_bit() << 7))};
-        auto s = aead_chacha20poly1305_ietf::seal(out.subspan(prefix_size), {plain.data(), *n}, out.first(prefix_size),
-                                                  pn, tx_->key());
+        out[5] = std::byte{
+            static_cast<std::uint8_t>((type_byte & type_code_mask) | (tx_->phase_bit() << 7))};
+        auto s = aead_chacha20poly1305_ietf::seal(out.subspan(prefix_size), {plain.data(), *n},
+                                                  out.first(prefix_size), pn, tx_->key());
         sodium_memzero(plain.data(), plain.size());
         if (!s) return tl::unexpected(s.error());
         return prepared{prefix_size + *s, true};
@@ -339,7 +344,8 @@ private:
 
 /// Frames `words` (u8/u16) into `out`. Errors: too_many_words, word_too_large,
 /// payload_too_large (over 1238 bytes).
-[[nodiscard]] inline result<std::size_t> frame(word_list words, std::span<std::byte, max_payload_size> out) noexcept {
+[[nodiscard]] inline result<std::size_t> frame(
+    word_list words, std::span<std::byte, max_payload_size> out) noexcept {
     return word_codec::encode(words, out);
 }
 
