@@ -1113,4 +1113,40 @@ TEST(V3Machine, PathResponseFromTheWrongAddressValidatesNothing) {
     EXPECT_EQ(n.server.peer_of(id), moved);
 }
 
+// --- negotiation (§9.3) --------------------------------------------------------------------
+
+TEST(V3Machine, ExtendedIsNegotiatedWithBothLimitsAndRawFragmentsPassUp) {
+    net n(nc::variant::extended);
+    std::vector<std::byte> fragment(1238, std::byte{0x5a});  // a full raw fragment
+    std::vector<std::pair<std::uint32_t, std::size_t>> got;  // keyword, payload size
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.client.negotiated_variant(), nc::variant::extended);
+    EXPECT_EQ(n.client.peer_extended_limit(), 262144U);
+    EXPECT_EQ(n.server.variant_of(n.client.session_id()), nc::variant::extended);
+    auto pn = n.client.send_encoded(2, fragment, n.now);
+    ASSERT_TRUE(pn);
+    n.flush();
+    ASSERT_FALSE(n.sizes[0x47].empty());
+    EXPECT_EQ(n.sizes[0x47].back(), 1280U);  // 42 + 1238: a raw fragment is never padded
+    std::vector<std::byte> big(1239, std::byte{1});
+    EXPECT_EQ(n.client.send_encoded(1, big, n.now).error(),
+              nc::make_error_code(nc::errc::payload_too_large));
+    n.server_events.clear();
+    n.run_for(10ms);
+    ASSERT_FALSE(n.server_events.empty());
+    EXPECT_EQ(n.server_events.back().kind, nc::event_kind::packet_received);
+    EXPECT_EQ(n.server_events.back().pn, *pn);
+}
+
+TEST(V3Machine, ServerPicksTheClientsPreferenceAmongSeveralVariants) {
+    v3::client_options co;
+    co.variants = 0x03;  // basic and reliable; prefers the configured one (reliable)
+    v3::server_options so;
+    so.variants = 0x07;
+    net n(client_cfg(nc::variant::reliable), co, server_cfg(nc::variant::basic), so);
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.client.negotiated_variant(), nc::variant::reliable);
+    EXPECT_EQ(n.server.variant_of(n.client.session_id()), nc::variant::reliable);
+}
+
 }  // namespace
