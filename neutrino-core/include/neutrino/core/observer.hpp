@@ -21,6 +21,7 @@
 /// | `on_session_keys(session_id, side, keys, now)` | a session's keys are in use (client: HELLO2 accepted; server: HELLO1 accepted). For key logs; `keys.rx`/`keys.tx` are the reporting side's directions. Long-term keys are never passed. |
 /// | `on_packet_retransmitted(info, now)` | a stored datagram was queued again, byte for byte (`info.wire`; `info.packet_number` as the layer above knows it) |
 /// | `on_rtt_sample(session_id, side, rtt, now)` | a layer above measured a round-trip time |
+/// | `on_handshake_hash(session_id, side, hash, now)` | wire v3 only, before `on_session_keys` for the same session: the final Noise handshake hash `h` (64 bytes, not secret). For key logs (neutrino-v3.md §16.3); it also tells that the keys which follow are v3 phase-0 keys |
 ///
 /// Observers must not call back into the machine that reports to them.
 
@@ -98,6 +99,15 @@ template <class O>
 void report_rtt_sample(O& o, std::uint64_t session_id, role side, duration rtt, time_point now) {
     if constexpr (requires { o.on_rtt_sample(session_id, side, rtt, now); }) {
         o.on_rtt_sample(session_id, side, rtt, now);
+    }
+}
+
+/// Reports a v3 handshake hash to an observer that wants it (see the table above).
+template <class O>
+void report_handshake_hash(O& o, std::uint64_t session_id, role side,
+                           std::span<const std::byte> hash, time_point now) {
+    if constexpr (requires { o.on_handshake_hash(session_id, side, hash, now); }) {
+        o.on_handshake_hash(session_id, side, hash, now);
     }
 }
 

@@ -431,6 +431,16 @@ private:
         cookie_ = held_cookie{*c, now};
         ++stats_.cookies_received;
         ++stats_.packets_accepted;
+        const packet_info info{core::role::client,
+                               detail::core_type(packet_type::cookie_reply),
+                               session_id_none,
+                               0,
+                               0,
+                               {},
+                               {},
+                               in,
+                               cfg_.server};
+        observer_.on_packet_received(info, now);
         (void)set_mac2(hello1_, cookie_->value);
         // re-send at once with mac2 and restart the retransmission schedule
         transmissions_ = 0;
@@ -466,6 +476,8 @@ private:
             return {};
         }
         const transport_keys keys = hs_->split();
+        report_handshake_hash(observer_, a->session_id, core::role::client, hs_->handshake_hash(),
+                              now);
         hs_.reset();  // wipes e
         refusal_.reset();
         s_.id = a->session_id;

@@ -456,6 +456,16 @@ private:
             }
             if (tx_.full()) return fail(core::errc::would_block);
             queue_raw(s.hello2, from);
+            const packet_info again{core::role::server,
+                                    core::packet_type::server_hello2,
+                                    s.t.id,
+                                    0,
+                                    0,
+                                    {},
+                                    {},
+                                    s.hello2,
+                                    from};
+            report_retransmission(observer_, again, now);
             s.t.expiry = now + opt_.pending_timeout;
             ++stats_.hello2_resent;
             return {};
@@ -523,9 +533,21 @@ private:
                                in,
                                from};
         observer_.on_packet_received(info, now);
+        const packet_info sent{core::role::server,
+                               core::packet_type::server_hello2,
+                               a.session_id,
+                               0,
+                               0,
+                               {},
+                               {},
+                               {buf.data(), *n},
+                               from};
+        observer_.on_packet_sent(sent, now);
         if (a.status != hello2_status::accepted) return {};  // spec: step 12: no state kept
         // step 12: the pending session
         const transport_keys keys = hs->split();
+        report_handshake_hash(observer_, a.session_id, core::role::server, hs->handshake_hash(),
+                              now);
         server_session s;
         s.t.id = a.session_id;
         s.t.install(keys.s2c, keys.c2s, now);
@@ -587,6 +609,16 @@ private:
         if (!n) return;
         tx_.push(*n, to);
         ++stats_.cookie_replies_sent;
+        const packet_info sent{core::role::server,
+                               detail::core_type(packet_type::cookie_reply),
+                               session_id_none,
+                               0,
+                               0,
+                               {},
+                               {},
+                               {buf.data(), *n},
+                               to};
+        observer_.on_packet_sent(sent, now);
     }
 
     void count_handshake(time_point now) noexcept {
