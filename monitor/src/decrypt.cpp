@@ -3,8 +3,12 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <optional>
 #include <set>
 
+#include "neutrino/core/v3/crypto.hpp"
+#include "neutrino/core/v3/packet_protection.hpp"
 #include "neutrino/core/wire_v2.hpp"
 #include "neutrino/monitor/pcapng_reader.hpp"
 
@@ -25,6 +29,54 @@ std::string sid_hex(std::uint64_t sid) {
     std::array<char, 20> b{};
     std::snprintf(b.data(), b.size(), "%016llx", static_cast<unsigned long long>(sid));
     return b.data();
+}
+
+/// One direction of a v3 session: `k[p]` for every phase derived so far (`k[p+1] =
+/// REKEY(k[p])`) and the highest phase that opened a packet.  spec: neutrino-v3.md §11.1
+class v3_direction {
+public:
+    explicit v3_direction(const core::secret_key& phase0) { keys_.push_back(phase0); }
+
+    /// Opens `d` (parsed as `h`, phase bit `bit`) into `scratch`, trying the phases a receiver
+    /// would (§11.3: current, next, previous) and then two further ahead, in case the capture
+    /// misses every packet of a phase. Returns the phase that opened it.
+    std::optional<std::uint64_t> open(std::span<const std::byte> d, const core::v3::transport_header& h,
+                                      std::span<std::byte> scratch,
+                                      std::optional<core::v3::opened_transport>& out) {
+        const std::uint64_t r = phase_;
+        const std::array<std::int64_t, 6> order{0, 1, -1, 2, 3, -2};
+        for (const std::int64_t delta : order) {
+            if (delta < 0 && r < static_cast<std::uint64_t>(-delta)) continue;
+            const std::uint64_t p = r + static_cast<std::uint64_t>(delta);
+            if ((p & 1U) != h.phase_bit) continue;
+            auto o = core::v3::open_transport(d, h, key(p), scratch);
+            if (!o) continue;
+            out = *o;
+            phase_ = std::max(phase_, p);
+            return p;
+        }
+        return std::nullopt;
+    }
+
+private:
+    const core::secret_key& key(std::uint64_t p) {
+        while (keys_.size() <= p) keys_.push_back(core::v3::rekey(keys_.back()));
+        return keys_[p];
+    }
+    std::vector<core::secret_key> keys_;
+    std::uint64_t phase_ = 0;
+};
+
+struct v3_session {
+    std::optional<v3_direction> c2s, s2c;
+};
+
+/// The transport header of a v3 datagram whichever role receives it (§4.5, §10.2).
+std::optional<core::v3::transport_header> v3_transport_header(std::span<const std::byte> d) {
+    for (const auto r : {core::v3::role::server, core::v3::role::client}) {
+        if (auto h = core::v3::transport_header::parse(d, r)) return *h;
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -49,6 +101,7 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
     std::uint32_t decrypted_iface = 0;
     bool have_decrypted_iface = false;
     std::set<std::uint64_t> unknown_sessions;
+    std::map<std::uint64_t, v3_session> v3_sessions;
     std::array<std::byte, core::max_datagram_size> scratch{};
     std::vector<std::byte> payload;
     payload.reserve(core::max_datagram_size + decrypted_marker.size());
@@ -79,14 +132,19 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
             continue;
         }
         auto h = core::clear_header::parse(udp->payload);
-        if (!h || h->version != core::wire::v2::version) {
+        if (!h || (h->version != core::wire::v2::version && h->version != core::v3::protocol_version)) {
             copy();
             continue;
         }
+        const bool v3 = h->version == core::v3::protocol_version;
         ++st.neutrino;
+        if (v3) ++st.v3;
         const std::string where = "packet " + std::to_string(record) + " (block at " +
                                   std::to_string(rec->offset) + ")";
-        if (h->type == static_cast<std::uint8_t>(core::packet_type::client_hello1)) {
+        const auto code = static_cast<std::uint8_t>(v3 ? h->type & core::v3::type_code_mask : h->type);
+        const bool handshake = v3 ? !core::v3::is_transport_type(code)
+                                  : code == static_cast<std::uint8_t>(core::packet_type::client_hello1);
+        if (handshake) {  // v2 HELLO1 is clear; v3 HELLO1, HELLO2, COOKIE_REPLY need Noise state
             ++st.clear;
             copy();
             continue;
@@ -101,18 +159,56 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
             copy();
             continue;
         }
-        std::optional<core::opened_packet> opened;
-        std::string_view label;
-        for (const auto& [key, name] : {std::pair{&s->c2s, key_label_c2s}, std::pair{&s->s2c, key_label_s2c}}) {
-            if (!key->has_value()) continue;
-            auto p = core::wire::v2::open(udp->payload, *h, **key, scratch);
-            if (p) {
-                opened = *p;
-                label = name;
-                break;
+        // The decrypted packet: clear header ‖ marker ‖ pn u64 ‖ keyword u32 ‖ payload ‖ padding
+        // (v2: the protected part as it was sealed; v3: the pn field, then the plaintext).
+        const auto marker = std::as_bytes(std::span(decrypted_marker.data(), decrypted_marker.size()));
+        std::string label;
+        if (v3) {
+            auto th = v3_transport_header(udp->payload);
+            v3_session& vs = v3_sessions[h->session_id];
+            if (!vs.c2s && s->c2s) vs.c2s.emplace(*s->c2s);
+            if (!vs.s2c && s->s2c) vs.s2c.emplace(*s->s2c);
+            std::optional<core::v3::opened_transport> opened;
+            std::optional<std::uint64_t> phase;
+            if (th) {
+                for (auto [dir, name] : {std::pair{&vs.c2s, "NEUTRINO3_C2S"}, std::pair{&vs.s2c, "NEUTRINO3_S2C"}}) {
+                    if (!*dir) continue;
+                    phase = (*dir)->open(udp->payload, *th, scratch, opened);
+                    if (phase) {
+                        label = std::string(name) + " phase " + std::to_string(*phase);
+                        break;
+                    }
+                }
+            }
+            if (phase) {
+                st.max_phase = std::max(st.max_phase, *phase);
+                const std::size_t plain = core::v3::keyword_size + opened->payload.size();
+                payload.assign(udp->payload.begin(), udp->payload.begin() + core::v3::clear_header_size);
+                payload.insert(payload.end(), marker.begin(), marker.end());
+                payload.insert(payload.end(), udp->payload.begin() + core::v3::clear_header_size,
+                               udp->payload.begin() + core::v3::prefix_size);
+                payload.insert(payload.end(), scratch.begin(),
+                               scratch.begin() + static_cast<std::ptrdiff_t>(plain));
+            }
+        } else {
+            std::optional<core::opened_packet> opened;
+            for (const auto& [key, name] : {std::pair{&s->c2s, key_label_c2s}, std::pair{&s->s2c, key_label_s2c}}) {
+                if (!key->has_value()) continue;
+                auto p = core::wire::v2::open(udp->payload, *h, **key, scratch);
+                if (p) {
+                    opened = *p;
+                    label = name;
+                    break;
+                }
+            }
+            if (opened) {
+                const auto plain = opened->plaintext;  // clear header ‖ protected part
+                payload.assign(plain.begin(), plain.begin() + core::clear_header_size);
+                payload.insert(payload.end(), marker.begin(), marker.end());
+                payload.insert(payload.end(), plain.begin() + core::clear_header_size, plain.end());
             }
         }
-        if (!opened) {
+        if (label.empty()) {
             ++st.failed;
             note(st, where + ": session " + sid_hex(h->session_id) + ": " +
                          std::to_string(udp->payload.size()) +
@@ -122,11 +218,6 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
             continue;
         }
         ++st.decrypted;
-        const auto plain = opened->plaintext;  // clear header ‖ protected part
-        payload.assign(plain.begin(), plain.begin() + core::clear_header_size);
-        const auto marker = std::as_bytes(std::span(decrypted_marker.data(), decrypted_marker.size()));
-        payload.insert(payload.end(), marker.begin(), marker.end());
-        payload.insert(payload.end(), plain.begin() + core::clear_header_size, plain.end());
         if (!have_decrypted_iface) {
             decrypted_iface = out.add_interface("neutrino-decrypted", pcapng::linktype_raw);
             have_decrypted_iface = true;
@@ -136,7 +227,7 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
             copy();
             continue;
         }
-        const std::string comment = "neutrino: decrypted with " + std::string(label) + " of session " +
+        const std::string comment = "neutrino: decrypted with " + label + " of session " +
                                     sid_hex(h->session_id) + "; datagram was " +
                                     std::to_string(udp->payload.size()) + " bytes";
         out.write_packet(decrypted_iface, rec->timestamp_ns, frame,

@@ -32,16 +32,38 @@ std::string_view next_field(std::string_view& line) {
     return field;
 }
 
+std::optional<std::array<std::byte, handshake_hash_size>> parse_hash_hex(std::string_view hex) {
+    if (hex.size() != 2 * handshake_hash_size) return std::nullopt;
+    std::array<std::byte, handshake_hash_size> out{};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        unsigned v = 0;
+        auto [p, ec] = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, v, 16);
+        if (ec != std::errc{} || p != hex.data() + 2 * i + 2) return std::nullopt;
+        out[i] = static_cast<std::byte>(v);
+    }
+    return out;
+}
+
 }  // namespace
 
-std::string key_log_lines(std::uint64_t session_id, core::role side, const core::session_keys& keys) {
+std::string key_log_lines(std::uint64_t session_id, core::role side, const core::session_keys& keys,
+                          std::uint8_t version) {
     const core::secret_key& c2s = side == core::role::client ? keys.tx : keys.rx;
     const core::secret_key& s2c = side == core::role::client ? keys.rx : keys.tx;
+    const bool v3 = version == 3;
     const std::string sid = sid_hex(session_id);
     std::string out;
-    out.reserve(2 * (14 + 17 + 65));
-    out.append(key_label_c2s).append(" ").append(sid).append(" ").append(core::to_hex(c2s.bytes())).append("\n");
-    out.append(key_label_s2c).append(" ").append(sid).append(" ").append(core::to_hex(s2c.bytes())).append("\n");
+    out.reserve(2 * (16 + 17 + 65));
+    out.append(v3 ? key_label_v3_c2s : key_label_c2s).append(" ").append(sid).append(" ");
+    out.append(core::to_hex(c2s.bytes())).append("\n");
+    out.append(v3 ? key_label_v3_s2c : key_label_s2c).append(" ").append(sid).append(" ");
+    out.append(core::to_hex(s2c.bytes())).append("\n");
+    return out;
+}
+
+std::string handshake_hash_line(std::uint64_t session_id, std::span<const std::byte> hash) {
+    std::string out(key_label_v3_hash);
+    out.append(" ").append(sid_hex(session_id)).append(" ").append(core::to_hex(hash)).append("\n");
     return out;
 }
 
@@ -55,24 +77,37 @@ void key_log::parse(std::string_view text, std::vector<std::string>* problems) {
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         const std::string_view label = next_field(line);
         if (label.empty() || label.front() == '#') continue;
-        const bool c2s = label == key_label_c2s;
-        if (!c2s && label != key_label_s2c) continue;
+        const bool hash = label == key_label_v3_hash;
+        const bool v3 = hash || label == key_label_v3_c2s || label == key_label_v3_s2c;
+        const bool c2s = label == key_label_c2s || label == key_label_v3_c2s;
+        if (!v3 && !c2s && label != key_label_s2c) continue;
         const std::string_view sid_text = next_field(line);
-        const std::string_view key_text = next_field(line);
+        const std::string_view value_text = next_field(line);
         std::uint64_t sid = 0;
         auto [p, ec] = std::from_chars(sid_text.data(), sid_text.data() + sid_text.size(), sid, 16);
-        auto key = core::parse_key_hex(key_text);
-        if (sid_text.empty() || ec != std::errc{} || p != sid_text.data() + sid_text.size() || !key ||
-            !next_field(line).empty()) {
+        std::optional<std::array<std::byte, core::key_size>> key;
+        std::optional<std::array<std::byte, handshake_hash_size>> h;
+        if (hash) {
+            h = parse_hash_hex(value_text);
+        } else if (auto k = core::parse_key_hex(value_text)) {
+            key = *k;
+        }
+        if (sid_text.empty() || ec != std::errc{} || p != sid_text.data() + sid_text.size() ||
+            (hash ? !h : !key) || !next_field(line).empty()) {
             if (problems != nullptr) {
-                problems->push_back("key log line " + std::to_string(number) +
-                                    ": expected '" + std::string(label) +
-                                    " <session-id hex> <64 hex digits>'");
+                problems->push_back("key log line " + std::to_string(number) + ": expected '" +
+                                    std::string(label) + " <session-id hex> <" +
+                                    (hash ? "128" : "64") + " hex digits>'");
             }
             continue;
         }
         auto& s = sessions_[sid];
-        (c2s ? s.c2s : s.s2c).emplace(*key);
+        if (v3) s.wire_version = 3;
+        if (hash) {
+            s.handshake_hash = *h;
+        } else {
+            (c2s ? s.c2s : s.s2c).emplace(*key);
+        }
     }
 }
 
@@ -106,11 +141,23 @@ std::shared_ptr<key_log_writer> key_log_writer::from_environment() {
     return std::make_shared<key_log_writer>(path);
 }
 
-void key_log_writer::write(std::uint64_t session_id, core::role side, const core::session_keys& keys) {
-    std::string lines = key_log_lines(session_id, side, keys);
-    (void)std::fwrite(lines.data(), 1, lines.size(), file_);
+void key_log_writer::put(std::string& text) {
+    (void)std::fwrite(text.data(), 1, text.size(), file_);
     std::fflush(file_);
-    sodium_memzero(lines.data(), lines.size());
+    sodium_memzero(text.data(), text.size());
+}
+
+void key_log_writer::write(std::uint64_t session_id, core::role side, const core::session_keys& keys) {
+    const bool v3 = v3_session_ == session_id;
+    v3_session_.reset();
+    std::string lines = key_log_lines(session_id, side, keys, v3 ? 3 : 2);
+    put(lines);
+}
+
+void key_log_writer::write_handshake_hash(std::uint64_t session_id, std::span<const std::byte> hash) {
+    std::string line = handshake_hash_line(session_id, hash);
+    put(line);
+    v3_session_ = session_id;
 }
 
 }  // namespace neutrino::monitor

@@ -140,8 +140,14 @@ struct terminal_observer::state {
         const std::string_view hs = opt.protocol->handshake_label(code);
         if (!hs.empty()) appendf(" %.*s", static_cast<int>(hs.size()), hs.data());
         session_field(info.session_id);
-        appendf(" size=%zu pn=%llu keyword=%u", size,
-                static_cast<unsigned long long>(info.packet_number), unsigned{info.keyword});
+        const std::uint64_t base = opt.protocol->unnumbered_base;
+        if (base != 0 && info.packet_number >= base) {
+            appendf(" size=%zu pn=u%llu keyword=%u", size,
+                    static_cast<unsigned long long>(info.packet_number - base), unsigned{info.keyword});
+        } else {
+            appendf(" size=%zu pn=%llu keyword=%u", size,
+                    static_cast<unsigned long long>(info.packet_number), unsigned{info.keyword});
+        }
         if (received) {
             words_field(info.words);
         } else {

@@ -54,6 +54,9 @@ int decrypt(const std::string& keylog, const std::string& in_path, const std::st
                "failed; {} bad records\n",
                in_path, st.packets, st.neutrino, st.decrypted, st.clear, st.no_key, st.failed,
                st.bad_records);
+    if (st.v3 != 0) {
+        fmt::print(stderr, "{}: {} of them wire v3, key phases up to {}\n", in_path, st.v3, st.max_phase);
+    }
     return 0;
 }
 
@@ -78,7 +81,6 @@ int summary(const std::string& in_path) {
     };
     std::map<std::uint64_t, counts> sessions;
     std::uint64_t packets = 0, other = 0;
-    const auto& d = nm::neutrino_v2_description();
     while (auto rec = r.next()) {
         if (rec->what == nm::pcapng_record::kind::problem) {
             fmt::print(stderr, "{}: {}\n", in_path, rec->message);
@@ -92,14 +94,16 @@ int summary(const std::string& in_path) {
             continue;
         }
         auto h = nc::clear_header::parse(udp->payload);
-        if (!h) {
+        const nm::protocol_description* d = h ? nm::neutrino_description(h->version) : nullptr;
+        if (d == nullptr) {
             ++other;
             continue;
         }
         auto& c = sessions[h->session_id];
         ++c.datagrams;
         c.bytes += udp->payload.size();
-        ++c.by_type[std::string(d.type_name(h->type))];
+        const auto code = static_cast<std::uint8_t>(h->type & ~d->flag_mask);
+        ++c.by_type[std::string(d->type_name(code))];
     }
     fmt::print("{} packets, {} not Neutrino\n", packets, other);
     for (const auto& [sid, c] : sessions) {
@@ -118,7 +122,7 @@ int main(int argc, char** argv) {
     std::string keylog, in, out, title;
 
     auto* dec = app.add_subcommand("decrypt", "decrypt a pcapng capture with a key log (for tools/wireshark/neutrino.lua)");
-    dec->add_option("--keylog", keylog, "key log (NEUTRINO2_C2S/S2C lines); secrets embedded in the capture are used too");
+    dec->add_option("--keylog", keylog, "key log (NEUTRINO2_C2S/S2C, NEUTRINO3_C2S_0/S2C_0 lines; later v3 key phases are derived); secrets embedded in the capture are used too");
     dec->add_option("input", in, "input capture (pcapng)")->required();
     dec->add_option("output", out, "output capture (pcapng)")->required();
 

@@ -4,15 +4,23 @@
 /// has no cipher API, so the capture is decrypted first and the dissector reads the result.
 ///
 /// Output format: every input packet is copied, on an interface like its own. Each Neutrino v2
-/// datagram that opens with a session key from the key log (or from Decryption Secrets Blocks
-/// of type `pcapng::secrets_neutrino_key_log` in the input) is replaced by a raw IP/UDP packet
-/// with the same addresses whose payload is
+/// or v3 transport datagram that opens with a session key from the key log (or from Decryption
+/// Secrets Blocks of type `pcapng::secrets_neutrino_key_log` in the input) is replaced by a raw
+/// IP/UDP packet with the same addresses whose payload is
 ///
-///     clear header (14) ‖ "NTRPLAIN" (8, `decrypted_marker`) ‖ protected part (plaintext:
-///     pn u64 LE, keyword u32 LE, words, padding)
+///     clear header (14) ‖ "NTRPLAIN" (8, `decrypted_marker`) ‖ pn u64 LE ‖ keyword u32 LE ‖
+///     words ‖ padding
 ///
-/// on an extra LINKTYPE_RAW interface "neutrino-decrypted", with a packet comment naming the
-/// key and the original size. The clear HELLO1 is copied unchanged.
+/// (v2: the protected part as sealed; v3: the clear pn field, then the plaintext; the v3 type
+/// byte keeps its key-phase bit) on an extra LINKTYPE_RAW interface "neutrino-decrypted", with
+/// a packet comment naming the key (v3: and its phase) and the original size. Handshake
+/// datagrams are copied unchanged: the v2 HELLO1 (clear) and the v3 HELLO1, HELLO2 and
+/// COOKIE_REPLY (their payloads need the Noise handshake's state, not the transport keys).
+///
+/// v3 key phases (neutrino-v3.md §11): the key log holds phase 0; `k[p+1] = REKEY(k[p])` per
+/// direction. Per session and direction the decryptor follows the phases as a receiver does
+/// (the phase bit selects current or next, then previous) and looks two phases further ahead,
+/// so captures taken on either side, across any number of key updates, decrypt.
 
 #include <cstddef>
 #include <cstdint>
@@ -30,9 +38,11 @@ inline constexpr std::string_view decrypted_marker = "NTRPLAIN";
 
 struct decrypt_stats {
     std::uint64_t packets = 0;      ///< packet records read
-    std::uint64_t neutrino = 0;     ///< of which Neutrino v2 datagrams
+    std::uint64_t neutrino = 0;     ///< of which Neutrino datagrams (v2 or v3)
+    std::uint64_t v3 = 0;           ///< of those, wire v3
     std::uint64_t decrypted = 0;
-    std::uint64_t clear = 0;        ///< HELLO1: nothing to decrypt
+    std::uint64_t clear = 0;        ///< handshake datagrams: not decrypted (see above)
+    std::uint64_t max_phase = 0;    ///< v3: the highest key phase that opened a packet
     std::uint64_t no_key = 0;       ///< session not in the key log
     std::uint64_t failed = 0;       ///< key present, authentication failed
     std::uint64_t bad_records = 0;  ///< problems reported by the reader

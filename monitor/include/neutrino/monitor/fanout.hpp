@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// `fanout<O...>`: one observer that forwards every call to several, in order. Optional
-/// members (`on_session_keys`, and those later layers report: `on_packet_lost`,
+/// members (`on_session_keys`, `on_handshake_hash`, and those later layers report: `on_packet_lost`,
 /// `on_packet_retransmitted`, `on_rtt_sample`, signatures as in terminal_observer.hpp) reach
 /// only the observers that have them.
 ///
@@ -50,6 +50,10 @@ public:
     void on_session_keys(std::uint64_t sid, core::role side, const core::session_keys& keys,
                          time_point now) {
         each([&](auto& o) { core::report_session_keys(o, sid, side, keys, now); });
+    }
+    void on_handshake_hash(std::uint64_t sid, core::role side, std::span<const std::byte> hash,
+                           time_point now) {
+        each([&](auto& o) { core::report_handshake_hash(o, sid, side, hash, now); });
     }
     /// What later layers report (see terminal_observer.hpp); reaches the observers that have it.
     void on_packet_lost(std::uint64_t sid, core::role side, std::uint64_t pn, time_point now) {

@@ -2,15 +2,24 @@
 /// \file
 /// Key logs, NSS style: one `LABEL <session-id hex> <secret hex>` line per secret. For Neutrino
 /// v2 the labels are `NEUTRINO2_C2S` (what the client sends: the client's tx, the server's rx)
-/// and `NEUTRINO2_S2C`. Only per-session secrets are ever written, never long-term keys.
-/// Opt-in: `NEUTRINO_KEYLOGFILE` or an explicit path.
+/// and `NEUTRINO2_S2C`. For v3 (neutrino-v3.md §16.3) they are `NEUTRINO3_HANDSHAKE_HASH` (the
+/// final Noise hash h, 64 bytes, not secret), `NEUTRINO3_C2S_0` and `NEUTRINO3_S2C_0` (the
+/// phase-0 keys; later phases follow by REKEY, §11.1). Only per-session secrets are ever
+/// written, never long-term keys. Opt-in: `NEUTRINO_KEYLOGFILE` or an explicit path.
+///
+/// Which labels a session gets: the v3 machines report the handshake hash
+/// (`on_handshake_hash`) before the keys, so the observers here write v3 labels for the keys of
+/// a session whose hash they have just seen, and v2 labels otherwise.
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,16 +31,27 @@ namespace neutrino::monitor {
 
 inline constexpr std::string_view key_label_c2s = "NEUTRINO2_C2S";
 inline constexpr std::string_view key_label_s2c = "NEUTRINO2_S2C";
+inline constexpr std::string_view key_label_v3_hash = "NEUTRINO3_HANDSHAKE_HASH";
+inline constexpr std::string_view key_label_v3_c2s = "NEUTRINO3_C2S_0";
+inline constexpr std::string_view key_label_v3_s2c = "NEUTRINO3_S2C_0";
+inline constexpr std::size_t handshake_hash_size = 64;
 
 /// The secrets of one session, by direction.
 struct session_secrets {
-    std::optional<core::secret_key> c2s;  ///< seals client → server
-    std::optional<core::secret_key> s2c;  ///< seals server → client
+    std::uint8_t wire_version = 2;        ///< 3 when the lines were NEUTRINO3_*
+    std::optional<core::secret_key> c2s;  ///< seals client → server (v3: phase 0)
+    std::optional<core::secret_key> s2c;  ///< seals server → client (v3: phase 0)
+    std::optional<std::array<std::byte, handshake_hash_size>> handshake_hash;  ///< v3
 };
 
-/// The key-log lines (with '\n') for a session's keys as reported by side `side`.
+/// The key-log lines (with '\n') for a session's keys as reported by side `side`, with the
+/// labels of wire `version` (2, or 3 for the phase-0 keys).
 [[nodiscard]] std::string key_log_lines(std::uint64_t session_id, core::role side,
-                                        const core::session_keys& keys);
+                                        const core::session_keys& keys,
+                                        std::uint8_t version = 2);
+/// The `NEUTRINO3_HANDSHAKE_HASH` line (with '\n') of a v3 session.
+[[nodiscard]] std::string handshake_hash_line(std::uint64_t session_id,
+                                              std::span<const std::byte> hash);
 
 /// A parsed key log: secrets by session id.
 class key_log {
@@ -63,10 +83,16 @@ public:
     /// A writer for `$NEUTRINO_KEYLOGFILE`, or null when the variable is unset or empty.
     [[nodiscard]] static std::shared_ptr<key_log_writer> from_environment();
 
+    /// Writes a session's keys, with v3 labels when `session_id`'s handshake hash was the
+    /// last one written here (see the file comment).
     void write(std::uint64_t session_id, core::role side, const core::session_keys& keys);
+    /// Writes a v3 session's `NEUTRINO3_HANDSHAKE_HASH` line.
+    void write_handshake_hash(std::uint64_t session_id, std::span<const std::byte> hash);
 
 private:
+    void put(std::string& text);
     std::FILE* file_ = nullptr;
+    std::optional<std::uint64_t> v3_session_;  ///< hash written, keys not yet
 };
 
 /// An observer that only writes the key log (to give a layer a key log and nothing else).
@@ -76,6 +102,10 @@ public:
     void on_session_keys(std::uint64_t sid, core::role side, const core::session_keys& keys,
                          time_point) {
         if (writer_) writer_->write(sid, side, keys);
+    }
+    void on_handshake_hash(std::uint64_t sid, core::role, std::span<const std::byte> hash,
+                           time_point) {
+        if (writer_) writer_->write_handshake_hash(sid, hash);
     }
 
 private:

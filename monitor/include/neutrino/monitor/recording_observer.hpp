@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -39,14 +40,21 @@ public:
     void on_datagram_received(std::span<const std::byte> wire, const peer_address& from,
                               time_point now);
     void on_packet_sent(const core::packet_info& info, time_point now);
+    /// A retransmission is recorded as sent (v3 may have re-sealed it under a newer key phase).
+    void on_packet_retransmitted(const core::packet_info& info, time_point now);
+    /// v2 keys get `NEUTRINO2_*` lines; keys that follow a v3 handshake hash get
+    /// `NEUTRINO3_HANDSHAKE_HASH` and `NEUTRINO3_{C2S,S2C}_0` lines (neutrino-v3.md §16.3).
     void on_session_keys(std::uint64_t session_id, core::role side, const core::session_keys& keys,
                          time_point now);
+    void on_handshake_hash(std::uint64_t session_id, core::role side,
+                           std::span<const std::byte> hash, time_point now);
 
     [[nodiscard]] const std::shared_ptr<pcapng_writer>& writer() const noexcept { return writer_; }
 
 private:
     std::shared_ptr<pcapng_writer> writer_;
     std::shared_ptr<const recording_options> options_;
+    std::shared_ptr<std::optional<std::uint64_t>> v3_session_;  ///< hash seen, keys not yet
     std::uint32_t interface_ = 0;
 };
 
