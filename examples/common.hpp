@@ -9,10 +9,22 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "neutrino/io/asio.hpp"
 
 namespace neutrino::examples {
+
+/// The values of the examples' `--wire` option. v3 (Noise NK handshake, header-authenticated
+/// packets, key update; spec neutrino-v3.md) is the default between our own programs; v2 is
+/// what the Python reference speaks, so `--wire v2` is needed whenever it is one of the peers.
+/// Both use the same X25519 server key pair. A server takes one version: both at once would
+/// need a dual-version server machine.
+inline const std::vector<std::string> wire_versions{"v2", "v3"};
+inline constexpr const char* default_wire = "v3";
+inline constexpr const char* wire_help =
+    "wire version: v3 (Noise handshake; the default between these examples) or v2 (the Python "
+    "reference's); both ends must agree";
 
 /// Parses "host:port" (IPv4 or [IPv6]:port). Throws std::invalid_argument with a message.
 inline net::ip::udp::endpoint parse_endpoint(std::string_view text) {

@@ -13,6 +13,10 @@
 // --monitor prints one line per packet event (neutrino::monitor::terminal_observer); --events FILE
 // writes every packet event of this endpoint as JSON lines (neutrino::monitor::jsonl_observer),
 // for `neutrino-monitor report FILE -o page.html`.
+//
+// --wire v3 (default) runs Reliable over Neutrino wire v3 (core::v3::client); --wire v2 over
+// the reference's wire (needed against the Python server). run<Client>() below is instantiated
+// once per stack.
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -32,7 +36,9 @@
 #include "../common.hpp"
 #include "observers.hpp"
 #include "neutrino/core/client.hpp"
+#include "neutrino/core/v3/client.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/monitor/describe.hpp"
 #include "neutrino/monitor/fanout.hpp"
 #include "neutrino/monitor/jsonl_observer.hpp"
 #include "neutrino/monitor/terminal_observer.hpp"
@@ -48,7 +54,6 @@ namespace {
 
 using ex::events_observer;
 using ex::observer_type;
-using client_type = nr::basic_client<nc::basic_client<nc::wire::v2, observer_type>>;
 
 constexpr std::size_t pattern_period = 251;
 constexpr std::size_t max_content = 1200 - 8;  // a 1200-byte word: 8-byte sequence + content
@@ -137,11 +142,13 @@ private:
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    CLI::App app{"Neutrino Reliable example client (multiply protocol of the Python reference, bulk transfer)"};
+namespace {
+
+/// The command line.
+struct options {
     std::string server = "127.0.0.1:22753";
     std::string bind = "0.0.0.0:0";
-    std::string key_hex(nc::example_public_key_hex);
+    std::string key_hex{nc::example_public_key_hex};
     std::uint64_t count = 0;
     std::uint64_t bulk = 0;
     double duration = 0;
@@ -150,192 +157,216 @@ int main(int argc, char** argv) {
     bool monitor = false;
     std::string monitor_filter;
     std::string events_path;
-    app.add_option("--server", server, "server address:port")->capture_default_str();
-    app.add_option("--bind", bind, "local address:port")->capture_default_str();
-    app.add_option("--key", key_hex, "server public key, 64 hex characters (default: the reference's example key)");
-    app.add_option("--count", count, "exit 0 after answering this many requests (0: run for --duration)")->capture_default_str();
-    app.add_option("--bulk", bulk, "send this many bytes (1200-byte words), wait for the server's check, exit (0: multiply mode)")
+    std::string wire = ex::default_wire;
+};
+
+/// Runs the client on the stack `Client`: a reliable client over a core client machine.
+template <class Client>
+int run(const options& o, const nc::client_config& cfg, const nm::terminal_options& monitor_options) {
+    // The options under the names the code below uses.
+    const std::string& server = o.server;
+    const std::string& bind = o.bind;
+    const std::string& events_path = o.events_path;
+    const std::uint64_t count = o.count;
+    const std::uint64_t bulk = o.bulk;
+    const double duration = o.duration;
+    const int retry_us = o.retry_us;
+    net::io_context ctx;
+    observer_type observer(nm::terminal_observer(monitor_options),
+                           events_path.empty() ? events_observer()
+                                               : events_observer(events_path, *monitor_options.protocol));
+    if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
+    neutrino::io::basic_endpoint<Client> ep(ctx, ex::parse_endpoint(bind),
+                                                 Client(cfg, std::move(observer)));
+    std::uint64_t answered = 0;
+    bool done = false;
+    bool bulk_confirmed = false;
+    bool failed = false;
+    bulk_sender sender(bulk);
+    net::steady_timer retry(ctx);
+    bool retry_armed = false;
+    net::steady_timer limit(ctx);
+    net::signal_set signals(ctx, SIGINT, SIGTERM);
+
+    auto finish = [&] {
+        if (done) return;
+        done = true;
+        ep.layer().close(neutrino::clock::now());  // CLIENT_GOOD_BYE
+        ep.flush();
+        ep.close();
+        retry.cancel();
+        limit.cancel();
+        signals.cancel();
+    };
+
+    // Bulk: send what the window takes; when it is full, retry after a short timer (an
+    // acknowledgement produces no event, so there is nothing else to wait for).
+    std::function<void()> pump = [&] {
+        if (done || bulk == 0 || !ep.layer().established() || sender.all_sent()) return;
+        if (!sender.pump(ep)) {
+            failed = true;
+            net::post(ctx, finish);
+            return;
+        }
+        if (sender.all_sent()) {
+            spdlog::info("bulk: {} bytes in {} messages handed to the layer; waiting for the server's check",
+                         sender.sent(), sender.messages());
+            return;
+        }
+        if (retry_armed) return;
+        retry_armed = true;
+        retry.expires_after(std::chrono::microseconds(retry_us));
+        retry.async_wait([&](boost::system::error_code ec) {
+            retry_armed = false;
+            if (!ec) pump();
+        });
+    };
+
+    ep.set_event_handler([&](const nc::event& e) {
+        switch (e.kind) {
+            case nc::event_kind::connecting: spdlog::info("dialling {} (wire {})", server, o.wire); break;
+            case nc::event_kind::established:
+                spdlog::info("session {:016x} established", e.session_id);
+                if (bulk != 0) net::post(ctx, pump);
+                break;
+            case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
+            case nc::event_kind::closed:
+                spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
+                if (bulk != 0 && !bulk_confirmed) {
+                    spdlog::error("bulk: the session ended before the server confirmed the transfer");
+                    failed = true;
+                    net::post(ctx, finish);
+                }
+                break;
+            case nc::event_kind::data: {
+                if (bulk != 0) {
+                    const auto first = e.words.empty() ? std::string_view{} : nc::as_string(e.words[0]);
+                    if (first == "bulk-ok" && e.words.size() == 3) {
+                        const auto bytes = ex::parse_number<std::uint64_t>(nc::as_string(e.words[1]));
+                        const double secs =
+                            std::chrono::duration<double>(neutrino::clock::now() - sender.started()).count();
+                        const auto& st = ep.layer().stats();
+                        bulk_confirmed = bytes && *bytes == bulk;
+                        failed = !bulk_confirmed;
+                        spdlog::info("bulk: server confirmed {} bytes (its rate {} MB/s); goodput {:.1f} MB/s "
+                                     "over {:.3f} s; {} messages, {} keep-alives, {} requests received, {} "
+                                     "retransmitted, {} probes, max buffered send {} / receive {}",
+                                     nc::as_string(e.words[1]), nc::as_string(e.words[2]),
+                                     secs > 0 ? static_cast<double>(bulk) / secs / 1e6 : 0.0, secs,
+                                     sender.messages(), st.keep_alives_sent, st.requests_received,
+                                     st.retransmitted, st.probes, st.max_send_buffered,
+                                     st.max_receive_buffered);
+                        net::post(ctx, finish);
+                    } else if (first == "bulk-fail") {
+                        spdlog::error("bulk: the server refused the transfer: {}",
+                                      e.words.size() > 1 ? nc::as_string(e.words[1]) : "");
+                        failed = true;
+                        net::post(ctx, finish);
+                    } else {
+                        spdlog::debug("bulk mode: ignoring a message of {} words", e.words.size());
+                        pump();
+                    }
+                    break;
+                }
+                if (e.words.size() != 3 || nc::as_string(e.words[0]) != "374") {
+                    spdlog::info("data: {} words", e.words.size());
+                    break;
+                }
+                auto n = ex::parse_number<long long>(nc::as_string(e.words[1]));
+                auto f = ex::parse_number<double>(nc::as_string(e.words[2]));
+                if (!n || !f) {
+                    spdlog::warn("malformed multiply request");
+                    break;
+                }
+                const std::string product = fmt::format("{}", static_cast<double>(*n) * *f);
+                if (auto r = ep.layer().send(nc::words("630", product), neutrino::clock::now()); !r) {
+                    spdlog::warn("answer not sent: {}", r.error().message());
+                    break;
+                }
+                ++answered;
+                spdlog::info("{} × {} = {} ({}/{})", *n, nc::as_string(e.words[2]), product, answered, count);
+                if (count != 0 && answered >= count) {
+                    net::post(ctx, finish);  // after this datagram's answer went out
+                }
+                break;
+            }
+            default: break;
+        }
+    });
+
+    if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
+        throw std::runtime_error("connect: " + r.error().message());
+    }
+    ep.flush();
+
+    signals.async_wait([&](boost::system::error_code ec, int) {
+        if (!ec) spdlog::info("signal: closing");
+        finish();
+    });
+    if (duration > 0) {
+        limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
+        limit.async_wait([&](boost::system::error_code ec) {
+            if (!ec) finish();
+        });
+    }
+    ctx.run();
+    if (bulk != 0) {
+        if (!bulk_confirmed) {
+            const auto& st = ep.layer().stats();
+            spdlog::error("bulk: not confirmed ({} of {} bytes handed to the layer); reliable: {} keep-alives, "
+                          "{} requests received, {} ignored, {} retransmitted, {} probes, {} gave up",
+                          sender.sent(), bulk, st.keep_alives_sent, st.requests_received, st.requests_ignored,
+                          st.retransmitted, st.probes, st.gave_up);
+        }
+        return bulk_confirmed && !failed ? 0 : 1;
+    }
+    spdlog::info("done: {} requests answered", answered);
+    return count == 0 || answered >= count ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Neutrino Reliable example client (multiply protocol of the Python reference, bulk transfer)"};
+    options o;
+    app.add_option("--server", o.server, "server address:port")->capture_default_str();
+    app.add_option("--bind", o.bind, "local address:port")->capture_default_str();
+    app.add_option("--key", o.key_hex, "server public key, 64 hex characters (default: the reference's example key)");
+    app.add_option("--wire", o.wire, ex::wire_help)->capture_default_str()->check(CLI::IsMember(ex::wire_versions));
+    app.add_option("--count", o.count, "exit 0 after answering this many requests (0: run for --duration)")->capture_default_str();
+    app.add_option("--bulk", o.bulk, "send this many bytes (1200-byte words), wait for the server's check, exit (0: multiply mode)")
         ->capture_default_str();
-    app.add_option("--retry-us", retry_us, "--bulk: microseconds before retrying a full send window")
+    app.add_option("--retry-us", o.retry_us, "--bulk: microseconds before retrying a full send window")
         ->capture_default_str()
         ->check(CLI::Range(10, 100000));
-    app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
-    app.add_flag("--monitor", monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--events", events_path,
+    app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
+    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    app.add_flag("--monitor", o.monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
+    app.add_option("--monitor-filter", o.monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
+    app.add_option("--events", o.events_path,
                    "write every packet event of this endpoint to this file as JSON lines, for neutrino-monitor report");
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(log_level);
+        ex::set_log_level(o.log_level);
         // With --monitor off the terminal observer shows nothing (no event kinds, no summary).
         nm::terminal_options monitor_options;
-        if (auto err = nm::apply_filter(monitor_filter, monitor_options); !err.empty()) {
+        monitor_options.protocol = o.wire == "v3" ? &nm::neutrino_v3_description() : &nm::neutrino_v2_description();
+        if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
             throw std::invalid_argument("--monitor-filter: " + err);
         }
-        if (!monitor) monitor_options.events = 0;
-        auto server_key = nc::parse_key_hex(key_hex);
+        if (!o.monitor) monitor_options.events = 0;
+        auto server_key = nc::parse_key_hex(o.key_hex);
         if (!server_key) throw std::invalid_argument("--key: " + server_key.error().message());
-        const auto server_endpoint = ex::parse_endpoint(server);
         nc::client_config cfg;
         cfg.server_key = *server_key;
-        cfg.server = neutrino::io::to_peer_address(server_endpoint);
-        if (bulk != 0) cfg.reconnect = false;  // a transfer does not survive a new session
+        cfg.server = neutrino::io::to_peer_address(ex::parse_endpoint(o.server));
+        if (o.bulk != 0) cfg.reconnect = false;  // a transfer does not survive a new session
         if (nc::is_example_key(cfg.server_key)) {
             spdlog::warn("the server uses the reference's publicly known example key: for tests only");
         }
-
-        net::io_context ctx;
-        observer_type observer(nm::terminal_observer(monitor_options),
-                               events_path.empty() ? events_observer() : events_observer(events_path));
-        if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
-        neutrino::io::basic_endpoint<client_type> ep(ctx, ex::parse_endpoint(bind),
-                                                     client_type(cfg, std::move(observer)));
-        std::uint64_t answered = 0;
-        bool done = false;
-        bool bulk_confirmed = false;
-        bool failed = false;
-        bulk_sender sender(bulk);
-        net::steady_timer retry(ctx);
-        bool retry_armed = false;
-        net::steady_timer limit(ctx);
-        net::signal_set signals(ctx, SIGINT, SIGTERM);
-
-        auto finish = [&] {
-            if (done) return;
-            done = true;
-            ep.layer().close(neutrino::clock::now());  // CLIENT_GOOD_BYE
-            ep.flush();
-            ep.close();
-            retry.cancel();
-            limit.cancel();
-            signals.cancel();
-        };
-
-        // Bulk: send what the window takes; when it is full, retry after a short timer (an
-        // acknowledgement produces no event, so there is nothing else to wait for).
-        std::function<void()> pump = [&] {
-            if (done || bulk == 0 || !ep.layer().established() || sender.all_sent()) return;
-            if (!sender.pump(ep)) {
-                failed = true;
-                net::post(ctx, finish);
-                return;
-            }
-            if (sender.all_sent()) {
-                spdlog::info("bulk: {} bytes in {} messages handed to the layer; waiting for the server's check",
-                             sender.sent(), sender.messages());
-                return;
-            }
-            if (retry_armed) return;
-            retry_armed = true;
-            retry.expires_after(std::chrono::microseconds(retry_us));
-            retry.async_wait([&](boost::system::error_code ec) {
-                retry_armed = false;
-                if (!ec) pump();
-            });
-        };
-
-        ep.set_event_handler([&](const nc::event& e) {
-            switch (e.kind) {
-                case nc::event_kind::connecting: spdlog::info("dialling {}", server); break;
-                case nc::event_kind::established:
-                    spdlog::info("session {:016x} established", e.session_id);
-                    if (bulk != 0) net::post(ctx, pump);
-                    break;
-                case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
-                case nc::event_kind::closed:
-                    spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
-                    if (bulk != 0 && !bulk_confirmed) {
-                        spdlog::error("bulk: the session ended before the server confirmed the transfer");
-                        failed = true;
-                        net::post(ctx, finish);
-                    }
-                    break;
-                case nc::event_kind::data: {
-                    if (bulk != 0) {
-                        const auto first = e.words.empty() ? std::string_view{} : nc::as_string(e.words[0]);
-                        if (first == "bulk-ok" && e.words.size() == 3) {
-                            const auto bytes = ex::parse_number<std::uint64_t>(nc::as_string(e.words[1]));
-                            const double secs =
-                                std::chrono::duration<double>(neutrino::clock::now() - sender.started()).count();
-                            const auto& st = ep.layer().stats();
-                            bulk_confirmed = bytes && *bytes == bulk;
-                            failed = !bulk_confirmed;
-                            spdlog::info("bulk: server confirmed {} bytes (its rate {} MB/s); goodput {:.1f} MB/s "
-                                         "over {:.3f} s; {} messages, {} keep-alives, {} requests received, {} "
-                                         "retransmitted, {} probes, max buffered send {} / receive {}",
-                                         nc::as_string(e.words[1]), nc::as_string(e.words[2]),
-                                         secs > 0 ? static_cast<double>(bulk) / secs / 1e6 : 0.0, secs,
-                                         sender.messages(), st.keep_alives_sent, st.requests_received,
-                                         st.retransmitted, st.probes, st.max_send_buffered,
-                                         st.max_receive_buffered);
-                            net::post(ctx, finish);
-                        } else if (first == "bulk-fail") {
-                            spdlog::error("bulk: the server refused the transfer: {}",
-                                          e.words.size() > 1 ? nc::as_string(e.words[1]) : "");
-                            failed = true;
-                            net::post(ctx, finish);
-                        } else {
-                            spdlog::debug("bulk mode: ignoring a message of {} words", e.words.size());
-                            pump();
-                        }
-                        break;
-                    }
-                    if (e.words.size() != 3 || nc::as_string(e.words[0]) != "374") {
-                        spdlog::info("data: {} words", e.words.size());
-                        break;
-                    }
-                    auto n = ex::parse_number<long long>(nc::as_string(e.words[1]));
-                    auto f = ex::parse_number<double>(nc::as_string(e.words[2]));
-                    if (!n || !f) {
-                        spdlog::warn("malformed multiply request");
-                        break;
-                    }
-                    const std::string product = fmt::format("{}", static_cast<double>(*n) * *f);
-                    if (auto r = ep.layer().send(nc::words("630", product), neutrino::clock::now()); !r) {
-                        spdlog::warn("answer not sent: {}", r.error().message());
-                        break;
-                    }
-                    ++answered;
-                    spdlog::info("{} × {} = {} ({}/{})", *n, nc::as_string(e.words[2]), product, answered, count);
-                    if (count != 0 && answered >= count) {
-                        net::post(ctx, finish);  // after this datagram's answer went out
-                    }
-                    break;
-                }
-                default: break;
-            }
-        });
-
-        if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
-            throw std::runtime_error("connect: " + r.error().message());
-        }
-        ep.flush();
-
-        signals.async_wait([&](boost::system::error_code ec, int) {
-            if (!ec) spdlog::info("signal: closing");
-            finish();
-        });
-        if (duration > 0) {
-            limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
-            limit.async_wait([&](boost::system::error_code ec) {
-                if (!ec) finish();
-            });
-        }
-        ctx.run();
-        if (bulk != 0) {
-            if (!bulk_confirmed) {
-                const auto& st = ep.layer().stats();
-                spdlog::error("bulk: not confirmed ({} of {} bytes handed to the layer); reliable: {} keep-alives, "
-                              "{} requests received, {} ignored, {} retransmitted, {} probes, {} gave up",
-                              sender.sent(), bulk, st.keep_alives_sent, st.requests_received, st.requests_ignored,
-                              st.retransmitted, st.probes, st.gave_up);
-            }
-            return bulk_confirmed && !failed ? 0 : 1;
-        }
-        spdlog::info("done: {} requests answered", answered);
-        return count == 0 || answered >= count ? 0 : 1;
+        if (o.wire == "v3") return run<nr::basic_client<nc::v3::basic_client<observer_type>>>(o, cfg, monitor_options);
+        return run<nr::basic_client<nc::basic_client<nc::wire::v2, observer_type>>>(o, cfg, monitor_options);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 2;

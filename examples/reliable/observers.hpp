@@ -22,7 +22,9 @@ namespace nm = neutrino::monitor;
 class events_observer : public nc::null_observer {
 public:
     events_observer() = default;
-    explicit events_observer(const std::string& path) : log_(std::in_place, path) {}
+    /// Writes to `path`, naming packet types as `protocol` does (wire v2 or v3).
+    events_observer(const std::string& path, const nm::protocol_description& protocol)
+        : log_(std::in_place, path, protocol) {}
 
     void on_packet_received(const nc::packet_info& info, neutrino::time_point now) {
         if (log_) log_->on_packet_received(info, now);

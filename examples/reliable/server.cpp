@@ -19,6 +19,10 @@
 // --monitor prints one line per packet event (neutrino::monitor::terminal_observer); --events FILE
 // writes every packet event of this endpoint as JSON lines (neutrino::monitor::jsonl_observer),
 // for `neutrino-monitor report FILE -o page.html`.
+//
+// --wire v3 (default) runs Reliable over Neutrino wire v3 (core::v3::server); --wire v2 over
+// the reference's wire (needed for the Python client). run<Server>() below is instantiated
+// once per stack.
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -43,7 +47,9 @@
 #include "../common.hpp"
 #include "observers.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/core/v3/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/monitor/describe.hpp"
 #include "neutrino/monitor/fanout.hpp"
 #include "neutrino/monitor/jsonl_observer.hpp"
 #include "neutrino/monitor/terminal_observer.hpp"
@@ -59,7 +65,6 @@ namespace {
 
 using ex::events_observer;
 using ex::observer_type;
-using server_type = nr::basic_server<nc::basic_server<nc::wire::v2, observer_type>>;
 
 constexpr std::size_t pattern_period = 251;
 constexpr std::size_t max_content = 1200 - 8;  // a 1200-byte word: 8-byte sequence + content
@@ -92,10 +97,12 @@ struct bulk_state {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-    CLI::App app{"Neutrino Reliable example server (multiply protocol of the Python reference, bulk check)"};
+namespace {
+
+/// The command line.
+struct options {
     std::string bind = "127.0.0.1:22753";
-    std::string key_hex(nc::example_secret_key_hex);
+    std::string key_hex{nc::example_secret_key_hex};
     std::uint64_t count = 0;
     double duration = 0;
     int interval_ms = 2000;
@@ -103,29 +110,282 @@ int main(int argc, char** argv) {
     bool monitor = false;
     std::string monitor_filter;
     std::string events_path;
-    app.add_option("--bind", bind, "address:port to listen on")->capture_default_str();
-    app.add_option("--key", key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
-    app.add_option("--count", count,
+    std::string wire = ex::default_wire;
+};
+
+/// Runs the server on the stack `Server`: a reliable server over a core server machine.
+template <class Server>
+int run(const options& o, nc::server_config cfg, const nm::terminal_options& monitor_options) {
+    // The options under the names the code below uses.
+    const std::string& bind = o.bind;
+    const std::string& events_path = o.events_path;
+    const std::uint64_t count = o.count;
+    const double duration = o.duration;
+    const int interval_ms = o.interval_ms;
+    net::io_context ctx;
+    observer_type observer(nm::terminal_observer(monitor_options),
+                           events_path.empty() ? events_observer()
+                                               : events_observer(events_path, *monitor_options.protocol));
+    if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
+    neutrino::io::basic_endpoint<Server> ep(ctx, ex::parse_endpoint(bind),
+                                                 Server(std::move(cfg), std::move(observer)));
+    spdlog::info("listening on {} (wire {}, public key {})", bind, o.wire,
+                 nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
+
+    std::mt19937_64 rng(std::random_device{}());
+    std::map<std::uint64_t, double> expected;  // session id → product of its last request
+    std::map<std::uint64_t, bulk_state> bulks;  // session id → its bulk transfer
+    std::uint64_t correct = 0, wrong = 0, bulk_ok = 0;
+    bool done = false;
+    net::steady_timer tick(ctx);
+    net::steady_timer limit(ctx);
+    net::steady_timer linger(ctx);
+    net::signal_set signals(ctx, SIGINT, SIGTERM);
+
+    // Ends the run: SERVER_SHUTDOWN to every session, then nothing is left for ctx.run().
+    auto finish = [&] {
+        if (done) return;
+        done = true;
+        ep.layer().shutdown(neutrino::clock::now());
+        ep.flush();
+        ep.close();
+        tick.cancel();
+        limit.cancel();
+        signals.cancel();
+        linger.cancel();
+    };
+    // Once --count is reached, wait (up to 3 s) until every session acknowledged what we
+    // sent (the last answer may need a retransmission), then shut down.
+    const auto linger_until = std::make_shared<neutrino::time_point>();
+    std::function<void()> finish_when_acknowledged = [&] {
+        bool pending = false;
+        ep.layer().for_each_session([&](std::uint64_t id, nc::session_state) {
+            if (ep.layer().unacknowledged(id) != 0) pending = true;
+        });
+        if (!pending || neutrino::clock::now() >= *linger_until) {
+            finish();
+            return;
+        }
+        linger.expires_after(std::chrono::milliseconds(10));
+        linger.async_wait([&](boost::system::error_code ec) {
+            if (!ec && !done) finish_when_acknowledged();
+        });
+    };
+    bool lingering = false;
+    auto check_done = [&] {
+        if (count == 0 || correct + bulk_ok < count || lingering) return;
+        lingering = true;
+        *linger_until = neutrino::clock::now() + std::chrono::seconds(3);
+        net::post(ctx, finish_when_acknowledged);
+    };
+    auto reply = [&](std::uint64_t id, nc::word_list words) {
+        if (auto r = ep.layer().send(id, words, neutrino::clock::now()); !r) {
+            spdlog::warn("session {:016x}: reply not sent: {}", id, r.error().message());
+        }
+    };
+    auto bulk_failed = [&](std::uint64_t id, bulk_state& b, const std::string& why) {
+        spdlog::error("session {:016x}: bulk transfer failed: {}", id, why);
+        ++wrong;
+        b.finished = true;
+        reply(id, nc::words("bulk-fail", why));
+    };
+
+    // A message whose first word is "bulk" (see the file comment).
+    auto on_bulk = [&](const nc::event& e) {
+        const std::uint64_t id = e.session_id;
+        const auto now = neutrino::clock::now();
+        if (e.words.size() < 2 || e.words[1].size() < 8) {
+            bulk_state b;
+            bulk_failed(id, b, "malformed bulk message");
+            return;
+        }
+        const nc::word second = e.words[1];
+        const std::uint64_t seq = load_u64(second.data());
+        if (seq == 0) {  // announcement
+            auto total = e.words.size() == 3 ? ex::parse_number<std::uint64_t>(nc::as_string(e.words[2]))
+                                             : std::nullopt;
+            bulk_state& b = bulks[id];
+            b = bulk_state{};
+            if (!total || *total == 0) {
+                bulk_failed(id, b, "bad announcement");
+                return;
+            }
+            b.total = *total;
+            b.started = now;
+            spdlog::info("session {:016x}: bulk transfer of {} bytes announced", id, b.total);
+            return;
+        }
+        auto it = bulks.find(id);
+        if (it == bulks.end()) {
+            bulk_state b;
+            bulk_failed(id, b, "bulk data before its announcement");
+            return;
+        }
+        bulk_state& b = it->second;
+        if (b.finished) return;
+        if (seq != b.next_seq) {
+            bulk_failed(id, b, fmt::format("sequence {} where {} was expected", seq, b.next_seq));
+            return;
+        }
+        ++b.next_seq;
+        const auto content = second.subspan(8);
+        const std::uint64_t left = b.total - b.received;
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, max_content));
+        if (content.size() != want) {
+            bulk_failed(id, b, fmt::format("message {} holds {} bytes, {} expected", seq, content.size(), want));
+            return;
+        }
+        const std::byte* ref = pattern().data() + b.received % pattern_period;
+        if (std::memcmp(content.data(), ref, content.size()) != 0) {
+            bulk_failed(id, b, fmt::format("content mismatch in message {}", seq));
+            return;
+        }
+        b.received += content.size();
+        if (b.received == b.total) {
+            b.finished = true;
+            const double secs = std::chrono::duration<double>(now - b.started).count();
+            const double mbps = secs > 0 ? static_cast<double>(b.total) / secs / 1e6 : 0.0;
+            const std::string bytes_text = std::to_string(b.received);
+            const std::string rate_text = fmt::format("{:.1f}", mbps);
+            ++bulk_ok;
+            spdlog::info("session {:016x}: bulk transfer of {} bytes in order and intact, {:.3f} s, {} MB/s",
+                         id, b.received, secs, rate_text);
+            reply(id, nc::words("bulk-ok", bytes_text, rate_text));
+            check_done();
+        }
+    };
+
+    ep.set_event_handler([&](const nc::event& e) {
+        switch (e.kind) {
+            case nc::event_kind::established:
+                spdlog::info("session {:016x} established from port {}", e.session_id, e.peer.port);
+                break;
+            case nc::event_kind::closed:
+                spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
+                expected.erase(e.session_id);
+                if (auto it = bulks.find(e.session_id); it != bulks.end()) {
+                    if (!it->second.finished) {
+                        spdlog::error("session {:016x}: closed during a bulk transfer ({} of {} bytes)",
+                                      e.session_id, it->second.received, it->second.total);
+                        ++wrong;
+                    }
+                    bulks.erase(it);
+                }
+                break;
+            case nc::event_kind::address_changed:
+                spdlog::info("session {:016x} moved to port {}", e.session_id, e.peer.port);
+                break;
+            case nc::event_kind::data: {
+                if (!e.words.empty() && nc::as_string(e.words[0]) == "bulk") {
+                    on_bulk(e);
+                    break;
+                }
+                auto it = expected.find(e.session_id);
+                if (e.words.size() == 2 && nc::as_string(e.words[0]) == "630" && it != expected.end()) {
+                    auto got = ex::parse_number<double>(nc::as_string(e.words[1]));
+                    if (got && std::abs(*got - it->second) <= 1e-9 * std::max(1.0, std::abs(it->second))) {
+                        ++correct;
+                        spdlog::info("session {:016x}: answer {} correct ({}/{})", e.session_id,
+                                     nc::as_string(e.words[1]), correct, count);
+                    } else {
+                        ++wrong;
+                        spdlog::warn("session {:016x}: wrong answer {}", e.session_id, nc::as_string(e.words[1]));
+                    }
+                    expected.erase(it);
+                } else {
+                    spdlog::info("session {:016x}: {} words", e.session_id, e.words.size());
+                }
+                check_done();
+                break;
+            }
+            default: break;
+        }
+    });
+
+    // Every interval: a multiply request to every established session with room in its
+    // send window (a session in the middle of a bulk transfer gets them too).
+    std::function<void()> schedule = [&] {
+        tick.expires_after(std::chrono::milliseconds(interval_ms));
+        tick.async_wait([&](boost::system::error_code ec) {
+            if (ec || done) return;
+            std::uniform_int_distribution<int> n_dist(1, 99);
+            std::uniform_real_distribution<double> f_dist(0.0, 100.0);
+            const int n = n_dist(rng);
+            const double f = f_dist(rng);
+            const std::string n_text = std::to_string(n), f_text = fmt::format("{}", f);
+            const auto words = nc::words("374", n_text, f_text);
+            // The reference's client computes int(n) * float(f) in double precision.
+            const double product = static_cast<double>(n) * *ex::parse_number<double>(f_text);
+            const auto now = neutrino::clock::now();
+            std::vector<std::uint64_t> ids;
+            ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
+                if (s == nc::session_state::established) ids.push_back(id);
+            });
+            for (auto id : ids) {
+                if (auto r = ep.layer().send(id, words, now); r) {
+                    expected[id] = product;
+                } else {
+                    spdlog::debug("session {:016x}: request not sent: {}", id, r.error().message());
+                }
+            }
+            ep.flush();
+            schedule();
+        });
+    };
+    schedule();
+
+    signals.async_wait([&](boost::system::error_code ec, int) {
+        if (!ec) spdlog::info("signal: shutting down");
+        finish();
+    });
+    if (duration > 0) {
+        limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
+        limit.async_wait([&](boost::system::error_code ec) {
+            if (!ec) finish();
+        });
+    }
+    ctx.run();
+    const auto& st = ep.layer().stats();
+    spdlog::info("done: {} correct, {} wrong answers or failed transfers, {} bulk transfers verified; "
+                 "{} datagrams dropped; reliable: {} delivered, {} out of order, {} requests sent, "
+                 "{} retransmitted, max buffered send {} / receive {}",
+                 correct, wrong, bulk_ok, ep.layer().next_layer().stats().dropped_total, st.delivered,
+                 st.buffered, st.requests_sent, st.retransmitted, st.max_send_buffered,
+                 st.max_receive_buffered);
+    if (wrong != 0) return 1;
+    return count == 0 || correct + bulk_ok >= count ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Neutrino Reliable example server (multiply protocol of the Python reference, bulk check)"};
+    options o;
+    app.add_option("--bind", o.bind, "address:port to listen on")->capture_default_str();
+    app.add_option("--key", o.key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
+    app.add_option("--wire", o.wire, ex::wire_help)->capture_default_str()->check(CLI::IsMember(ex::wire_versions));
+    app.add_option("--count", o.count,
                    "exit 0 after this many correct answers or verified bulk transfers (0: run for --duration)")
         ->capture_default_str();
-    app.add_option("--duration", duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
-    app.add_option("--interval", interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
-    app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")->capture_default_str();
-    app.add_flag("--monitor", monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--events", events_path,
+    app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
+    app.add_option("--interval", o.interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
+    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
+    app.add_flag("--monitor", o.monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
+    app.add_option("--monitor-filter", o.monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
+    app.add_option("--events", o.events_path,
                    "write every packet event of this endpoint to this file as JSON lines, for neutrino-monitor report");
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(log_level);
+        ex::set_log_level(o.log_level);
         // With --monitor off the terminal observer shows nothing (no event kinds, no summary).
         nm::terminal_options monitor_options;
-        if (auto err = nm::apply_filter(monitor_filter, monitor_options); !err.empty()) {
+        monitor_options.protocol = o.wire == "v3" ? &nm::neutrino_v3_description() : &nm::neutrino_v2_description();
+        if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
             throw std::invalid_argument("--monitor-filter: " + err);
         }
-        if (!monitor) monitor_options.events = 0;
-        auto secret = nc::parse_key_hex(key_hex);
+        if (!o.monitor) monitor_options.events = 0;
+        auto secret = nc::parse_key_hex(o.key_hex);
         if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
         nc::server_config cfg;
         cfg.keys.sk = nc::secret_key(*secret);
@@ -133,238 +393,8 @@ int main(int argc, char** argv) {
         if (nc::is_example_key(cfg.keys.pk)) {
             spdlog::warn("using the reference's publicly known example key pair: for tests only");
         }
-
-        net::io_context ctx;
-        observer_type observer(nm::terminal_observer(monitor_options),
-                               events_path.empty() ? events_observer() : events_observer(events_path));
-        if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
-        neutrino::io::basic_endpoint<server_type> ep(ctx, ex::parse_endpoint(bind),
-                                                     server_type(std::move(cfg), std::move(observer)));
-        spdlog::info("listening on {} (public key {})", bind,
-                     nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
-
-        std::mt19937_64 rng(std::random_device{}());
-        std::map<std::uint64_t, double> expected;  // session id → product of its last request
-        std::map<std::uint64_t, bulk_state> bulks;  // session id → its bulk transfer
-        std::uint64_t correct = 0, wrong = 0, bulk_ok = 0;
-        bool done = false;
-        net::steady_timer tick(ctx);
-        net::steady_timer limit(ctx);
-        net::steady_timer linger(ctx);
-        net::signal_set signals(ctx, SIGINT, SIGTERM);
-
-        // Ends the run: SERVER_SHUTDOWN to every session, then nothing is left for ctx.run().
-        auto finish = [&] {
-            if (done) return;
-            done = true;
-            ep.layer().shutdown(neutrino::clock::now());
-            ep.flush();
-            ep.close();
-            tick.cancel();
-            limit.cancel();
-            signals.cancel();
-            linger.cancel();
-        };
-        // Once --count is reached, wait (up to 3 s) until every session acknowledged what we
-        // sent (the last answer may need a retransmission), then shut down.
-        const auto linger_until = std::make_shared<neutrino::time_point>();
-        std::function<void()> finish_when_acknowledged = [&] {
-            bool pending = false;
-            ep.layer().for_each_session([&](std::uint64_t id, nc::session_state) {
-                if (ep.layer().unacknowledged(id) != 0) pending = true;
-            });
-            if (!pending || neutrino::clock::now() >= *linger_until) {
-                finish();
-                return;
-            }
-            linger.expires_after(std::chrono::milliseconds(10));
-            linger.async_wait([&](boost::system::error_code ec) {
-                if (!ec && !done) finish_when_acknowledged();
-            });
-        };
-        bool lingering = false;
-        auto check_done = [&] {
-            if (count == 0 || correct + bulk_ok < count || lingering) return;
-            lingering = true;
-            *linger_until = neutrino::clock::now() + std::chrono::seconds(3);
-            net::post(ctx, finish_when_acknowledged);
-        };
-        auto reply = [&](std::uint64_t id, nc::word_list words) {
-            if (auto r = ep.layer().send(id, words, neutrino::clock::now()); !r) {
-                spdlog::warn("session {:016x}: reply not sent: {}", id, r.error().message());
-            }
-        };
-        auto bulk_failed = [&](std::uint64_t id, bulk_state& b, const std::string& why) {
-            spdlog::error("session {:016x}: bulk transfer failed: {}", id, why);
-            ++wrong;
-            b.finished = true;
-            reply(id, nc::words("bulk-fail", why));
-        };
-
-        // A message whose first word is "bulk" (see the file comment).
-        auto on_bulk = [&](const nc::event& e) {
-            const std::uint64_t id = e.session_id;
-            const auto now = neutrino::clock::now();
-            if (e.words.size() < 2 || e.words[1].size() < 8) {
-                bulk_state b;
-                bulk_failed(id, b, "malformed bulk message");
-                return;
-            }
-            const nc::word second = e.words[1];
-            const std::uint64_t seq = load_u64(second.data());
-            if (seq == 0) {  // announcement
-                auto total = e.words.size() == 3 ? ex::parse_number<std::uint64_t>(nc::as_string(e.words[2]))
-                                                 : std::nullopt;
-                bulk_state& b = bulks[id];
-                b = bulk_state{};
-                if (!total || *total == 0) {
-                    bulk_failed(id, b, "bad announcement");
-                    return;
-                }
-                b.total = *total;
-                b.started = now;
-                spdlog::info("session {:016x}: bulk transfer of {} bytes announced", id, b.total);
-                return;
-            }
-            auto it = bulks.find(id);
-            if (it == bulks.end()) {
-                bulk_state b;
-                bulk_failed(id, b, "bulk data before its announcement");
-                return;
-            }
-            bulk_state& b = it->second;
-            if (b.finished) return;
-            if (seq != b.next_seq) {
-                bulk_failed(id, b, fmt::format("sequence {} where {} was expected", seq, b.next_seq));
-                return;
-            }
-            ++b.next_seq;
-            const auto content = second.subspan(8);
-            const std::uint64_t left = b.total - b.received;
-            const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, max_content));
-            if (content.size() != want) {
-                bulk_failed(id, b, fmt::format("message {} holds {} bytes, {} expected", seq, content.size(), want));
-                return;
-            }
-            const std::byte* ref = pattern().data() + b.received % pattern_period;
-            if (std::memcmp(content.data(), ref, content.size()) != 0) {
-                bulk_failed(id, b, fmt::format("content mismatch in message {}", seq));
-                return;
-            }
-            b.received += content.size();
-            if (b.received == b.total) {
-                b.finished = true;
-                const double secs = std::chrono::duration<double>(now - b.started).count();
-                const double mbps = secs > 0 ? static_cast<double>(b.total) / secs / 1e6 : 0.0;
-                const std::string bytes_text = std::to_string(b.received);
-                const std::string rate_text = fmt::format("{:.1f}", mbps);
-                ++bulk_ok;
-                spdlog::info("session {:016x}: bulk transfer of {} bytes in order and intact, {:.3f} s, {} MB/s",
-                             id, b.received, secs, rate_text);
-                reply(id, nc::words("bulk-ok", bytes_text, rate_text));
-                check_done();
-            }
-        };
-
-        ep.set_event_handler([&](const nc::event& e) {
-            switch (e.kind) {
-                case nc::event_kind::established:
-                    spdlog::info("session {:016x} established from port {}", e.session_id, e.peer.port);
-                    break;
-                case nc::event_kind::closed:
-                    spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
-                    expected.erase(e.session_id);
-                    if (auto it = bulks.find(e.session_id); it != bulks.end()) {
-                        if (!it->second.finished) {
-                            spdlog::error("session {:016x}: closed during a bulk transfer ({} of {} bytes)",
-                                          e.session_id, it->second.received, it->second.total);
-                            ++wrong;
-                        }
-                        bulks.erase(it);
-                    }
-                    break;
-                case nc::event_kind::address_changed:
-                    spdlog::info("session {:016x} moved to port {}", e.session_id, e.peer.port);
-                    break;
-                case nc::event_kind::data: {
-                    if (!e.words.empty() && nc::as_string(e.words[0]) == "bulk") {
-                        on_bulk(e);
-                        break;
-                    }
-                    auto it = expected.find(e.session_id);
-                    if (e.words.size() == 2 && nc::as_string(e.words[0]) == "630" && it != expected.end()) {
-                        auto got = ex::parse_number<double>(nc::as_string(e.words[1]));
-                        if (got && std::abs(*got - it->second) <= 1e-9 * std::max(1.0, std::abs(it->second))) {
-                            ++correct;
-                            spdlog::info("session {:016x}: answer {} correct ({}/{})", e.session_id,
-                                         nc::as_string(e.words[1]), correct, count);
-                        } else {
-                            ++wrong;
-                            spdlog::warn("session {:016x}: wrong answer {}", e.session_id, nc::as_string(e.words[1]));
-                        }
-                        expected.erase(it);
-                    } else {
-                        spdlog::info("session {:016x}: {} words", e.session_id, e.words.size());
-                    }
-                    check_done();
-                    break;
-                }
-                default: break;
-            }
-        });
-
-        // Every interval: a multiply request to every established session with room in its
-        // send window (a session in the middle of a bulk transfer gets them too).
-        std::function<void()> schedule = [&] {
-            tick.expires_after(std::chrono::milliseconds(interval_ms));
-            tick.async_wait([&](boost::system::error_code ec) {
-                if (ec || done) return;
-                std::uniform_int_distribution<int> n_dist(1, 99);
-                std::uniform_real_distribution<double> f_dist(0.0, 100.0);
-                const int n = n_dist(rng);
-                const double f = f_dist(rng);
-                const std::string n_text = std::to_string(n), f_text = fmt::format("{}", f);
-                const auto words = nc::words("374", n_text, f_text);
-                // The reference's client computes int(n) * float(f) in double precision.
-                const double product = static_cast<double>(n) * *ex::parse_number<double>(f_text);
-                const auto now = neutrino::clock::now();
-                std::vector<std::uint64_t> ids;
-                ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
-                    if (s == nc::session_state::established) ids.push_back(id);
-                });
-                for (auto id : ids) {
-                    if (auto r = ep.layer().send(id, words, now); r) {
-                        expected[id] = product;
-                    } else {
-                        spdlog::debug("session {:016x}: request not sent: {}", id, r.error().message());
-                    }
-                }
-                ep.flush();
-                schedule();
-            });
-        };
-        schedule();
-
-        signals.async_wait([&](boost::system::error_code ec, int) {
-            if (!ec) spdlog::info("signal: shutting down");
-            finish();
-        });
-        if (duration > 0) {
-            limit.expires_after(std::chrono::duration_cast<neutrino::duration>(std::chrono::duration<double>(duration)));
-            limit.async_wait([&](boost::system::error_code ec) {
-                if (!ec) finish();
-            });
-        }
-        ctx.run();
-        const auto& st = ep.layer().stats();
-        spdlog::info("done: {} correct, {} wrong answers or failed transfers, {} bulk transfers verified; "
-                     "{} datagrams dropped; reliable: {} delivered, {} out of order, {} requests sent, "
-                     "{} retransmitted, max buffered send {} / receive {}",
-                     correct, wrong, bulk_ok, ep.layer().next_layer().stats().dropped_total, st.delivered,
-                     st.buffered, st.requests_sent, st.retransmitted, st.max_send_buffered,
-                     st.max_receive_buffered);
-        if (wrong != 0) return 1;
-        return count == 0 || correct + bulk_ok >= count ? 0 : 1;
+        if (o.wire == "v3") return run<nr::basic_server<nc::v3::basic_server<observer_type>>>(o, std::move(cfg), monitor_options);
+        return run<nr::basic_server<nc::basic_server<nc::wire::v2, observer_type>>>(o, std::move(cfg), monitor_options);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());
         return 2;
