@@ -214,6 +214,91 @@ def reassembler_corpus():
     c.add("budget", b"\x08" + series(encode_words([b"q" * 30000], "<H", "<I")) + series(one))
 
 
+# --- v3 targets (see fuzz_v3_handshake.cpp / fuzz_v3_receive.cpp) ---------------------------
+
+V3_VECTOR_PATHS = [ROOT / "tests/vectors/neutrino-v3.json", ROOT.parent / "shared/vectors/neutrino-v3.json"]
+
+
+def v3_corpora():
+    v3 = None
+    for p in V3_VECTOR_PATHS:
+        if p.exists():
+            v3 = json.loads(p.read_text())
+            break
+    if v3 is None:
+        raise SystemExit("neutrino-v3.json not found in " + ", ".join(map(str, V3_VECTOR_PATHS)))
+    dgrams = [(s["name"], d) for s in v3["scenarios"] for d in s["datagrams"]]
+    wire = lambda d: bytes.fromhex(d["wire_hex"])
+    raw = lambda d, src: u16(len(d)) + d + bytes([src])
+
+    # fuzz_v3_handshake: byte 0 = config, then operations (op % 13)
+    c = corpus("v3_handshake")
+    b_hello1 = b"\x02" + NO_EDIT + b"\x01"             # B's HELLO1 → server, from B's address
+    to_b = lambda i: b"\x03" + bytes([i]) + NO_EDIT    # the server's i-th datagram for B → B
+    c.add("established-only", b"\x00")
+    c.add("nk-flow", b"\x00" + b_hello1 + to_b(0))
+    c.add("ik-flow", b"\x10" + b_hello1 + to_b(0))
+    c.add("all-variants", b"\x04" + b_hello1 + to_b(0))
+    c.add("cookie-flow", b"\x01" + b_hello1 + to_b(0) + b_hello1 + to_b(1))
+    c.add("cookie-wrong-source", b"\x01" + b_hello1 + b"\x83\x00" + NO_EDIT + b"\x02")
+    c.add("require-key", b"\x02" + b_hello1 + to_b(0))
+    c.add("ik-refused", b"\x18" + b_hello1 + to_b(0))
+    c.add("duplicate-hello1", b"\x00" + b_hello1 + b_hello1 + b"\x02" + NO_EDIT + b"\x02" + to_b(1))
+    c.add("hello2-flip", b"\x00" + b_hello1 + b"\x03\x00" + edits(edit(1, 60, 0x04)))
+    c.add("hello2-sid", b"\x00" + b_hello1 + b"\x03\x00" + edits(edit(1, 7, 0x01)))
+    c.add("hello1-flip-mac1", b"\x00" + b"\x82" + edits(edit(1, 300, 0x20)) + b"\x01")
+    c.add("hello1-mac2", b"\x09" + b"\x02" + edits(edit(0, 1270, 0x55)) + b"\x01")
+    c.add("load-toggle", b"\x00" + b"\x09" + b_hello1 + to_b(0) + b"\x09" + b_hello1)
+    c.add("retransmit-timeout", b"\x00" + b"\x07\x81" + b"\x07\x90" + b"\x07\xa0" + b_hello1)
+    c.add("redial", b"\x00" + b"\x88" + b_hello1 + to_b(0) + b"\x08")
+    c.add("replay-a", b"\x00" + b"\x0a\x00" + NO_EDIT + b"\x00" + b"\x0a\x01" + NO_EDIT + b"\x02")
+    c.add("to-a", b"\x00" + b_hello1 + b"\x0b\x00" + b"\x8b" + raw(bytes(70), 0)[:-1])
+    sid = b"\x02" + u16(0x1234)
+    c.add("forged-hello2-ok", b"\x00" + b"\x05" + b"\x00\x00" + u16(0) + sid + bytes(range(7, 39)))
+    c.add("forged-hello2-ext", b"\x04" + b"\x05" + b"\x00\x02" + u16(1) + u16(1238) + b"\x00" + sid + bytes(32))
+    c.add("forged-hello2-refused", b"\x00" + b"\x05" + b"\x02\x07" + u16(0) + b"\x00" + bytes(32))
+    c.add("forged-hello2-bad", b"\x00" + b"\x05" + b"\x09\x00" + u16(0) + b"\x85" + bytes(32))
+    c.add("forged-cookie", b"\x00" + b"\x06\x00" + bytes(range(24)) + bytes(range(100, 116)) + b_hello1)
+    c.add("forged-cookie-other-mac1", b"\x00" + b"\x06\x01" + bytes(16) + bytes(24) + bytes(16))
+    offer = bytes([1, 3, 1, 0]) + u32(0) + bytes(8)
+    answer = bytes([0, 1, 0, 0]) + u32(0) + u64(1 << 40)
+    c.add("decoders", b"\x00" + b"\x0c" + bytes([len(offer)]) + offer + b"\x0c" + bytes([len(answer)]) + answer)
+    for name, d in dgrams:
+        if d["name"] == "CLIENT_HELLO1":
+            c.add(f"vector-{name}-{d['index']}", b"\x00" + b"\x00" + raw(wire(d), 2))
+            c.add(f"vector-{name}-{d['index']}-fixed", b"\x00" + b"\x81" + wire(d) + b"\x03")
+        elif d["name"] in ("SERVER_HELLO2", "COOKIE_REPLY"):
+            c.add(f"vector-{name}-{d['index']}", b"\x00" + b"\x04" + raw(wire(d), 1))
+
+    # fuzz_v3_receive: byte 0 = pair (basic, reliable, extended), then operations (op % 8)
+    c = corpus("v3_receive")
+    for pair, pname in ((0, "basic"), (1, "reliable"), (2, "extended")):
+        p = bytes([pair])
+        c.add(f"{pname}-data", p + b"\x02" + w(b"374", b"", b"3.5") + NO_EDIT + b"\x00")
+        c.add(f"{pname}-data-s2c", p + b"\x03" + w(b"s2c") + NO_EDIT + b"\x01")
+        c.add(f"{pname}-keepalive", p + b"\x0a" + NO_EDIT + b"\x00" + b"\x0b" + NO_EDIT + b"\x01")
+        for pos, x, what in ((5, 0x42, "type"), (5, 0x80, "phase"), (14, 0x01, "pn"),
+                             (21, 0x80, "pn-space"), (22, 0x01, "keyword"), (6, 0x01, "session"),
+                             (4, 0x01, "version"), (0, 0x01, "identifier"), (42, 0x01, "tag")):
+            c.add(f"{pname}-flip-{what}", p + b"\x02" + w(b"abc") + edits(edit(1, pos, x)) + b"\x00")
+        c.add(f"{pname}-truncate", p + b"\x02" + w(b"abc") + edits(edit(2, 42, 0)) + b"\x00")
+        c.add(f"{pname}-extend", p + b"\x03" + w(b"abc") + edits(edit(3, 0, 0x10)) + b"\x01")
+        c.add(f"{pname}-other-source", p + b"\x02" + w(b"mig") + NO_EDIT + b"\x02")
+        c.add(f"{pname}-replay", p + b"\x02" + w(b"r") + NO_EDIT + b"\x00" + b"\x04\x00" + NO_EDIT + b"\x00"
+              + b"\x03" + w(b"q") + NO_EDIT + b"\x01" + b"\x84\x00" + NO_EDIT + b"\x01")
+        c.add(f"{pname}-key-update", p + b"\x06" + b"\x02" + w(b"k") + NO_EDIT + b"\x00"
+              + b"\x03" + w(b"k") + edits(edit(1, 5, 0x80)) + b"\x01" + b"\x86" + b"\x03" + w(b"s") + NO_EDIT + b"\x01")
+        c.add(f"{pname}-time", p + b"\x05\x90" + b"\x05\xa0" + b"\x02" + w(b"t") + NO_EDIT + b"\x00")
+        c.add(f"{pname}-junk-encoded", p + b"\x47\xff\x03" + u16(5) + b"\x00\x01\x02\x03\x04")
+        c.add(f"{pname}-junk-type", p + b"\x07\x03" + w() + b"\x07\x04" + w(b"x") + b"\x87\x06" + w())
+        for name, d in dgrams if pair == 0 else ():
+            if d["kind"] == "transport":
+                op = b"\x00" if d["direction"] == "c2s" else b"\x01"
+                c.add(f"{pname}-vector-{name}-{d['index']}", p + op + raw(wire(d), 1 if op == b"\x01" else 0))
+    c.add("reliable-request", b"\x01" + b"\x12" + u16(3) + NO_EDIT + b"\x00" + b"\x13" + u16(1) + NO_EDIT + b"\x01")
+    c.add("extended-raw", b"\x02" + b"\x1a\x00" + b"\x05abcde" + NO_EDIT + b"\x00" + b"\x1b\x01" + b"\x03xyz" + NO_EDIT + b"\x01")
+
+
 def main():
     vectors = load_vectors()
     words_corpus(vectors)
@@ -222,6 +307,7 @@ def main():
     client_corpus(vectors)
     replay_window_corpus()
     reassembler_corpus()
+    v3_corpora()
     for d in sorted((HERE / "corpus").iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} files")
 
