@@ -64,8 +64,8 @@ struct transport_header {
 /// datagram to `pad_to` bytes when that is larger (0: none; never pad a raw fragment).
 /// Returns the datagram size (42 + payload + padding).
 /// Errors: bad_packet_type (not a transport type), wrong_pn_space (pn field outside the
-/// type's space, including 0, 2^63 and 2^64−1), payload_too_large (> 1238 bytes),
-/// buffer_too_small.  spec: neutrino-v3.md §4.5, §10.1, §10.2
+/// type's space, including 0, 2^63 and 2^64−1), bad_size (empty payload), payload_too_large
+/// (> 1238 bytes), buffer_too_small.  spec: neutrino-v3.md §4.5, §10.1, §10.2
 [[nodiscard]] inline result<std::size_t> seal_transport(std::span<std::byte> out, packet_type type,
                                                         std::uint8_t phase_bit, std::uint64_t session_id,
                                                         std::uint64_t pn_field, std::uint32_t keyword,
@@ -75,6 +75,9 @@ struct transport_header {
     if (!is_transport_type(code)) return fail(errc::bad_packet_type);
     if (!in_space(pn_field, space_of(type))) return fail(errc::wrong_pn_space);
     if (payload.size() > max_payload_size) return fail(errc::payload_too_large);
+    // spec: neutrino-v3.md §3.2: a word list has at least its count byte and a raw fragment at
+    // least one byte; 42 bytes would be below the 43 every receiver requires (§10.5 step 1)
+    if (payload.empty()) return fail(errc::bad_size);
     const std::size_t size = std::clamp(pad_to, prefix_size + keyword_size + payload.size() + tag_size,
                                         max_datagram_size);
     if (out.size() < size) return fail(errc::buffer_too_small);
