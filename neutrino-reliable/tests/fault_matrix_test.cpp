@@ -19,6 +19,8 @@
 #include <system_error>
 #include <vector>
 
+#include "neutrino/core/v3/client.hpp"
+#include "neutrino/core/v3/server.hpp"
 #include "neutrino/inspector/simulator.hpp"
 #include "reliable_support.hpp"
 
@@ -86,16 +88,44 @@ ni::impairment_config with_delay(ni::impairment_config c) {
     return c;
 }
 
-run_result run(const ni::impairment_config& link, std::uint64_t seed, std::uint64_t link_seed,
-               std::size_t n, duration max_virtual, nr::config rcfg = {}) {
+// The wire below the reliable layer: v2 (the reference's) or v3.  spec: neutrino-v3.md §14.1
+enum class wire { v2, v3 };
+
+struct v2_stack {
+    using client = client_t;
+    using server = server_t;
+    static client make_client(nr::config r, std::uint64_t seed) {
+        return client(client_cfg(), r, nc::null_observer{}, neutrino::seeded_random(seed));
+    }
+    static server make_server(nr::config r, std::uint64_t seed) {
+        return server(server_cfg(), r, nc::null_observer{}, neutrino::seeded_random(seed));
+    }
+};
+
+struct v3_stack {
+    using client = nr::basic_client<nc::v3::basic_client<nc::null_observer, neutrino::seeded_random>>;
+    using server = nr::basic_server<nc::v3::basic_server<nc::null_observer, neutrino::seeded_random>>;
+    static client make_client(nr::config r, std::uint64_t seed) {
+        return client(client_cfg(), r, nc::v3::client_options{}, nc::null_observer{}, neutrino::seeded_random(seed));
+    }
+    static server make_server(nr::config r, std::uint64_t seed) {
+        return server(server_cfg(), r, nc::v3::server_options{}, nc::null_observer{}, neutrino::seeded_random(seed));
+    }
+};
+
+template <class Stack>
+run_result run_on(const ni::impairment_config& link, std::uint64_t seed, std::uint64_t link_seed,
+                  std::size_t n, duration max_virtual, nr::config rcfg) {
+    using client_t = typename Stack::client;
+    using server_t = typename Stack::server;
     const auto wall0 = std::chrono::steady_clock::now();
     std::uint64_t s = seed;
     std::vector<std::uint16_t> c_sizes(n), s_sizes(n);
     for (auto& x : c_sizes) x = static_cast<std::uint16_t>(1 + mix(s) % max_word);
     for (auto& x : s_sizes) x = static_cast<std::uint16_t>(1 + mix(s) % max_word);
 
-    client_t client(client_cfg(), rcfg, nc::null_observer{}, neutrino::seeded_random(seed + 1));
-    server_t server(server_cfg(), rcfg, nc::null_observer{}, neutrino::seeded_random(seed + 2));
+    client_t client = Stack::make_client(rcfg, seed + 1);
+    server_t server = Stack::make_server(rcfg, seed + 2);
     ni::simulator_config sc;
     sc.a_to_b = with_delay(link);
     sc.b_to_a = with_delay(link);
@@ -205,6 +235,12 @@ run_result run(const ni::impairment_config& link, std::uint64_t seed, std::uint6
     return r;
 }
 
+run_result run(const ni::impairment_config& link, std::uint64_t seed, std::uint64_t link_seed,
+               std::size_t n, duration max_virtual, nr::config rcfg = {}, wire w = wire::v2) {
+    return w == wire::v3 ? run_on<v3_stack>(link, seed, link_seed, n, max_virtual, rcfg)
+                         : run_on<v2_stack>(link, seed, link_seed, n, max_virtual, rcfg);
+}
+
 double ms(duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 struct fault_case {
@@ -213,6 +249,7 @@ struct fault_case {
     ni::impairment_config link;
     double k;          // bound: completion ≤ k × loss-free + c
     duration c;
+    wire w = wire::v2;
 };
 
 ni::impairment_config loss(double p) {
@@ -250,16 +287,17 @@ ni::impairment_config jitter() {
 
 // The loss-free completion time of the same traffic (same seed ⇒ same sizes), measured once
 // per seed.
-duration loss_free(std::uint64_t seed) {
-    static std::optional<std::pair<std::uint64_t, duration>> cache;
-    if (!cache || cache->first != seed) {
-        auto r = run(loss(0.0), seed, seed, messages, 600s);
+duration loss_free(std::uint64_t seed, wire w) {
+    static std::optional<std::pair<std::uint64_t, duration>> cache[2];
+    auto& cached = cache[static_cast<int>(w)];
+    if (!cached || cached->first != seed) {
+        auto r = run(loss(0.0), seed, seed, messages, 600s, {}, w);
         EXPECT_TRUE(r.complete) << "the loss-free run did not complete";
-        cache = {seed, r.elapsed};
-        std::printf("[fault] loss-free reference: seed %llu, %.1f ms virtual (%.2f s wall)\n",
-                    static_cast<unsigned long long>(seed), ms(r.elapsed), r.wall_s);
+        cached = {seed, r.elapsed};
+        std::printf("[fault] loss-free reference (%s): seed %llu, %.1f ms virtual (%.2f s wall)\n",
+                    w == wire::v3 ? "v3" : "v2", static_cast<unsigned long long>(seed), ms(r.elapsed), r.wall_s);
     }
-    return cache->second;
+    return cached->second;
 }
 
 class fault_matrix : public ::testing::TestWithParam<fault_case> {};
@@ -270,9 +308,9 @@ TEST_P(fault_matrix, exactly_once_in_order_both_ways_within_bound) {
     const fault_case& fc = GetParam();
     const std::uint64_t seed = test_seed(100);  // same sizes as the loss-free reference
     const std::uint64_t link_seed = test_seed(fc.seed_offset);
-    const duration t_free = loss_free(seed);
+    const duration t_free = loss_free(seed, fc.w);
     const duration bound = std::chrono::duration_cast<duration>(t_free * fc.k) + fc.c;
-    auto r = run(fc.link, seed, link_seed, messages, bound + 30s);
+    auto r = run(fc.link, seed, link_seed, messages, bound + 30s, {}, fc.w);
     std::printf("[fault] %-12s seed %llu: %s, c2s %zu/%zu, s2c %zu/%zu, %.1f ms virtual "
                 "(bound %.1f ms = %.1f × %.1f + %.0f), requests %llu/%llu, probes %llu/%llu, "
                 "%.2f s wall\n",
@@ -303,22 +341,28 @@ TEST_P(fault_matrix, exactly_once_in_order_both_ways_within_bound) {
 // at about 1.5–2× the time measured with these seeds (loss 10%: 3.4 s, 20%: 9.2 s,
 // 30%: 16.7 s; T0 = 0.4 s), so a regression in recovery fails the test. c covers tail losses
 // recovered by a probe and the handshake.
-INSTANTIATE_TEST_SUITE_P(
-    reliable, fault_matrix,
-    ::testing::Values(fault_case{"loss_0", 1, loss(0.0), 1.0, 50ms},
-                      fault_case{"loss_1", 2, loss(0.01), 3.0, 1s},
-                      fault_case{"loss_5", 3, loss(0.05), 4.0, 1s},
-                      fault_case{"loss_10", 4, loss(0.10), 15.0, 1s},
-                      fault_case{"loss_20", 5, loss(0.20), 35.0, 2s},
-                      fault_case{"loss_30", 6, loss(0.30), 60.0, 3s},
-                      fault_case{"burst", 7, burst(), 6.0, 1s},
-                      fault_case{"dup_10", 8, dup(), 2.0, 200ms},
-                      fault_case{"reorder_1", 9, reorder(1), 2.0, 200ms},
-                      fault_case{"reorder_8", 10, reorder(8), 2.0, 200ms},
-                      fault_case{"reorder_64", 11, reorder(64), 3.0, 500ms},
-                      fault_case{"corrupt_1", 12, corrupt(), 3.0, 1s},
-                      fault_case{"jitter", 13, jitter(), 6.0, 1s}),
-    [](const ::testing::TestParamInfo<fault_case>& i) { return std::string(i.param.name); });
+std::vector<fault_case> matrix_cases(wire w) {
+    std::vector<fault_case> v{fault_case{"loss_0", 1, loss(0.0), 1.0, 50ms, w},
+        fault_case{"loss_1", 2, loss(0.01), 3.0, 1s, w},
+        fault_case{"loss_5", 3, loss(0.05), 4.0, 1s, w},
+        fault_case{"loss_10", 4, loss(0.10), 15.0, 1s, w},
+        fault_case{"loss_20", 5, loss(0.20), 35.0, 2s, w},
+        fault_case{"loss_30", 6, loss(0.30), 60.0, 3s, w},
+        fault_case{"burst", 7, burst(), 6.0, 1s, w},
+        fault_case{"dup_10", 8, dup(), 2.0, 200ms, w},
+        fault_case{"reorder_1", 9, reorder(1), 2.0, 200ms, w},
+        fault_case{"reorder_8", 10, reorder(8), 2.0, 200ms, w},
+        fault_case{"reorder_64", 11, reorder(64), 3.0, 500ms, w},
+        fault_case{"corrupt_1", 12, corrupt(), 3.0, 1s, w},
+        fault_case{"jitter", 13, jitter(), 6.0, 1s, w}};
+    return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(reliable, fault_matrix, ::testing::ValuesIn(matrix_cases(wire::v2)),
+                         [](const ::testing::TestParamInfo<fault_case>& i) { return std::string(i.param.name); });
+// The same matrix on the v3 wire (spec: neutrino-v3.md §14.1): reliable runs unchanged on it.
+INSTANTIATE_TEST_SUITE_P(reliable_v3, fault_matrix, ::testing::ValuesIn(matrix_cases(wire::v3)),
+                         [](const ::testing::TestParamInfo<fault_case>& i) { return std::string(i.param.name); });
 
 // Memory: a long transfer at 5 % loss never holds more than the configured bounds. The send
 // buffer holds DATA (≤ send_window) plus up to 16 control packets (KEEP_ALIVEs), the receive

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -122,4 +123,56 @@ TEST(reliable, rtt_samples_reach_the_observer) {
     const auto& samples = *p.client.next_layer().observer().samples;
     ASSERT_GE(samples.size(), 3U);
     for (auto s : samples) EXPECT_LE(s, std::chrono::milliseconds(3));
+}
+
+// A server shutdown reaches the application (server_shutdown, then closed after draining),
+// and the DATA sent before it is still repaired and delivered while the client drains.
+TEST(reliable, server_shutdown_drains_the_client_and_delivers_what_came_before) {
+    using pair = neutrino::test::basic_pair<client_t, server_t>;
+    pair p;
+    int n = 0;
+    p.link.set_filter([&n](auto&) { return ++n % 5 != 2; });  // some loss
+    ASSERT_TRUE(p.client.connect(p.link.now()));
+    ASSERT_TRUE(p.link.run_until([&] { return p.server.can_send(p.client.session_id()); }, 30s));
+    std::vector<std::vector<std::string>> expect;
+    for (int i = 0; i < 50; ++i) {
+        const std::string s = "s" + std::to_string(i);
+        ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words(s), p.link.now()));
+        expect.push_back({s});
+    }
+    p.server.shutdown(p.link.now());
+    ASSERT_TRUE(p.link.run_until([&] {
+        return std::find(p.client_events.begin(), p.client_events.end(), nc::event_kind::server_shutdown) !=
+               p.client_events.end();
+    }, 5s)) << "no server_shutdown event";
+    EXPECT_EQ(p.client.state(), nc::session_state::draining);
+    EXPECT_EQ(p.client_data, expect);  // the server lingered until all of it was acknowledged
+    p.link.run_for(3s);
+    auto shut = std::find(p.client_events.begin(), p.client_events.end(), nc::event_kind::server_shutdown);
+    ASSERT_NE(shut + 1, p.client_events.end());
+    EXPECT_EQ(*(shut + 1), nc::event_kind::closed);
+    EXPECT_FALSE(p.server.shutting_down());
+}
+
+// A client that never acknowledges: the server's shutdown lingers for shutdown_linger, then
+// ends the session with unrecoverable_loss (not silently) and sends SERVER_SHUTDOWN.
+TEST(reliable, shutdown_with_unacknowledged_data_reports_the_loss) {
+    using pair = neutrino::test::basic_pair<client_t, server_t>;
+    pair p;
+    ASSERT_TRUE(p.client.connect(p.link.now()));
+    ASSERT_TRUE(p.link.run_until([&] { return p.server.can_send(p.client.session_id()); }, 30s));
+    std::error_code server_closed;
+    p.link.on_b_event = [&](const nc::event& e) {
+        if (e.kind == nc::event_kind::closed) server_closed = e.reason;
+    };
+    p.link.set_filter([](auto& d) { return d.to_b; });  // nothing reaches the client any more
+    ASSERT_TRUE(p.server.send(p.client.session_id(), nc::words("lost"), p.link.now()));
+    p.server.shutdown(p.link.now());
+    EXPECT_TRUE(p.server.shutting_down());
+    auto r = p.server.send(p.client.session_id(), nc::words("late"), p.link.now());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), nc::errc::draining);
+    p.link.run_for(2500ms);
+    EXPECT_FALSE(p.server.shutting_down());
+    EXPECT_EQ(server_closed, nc::errc::unrecoverable_loss);
 }

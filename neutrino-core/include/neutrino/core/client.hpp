@@ -330,8 +330,10 @@ private:
                     report_packet(*p, *words, from);  // DATA is delivered in order above
                 } else if (type == packet_type::data) {
                     push_event(event::data(session_.id, from, *words, p->packet_number, p->keyword));
-                } else if (type == packet_type::server_shutdown &&
-                           session_.state == session_state::established) {
+                }
+                // In every variant (the layer above keeps repairing DATA while draining).
+                if (type == packet_type::server_shutdown &&
+                    session_.state == session_state::established) {
                     // spec: neutrino.md §11.3: drain for 2000 ms, no more sending
                     set_state(session_state::draining, now);
                     session_.expiry = now + cfg_.timers.ending_timeout;

@@ -166,6 +166,10 @@ private:
                     session_.reset();
                     push(*e);
                     break;
+                case core::event_kind::server_shutdown:
+                    session_.stop_sending();
+                    push(*e);
+                    break;
                 case core::event_kind::closed:
                     session_.reset();
                     if (suppress_closed_) {

@@ -36,6 +36,10 @@ struct config {
     /// Client: acknowledge received packets within this delay, or after ack_every packets.
     std::chrono::milliseconds ack_delay{5};
     std::size_t ack_every = 32;
+    /// Server: `shutdown` waits up to this long for every session's DATA to be acknowledged
+    /// (serving requests meanwhile) before the SERVER_SHUTDOWN goes out. Sessions still holding
+    /// unacknowledged DATA then end with errc::unrecoverable_loss, not silently.
+    std::chrono::milliseconds shutdown_linger{2000};
 };
 
 /// What the reliable layer did (per endpoint, all sessions).

@@ -46,6 +46,7 @@ public:
     /// would_block when its send window is full, unknown_session, not_connected, closed, and
     /// the word-list errors.
     result<void> send(std::uint64_t session_id, core::word_list words, time_point now) {
+        if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
         if (it != sessions_.end() && !it->second->can_send()) return fail(core::errc::would_block);
         auto r = next_.send_packet(session_id, core::packet_type::data, words, now);
@@ -58,6 +59,7 @@ public:
     result<void> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
                               std::span<const std::byte> payload, time_point now) {
         if (next_.configuration().variant != core::variant::extended) return fail(core::errc::protocol_violation);
+        if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
         if (it != sessions_.end() && !it->second->can_send()) return fail(core::errc::would_block);
         auto r = next_.send_encoded(session_id, keyword, payload, now);
@@ -83,10 +85,16 @@ public:
         }
         return n;
     }
+    /// Shuts the server down: takes no more DATA (errc::draining), waits until every session's
+    /// DATA is acknowledged (at most config::shutdown_linger, serving requests meanwhile), then
+    /// sends SERVER_SHUTDOWN to every session.  spec: neutrino.md §11.3
     void shutdown(time_point now) {
-        next_.shutdown(now);
-        pump(now);
+        if (linger_until_ || shut_down_) return;
+        linger_until_ = now + rcfg_.shutdown_linger;
+        finish_shutdown(now);
     }
+    /// True from `shutdown` until the SERVER_SHUTDOWN went out.
+    [[nodiscard]] bool shutting_down() const noexcept { return linger_until_.has_value(); }
     void drop_session(std::uint64_t session_id, time_point now) {
         next_.drop_session(session_id, now);
         pump(now);
@@ -109,6 +117,7 @@ public:
                                  time_point now) {
         auto r = next_.handle_datagram(in, from, now);
         pump(now);
+        if (linger_until_) finish_shutdown(now);
         return r;
     }
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
@@ -119,6 +128,7 @@ public:
     /// The earliest timer of the core and of every session (linear in the session count).
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
         auto d = next_.deadline();
+        if (linger_until_ && (!d || *linger_until_ < *d)) d = linger_until_;
         for (const auto& [id, s] : sessions_) {
             detail::server_port<const Next> port{next_, id};
             auto t = s->deadline(port);
@@ -140,9 +150,28 @@ public:
             }
         }
         pump(now);
+        if (linger_until_) finish_shutdown(now);
     }
 
 private:
+    // Ends a lingering shutdown once nothing is unacknowledged, or when the linger is over;
+    // sessions that still hold DATA then end with unrecoverable_loss.
+    void finish_shutdown(time_point now) {
+        const bool all_acked = std::all_of(sessions_.begin(), sessions_.end(),
+                                           [](const auto& s) { return s.second->unacknowledged() == 0; });
+        if (!all_acked && now < *linger_until_) return;
+        for (auto& [id, s] : sessions_) {
+            if (s->unacknowledged() == 0) continue;
+            push(core::event::closed(id, next_.peer_of(id).value_or(peer_address{}),
+                                     make_error_code(core::errc::unrecoverable_loss)));
+            suppressed_.push_back(id);
+        }
+        linger_until_.reset();
+        shut_down_ = true;
+        next_.shutdown(now);
+        pump(now);
+    }
+
     // Extended keeps its variant (raw DATA payloads); anything else becomes reliable.
     static core::server_config with_variant(core::server_config c) {
         if (c.variant != core::variant::extended) c.variant = core::variant::reliable;
@@ -220,6 +249,8 @@ private:
     Next next_;
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions_;
     std::vector<std::uint64_t> suppressed_;
+    std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements
+    bool shut_down_ = false;
     core::detail::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;

@@ -45,6 +45,10 @@ public:
     [[nodiscard]] std::size_t out_of_order() const noexcept { return rx_.stored(); }
     [[nodiscard]] std::uint64_t confirmed() const noexcept { return rx_.confirmed(); }
     [[nodiscard]] duration rtt() const noexcept { return rtt_; }
+    /// The server shut down (the core drains): send nothing numbered any more, keep
+    /// requesting what is missing.
+    void stop_sending() noexcept { draining_ = true; }
+
     /// Set when the session must end: errc::unrecoverable_loss.
     [[nodiscard]] std::error_code failure() const noexcept { return failure_; }
 
@@ -188,6 +192,9 @@ public:
         unacked_received_ = 0;
         sent_since_solicit_ = 0;
         probe_backoff_ = 0;
+        last_echoed_ = 0;
+        draining_ = false;
+        keep_alive_retry_ = {};
     }
 
 private:
@@ -213,7 +220,8 @@ private:
     /// for the peer's acknowledgement, which never depends on us: both sides acknowledge).
     template <class Port>
     [[nodiscard]] std::optional<time_point> next_keep_alive(const Port& port) const noexcept {
-        if (tx_.full()) return std::nullopt;
+        if (tx_.full() || draining_) return std::nullopt;
+        if (keep_alive_retry_ != time_point{}) return keep_alive_retry_;
         std::optional<time_point> t;
         auto consider = [&t](time_point x) {
             if (!t || x < *t) t = x;
@@ -245,7 +253,14 @@ private:
         core::detail::store_le(t.data(), stamp);
         core::detail::store_le(a.data(), rx_.confirmed());
         const std::array<core::word, 2> w{core::word(t), core::word(a)};
-        if (port.send_packet(core::packet_type::keep_alive, w, now)) {
+        if (!port.send_packet(core::packet_type::keep_alive, w, now)) {
+            // the core cannot send now (its queue is full): try again shortly, so the timer
+            // always moves forward
+            keep_alive_retry_ = now + std::chrono::milliseconds(1);
+            return;
+        }
+        keep_alive_retry_ = {};
+        {
             ++st.keep_alives_sent;
             unacked_received_ = 0;
             sent_since_solicit_ = 0;
@@ -284,11 +299,16 @@ private:
         }
         if (side_ == core::role::client) {
             // RTT from our own echoed timestamp (ignored when implausible)
+            // Only a timestamp newer than every one echoed before is a sample (Karn's rule):
+            // an older one is the echo of a KEEP_ALIVE that was lost and sent again later —
+            // on v3 a retransmission must repeat its original plaintext (pn-derived nonces),
+            // so its timestamp is stale and would inflate the RTT by the recovery time.
             const std::uint64_t echoed = core::detail::load_le<std::uint64_t>(e.words[0].data());
             const std::uint64_t at = timestamp(now);
-            if (echoed <= at && at - echoed < 60000) {
+            if (echoed <= at && at - echoed < 60000 && echoed > last_echoed_) {
                 sample_rtt(port, std::chrono::milliseconds(at - echoed), now);
             }
+            last_echoed_ = std::max(last_echoed_, echoed);
         }
     }
 
@@ -338,7 +358,13 @@ private:
                 return;
             }
             if (s.next_request <= now && sent < cfg_.max_requests_per_round) {
-                if (!port.send_request(s.pn, now)) return;
+                if (!port.send_request(s.pn, now)) {
+                    // the core cannot send now (queue full, session ending): retry later, so
+                    // the timer always moves forward
+                    s.next_request = now + cfg_.min_request_interval;
+                    if (!next || s.next_request < *next) next = s.next_request;
+                    return;
+                }
                 ++sent;
                 ++st.requests_sent;
                 if (s.requests == 0) s.first_request = now;
@@ -378,6 +404,9 @@ private:
     time_point last_ack_progress_{};
     time_point last_probe_{};
     unsigned probe_backoff_ = 0;
+    std::uint64_t last_echoed_ = 0;  ///< newest KEEP_ALIVE timestamp the server echoed
+    bool draining_ = false;
+    time_point keep_alive_retry_{};  ///< a KEEP_ALIVE the core refused is due again then
 };
 
 }  // namespace neutrino::reliable::detail
