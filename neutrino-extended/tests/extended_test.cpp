@@ -369,3 +369,30 @@ TEST(extended, events_not_drained_between_datagrams_keep_their_bytes) {
     }
     EXPECT_EQ(got, sent);
 }
+
+// The layers are movable (io::basic_endpoint takes its layer by value), and a moved endpoint
+// keeps working: its sessions' shared state does not move.
+static_assert(std::is_move_constructible_v<client_t>);
+static_assert(std::is_move_constructible_v<server_t>);
+
+TEST(extended, a_moved_client_keeps_its_session_state) {
+    ne::config ecfg;
+    ecfg.max_reassembly_bytes = 1 << 20;
+    client_t original(client_cfg(), ecfg, nr::config{}, nc::null_observer{}, neutrino::seeded_random(31));
+    client_t client(std::move(original));
+    server_t server(server_cfg(), ne::config{}, nr::config{}, nc::null_observer{}, neutrino::seeded_random(32));
+    ni::simulator<client_t, server_t> sim(client, neutrino::test::client_address, server, neutrino::test::server_address);
+    std::size_t got = 0;
+    sim.on_a_event = [&](const ne::event& e) { got += e.kind == ne::event_kind::message; };
+    ASSERT_TRUE(client.connect(sim.now()));
+    ASSERT_TRUE(sim.run_until([&] { return client.established(); }, 10s));
+    sim.run_for(50ms);
+    std::vector<std::byte> m(300000, std::byte{5});
+    const nc::word w(m);
+    ASSERT_TRUE(server.send(client.session_id(), {&w, 1}, sim.now()));
+    sim.run_for(1s);
+    EXPECT_EQ(got, 1U);
+    EXPECT_EQ(client.stats().messages_received, 1U);
+    EXPECT_EQ(client.stats().max_reassembly_bytes, ((300006 + frag - 1) / frag) * frag);
+    EXPECT_EQ(client.reassembly_bytes(), 0U);
+}

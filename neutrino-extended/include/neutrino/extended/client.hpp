@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "neutrino/core/event.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/events.hpp"
+#include "neutrino/extended/detail/payload_capacity.hpp"
 #include "neutrino/extended/event.hpp"
 #include "neutrino/reliable/client.hpp"
 
@@ -32,8 +34,8 @@ public:
     using event_type = extended::event;
     using next_layer_type = Next;
 
-    /// The bytes of one fragment: a full DATA payload.
-    static constexpr std::size_t fragment_size = core::max_payload_size;
+    /// The bytes of one fragment: a full DATA payload of the wire below (v2 1214, v3 1238).
+    static constexpr std::size_t fragment_size = detail::payload_capacity<Next>();
 
     explicit basic_client(core::client_config cfg) : basic_client(std::move(cfg), extended::config{}) {}
     basic_client(core::client_config cfg, extended::config ecfg)
@@ -44,9 +46,10 @@ public:
     basic_client(core::client_config cfg, extended::config ecfg, reliable::config rcfg, Rest&&... rest)
         : ecfg_(ecfg),
           next_(with_variant(std::move(cfg)), rcfg, std::forward<Rest>(rest)...),
-          session_(ecfg_, fragment_size, &budget_, stats_),
+          state_(std::make_unique<detail::endpoint_state>()),
+          session_(std::make_unique<detail::session>(ecfg_, fragment_size, &state_->budget, state_->stats)),
           events_(2 * rcfg.receive_window + 64) {
-        budget_.limit = ecfg_.max_reassembly_bytes;
+        state_->budget.limit = ecfg_.max_reassembly_bytes;
     }
 
     Next& next_layer() noexcept { return next_; }
@@ -59,7 +62,7 @@ public:
     void close(time_point now) {
         catch_up();
         next_.close(now);
-        session_.tx.reset();
+        session_->tx.reset();
     }
 
     /// Sends a message (copied). Errors: not_connected, draining, too_many_words,
@@ -68,9 +71,9 @@ public:
     result<void> send(core::word_list words, time_point now) {
         catch_up();
         if (auto r = check_open(); !r) return r;
-        auto r = session_.tx.queue(words);
+        auto r = session_->tx.queue(words);
         if (!r) {
-            if (r.error() == core::errc::would_block) session_.want_writable = true;
+            if (r.error() == core::errc::would_block) session_->want_writable = true;
             return r;
         }
         flush(now);
@@ -82,7 +85,7 @@ public:
     result<void> begin_message(std::span<const std::uint64_t> word_sizes, time_point now) {
         catch_up();
         if (auto r = check_open(); !r) return r;
-        auto r = session_.tx.begin(word_sizes);
+        auto r = session_->tx.begin(word_sizes);
         if (r) flush(now);
         return r;
     }
@@ -93,28 +96,28 @@ public:
     result<std::size_t> write(std::span<const std::byte> bytes, time_point now) {
         catch_up();
         if (auto r = check_open(); !r) return tl::unexpected(r.error());
-        auto n = session_.tx.write(bytes, sender(now));
-        if (n && *n < bytes.size()) session_.want_writable = true;
+        auto n = session_->tx.write(bytes, sender(now));
+        if (n && *n < bytes.size()) session_->want_writable = true;
         return n;
     }
 
     /// True when a streamed message is open (not all of it handed to the reliable layer yet).
-    [[nodiscard]] bool writing() const noexcept { return session_.tx.stream_open(); }
+    [[nodiscard]] bool writing() const noexcept { return session_->tx.stream_open(); }
     /// Bytes accepted by send / write and not yet handed to the reliable layer.
-    [[nodiscard]] std::size_t pending_bytes() const noexcept { return session_.tx.pending_bytes(); }
+    [[nodiscard]] std::size_t pending_bytes() const noexcept { return session_->tx.pending_bytes(); }
     /// True when everything sent was handed down and acknowledged by the peer.
-    [[nodiscard]] bool idle() const noexcept { return session_.tx.idle() && next_.unacknowledged() == 0; }
+    [[nodiscard]] bool idle() const noexcept { return session_->tx.idle() && next_.unacknowledged() == 0; }
 
     [[nodiscard]] core::session_state state() const noexcept { return next_.state(); }
     [[nodiscard]] bool established() const noexcept { return next_.established(); }
     [[nodiscard]] std::uint64_t session_id() const noexcept { return next_.session_id(); }
     [[nodiscard]] const extended::stats& stats() const noexcept {
-        stats_.max_reassembly_bytes = budget_.high;
-        return stats_;
+        state_->stats.max_reassembly_bytes = state_->budget.high;
+        return state_->stats;
     }
     [[nodiscard]] const extended::config& configuration() const noexcept { return ecfg_; }
     /// Bytes reserved now for a partial message.
-    [[nodiscard]] std::size_t reassembly_bytes() const noexcept { return budget_.used; }
+    [[nodiscard]] std::size_t reassembly_bytes() const noexcept { return state_->budget.used; }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ public:
     std::optional<event_type> poll_event() {
         for (;;) {
             if (auto e = events_.pop()) return e;
-            session_.rx.settle();
+            session_->rx.settle();
             auto d = next_.poll_event();
             if (!d) return std::nullopt;
             translate(*d);
@@ -164,10 +167,10 @@ private:
 
     void flush(time_point now) {
         if (!next_.established()) return;
-        session_.tx.flush(sender(now));
-        if (session_.want_writable && next_.can_send() &&
-            (session_.tx.stream_open() || session_.tx.pending_bytes() < ecfg_.max_queued_bytes)) {
-            session_.want_writable = false;
+        session_->tx.flush(sender(now));
+        if (session_->want_writable && next_.can_send() &&
+            (session_->tx.stream_open() || session_->tx.pending_bytes() < ecfg_.max_queued_bytes)) {
+            session_->want_writable = false;
             event e;
             e.kind = event_kind::writable;
             e.session_id = next_.session_id();
@@ -180,7 +183,7 @@ private:
     // owned copies of the bytes (see detail/events.hpp).
     void catch_up() {
         events_.own_all();
-        session_.rx.settle();
+        session_->rx.settle();
         while (auto d = next_.poll_event()) {
             translate(*d);
             events_.own_all();
@@ -189,22 +192,21 @@ private:
 
     void translate(const core::event& d) {
         if (d.kind == core::event_kind::data) {
-            detail::receive(session_, d, stats_, [this](const event& x) { events_.push(x); });
+            detail::receive(*session_, d, state_->stats, [this](const event& x) { events_.push(x); });
             return;
         }
         if (d.kind == core::event_kind::closed || d.kind == core::event_kind::connecting) {
-            session_.tx.reset();
-            session_.rx.reset();
-            session_.want_writable = false;
+            session_->tx.reset();
+            session_->rx.reset();
+            session_->want_writable = false;
         }
         events_.push(event::from(d));
     }
 
     extended::config ecfg_;
     Next next_;
-    detail::memory_budget budget_;
-    mutable extended::stats stats_;
-    detail::session session_;
+    std::unique_ptr<detail::endpoint_state> state_;
+    std::unique_ptr<detail::session> session_;
     detail::event_queue events_;
 };
 

@@ -21,6 +21,7 @@
 #include "neutrino/core/server.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/events.hpp"
+#include "neutrino/extended/detail/payload_capacity.hpp"
 #include "neutrino/extended/event.hpp"
 #include "neutrino/reliable/server.hpp"
 
@@ -32,8 +33,8 @@ public:
     using event_type = extended::event;
     using next_layer_type = Next;
 
-    /// The bytes of one fragment: a full DATA payload.
-    static constexpr std::size_t fragment_size = core::max_payload_size;
+    /// The bytes of one fragment: a full DATA payload of the wire below (v2 1214, v3 1238).
+    static constexpr std::size_t fragment_size = detail::payload_capacity<Next>();
 
     explicit basic_server(core::server_config cfg) : basic_server(std::move(cfg), extended::config{}) {}
     basic_server(core::server_config cfg, extended::config ecfg)
@@ -43,8 +44,9 @@ public:
     basic_server(core::server_config cfg, extended::config ecfg, reliable::config rcfg, Rest&&... rest)
         : ecfg_(ecfg),
           next_(with_variant(std::move(cfg)), rcfg, std::forward<Rest>(rest)...),
+          state_(std::make_unique<detail::endpoint_state>()),
           events_(2 * rcfg.receive_window + 256) {
-        budget_.limit = ecfg_.max_reassembly_bytes;
+        state_->budget.limit = ecfg_.max_reassembly_bytes;
     }
 
     Next& next_layer() noexcept { return next_; }
@@ -114,12 +116,12 @@ public:
     [[nodiscard]] std::size_t session_count() const noexcept { return next_.session_count(); }
     [[nodiscard]] core::session_state state_of(std::uint64_t id) const noexcept { return next_.state_of(id); }
     [[nodiscard]] const extended::stats& stats() const noexcept {
-        stats_.max_reassembly_bytes = budget_.high;
-        return stats_;
+        state_->stats.max_reassembly_bytes = state_->budget.high;
+        return state_->stats;
     }
     [[nodiscard]] const extended::config& configuration() const noexcept { return ecfg_; }
     /// Bytes reserved now for partial messages, all sessions.
-    [[nodiscard]] std::size_t reassembly_bytes() const noexcept { return budget_.used; }
+    [[nodiscard]] std::size_t reassembly_bytes() const noexcept { return state_->budget.used; }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
@@ -157,7 +159,7 @@ private:
 
     detail::session& session_for(std::uint64_t id) {
         auto& p = sessions_[id];
-        if (!p) p = std::make_unique<detail::session>(ecfg_, fragment_size, &budget_, stats_);
+        if (!p) p = std::make_unique<detail::session>(ecfg_, fragment_size, &state_->budget, state_->stats);
         return *p;
     }
 
@@ -210,7 +212,7 @@ private:
 
     void translate(const core::event& d) {
         if (d.kind == core::event_kind::data) {
-            detail::receive(session_for(d.session_id), d, stats_, [this](const event& x) { events_.push(x); });
+            detail::receive(session_for(d.session_id), d, state_->stats, [this](const event& x) { events_.push(x); });
             last_rx_ = d.session_id;
             return;
         }
@@ -222,8 +224,7 @@ private:
 
     extended::config ecfg_;
     Next next_;
-    detail::memory_budget budget_;
-    mutable extended::stats stats_;
+    std::unique_ptr<detail::endpoint_state> state_;
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions_;
     detail::event_queue events_;
     std::uint64_t last_rx_ = 0;  ///< session whose reassembler a delivered view may point into

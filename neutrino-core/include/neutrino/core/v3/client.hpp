@@ -51,6 +51,8 @@ class basic_client {
 public:
     using event_type = event;
     using observer_type = Observer;
+    /// The largest DATA payload (the Extended fragment size).  spec: neutrino-v3.md §14.2
+    static constexpr std::size_t max_payload_size = v3::max_payload_size;
     using config = core::client_config;
     using options = client_options;
 
@@ -106,11 +108,11 @@ public:
         }
     }
 
-    /// Starts a key update now (§11.2 condition 1 still applies: the server must have followed
-    /// the previous one). Errors: not_connected, would_block (the peer has not followed yet).
+    /// Starts a key update now (§11.2 condition 1 still applies: the peer must have followed
+    /// the previous one; and after following a peer's update, condition 2's 10 s). Errors: not_connected, would_block (the peer has not followed yet).
     result<void> update_keys(time_point now) {
         if (s_.state != session_state::established) return fail(core::errc::not_connected);
-        if (!s_.can_initiate_update()) return fail(core::errc::would_block);
+        if (!s_.may_initiate_update(opt_.key_update, now)) return fail(core::errc::would_block);
         s_.advance_send_phase(now);
         ++stats_.key_updates_initiated;
         return {};

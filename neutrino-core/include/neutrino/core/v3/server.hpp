@@ -71,6 +71,8 @@ class basic_server {
 public:
     using event_type = event;
     using observer_type = Observer;
+    /// The largest DATA payload (the Extended fragment size).  spec: neutrino-v3.md §14.2
+    static constexpr std::size_t max_payload_size = v3::max_payload_size;
     using config = core::server_config;
     using options = server_options;
 
@@ -147,7 +149,7 @@ public:
     result<void> update_keys(std::uint64_t session_id, time_point now) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        if (!(*s)->t.can_initiate_update()) return fail(core::errc::would_block);
+        if (!(*s)->t.may_initiate_update(opt_.key_update, now)) return fail(core::errc::would_block);
         (*s)->t.advance_send_phase(now);
         ++stats_.key_updates_initiated;
         return {};

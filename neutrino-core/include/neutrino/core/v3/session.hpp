@@ -138,8 +138,17 @@ public:
     [[nodiscard]] bool can_initiate_update() const noexcept {
         return tx_ && tx_->phase() == rx_->phase();
     }
+    /// §11.2 conditions 1 and, for a phase the peer started, 2. After following the peer we
+    /// cannot tell whether it has received anything of ours in the new phase yet; updating
+    /// again before it has would leave it unable to open our packets (it still holds
+    /// k[s] as its next key, not k[s+1]). A phase we started ourselves is safe to leave as
+    /// soon as the peer has answered in it: its answer proves it moved.
+    [[nodiscard]] bool may_initiate_update(const key_update_policy& p, time_point now) const noexcept {
+        return can_initiate_update() && (!followed_ || now - phase_started_ >= p.min_interval);
+    }
     /// `s = s+1; tx = REKEY(tx)`; precondition `can_initiate_update()` (or following, §11.3).
     void advance_send_phase(time_point now) {
+        followed_ = false;
         old_tx_.push_back(old_key{phase_first_pn_, tx_->key()});
         if (old_tx_.size() > retained_phases) old_tx_.pop_front();
         tx_->advance();
@@ -149,7 +158,7 @@ public:
     }
     /// True when policy `p` asks for a key update now (§11.2).
     [[nodiscard]] bool update_due(const key_update_policy& p, time_point now) const noexcept {
-        if (!can_initiate_update()) return false;
+        if (!may_initiate_update(p, now)) return false;
         if (p.force_every_packets > 0 && sent_in_phase_ >= p.force_every_packets) return true;
         const auto age = now - phase_started_;
         return age >= p.min_interval && (sent_in_phase_ >= p.after_packets || age >= p.after_time);
@@ -193,6 +202,7 @@ public:
         rx_->advance(now);
         if (tx_->phase() < rx_->phase()) {
             advance_send_phase(now);
+            followed_ = true;
             return true;
         }
         return false;
@@ -308,6 +318,7 @@ private:
     std::deque<old_key> old_tx_;
     time_point phase_started_{};
     std::uint64_t sent_in_phase_ = 0;
+    bool followed_ = false;  ///< the current send phase was started by the peer (§11.3)
     std::uint64_t phase_first_pn_ = 1;
     std::unique_ptr<std::array<control_record, control_slots>> controls_;
 };

@@ -65,6 +65,12 @@ private:
     std::uint64_t dropped_ = 0;
 };
 
+/// What all sessions of an endpoint share, at a fixed address (the endpoint stays movable).
+struct endpoint_state {
+    memory_budget budget;
+    extended::stats stats;
+};
+
 /// One extended session: its sender and its reassembler.
 struct session {
     session(const config& cfg, std::size_t fragment_size, memory_budget* budget, stats& st)

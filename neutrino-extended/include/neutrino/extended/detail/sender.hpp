@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -42,9 +43,9 @@ public:
         if (!n) return tl::unexpected(n.error());
         if (*n > max_message_) return tl::unexpected(make_error_code(errc::message_too_large));
         if (!queue_.empty() && queued_ + *n > max_queued_) return fail(core::errc::would_block);
-        std::vector<std::byte> b = take_spare();
-        b.resize(*n);
-        (void)core::extended_word_codec::encode(words, b);
+        buffer b = take_spare(*n);
+        (void)core::extended_word_codec::encode(words, std::span<std::byte>(b.data.get(), *n));
+        b.size = *n;
         queued_ += *n;
         stats_->max_queued_bytes = std::max(stats_->max_queued_bytes, queued_);
         queue_.push_back(pending{std::move(b), 0});
@@ -141,8 +142,16 @@ public:
     }
 
 private:
+    // A buffer for one encoded message, not zero-filled (it is written once, by encode).
+    struct buffer {
+        std::unique_ptr<std::byte[]> data;
+        std::size_t capacity = 0;
+        std::size_t size = 0;
+        [[nodiscard]] std::span<const std::byte> view() const noexcept { return {data.get(), size}; }
+    };
+
     struct pending {
-        std::vector<std::byte> bytes;
+        buffer bytes;
         std::uint64_t next = 0;  ///< the next fragment to hand down
     };
 
@@ -150,12 +159,12 @@ private:
     void flush_queue(Send& send) {
         while (!queue_.empty()) {
             pending& m = queue_.front();
-            const fragmenter f(m.bytes, fragment_);
+            const fragmenter f(m.bytes.view(), fragment_);
             for (; m.next < f.count(); ++m.next) {
                 if (!send(f.keyword(m.next), f.payload(m.next))) return;
                 if (!f.single()) ++stats_->fragments_sent;
             }
-            queued_ -= m.bytes.size();
+            queued_ -= m.bytes.size;
             ++stats_->messages_sent;
             give_spare(std::move(m.bytes));
             queue_.pop_front();
@@ -188,17 +197,21 @@ private:
         return true;
     }
 
-    std::vector<std::byte> take_spare() {
-        if (spare_.empty()) return {};
-        std::vector<std::byte> b = std::move(spare_.back());
-        spare_.pop_back();
-        return b;
-    }
-    void give_spare(std::vector<std::byte>&& b) {
-        if (spare_.size() < 4 && b.capacity() <= (std::size_t{1} << 20)) {
-            b.clear();
-            spare_.push_back(std::move(b));
+    // Up to 4 buffers are kept for reuse (no allocation per message in a steady stream).
+    buffer take_spare(std::size_t n) {
+        for (auto it = spare_.begin(); it != spare_.end(); ++it) {
+            if (it->capacity >= n) {
+                buffer b = std::move(*it);
+                spare_.erase(it);
+                return b;
+            }
         }
+        return buffer{std::make_unique_for_overwrite<std::byte[]>(n), n, 0};
+    }
+    void give_spare(buffer&& b) {
+        if (b.capacity > max_message_) return;
+        if (spare_.size() == 4) spare_.erase(spare_.begin());  // the oldest goes
+        spare_.push_back(std::move(b));
     }
 
     stats* stats_;
@@ -206,7 +219,7 @@ private:
     std::size_t max_queued_;
     std::size_t fragment_;
     std::deque<pending> queue_;
-    std::vector<std::vector<std::byte>> spare_;
+    std::vector<buffer> spare_;
     std::size_t queued_ = 0;
     // streamed message
     bool stream_open_ = false;
