@@ -1,8 +1,8 @@
 #pragma once
 // Helpers shared by neutrino-send and neutrino-recv (not part of the library): the file
 // protocol's constants, keys given as hex or as a file, a BLAKE2b-256 hasher, POSIX file
-// reading and writing with error codes, the terminal progress bar and the --monitor / --pcap /
-// --keylog observer set-up.
+// reading and writing with error codes, the terminal progress bar and the --wire / --monitor /
+// --pcap / --keylog observer set-up.
 //
 // The protocol (over neutrino-extended, one session per file):
 //  - sender → receiver: ONE message of two words [file name (a basename), file content],
@@ -26,7 +26,6 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -37,9 +36,9 @@
 
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/result.hpp"
 #include "neutrino/core/time.hpp"
+#include "neutrino/monitor/describe.hpp"
 #include "neutrino/monitor/key_log.hpp"
 #include "neutrino/monitor/pcapng_writer.hpp"
 #include "neutrino/monitor/recording_observer.hpp"
@@ -61,6 +60,17 @@ inline constexpr std::uint64_t max_word_size = 0xffff'ffffULL;
 /// Encoded bytes of a [name, content] message beyond the content.  spec: neutrino.md §5
 inline constexpr std::uint64_t message_overhead(std::size_t name_size) noexcept {
     return 2 + 4 + name_size + 4;
+}
+
+/// The largest message size a v3 handshake announces (a u32 field).
+/// spec: neutrino-v3.md §9.1, §9.2
+inline constexpr std::uint64_t max_announced_message_size = 0xffff'ffffULL;
+
+/// `max_message_size` as announced in a v3 handshake (`v3::client_options` /
+/// `v3::server_options::extended_max_message_size`): clamped to the u32 field, so the largest
+/// value stands for "this much or more".
+inline constexpr std::uint32_t announced_message_size(std::uint64_t max_message_size) noexcept {
+    return static_cast<std::uint32_t>(std::min(max_message_size, max_announced_message_size));
 }
 
 using digest = std::array<std::byte, hash_size>;
@@ -203,7 +213,8 @@ private:
 };
 
 /// Writes a file through a buffer of `buffer_size` bytes (the parts of a streamed message are
-/// one fragment each: a write(2) per part would cost a system call per 1214 bytes).
+/// one fragment each: a write(2) per part would cost a system call per 1214 bytes on wire v2,
+/// 1238 on v3).
 class file_writer {
 public:
     explicit file_writer(std::size_t buffer_size = 256 * 1024) : capacity_(buffer_size) {}
@@ -340,47 +351,16 @@ private:
     bool drawn_ = false;
 };
 
-// --- driver glue ------------------------------------------------------------------------------
-
-/// A `datagram_layer` that owns `L` on the heap and forwards to it. `io::basic_endpoint` takes
-/// its layer by value and moves it in, but `extended::basic_client` is not movable (its session
-/// points at the memory budget and counters it owns), so the endpoint gets this movable handle
-/// instead; `get()` / `->` reach the layer's own API.
-template <datagram_layer L>
-class heap_layer {
-public:
-    using event_type = typename L::event_type;
-
-    template <class... Args>
-    explicit heap_layer(std::in_place_t, Args&&... args)
-        : layer_(std::make_unique<L>(std::forward<Args>(args)...)) {}
-
-    [[nodiscard]] L& get() noexcept { return *layer_; }
-    [[nodiscard]] const L& get() const noexcept { return *layer_; }
-    L* operator->() noexcept { return layer_.get(); }
-    const L* operator->() const noexcept { return layer_.get(); }
-
-    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
-                                 time_point now) {
-        return layer_->handle_datagram(in, from, now);
-    }
-    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
-        return layer_->poll_datagram(out, now);
-    }
-    std::optional<event_type> poll_event() { return layer_->poll_event(); }
-    [[nodiscard]] std::optional<time_point> deadline() const { return layer_->deadline(); }
-    void handle_deadline(time_point now) { layer_->handle_deadline(now); }
-
-private:
-    std::unique_ptr<L> layer_;
-};
-
 // --- observers --------------------------------------------------------------------------------
 
-/// The terminal view's options from --monitor and --monitor-filter (with --monitor off it
-/// shows nothing). Throws std::invalid_argument on a bad filter.
-inline monitor::terminal_options monitor_options(bool monitor, const std::string& filter) {
+/// The terminal view's options from --wire, --monitor and --monitor-filter: packets described
+/// as wire v3 or v2 (one of `wire_versions`); with --monitor off it shows nothing. Throws
+/// std::invalid_argument on a bad filter.
+inline monitor::terminal_options monitor_options(std::string_view wire, bool monitor,
+                                                 const std::string& filter) {
     monitor::terminal_options o;
+    o.protocol =
+        wire == "v3" ? &monitor::neutrino_v3_description() : &monitor::neutrino_v2_description();
     if (auto err = monitor::apply_filter(filter, o); !err.empty()) {
         throw std::invalid_argument("--monitor-filter: " + err);
     }

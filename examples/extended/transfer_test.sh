@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Integration test of the neutrino-extended file transfer pair on loopback (builds nothing):
-#  1. neutrino-recv --once and neutrino-send, directly;
+#  1. neutrino-recv --once and neutrino-send on wire v3, directly;
 #  2. the same through neutrino-inspector with 2% loss each way (skipped with --no-proxy, or
-#     when the inspector was not built).
+#     when the inspector was not built);
+#  3. wire v2, directly.
 # Each run sends a fresh random 20 MB file; it passes when both programs exit 0, the received
 # file is byte for byte the source (cmp) and no .part file is left. Ports are free ones picked
 # at random; every program is bounded by --duration; the temporary directory and any process
@@ -51,17 +52,18 @@ free_port() {
     done
 }
 
-# run <name> <extra inspector options or empty>: one transfer; returns non-zero on failure.
+# run <name> <wire> <extra inspector options or empty>: one transfer; returns non-zero on
+# failure.
 run() {
-    local name=$1 impair=$2 status=0
+    local name=$1 wire=$2 impair=$3 status=0
     local out="$tmp/out-$name" src="$tmp/src-$name/data-$name.bin"
     mkdir -p "$out" "$(dirname "$src")"
     head -c "$size" /dev/urandom > "$src"
     local port target
     port=$(free_port)
     target=$port
-    echo "== $name: $size random bytes, neutrino-recv on 127.0.0.1:$port${impair:+, neutrino-inspector ($impair, seed $seed)} =="
-    "$bin/neutrino-recv" --port "$port" --out "$out" --once --duration 90 \
+    echo "== $name: $size random bytes, wire $wire, neutrino-recv on 127.0.0.1:$port${impair:+, neutrino-inspector ($impair, seed $seed)} =="
+    "$bin/neutrino-recv" --wire "$wire" --port "$port" --out "$out" --once --duration 90 \
         > >(sed -u "s/^/recv   | /") 2>&1 &
     recv_pid=$!
     if [[ -n $impair ]]; then
@@ -72,7 +74,7 @@ run() {
         proxy_pid=$!
     fi
     sleep 0.3
-    "$bin/neutrino-send" --server "127.0.0.1:$target" --duration 80 "$src" \
+    "$bin/neutrino-send" --wire "$wire" --server "127.0.0.1:$target" --duration 80 "$src" \
         > >(sed -u "s/^/send   | /") 2>&1 &
     send_pid=$!
     wait "$send_pid" || { status=$?; echo "neutrino-send exited $status"; }
@@ -99,9 +101,10 @@ run() {
 }
 
 status=0
-run direct "" || status=1
+run v3-direct v3 "" || status=1
 if [[ $proxy == yes ]]; then
-    run lossy "--drop 0.02" || status=1
+    run v3-lossy v3 "--drop 0.02" || status=1
 fi
+run v2-direct v2 "" || status=1
 if [[ $status -eq 0 ]]; then echo "== transfer test passed =="; else echo "== transfer test FAILED =="; fi
 exit "$status"
