@@ -93,3 +93,40 @@ TEST(extended_v3, messages_through_loss_with_key_updates_every_1000_packets) {
     // the 1233-byte word fit one 1238-byte v3 packet; the next one took two fragments
     EXPECT_GT(p.client.stats().fragments_sent, 0U);
 }
+
+// §9.3: each side may send messages up to the limit the other declared in the handshake; the
+// sending API refuses larger ones (and messages within it arrive).
+TEST(extended_v3, the_peers_declared_limit_bounds_what_the_api_sends) {
+    v3::client_options co;
+    co.extended_max_message_size = 100000;  // the client accepts up to 100 000 bytes
+    v3::server_options so;
+    so.extended_max_message_size = 50000;  // the server up to 50 000
+    v3_client client(client_cfg(), ne::config{}, nr::config{}, co, nc::null_observer{}, neutrino::seeded_random(81));
+    v3_server server(server_cfg(), ne::config{}, nr::config{}, so, nc::null_observer{}, neutrino::seeded_random(82));
+    ni::simulator<v3_client, v3_server> sim(client, neutrino::test::client_address, server,
+                                            neutrino::test::server_address);
+    std::size_t at_client = 0, at_server = 0;
+    sim.on_a_event = [&](const ne::event& e) { at_client += e.kind == ne::event_kind::message; };
+    sim.on_b_event = [&](const ne::event& e) { at_server += e.kind == ne::event_kind::message; };
+    ASSERT_TRUE(client.connect(sim.now()));
+    ASSERT_TRUE(sim.run_until([&] { return client.established(); }, 10s));
+    sim.run_for(50ms);
+    const std::uint64_t sid = client.session_id();
+    std::vector<std::byte> m(60000);
+    const nc::word w(m);
+    auto r = client.send({&w, 1}, sim.now());  // 60 006 > the server's 50 000
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), ne::errc::message_too_large);
+    ASSERT_TRUE(server.send(sid, {&w, 1}, sim.now()));  // within the client's 100 000
+    std::vector<std::byte> big(120000);
+    const nc::word wb(big);
+    r = server.send(sid, {&wb, 1}, sim.now());
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), ne::errc::message_too_large);
+    std::vector<std::byte> small(40000);
+    const nc::word ws(small);
+    ASSERT_TRUE(client.send({&ws, 1}, sim.now()));
+    sim.run_for(500ms);
+    EXPECT_EQ(at_client, 1U);
+    EXPECT_EQ(at_server, 1U);
+}

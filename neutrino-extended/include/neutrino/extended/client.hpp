@@ -200,6 +200,12 @@ private:
             session_->rx.reset();
             session_->want_writable = false;
         }
+        if (d.kind == core::event_kind::established) {
+            // v3: the server's Extended limit from the handshake  spec: neutrino-v3.md §9.3
+            if constexpr (requires { next_.next_layer().peer_extended_limit(); }) {
+                session_->tx.set_peer_limit(next_.next_layer().peer_extended_limit());
+            }
+        }
         events_.push(event::from(d));
     }
 

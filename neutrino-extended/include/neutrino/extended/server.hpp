@@ -219,6 +219,12 @@ private:
         if (d.kind == core::event_kind::closed) {
             sessions_.erase(d.session_id);
         }
+        if (d.kind == core::event_kind::established) {
+            // v3: the client's Extended limit from its offer  spec: neutrino-v3.md §9.3
+            if constexpr (requires { next_.next_layer().peer_extended_limit(d.session_id); }) {
+                session_for(d.session_id).tx.set_peer_limit(next_.next_layer().peer_extended_limit(d.session_id));
+            }
+        }
         events_.push(event::from(d));
     }
 

@@ -284,6 +284,12 @@ public:
         return {it->second.t.send_phase(), it->second.t.receive_phase()};
     }
     /// The variant negotiated for a session.
+    /// Extended: the largest message the client of `session_id` accepts (its offer, §9.3);
+    /// 0 for another variant or an unknown session.
+    [[nodiscard]] std::uint32_t peer_extended_limit(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        return it == sessions_.end() ? 0 : it->second.peer_extended_limit;
+    }
     [[nodiscard]] std::optional<variant> variant_of(std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);
         if (it == sessions_.end()) return std::nullopt;
@@ -381,6 +387,7 @@ private:
     struct server_session {
         detail::transport_session t;
         variant v = variant::basic;
+        std::uint32_t peer_extended_limit = 0;  ///< the client's Extended limit from its offer
         mac_value mac1{};
         std::array<std::byte, hello2_size> hello2{};
         std::array<peer_address, max_hello2_destinations> hello2_to{};
@@ -556,6 +563,7 @@ private:
         s.t.peer = from;
         s.t.expiry = now + opt_.pending_timeout;
         s.v = chosen;
+        s.peer_extended_limit = chosen == variant::extended ? hs->client_offer()->extended_max_message_size : 0;
         s.mac1 = m;
         std::memcpy(s.hello2.data(), buf.data(), hello2_size);
         s.hello2_to[0] = from;

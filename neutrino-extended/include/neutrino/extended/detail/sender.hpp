@@ -41,7 +41,7 @@ public:
         if (stream_open_) return tl::unexpected(make_error_code(errc::busy));
         auto n = core::extended_word_codec::encoded_size(words);
         if (!n) return tl::unexpected(n.error());
-        if (*n > max_message_) return tl::unexpected(make_error_code(errc::message_too_large));
+        if (*n > limit_) return tl::unexpected(make_error_code(errc::message_too_large));
         if (!queue_.empty() && queued_ + *n > max_queued_) return fail(core::errc::would_block);
         buffer b = take_spare(*n);
         (void)core::extended_word_codec::encode(words, std::span<std::byte>(b.data.get(), *n));
@@ -64,7 +64,7 @@ public:
             total += core::extended_word_codec::size_size + s;
             body += s;
         }
-        if (total > max_message_) return tl::unexpected(make_error_code(errc::message_too_large));
+        if (total > limit_) return tl::unexpected(make_error_code(errc::message_too_large));
         body_left_ = body;
         sizes_.assign(word_sizes.begin(), word_sizes.end());
         stream_total_ = total;
@@ -133,8 +133,15 @@ public:
     [[nodiscard]] std::size_t pending_bytes() const noexcept { return queued_ + staged_; }
     [[nodiscard]] bool idle() const noexcept { return queue_.empty() && !stream_open_; }
 
+    /// The largest message the peer declared it accepts (v3 handshake, spec: neutrino-v3.md
+    /// §9.3); 0: none declared. Larger messages are refused with errc::message_too_large.
+    void set_peer_limit(std::uint64_t n) noexcept {
+        limit_ = n == 0 ? max_message_ : static_cast<std::size_t>(std::min<std::uint64_t>(max_message_, n));
+    }
+
     /// Forgets everything queued (the session ended).
     void reset() noexcept {
+        limit_ = max_message_;
         queue_.clear();
         queued_ = 0;
         stream_open_ = false;
@@ -216,6 +223,7 @@ private:
 
     stats* stats_;
     std::size_t max_message_;
+    std::size_t limit_ = max_message_;  ///< max_message_, or less when the peer declared less
     std::size_t max_queued_;
     std::size_t fragment_;
     std::deque<pending> queue_;
