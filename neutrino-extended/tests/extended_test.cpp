@@ -396,3 +396,48 @@ TEST(extended, a_moved_client_keeps_its_session_state) {
     EXPECT_EQ(client.stats().max_reassembly_bytes, ((300006 + frag - 1) / frag) * frag);
     EXPECT_EQ(client.reassembly_bytes(), 0U);
 }
+
+// A streamed message that turns out malformed after parts were delivered: the parts come
+// first, then message_failed voids them; the rest of the series is skipped.
+TEST(extended, streamed_message_failing_late_voids_the_parts_delivered) {
+    ne::config ecfg;
+    ecfg.stream_above = 2 * frag;
+    neutrino::reliable_test::server_t raw(
+        [] {
+            auto c = server_cfg();
+            c.variant = nc::variant::extended;
+            return c;
+        }(),
+        nr::config{}, nc::null_observer{}, neutrino::seeded_random(7));
+    client_t client(client_cfg(), ecfg, nr::config{}, nc::null_observer{}, neutrino::seeded_random(8));
+    ni::simulator<client_t, neutrino::reliable_test::server_t> sim(client, neutrino::test::client_address, raw,
+                                                                   neutrino::test::server_address);
+    std::vector<ne::event_kind> seen;
+    sim.on_a_event = [&](const ne::event& e) {
+        if (e.kind == ne::event_kind::message_part || e.kind == ne::event_kind::message_failed ||
+            e.kind == ne::event_kind::message) {
+            seen.push_back(e.kind);
+        }
+    };
+    ASSERT_TRUE(client.connect(sim.now()));
+    ASSERT_TRUE(sim.run_until([&] { return client.established(); }, 10s));
+    sim.run_for(50ms);
+    // one word of 2 × frag bytes: it ends inside the third fragment; non-zero bytes follow it
+    const std::size_t word = 2 * frag;
+    std::vector<std::byte> all(4 * frag, std::byte{9});
+    all[0] = std::byte{1};
+    all[1] = std::byte{0};
+    nc::detail::store_le<std::uint32_t>(all.data() + 2, static_cast<std::uint32_t>(word));
+    const std::uint64_t sid = client.session_id();
+    for (std::uint32_t k = 4; k >= 1; --k) {
+        const auto chunk = std::span<const std::byte>(all).subspan((4 - k) * frag, frag);
+        ASSERT_TRUE(raw.send_encoded(sid, k, chunk, sim.now()));
+    }
+    const std::array<std::byte, 2> empty_list{};
+    ASSERT_TRUE(raw.send_encoded(sid, 0, empty_list, sim.now()));
+    sim.run_for(200ms);
+    const std::vector<ne::event_kind> expect{ne::event_kind::message_part, ne::event_kind::message_part,
+                                             ne::event_kind::message_failed, ne::event_kind::message};
+    EXPECT_EQ(seen, expect);
+    EXPECT_EQ(client.stats().messages_failed, 1U);
+}
