@@ -88,7 +88,9 @@ void receive(session& s, const core::event& d, stats& st, Emit&& emit) {
         x.session_id = d.session_id;
         x.peer = d.peer;
         switch (o.what) {
-            case reassembler::outcome::kind::pending: ++st.fragments_received; return;
+            case reassembler::outcome::kind::pending:
+                if (s.rx.in_series()) ++st.fragments_received;  // not the skipped rest of a bad one
+                return;
             case reassembler::outcome::kind::message:
                 x.kind = event_kind::message;
                 x.words = *words_view::parse(o.message);  // validated by the reassembler
