@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "neutrino/core/v3/server.hpp"
 #include "neutrino/io/asio.hpp"
 
 namespace neutrino::examples {
@@ -18,13 +19,53 @@ namespace neutrino::examples {
 /// The values of the examples' `--wire` option. v3 (Noise NK handshake, header-authenticated
 /// packets, key update; spec neutrino-v3.md) is the default between our own programs; v2 is
 /// what the Python reference speaks, so `--wire v2` is needed whenever it is one of the peers.
-/// Both use the same X25519 server key pair. A server takes one version: both at once would
-/// need a dual-version server machine.
+/// Both use the same X25519 server key pair.
 inline const std::vector<std::string> wire_versions{"v2", "v3"};
 inline constexpr const char* default_wire = "v3";
 inline constexpr const char* wire_help =
     "wire version: v3 (Noise handshake; the default between these examples) or v2 (the Python "
     "reference's); both ends must agree";
+
+/// A server's `--wire`: also `both`, one socket serving v2 and v3 clients at once
+/// (core::basic_dual_server, routed by each datagram's version byte).
+inline const std::vector<std::string> server_wire_versions{"v2", "v3", "both"};
+inline constexpr const char* default_server_wire = "both";
+inline constexpr const char* server_wire_help =
+    "wire version: both (v2 and v3 clients on one socket; the default), v3 (Noise handshake) or "
+    "v2 (the Python reference's)";
+
+/// True for a dual-version server machine (core::basic_dual_server).
+template <class Machine>
+concept dual_version_machine = requires(Machine& m) {
+    m.v2();
+    m.v3();
+    m.for_each_machine([](auto&) {});
+};
+
+/// Calls `f(m)` for each server machine in `layer`: the two of a dual-version server, or
+/// `layer` itself.
+template <class Layer, class F>
+void for_each_machine(Layer& layer, F&& f) {
+    if constexpr (dual_version_machine<Layer>) {
+        layer.for_each_machine(f);
+    } else {
+        f(layer);
+    }
+}
+
+/// The wire version (2 or 3) of a single-version core server machine.
+template <class Machine>
+inline constexpr std::uint8_t wire_version_of = 2;
+template <class Observer, class Random>
+inline constexpr std::uint8_t wire_version_of<core::v3::basic_server<Observer, Random>> = 3;
+
+/// Datagrams dropped by `layer`'s server machine(s).
+template <class Layer>
+std::uint64_t dropped_total(Layer& layer) {
+    std::uint64_t n = 0;
+    for_each_machine(layer, [&](auto& m) { n += m.stats().dropped_total; });
+    return n;
+}
 
 /// Parses "host:port" (IPv4 or [IPv6]:port). Throws std::invalid_argument with a message.
 inline net::ip::udp::endpoint parse_endpoint(std::string_view text) {

@@ -5,10 +5,11 @@
 // (spec neutrino.md §16.1). It exits 0 once --count correct answers arrived (or, with
 // --count 0, when --duration ends), 1 otherwise.
 //
-// --wire v3 (default) serves Neutrino wire v3 (core::v3::server: Noise NK/IK, cookies under
-// load, key update); --wire v2 serves the reference's wire (needed for the Python client). One
-// version per run: the same key pair serves either. run<Server>() below is instantiated once
-// per stack.
+// --wire both (default) serves wire v2 and v3 clients on one socket (core::dual_server, routed
+// by each datagram's version byte); --wire v3 only Neutrino wire v3 (core::v3::server: Noise
+// NK/IK, cookies under load, key update); --wire v2 only the reference's wire (what the Python
+// client speaks). The same key pair serves either. run<Server>() below is instantiated once per
+// stack.
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -22,8 +23,11 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "../common.hpp"
+#include "neutrino/core/dual_server.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
@@ -45,7 +49,7 @@ namespace {
 struct options {
     std::string bind = "127.0.0.1:22753";
     std::string key_hex{nc::example_secret_key_hex};
-    std::string wire = ex::default_wire;
+    std::string wire = ex::default_server_wire;
     std::uint64_t count = 0;
     double duration = 0;
     int interval_ms = 2000;
@@ -59,15 +63,39 @@ struct options {
 // terminal (--monitor) + recording (--pcap, --keylog), below the server machine.
 using observer_type = nm::fanout<nm::terminal_observer, nm::recording_observer>;
 
-/// Runs the server on the stack `Server` (a core server machine over `observer_type`).
+/// The machine of `--wire`, over `observer_type` (the dual server: v3 with default options).
+template <class Server>
+Server make_server(nc::server_config cfg, observer_type observer) {
+    if constexpr (ex::dual_version_machine<Server>) {
+        return Server(std::move(cfg), nc::v3::server_options{}, std::move(observer));
+    } else {
+        return Server(std::move(cfg), std::move(observer));
+    }
+}
+
+/// Runs the server on the stack `Server` (a core server machine over `observer_type`, or the
+/// dual-version server of two).
 template <class Server>
 int run(const options& o, nc::server_config cfg, const nm::terminal_options& monitor_options) {
     net::io_context ctx;
-    // The recording observer needs the bound address, known once the endpoint exists: a
-    // placeholder (records nothing) until then.
+    // The observers are set per machine below: the terminal view needs the machine's wire
+    // version, the recording observer the bound address, known once the endpoint exists.
     neutrino::io::basic_endpoint<Server> ep(
         ctx, ex::parse_endpoint(o.bind),
-        Server(std::move(cfg), observer_type(nm::terminal_observer(monitor_options), nm::recording_observer(nullptr, {}))));
+        make_server<Server>(std::move(cfg), observer_type(nm::terminal_observer(monitor_options),
+                                                          nm::recording_observer(nullptr, {}))));
+    ex::for_each_machine(ep.layer(), [&](auto& machine) {
+        nm::terminal_options view = monitor_options;
+        view.protocol =
+            nm::neutrino_description(ex::wire_version_of<std::remove_cvref_t<decltype(machine)>>);
+        machine.observer().template get<0>() = nm::terminal_observer(std::move(view));
+    });
+    if constexpr (ex::dual_version_machine<Server>) {
+        // Each view counts time from its first event; start both now, so their times compare.
+        const auto now = neutrino::clock::now();
+        ex::for_each_machine(
+            ep.layer(), [&](auto& machine) { machine.observer().template get<0>().tick(now); });
+    }
     auto key_log = o.keylog_path.empty() ? nm::key_log_writer::from_environment()
                                          : std::make_shared<nm::key_log_writer>(o.keylog_path);
     if (!o.pcap_path.empty() || key_log) {
@@ -76,7 +104,12 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
         recording.interface_name = "neutrino-core-server";
         recording.key_log = key_log;
         auto pcap = o.pcap_path.empty() ? nullptr : std::make_shared<nm::pcapng_writer>(o.pcap_path);
-        ep.layer().observer().template get<1>() = nm::recording_observer(std::move(pcap), std::move(recording));
+        // One recording observer, copied into each machine: one capture interface for the one
+        // socket, one key log (a v3 handshake hash and the keys it labels are written in the
+        // same call, so the machines cannot interleave between them).
+        const nm::recording_observer recorder(std::move(pcap), std::move(recording));
+        ex::for_each_machine(
+            ep.layer(), [&](auto& machine) { machine.observer().template get<1>() = recorder; });
         if (!o.pcap_path.empty()) spdlog::info("recording every datagram to {}", o.pcap_path);
         if (key_log) spdlog::info("writing session keys to {}", o.keylog_path.empty() ? "$NEUTRINO_KEYLOGFILE" : o.keylog_path);
     }
@@ -173,7 +206,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     }
     ctx.run();
     spdlog::info("done: {} correct, {} wrong answers; {} datagrams dropped", correct, wrong,
-                 ep.layer().stats().dropped_total);
+                 ex::dropped_total(ep.layer()));
     if (wrong != 0) return 1;
     return o.count == 0 || correct >= o.count ? 0 : 1;
 }
@@ -185,7 +218,7 @@ int main(int argc, char** argv) {
     options o;
     app.add_option("--bind", o.bind, "address:port to listen on")->capture_default_str();
     app.add_option("--key", o.key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
-    app.add_option("--wire", o.wire, ex::wire_help)->capture_default_str()->check(CLI::IsMember(ex::wire_versions));
+    app.add_option("--wire", o.wire, ex::server_wire_help)->capture_default_str()->check(CLI::IsMember(ex::server_wire_versions));
     app.add_option("--count", o.count, "exit 0 after this many correct answers (0: run for --duration)")->capture_default_str();
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--interval", o.interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
@@ -198,10 +231,12 @@ int main(int argc, char** argv) {
 
     try {
         ex::set_log_level(o.log_level);
-        const bool v3 = o.wire == "v3";
-        // With --monitor off the observer shows nothing (no event kinds, no summary).
+        // With --monitor off the observer shows nothing (no event kinds, no summary). run() gives
+        // each machine the description of its own wire version; the filter's type names are
+        // read with v3's (a superset of v2's names).
         nm::terminal_options monitor_options;
-        monitor_options.protocol = v3 ? &nm::neutrino_v3_description() : &nm::neutrino_v2_description();
+        monitor_options.protocol =
+            o.wire == "v2" ? &nm::neutrino_v2_description() : &nm::neutrino_v3_description();
         if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
             throw std::invalid_argument("--monitor-filter: " + err);
         }
@@ -214,7 +249,11 @@ int main(int argc, char** argv) {
         if (nc::is_example_key(cfg.keys.pk)) {
             spdlog::warn("using the reference's publicly known example key pair: for tests only");
         }
-        if (v3) return run<nc::v3::basic_server<observer_type>>(o, std::move(cfg), monitor_options);
+        if (o.wire == "both") {
+            return run<nc::basic_dual_server<nc::basic_server<nc::wire::v2, observer_type>,
+                                             nc::v3::basic_server<observer_type>>>(o, std::move(cfg), monitor_options);
+        }
+        if (o.wire == "v3") return run<nc::v3::basic_server<observer_type>>(o, std::move(cfg), monitor_options);
         return run<nc::basic_server<nc::wire::v2, observer_type>>(o, std::move(cfg), monitor_options);
     } catch (const std::exception& e) {
         spdlog::error("{}", e.what());

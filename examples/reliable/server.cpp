@@ -20,9 +20,10 @@
 // writes every packet event of this endpoint as JSON lines (neutrino::monitor::jsonl_observer),
 // for `neutrino-monitor report FILE -o page.html`.
 //
-// --wire v3 (default) runs Reliable over Neutrino wire v3 (core::v3::server); --wire v2 over
-// the reference's wire (needed for the Python client). run<Server>() below is instantiated
-// once per stack.
+// --wire both (default) runs Reliable over core::dual_server: wire v2 and v3 clients on one
+// socket, routed by each datagram's version byte; --wire v3 only over Neutrino wire v3
+// (core::v3::server); --wire v2 only over the reference's wire (what the Python client speaks).
+// run<Server>() below is instantiated once per stack.
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -42,10 +43,13 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../common.hpp"
 #include "observers.hpp"
+#include "neutrino/core/dual_server.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
@@ -110,10 +114,22 @@ struct options {
     bool monitor = false;
     std::string monitor_filter;
     std::string events_path;
-    std::string wire = ex::default_wire;
+    std::string wire = ex::default_server_wire;
 };
 
-/// Runs the server on the stack `Server`: a reliable server over a core server machine.
+/// The reliable server `Server` over the machine of `--wire`, with `observer` (the dual server:
+/// v3 with default options).
+template <class Server>
+Server make_server(nc::server_config cfg, observer_type observer) {
+    if constexpr (ex::dual_version_machine<typename Server::next_layer_type>) {
+        return Server(std::move(cfg), nc::v3::server_options{}, std::move(observer));
+    } else {
+        return Server(std::move(cfg), std::move(observer));
+    }
+}
+
+/// Runs the server on the stack `Server`: a reliable server over a core server machine, or
+/// over the dual-version server of two.
 template <class Server>
 int run(const options& o, nc::server_config cfg, const nm::terminal_options& monitor_options) {
     // The options under the names the code below uses.
@@ -123,12 +139,28 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     const double duration = o.duration;
     const int interval_ms = o.interval_ms;
     net::io_context ctx;
+    // One events log, copied into each machine of a dual server (copies share the file); its
+    // type names come from v3's description for `both`, which names v2's codes as v2 does.
     observer_type observer(nm::terminal_observer(monitor_options),
                            events_path.empty() ? events_observer()
                                                : events_observer(events_path, *monitor_options.protocol));
     if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
     neutrino::io::basic_endpoint<Server> ep(ctx, ex::parse_endpoint(bind),
-                                                 Server(std::move(cfg), std::move(observer)));
+                                            make_server<Server>(std::move(cfg), std::move(observer)));
+    // The terminal view per machine, each with the description of its own wire version.
+    ex::for_each_machine(ep.layer().next_layer(), [&](auto& machine) {
+        nm::terminal_options view = monitor_options;
+        view.protocol =
+            nm::neutrino_description(ex::wire_version_of<std::remove_cvref_t<decltype(machine)>>);
+        machine.observer().template get<0>() = nm::terminal_observer(std::move(view));
+    });
+    if constexpr (ex::dual_version_machine<typename Server::next_layer_type>) {
+        // Each view counts time from its first event; start both now, so their times compare.
+        const auto now = neutrino::clock::now();
+        ex::for_each_machine(ep.layer().next_layer(), [&](auto& machine) {
+            machine.observer().template get<0>().tick(now);
+        });
+    }
     spdlog::info("listening on {} (wire {}, public key {})", bind, o.wire,
                  nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
 
@@ -349,7 +381,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     spdlog::info("done: {} correct, {} wrong answers or failed transfers, {} bulk transfers verified; "
                  "{} datagrams dropped; reliable: {} delivered, {} out of order, {} requests sent, "
                  "{} retransmitted, max buffered send {} / receive {}",
-                 correct, wrong, bulk_ok, ep.layer().next_layer().stats().dropped_total, st.delivered,
+                 correct, wrong, bulk_ok, ex::dropped_total(ep.layer().next_layer()), st.delivered,
                  st.buffered, st.requests_sent, st.retransmitted, st.max_send_buffered,
                  st.max_receive_buffered);
     if (wrong != 0) return 1;
@@ -363,7 +395,7 @@ int main(int argc, char** argv) {
     options o;
     app.add_option("--bind", o.bind, "address:port to listen on")->capture_default_str();
     app.add_option("--key", o.key_hex, "server secret key, 64 hex characters (default: the reference's example key)");
-    app.add_option("--wire", o.wire, ex::wire_help)->capture_default_str()->check(CLI::IsMember(ex::wire_versions));
+    app.add_option("--wire", o.wire, ex::server_wire_help)->capture_default_str()->check(CLI::IsMember(ex::server_wire_versions));
     app.add_option("--count", o.count,
                    "exit 0 after this many correct answers or verified bulk transfers (0: run for --duration)")
         ->capture_default_str();
@@ -379,8 +411,11 @@ int main(int argc, char** argv) {
     try {
         ex::set_log_level(o.log_level);
         // With --monitor off the terminal observer shows nothing (no event kinds, no summary).
+        // run() gives each machine the description of its own wire version; the filter's type
+        // names (and the --events log's, for both) are v3's, a superset of v2's names.
         nm::terminal_options monitor_options;
-        monitor_options.protocol = o.wire == "v3" ? &nm::neutrino_v3_description() : &nm::neutrino_v2_description();
+        monitor_options.protocol =
+            o.wire == "v2" ? &nm::neutrino_v2_description() : &nm::neutrino_v3_description();
         if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
             throw std::invalid_argument("--monitor-filter: " + err);
         }
@@ -392,6 +427,11 @@ int main(int argc, char** argv) {
         cfg.keys.pk = nc::public_key_of(cfg.keys.sk);
         if (nc::is_example_key(cfg.keys.pk)) {
             spdlog::warn("using the reference's publicly known example key pair: for tests only");
+        }
+        if (o.wire == "both") {
+            using dual = nc::basic_dual_server<nc::basic_server<nc::wire::v2, observer_type>,
+                                               nc::v3::basic_server<observer_type>>;
+            return run<nr::basic_server<dual>>(o, std::move(cfg), monitor_options);
         }
         if (o.wire == "v3") return run<nr::basic_server<nc::v3::basic_server<observer_type>>>(o, std::move(cfg), monitor_options);
         return run<nr::basic_server<nc::basic_server<nc::wire::v2, observer_type>>>(o, std::move(cfg), monitor_options);

@@ -42,6 +42,19 @@ public:
     const V2& v2() const noexcept { return v2_; }
     const V3& v3() const noexcept { return v3_; }
 
+    /// Calls `f(v2())`, then `f(v3())`. Each machine holds its own copy of the observer given
+    /// to the constructor; this reaches both, e.g. to give each a view of its own wire version.
+    template <class F>
+    void for_each_machine(F&& f) {
+        f(v2_);
+        f(v3_);
+    }
+    template <class F>
+    void for_each_machine(F&& f) const {
+        f(v2_);
+        f(v3_);
+    }
+
     /// The wire version of session `id`: 2, 3, or 0 when neither machine knows it.
     [[nodiscard]] int version_of(std::uint64_t id) const noexcept {
         if (v3_.state_of(id) != session_state::none) return 3;
