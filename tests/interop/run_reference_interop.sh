@@ -470,7 +470,7 @@ else
     cpp_duration=$((2 * answers + 6))
     cpp_count=$answers
 fi
-# The reference speaks only wire v2; our examples default to v3 (between themselves), so every
+# The reference speaks only wire v2; our clients default to v3 and our servers to both, so every
 # pairing here, cpp-cpp included, asks for v2 explicitly.
 cpp_server_run() {
     start "$1" "$cpp_server" --wire v2 --bind "127.0.0.1:$port" --key "$example_secret" \
