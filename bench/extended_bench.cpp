@@ -59,8 +59,11 @@
 #include "neutrino/io/basic_endpoint.hpp"
 #include "neutrino/reliable/client.hpp"
 #include "neutrino/reliable/server.hpp"
+#include "child_process.hpp"
 
 namespace {
+
+using namespace neutrino::bench;  // child_process.hpp: spawn, reap, read_all, median …
 namespace nc = neutrino::core;
 namespace nr = neutrino::reliable;
 namespace ne = neutrino::extended;
@@ -100,60 +103,7 @@ struct options {
 enum class stack_kind : std::uint8_t { reliable, extended };
 const char* name_of(stack_kind s) { return s == stack_kind::reliable ? "reliable" : "extended"; }
 
-// ---- small helpers (as reliable_bench.cpp)
-// -------------------------------------------------------
-
-template <class T>
-void copy_error(T& report, const char* what) {
-    std::snprintf(report.error.data(), report.error.size(), "%s", what);
-}
-
-bool write_all(int fd, const void* data, std::size_t n) {
-    const auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
-bool read_all(int fd, void* data, std::size_t n, time_point deadline) {
-    auto* p = static_cast<char*>(data);
-    while (n > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) return false;
-        ::pollfd pfd{fd, POLLIN, 0};
-        const int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        const ssize_t got = ::read(fd, p, n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return false;
-        p += got;
-        n -= static_cast<std::size_t>(got);
-    }
-    return true;
-}
-
-bool pin_to_cpu(int cpu) {
-    ::cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(static_cast<std::size_t>(cpu), &set);
-    return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
+// ---- process memory and CPU time ------------------------------------------------------------
 
 /// VmRSS / VmHWM of this process, bytes (0 when /proc is not readable).
 struct rss_sample {
@@ -709,24 +659,6 @@ void run_extended_sender(const options& opt, const goodput_plan& plan,
 }
 
 // ---- process control ----------------------------------------------------------------------------
-
-template <class Report, class Body>
-pid_t spawn(int cpu, std::array<int, 2> pipe_fds, Body body) {
-    const pid_t pid = ::fork();
-    if (pid != 0) return pid;
-    ::close(pipe_fds[0]);
-    Report rep;
-    rep.pinned = pin_to_cpu(cpu) ? 1 : 0;
-    try {
-        body(rep);
-    } catch (const std::exception& e) {
-        copy_error(rep, e.what());
-        rep.ok = 0;
-    }
-    (void)write_all(pipe_fds[1], &rep, sizeof rep);
-    ::close(pipe_fds[1]);
-    ::_exit(rep.ok ? 0 : 1);
-}
 
 /// Waits for `pid` until `deadline` (then kills it); its peak RSS in bytes (wait4), 0 if unknown.
 std::uint64_t reap(pid_t pid, time_point deadline) {

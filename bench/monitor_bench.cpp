@@ -73,8 +73,11 @@
 #include "neutrino/monitor/key_log.hpp"
 #include "neutrino/monitor/pcapng_writer.hpp"
 #include "neutrino/monitor/recording_observer.hpp"
+#include "child_process.hpp"
 
 namespace {
+
+using namespace neutrino::bench;  // child_process.hpp: spawn, reap, read_all, median …
 namespace nc = neutrino::core;
 namespace nio = neutrino::io;
 namespace nm = neutrino::monitor;
@@ -350,51 +353,6 @@ struct sender_report {
     int gso = 0;
     int pinned = 0;
 };
-
-template <class T>
-void copy_error(T& report, const char* what) {
-    std::snprintf(report.error.data(), report.error.size(), "%s", what);
-}
-
-bool write_all(int fd, const void* data, std::size_t n) {
-    const auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
-bool read_all(int fd, void* data, std::size_t n, time_point deadline) {
-    auto* p = static_cast<char*>(data);
-    while (n > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) return false;
-        ::pollfd pfd{fd, POLLIN, 0};
-        const int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        const ssize_t got = ::read(fd, p, n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return false;
-        p += got;
-        n -= static_cast<std::size_t>(got);
-    }
-    return true;
-}
-
-bool pin_to_cpu(int cpu) {
-    ::cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(static_cast<std::size_t>(cpu), &set);
-    return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
 
 const net::ip::udp::endpoint loopback_any{net::ip::address_v4::loopback(), 0};
 
@@ -708,21 +666,6 @@ pid_t spawn(int cpu, std::array<int, 2> pipe_fds, Body body) {
     ::_exit(rep.ok ? 0 : 1);
 }
 
-void reap(pid_t pid, time_point deadline) {
-    if (pid <= 0) return;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR)) return;
-        if (clock::now() >= deadline) {
-            ::kill(pid, SIGKILL);
-            (void)::waitpid(pid, &status, 0);
-            return;
-        }
-        ::usleep(10000);
-    }
-}
-
 measurement measure(const options& opt, mode md, const run_files& files) {
     measurement m;
     m.m = md;
@@ -795,13 +738,6 @@ measurement measure(const options& opt, mode md, const run_files& files) {
     progress->~shared_progress();
     ::munmap(mapping, sizeof(shared_progress));
     return m;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 template <class F>

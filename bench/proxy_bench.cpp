@@ -39,8 +39,11 @@
 #include "neutrino/inspector/io/udp_proxy.hpp"
 #include "neutrino/io/asio.hpp"
 #include "neutrino/io/udp_socket.hpp"
+#include "child_process.hpp"
 
 namespace {
+
+using namespace neutrino::bench;  // child_process.hpp: spawn, reap, read_all, median …
 namespace nio = neutrino::io;
 namespace nii = neutrino::inspector::io;
 namespace net = neutrino::net;
@@ -108,51 +111,6 @@ struct shared_state {
     std::atomic<int> stop{0};                 ///< tells the proxy to report and leave
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
-
-template <class T>
-void copy_error(T& report, const char* what) {
-    std::snprintf(report.error.data(), report.error.size(), "%s", what);
-}
-
-bool write_all(int fd, const void* data, std::size_t n) {
-    const auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
-bool read_all(int fd, void* data, std::size_t n, time_point deadline) {
-    auto* p = static_cast<char*>(data);
-    while (n > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) return false;
-        ::pollfd pfd{fd, POLLIN, 0};
-        const int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        const ssize_t got = ::read(fd, p, n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return false;
-        p += got;
-        n -= static_cast<std::size_t>(got);
-    }
-    return true;
-}
-
-bool pin_to_cpu(int cpu) {
-    ::cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(static_cast<std::size_t>(cpu), &set);
-    return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
 
 nio::udp_socket_options socket_options(bool offload) {
     nio::udp_socket_options o;
@@ -343,21 +301,6 @@ pid_t spawn(int cpu, std::array<int, 2> pipe_fds, Body body) {
     ::_exit(rep.ok ? 0 : 1);
 }
 
-void reap(pid_t pid, time_point deadline) {
-    if (pid <= 0) return;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR)) return;
-        if (clock::now() >= deadline) {
-            ::kill(pid, SIGKILL);
-            (void)::waitpid(pid, &status, 0);
-            return;
-        }
-        ::usleep(10000);
-    }
-}
-
 struct measurement {
     path_kind path = path_kind::direct;
     bool ok = false;
@@ -469,13 +412,6 @@ measurement measure(const options& opt, path_kind path) {
     shared->~shared_state();
     ::munmap(mapping, sizeof(shared_state));
     return m;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 void print_run(const measurement& m) {

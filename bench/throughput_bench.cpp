@@ -48,8 +48,11 @@
 #include "neutrino/io/asio.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
 #include "neutrino/io/udp_socket.hpp"
+#include "child_process.hpp"
 
 namespace {
+
+using namespace neutrino::bench;  // child_process.hpp: spawn, reap, read_all, median …
 namespace nc = neutrino::core;
 namespace nio = neutrino::io;
 namespace net = neutrino::net;
@@ -125,52 +128,6 @@ struct sender_report {
     int gso = 0;
     int pinned = 0;
 };
-
-template <class T>
-void copy_error(T& report, const char* what) {
-    std::snprintf(report.error.data(), report.error.size(), "%s", what);
-}
-
-bool write_all(int fd, const void* data, std::size_t n) {
-    const auto* p = static_cast<const char*>(data);
-    while (n > 0) {
-        const ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            return false;
-        }
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
-
-/// Reads exactly `n` bytes before `deadline`; false on timeout, EOF or error.
-bool read_all(int fd, void* data, std::size_t n, time_point deadline) {
-    auto* p = static_cast<char*>(data);
-    while (n > 0) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) return false;
-        ::pollfd pfd{fd, POLLIN, 0};
-        const int r = ::poll(&pfd, 1, static_cast<int>(left.count()));
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        const ssize_t got = ::read(fd, p, n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return false;
-        p += got;
-        n -= static_cast<std::size_t>(got);
-    }
-    return true;
-}
-
-bool pin_to_cpu(int cpu) {
-    ::cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(static_cast<std::size_t>(cpu), &set);
-    return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
 
 nio::udp_socket_options socket_options(bool offload) {
     nio::udp_socket_options o;
@@ -599,43 +556,6 @@ struct measurement {
     }
 };
 
-template <class Report, class Body>
-/// Forks a child pinned to `cpu` that runs `body(report)`, writes the report into the write end
-/// of `pipe_fds` and exits; returns the child's pid (or -1) in the parent.
-pid_t spawn(int cpu, std::array<int, 2> pipe_fds, Body body) {
-    const pid_t pid = ::fork();
-    if (pid != 0) return pid;
-    // Child: never returns into the parent's code.
-    ::close(pipe_fds[0]);
-    const int fd_keep = pipe_fds[1];
-    Report rep;
-    rep.pinned = pin_to_cpu(cpu) ? 1 : 0;
-    try {
-        body(rep);
-    } catch (const std::exception& e) {
-        copy_error(rep, e.what());
-        rep.ok = 0;
-    }
-    (void)write_all(fd_keep, &rep, sizeof rep);
-    ::close(fd_keep);
-    ::_exit(rep.ok ? 0 : 1);
-}
-
-void reap(pid_t pid, time_point deadline) {
-    if (pid <= 0) return;
-    for (;;) {
-        int status = 0;
-        const pid_t r = ::waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR)) return;
-        if (clock::now() >= deadline) {
-            ::kill(pid, SIGKILL);
-            (void)::waitpid(pid, &status, 0);
-            return;
-        }
-        ::usleep(10000);
-    }
-}
-
 measurement measure(const options& opt, stack_kind stack, bool offload) {
     measurement m;
     m.stack = stack;
@@ -709,13 +629,6 @@ measurement measure(const options& opt, stack_kind stack, bool offload) {
     progress->~shared_progress();
     ::munmap(mapping, sizeof(shared_progress));
     return m;
-}
-
-double median(std::vector<double> v) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    const std::size_t n = v.size();
-    return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 struct row {
