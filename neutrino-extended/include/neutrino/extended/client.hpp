@@ -168,9 +168,7 @@ private:
     void flush(time_point now) {
         if (!next_.established()) return;
         session_->tx.flush(sender(now));
-        if (session_->want_writable && next_.can_send() &&
-            (session_->tx.stream_open() || session_->tx.pending_bytes() < ecfg_.max_queued_bytes)) {
-            session_->want_writable = false;
+        if (session_->take_writable(next_.can_send(), ecfg_.max_queued_bytes)) {
             event e;
             e.kind = event_kind::writable;
             e.session_id = next_.session_id();

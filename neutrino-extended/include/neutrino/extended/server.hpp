@@ -61,6 +61,7 @@ public:
         auto r = s->tx.queue(words);
         if (!r) {
             if (r.error() == core::errc::would_block) s->want_writable = true;
+            list_if_busy(id, *s);
             return r;
         }
         flush(id, *s, now);
@@ -94,6 +95,7 @@ public:
         if (s == nullptr) return fail(core::errc::unknown_session);
         auto n = s->tx.write(bytes, sender(id, now));
         if (n && *n < bytes.size()) s->want_writable = true;
+        list_if_busy(id, *s);
         return n;
     }
     [[nodiscard]] std::size_t pending_bytes(std::uint64_t id) const noexcept {
@@ -177,19 +179,36 @@ private:
     void flush(std::uint64_t id, detail::session& s, time_point now) {
         if (next_.state_of(id) != core::session_state::established) return;
         s.tx.flush(sender(id, now));
-        if (s.want_writable && next_.can_send(id) &&
-            (s.tx.stream_open() || s.tx.pending_bytes() < ecfg_.max_queued_bytes)) {
-            s.want_writable = false;
+        if (s.take_writable(next_.can_send(id), ecfg_.max_queued_bytes)) {
             event e;
             e.kind = event_kind::writable;
             e.session_id = id;
             events_.push(e);
         }
+        list_if_busy(id, s);
     }
 
+    void list_if_busy(std::uint64_t id, detail::session& s) {
+        if (s.has_send_work() && !s.busy) {
+            s.busy = true;
+            busy_.push_back(id);
+        }
+    }
+
+    // Only the sessions with send work, so a datagram costs nothing per idle session.
     void flush_all(time_point now) {
-        for (auto& [id, s] : sessions_) {
-            if (!s->tx.idle() || s->want_writable) flush(id, *s, now);
+        for (std::size_t i = 0; i < busy_.size();) {
+            auto it = sessions_.find(busy_[i]);
+            if (it != sessions_.end() && it->second->has_send_work()) {
+                flush(busy_[i], *it->second, now);
+                if (it->second->has_send_work()) {
+                    ++i;
+                    continue;
+                }
+                it->second->busy = false;
+            }
+            busy_[i] = busy_.back();  // done or gone
+            busy_.pop_back();
         }
     }
 
@@ -234,6 +253,7 @@ private:
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions_;
     detail::event_queue events_;
     std::uint64_t last_rx_ = 0;  ///< session whose reassembler a delivered view may point into
+    std::vector<std::uint64_t> busy_;  ///< sessions with send work (each once: session::busy)
 };
 
 using server = basic_server<>;

@@ -78,6 +78,18 @@ struct session {
     sender tx;
     reassembler rx;
     bool want_writable = false;  ///< a send or write was refused or partial: report room
+    bool busy = false;           ///< server: listed among the sessions with send work
+
+    /// True (once) when a refused or partial send can go on: the reliable window has room,
+    /// and the queue does, or a streamed message is open.
+    bool take_writable(bool window_open, std::size_t max_queued) noexcept {
+        if (!want_writable || !window_open) return false;
+        if (!tx.stream_open() && tx.pending_bytes() >= max_queued) return false;
+        want_writable = false;
+        return true;
+    }
+    /// Anything left to hand down or to report.
+    [[nodiscard]] bool has_send_work() const noexcept { return !tx.idle() || want_writable; }
 };
 
 /// Turns one delivered DATA payload (`d`, from the reliable layer) into extended events.
