@@ -29,7 +29,9 @@ condition condition_of(errc e) noexcept {
         case errc::rate_limited:
         case errc::session_limit:
         case errc::refused: return condition::refused;
-        case errc::timed_out: return condition::timed_out;
+        case errc::timed_out:
+        case errc::path_not_validated: return condition::timed_out;
+        case errc::amplification_limited: return condition::refused;
         case errc::bad_key:
         case errc::not_connected:
         case errc::draining:
@@ -72,6 +74,10 @@ public:
             case errc::timed_out: return "peer timed out";
             case errc::closed: return "session closed";
             case errc::protocol_violation: return "protocol violation";
+            case errc::amplification_limited:
+                return "refused: the address is not validated and its 3x budget is spent";
+            case errc::path_not_validated:
+                return "the peer moved to an address it did not validate, and its validated address fell silent";
             case errc::outside_window: return "packet number beyond the receive window";
             case errc::unrecoverable_loss: return "a lost packet could not be recovered";
         }

@@ -648,26 +648,53 @@ TEST_F(bad_input_established, replay_from_another_address_does_not_move_the_sess
     EXPECT_EQ(nc::as_string(ev[1].words[0]), "2");
     EXPECT_EQ(p.server.peer_of(sid), a);
 
-    // a fresh newest packet from a new address moves it (NAT rebinding)
+    // a fresh newest packet from a new address does not move it: the address becomes a
+    // candidate, and replies keep going to the validated address (basic v2 has no way to
+    // validate it; spec: neutrino.md §18.1 items 4-5, issue #11)
     const bytes g4 = client_data("4");
     ASSERT_TRUE(p.server.handle_datagram(g4, b, now()));
     ev = events(p.server);
     ASSERT_EQ(ev.size(), 2U);
-    EXPECT_EQ(ev[0].kind, nc::event_kind::address_changed);
+    EXPECT_EQ(ev[0].kind, nc::event_kind::path_candidate);
     EXPECT_EQ(ev[0].peer, b);
     EXPECT_EQ(ev[0].old_peer, a);
     EXPECT_EQ(ev[0].session_id, sid);
     EXPECT_EQ(ev[1].kind, nc::event_kind::data);
-    EXPECT_EQ(p.server.peer_of(sid), b);
-    // a replay from the old address does not move it back
+    EXPECT_EQ(p.server.peer_of(sid), a);
+    // replays change nothing
     server_drop(g4, nc::errc::replayed, a);
     server_drop(g3, nc::errc::replayed, a);
-    EXPECT_EQ(p.server.peer_of(sid), b);
-    // the server answers to the new address
-    ASSERT_TRUE(p.server.send(sid, nc::words("to b"), now()));
+    EXPECT_EQ(p.server.peer_of(sid), a);
+    // the server answers to the validated address
+    ASSERT_TRUE(p.server.send(sid, nc::words("to a"), now()));
     auto out = drain(p.server, now());
     ASSERT_EQ(out.size(), 1U);
-    EXPECT_EQ(out[0].second, b);
+    EXPECT_EQ(out[0].second, a);
+    // the validated address speaks again with the newest number: the candidacy ends
+    const bytes g5 = client_data("5");
+    ASSERT_TRUE(p.server.handle_datagram(g5, a, now()));
+    EXPECT_EQ(p.server.stats().migrations_refused, 1U);
+    EXPECT_EQ(p.server.peer_of(sid), a);
+}
+
+TEST_F(bad_input_established, a_session_heard_only_from_an_unvalidated_address_ends_clearly) {
+    const peer_address b = peer_address::v4({127, 0, 0, 1}, 40001);
+    // only the new address speaks from now on: it does not refresh the session, which ends
+    // with path_not_validated once the validated address has been silent for the timeout
+    time_point t = now();
+    std::vector<nc::event> ev;
+    for (int i = 0; i < 40 && p.server.session_count() == 1; ++i) {
+        ASSERT_TRUE(p.server.handle_datagram(client_data("x"), b, t));
+        for (const auto& d : drain(p.server, t)) EXPECT_NE(d.second, b);  // nothing goes there
+        t += 50ms;
+        p.server.handle_deadline(t);
+        for (auto& e : events(p.server)) ev.push_back(e);
+    }
+    ASSERT_FALSE(ev.empty());
+    EXPECT_EQ(ev.back().kind, nc::event_kind::closed);
+    EXPECT_EQ(ev.back().reason, nc::errc::path_not_validated);
+    EXPECT_EQ(p.server.session_count(), 0U);
+    EXPECT_LE(t - now(), 1700ms);  // the established timeout (1500 ms) plus one scan
 }
 
 TEST_F(bad_input_established, client_checks_source_and_session_id) {

@@ -159,6 +159,11 @@ public:
         report_rtt_sample(observer_, session_.id, role::client, rtt, now);
     }
 
+    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
+    void report_refusal(refusal what, time_point now) {
+        report_refusal_to(observer_, session_.id, role::client, what, session_.peer, now);
+    }
+
     /// Accept no peer packet number above `max_pn` (dropped as outside_window, uncommitted).
     void set_receive_limit(std::uint64_t max_pn) noexcept { session_.receive_limit = max_pn; }
 

@@ -87,14 +87,28 @@ public:
                                        time_point now) {
         return route(id, [&](auto& m) { return m.send_encoded(id, keyword, payload, now); });
     }
-    result<void> reseal(std::uint64_t id, std::uint64_t pn, packet_type type, word_list words, time_point now) {
-        return route(id, [&](auto& m) { return m.reseal(id, pn, type, words, now); });
+    result<void> reseal(std::uint64_t id, std::uint64_t pn, packet_type type, word_list words, time_point now,
+                        bool to_candidate = false) {
+        return route(id, [&](auto& m) { return m.reseal(id, pn, type, words, now, to_candidate); });
+    }
+    result<std::uint64_t> send_probe(std::uint64_t id, packet_type type, word_list words, time_point now) {
+        return route(id, [&](auto& m) { return m.send_probe(id, type, words, now); });
+    }
+    result<void> validate_path(std::uint64_t id, time_point now) {
+        return route(id, [&](auto& m) { return m.validate_path(id, now); });
+    }
+    void report_refusal(std::uint64_t id, refusal what, time_point now) {
+        (void)route(id, [&](auto& m) {
+            m.report_refusal(id, what, now);
+            return result<void>{};
+        });
     }
     result<void> send_request(std::uint64_t id, std::uint64_t pn, time_point now) {
         return route(id, [&](auto& m) { return m.send_request(id, pn, now); });
     }
-    result<void> resend(std::uint64_t id, std::span<const std::byte> datagram, std::uint64_t pn, time_point now) {
-        return route(id, [&](auto& m) { return m.resend(id, datagram, pn, now); });
+    result<void> resend(std::uint64_t id, std::span<const std::byte> datagram, std::uint64_t pn, time_point now,
+                        bool to_candidate = false) {
+        return route(id, [&](auto& m) { return m.resend(id, datagram, pn, now, to_candidate); });
     }
     void report_rtt(std::uint64_t id, duration rtt, time_point now) {
         (void)route(id, [&](auto& m) {

@@ -46,6 +46,10 @@ enum class errc {
     protocol_violation,  ///< an authenticated peer broke the protocol
     outside_window,      ///< a packet number beyond what the receiver can buffer
     unrecoverable_loss,  ///< a packet could not be recovered in time (reliable layers)
+    // address validation  spec: neutrino.md §18.1 items 4-5, RFC 9000 §8
+    amplification_limited,  ///< refused: the address is not validated and its 3× budget is spent
+    path_not_validated,     ///< the peer moved to an address it never validated, and the
+                            ///< validated one fell silent
 };
 
 /// Coarse groups of `errc`, for callers that only need to know what kind of failure it was.

@@ -24,7 +24,14 @@ enum class event_kind : std::uint8_t {
     packet_received,  ///< an accepted packet in arrival order: `type`, `packet_number`, `words`
     packet_sent,      ///< a numbered packet was sealed: `type`, `packet_number`, `wire`
     packet_beyond_window,  ///< an authentic packet past the receive limit was dropped
-                           ///< uncommitted: `packet_number` (so it can be requested later)
+                           ///< uncommitted: `packet_number` (it proves nothing about the
+                           ///< numbers below it, so nothing is requested for it)
+    /// server, wire v2: authenticated packets carrying the newest number arrive from `peer`,
+    /// an address the session has not validated; replies keep going to `old_peer` (the
+    /// validated address). A layer that can prove receipt there sends a probe with
+    /// `send_probe` and calls `validate_path` when the peer acknowledged it; else the session
+    /// ends with errc::path_not_validated once `old_peer` falls silent.
+    path_candidate,
 };
 
 /// Which dialect of Neutrino the core speaks; both ends must agree (spec: neutrino.md §0).
@@ -55,6 +62,9 @@ struct event {
     packet_type type = packet_type::data;  ///< for `packet_received` / `packet_sent`
     std::span<const std::byte> wire;       ///< for `packet_sent`: the sealed datagram
     std::span<const std::byte> payload;    ///< for `packet_received`: the payload as received
+    /// For `packet_received`: the datagram came from the session's unvalidated candidate
+    /// address (see `path_candidate`), not from `peer`.
+    bool from_candidate = false;
 
     /// An event of `kind` for a session and peer, every other field empty.
     [[nodiscard]] static event make(event_kind kind, std::uint64_t session_id,

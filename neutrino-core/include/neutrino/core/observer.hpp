@@ -21,6 +21,7 @@
 /// | `on_session_keys(session_id, side, keys, now)` | a session's keys are in use (client: HELLO2 accepted; server: HELLO1 accepted). For key logs; `keys.rx`/`keys.tx` are the reporting side's directions. Long-term keys are never passed. |
 /// | `on_packet_retransmitted(info, now)` | a stored datagram was queued again, byte for byte (`info.wire`; `info.packet_number` as the layer above knows it) |
 /// | `on_rtt_sample(session_id, side, rtt, now)` | a layer above measured a round-trip time |
+/// | `on_refused(session_id, side, what, peer, now)` | a layer held something back to protect a peer or itself (`refusal`): a send to an unvalidated address over its 3× budget, a retransmission request over the request budget, a migration to an address that was never validated |
 /// | `on_handshake_hash(session_id, side, hash, now)` | wire v3 only, before `on_session_keys` for the same session: the final Noise handshake hash `h` (64 bytes, not secret). For key logs (neutrino-v3.md §16.3); it also tells that the keys which follow are v3 phase-0 keys |
 ///
 /// Observers must not call back into the machine that reports to them.
@@ -49,6 +50,23 @@ enum class session_state : std::uint8_t {
     draining,     ///< client: the server shut down; still receiving, no longer sending
     closed,       ///< ended
 };
+
+/// What a layer refused to do, for `on_refused`.  spec: neutrino.md §18.1 items 4-5
+enum class refusal : std::uint8_t {
+    amplification_budget,  ///< a send to an unvalidated address would exceed 3× what it sent us
+    request_budget,        ///< retransmission requests held back: the per-RTT budget is spent
+    migration,             ///< a candidate address was abandoned without being validated
+};
+
+/// A short name for a refusal ("amplification_budget", …).
+[[nodiscard]] constexpr const char* to_string(refusal r) noexcept {
+    switch (r) {
+        case refusal::amplification_budget: return "amplification_budget";
+        case refusal::request_budget: return "request_budget";
+        case refusal::migration: return "migration";
+    }
+    return "unknown";
+}
 
 /// What the observer learns about one packet.
 struct packet_info {
@@ -99,6 +117,15 @@ template <class O>
 void report_rtt_sample(O& o, std::uint64_t session_id, role side, duration rtt, time_point now) {
     if constexpr (requires { o.on_rtt_sample(session_id, side, rtt, now); }) {
         o.on_rtt_sample(session_id, side, rtt, now);
+    }
+}
+
+/// Reports a refusal to an observer that wants it (see the table above).
+template <class O>
+void report_refusal_to(O& o, std::uint64_t session_id, role side, refusal what, const peer_address& peer,
+                    time_point now) {
+    if constexpr (requires { o.on_refused(session_id, side, what, peer, now); }) {
+        o.on_refused(session_id, side, what, peer, now);
     }
 }
 

@@ -137,13 +137,57 @@ public:
         return pn;
     }
 
-    /// Seals a packet again under a number the session already used (see basic_client::reseal).
+    /// Seals a packet again under a number the session already used (see basic_client::reseal),
+    /// to the session's address or (`to_candidate`, within its 3× budget) to its candidate.
     result<void> reseal(std::uint64_t session_id, std::uint64_t pn, packet_type type,
-                        word_list words, time_point now) {
+                        word_list words, time_point now, bool to_candidate = false) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         if (pn >= (*s)->next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
-        return queue(**s, detail::outgoing{type, pn, 0, words, {}, false, false}, now);
+        detail::outgoing o{type, pn, 0, words, {}, false, false};
+        o.to = to_candidate ? detail::destination::candidate : detail::destination::peer;
+        return queue(**s, o, now);
+    }
+
+    /// wire v2 address validation (see event_kind::path_candidate): seals a new numbered packet
+    /// to the session's candidate address, within the 3× budget; returns its number. Errors:
+    /// not_connected (no candidate), amplification_limited, and those of `send_packet`.
+    result<std::uint64_t> send_probe(std::uint64_t session_id, packet_type type, word_list words,
+                                     time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        if (!(*s)->candidate) return fail(errc::not_connected);
+        const std::uint64_t pn = (*s)->next_pn;
+        detail::outgoing o{type, pn, 0, words, {}, false, true};
+        o.to = detail::destination::candidate;
+        if (auto r = queue(**s, o, now); !r) return tl::unexpected(r.error());
+        return pn;
+    }
+
+    /// The layer above proved that the peer receives at the candidate address (it acknowledged
+    /// a probe sent only there): the session moves there (address_changed).
+    result<void> validate_path(std::uint64_t session_id, time_point now) {
+        auto s = established(session_id);
+        if (!s) return tl::unexpected(s.error());
+        detail::session_core& c = **s;
+        if (!c.candidate) return fail(errc::not_connected);
+        const peer_address old = c.peer;
+        move_host(old, c.candidate->addr);
+        c.peer = c.candidate->addr;
+        c.candidate.reset();
+        c.expiry = now + cfg_.timers.established_timeout;
+        ++stats_.path_validations;
+        event e = event::make(event_kind::address_changed, c.id, c.peer);
+        e.old_peer = old;
+        push_event(e);
+        return {};
+    }
+
+    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
+    void report_refusal(std::uint64_t session_id, refusal what, time_point now) {
+        auto it = sessions_.find(session_id);
+        report_refusal_to(observer_, session_id, role::server, what,
+                          it == sessions_.end() ? peer_address{} : it->second.peer, now);
     }
 
     /// Queues a REQUEST_RETRANSMISSION for `pn` to a session (unnumbered).
@@ -159,13 +203,19 @@ public:
                      now);
     }
 
-    /// Queues a datagram sealed earlier, byte for byte, to the session's current address.
+    /// Queues a datagram sealed earlier, byte for byte, to the session's current address or
+    /// (`to_candidate`, within its 3× budget) to its candidate.
     result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram,
-                        std::uint64_t pn, time_point now) {
+                        std::uint64_t pn, time_point now, bool to_candidate = false) {
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
-        auto r = detail::queue_copy(tx_, **s, datagram);
-        if (r) report_retransmission(observer_, detail::resent_info(role::server, **s, datagram, pn), now);
+        const auto to = to_candidate ? detail::destination::candidate : detail::destination::peer;
+        auto r = detail::queue_copy(tx_, **s, datagram, to);
+        if (r) {
+            report_retransmission(observer_, detail::resent_info(role::server, **s, datagram, pn, to), now);
+        } else if (r.error() == make_error_code(errc::amplification_limited)) {
+            refused_amplification(**s, now);
+        }
         return r;
     }
 
@@ -246,7 +296,10 @@ public:
         time_point earliest = time_point::max();
         for (auto it = sessions_.begin(); it != sessions_.end();) {
             if (now >= it->second.expiry) {
-                it = remove(it, make_error_code(errc::timed_out), now);
+                // the validated address fell silent while another spoke for the session
+                const bool moved = it->second.candidate.has_value();
+                if (moved) abandon_candidate(it->second, now);
+                it = remove(it, make_error_code(moved ? errc::path_not_validated : errc::timed_out), now);
             } else {
                 earliest = std::min(earliest, it->second.expiry);
                 ++it;
@@ -298,8 +351,13 @@ private:
             // answers it, to the session's current address only.
             if (!Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
             if (s.state != session_state::established) return fail(errc::unexpected_packet);
+            const bool from_candidate = !(from == s.peer);
+            if (from_candidate && !(s.candidate && from == s.candidate->addr)) {
+                return fail(errc::wrong_peer);  // never answered to an address of no standing
+            }
+            if (from_candidate) s.candidate->received += in.size();
             accept(*p, *words, from, now);
-            report_packet(s, *p, *words);
+            report_packet(s, *p, *words, from_candidate);
             return {};
         }
         if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
@@ -333,21 +391,12 @@ private:
             case packet_type::client_good_bye: break;
             default: return fail(errc::unexpected_packet);
         }
-        // spec: neutrino.md §18.1 item 4: migrate only on the highest packet number so far
         const bool newest = p->packet_number > s.window.highest();
         s.window.commit(p->packet_number);
-        s.expiry = now + cfg_.timers.established_timeout;
         accept(*p, *words, from, now);
-        if (!(from == s.peer) && newest) {
-            const peer_address old = s.peer;
-            move_host(old, from);
-            s.peer = from;
-            event e = event::make(event_kind::address_changed, s.id, from);
-            e.old_peer = old;
-            push_event(e);
-        }
+        const bool from_candidate = note_path(s, from, in.size(), newest, now);
         if (layered(cfg_.variant) && type != packet_type::client_good_bye) {
-            report_packet(s, *p, *words);  // the layer above answers KEEP_ALIVE, orders DATA
+            report_packet(s, *p, *words, from_candidate);  // the layer above answers KEEP_ALIVE, orders DATA
             return {};
         }
         switch (type) {
@@ -412,13 +461,53 @@ private:
         return {};
     }
 
-    void report_packet(const detail::session_core& s, const opened_packet& p, const words_view& words) {
+    void report_packet(const detail::session_core& s, const opened_packet& p, const words_view& words,
+                       bool from_candidate = false) {
         if (!layered(cfg_.variant)) return;
         event e = event::data(s.id, s.peer, words, p.packet_number, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = p.type;
         e.payload = p.payload;
+        e.from_candidate = from_candidate;
         push_event(e);
+    }
+
+    /// The address rules for an accepted packet of an established session; returns whether it
+    /// came from the candidate. Only the validated address refreshes the session's expiry. A
+    /// newest packet from a new address makes it the candidate (replies keep going to the
+    /// validated address until the layer above validates it); a newest packet from the
+    /// validated address ends a candidacy: the peer is still there.
+    /// spec: neutrino.md §18.1 item 4 (migrate only on the newest packet) and RFC 9000 §9
+    bool note_path(detail::session_core& s, const peer_address& from, std::size_t size, bool newest,
+                   time_point now) {
+        if (from == s.peer) {
+            s.expiry = now + cfg_.timers.established_timeout;
+            if (newest && s.candidate) abandon_candidate(s, now);
+            return false;
+        }
+        if (s.candidate && from == s.candidate->addr) {
+            s.candidate->received += size;
+            return true;
+        }
+        if (!newest) return true;  // an older packet from a third address: accepted, no standing
+        if (s.candidate) abandon_candidate(s, now);
+        s.candidate = detail::path_candidate{from, size, 0};
+        event e = event::make(event_kind::path_candidate, s.id, from);
+        e.old_peer = s.peer;
+        push_event(e);
+        return true;
+    }
+
+    void abandon_candidate(detail::session_core& s, time_point now) {
+        ++stats_.migrations_refused;
+        report_refusal_to(observer_, s.id, role::server, refusal::migration, s.candidate->addr, now);
+        s.candidate.reset();
+    }
+
+    void refused_amplification(const detail::session_core& s, time_point now) {
+        ++stats_.amplification_blocked;
+        report_refusal_to(observer_, s.id, role::server, refusal::amplification_budget,
+                          s.candidate ? s.candidate->addr : s.peer, now);
     }
 
     void accept(const opened_packet& p, const words_view& words, const peer_address& from,
@@ -435,9 +524,11 @@ private:
     }
 
     result<void> queue(detail::session_core& s, const detail::outgoing& o, time_point now) {
-        return detail::queue_packet<Wire>(tx_, s, o, role::server, cfg_.variant,
-                                          cfg_.min_datagram_size, random_, observer_,
-                                          [this](const event& e) { push_event(e); }, now);
+        auto r = detail::queue_packet<Wire>(tx_, s, o, role::server, cfg_.variant,
+                                            cfg_.min_datagram_size, random_, observer_,
+                                            [this](const event& e) { push_event(e); }, now);
+        if (!r && r.error() == make_error_code(errc::amplification_limited)) refused_amplification(s, now);
+        return r;
     }
 
     void flush_shutdowns(time_point now) {

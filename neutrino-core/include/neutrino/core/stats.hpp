@@ -19,6 +19,10 @@ struct stats {
     std::uint64_t packets_accepted = 0;
     std::uint64_t dropped_total = 0;
     std::uint64_t events_dropped = 0;  ///< events lost because the event queue was full
+    // Address validation (server).  spec: neutrino.md §18.1 items 4-5, RFC 9000 §8
+    std::uint64_t amplification_blocked = 0;  ///< sends to an unvalidated address refused (3× budget)
+    std::uint64_t migrations_refused = 0;     ///< candidate addresses abandoned unvalidated
+    std::uint64_t path_validations = 0;       ///< migrations to a validated address
 
     /// Datagrams dropped for `reason`.
     [[nodiscard]] std::uint64_t dropped(errc reason) const noexcept {
@@ -33,7 +37,7 @@ struct stats {
         }
     }
 
-    std::array<std::uint64_t, 32> by_reason{};
+    std::array<std::uint64_t, 48> by_reason{};
 };
 
 }  // namespace neutrino::core

@@ -20,6 +20,17 @@
 
 namespace neutrino::core::detail {
 
+/// An address a session's peer seems to have moved to, not validated yet: nothing but probes
+/// and answers to its own requests go there, and at most 3× the bytes it sent us.
+/// spec: neutrino.md §18.1 items 4-5, RFC 9000 §8
+struct path_candidate {
+    peer_address addr;
+    std::uint64_t received = 0;  ///< bytes received from `addr` while it is the candidate
+    std::uint64_t sent = 0;      ///< bytes queued to `addr`
+
+    [[nodiscard]] bool allows(std::size_t size) const noexcept { return sent + size <= 3 * received; }
+};
+
 struct session_core {
     std::uint64_t id = 0;
     session_keys keys;
@@ -32,9 +43,13 @@ struct session_core {
     /// packet is dropped before it reaches the replay window, so a later copy can still be
     /// accepted.
     std::uint64_t receive_limit = UINT64_MAX;
+    std::optional<path_candidate> candidate;  ///< server: an unvalidated address, see above
 
     std::uint64_t take_pn() noexcept { return next_pn++; }
 };
+
+/// Where a packet goes: the session's validated address, or its candidate (budgeted).
+enum class destination : std::uint8_t { peer, candidate };
 
 /// One packet to seal and queue (see `queue_packet`).
 struct outgoing {
@@ -45,7 +60,14 @@ struct outgoing {
     std::span<const std::byte> encoded;  ///< an already-encoded payload (Extended DATA)
     bool is_encoded = false;
     bool new_number = false;  ///< pn is the session's next number: consume it, report packet_sent
+    destination to = destination::peer;
 };
+
+/// The address `to` names for `s`, or nullptr when it has no candidate.
+[[nodiscard]] inline const peer_address* address_of(const session_core& s, destination to) noexcept {
+    if (to == destination::peer) return &s.peer;
+    return s.candidate ? &s.candidate->addr : nullptr;
+}
 
 /// Seals `o` for session `s` into the send queue `tx`, addressed to `s.peer`, reports it to
 /// the observer and, for a new number under a layered variant, as a packet_sent event.
@@ -55,44 +77,58 @@ result<void> queue_packet(datagram_queue& tx, session_core& s, const outgoing& o
                           variant v, std::size_t min_plain_size, Random& random,
                           Observer& observer, PushEvent&& push_event, time_point now) {
     if (tx.full()) return fail(errc::would_block);
+    const peer_address* to = address_of(s, o.to);
+    if (to == nullptr) return fail(errc::not_connected);
     auto buf = tx.back_buffer();
     auto n = o.is_encoded ? Wire::seal_encoded(buf, o.type, s.id, o.pn, o.keyword, o.encoded, 0,
                                                s.keys.tx, random)
                           : Wire::seal(buf, o.type, s.id, o.pn, o.keyword, o.words,
                                        min_plain_size, s.keys.tx, random);
     if (!n) return tl::unexpected(n.error());
+    if (o.to == destination::candidate) {
+        if (!s.candidate->allows(*n)) return fail(errc::amplification_limited);
+        s.candidate->sent += *n;
+    }
     if (o.new_number) ++s.next_pn;
-    tx.push(*n, s.peer);
+    tx.push(*n, *to);
     const std::span<const std::byte> wire(buf.data(), *n);
     if (o.new_number && layered(v)) {
-        event e = event::make(event_kind::packet_sent, s.id, s.peer);
+        event e = event::make(event_kind::packet_sent, s.id, *to);
         e.type = o.type;
         e.packet_number = o.pn;
         e.wire = wire;
         push_event(e);
     }
-    packet_info info{side, o.type, s.id, o.pn, o.keyword, {}, o.words, wire, s.peer};
+    packet_info info{side, o.type, s.id, o.pn, o.keyword, {}, o.words, wire, *to};
     observer.on_packet_sent(info, now);
     return {};
 }
 
-/// Queues a datagram sealed earlier, byte for byte, to `s.peer` (a retransmission).
-inline result<void> queue_copy(datagram_queue& tx, const session_core& s,
-                               std::span<const std::byte> datagram) noexcept {
+/// Queues a datagram sealed earlier, byte for byte, to `s.peer` or its candidate (a
+/// retransmission; to the candidate only within its budget).
+inline result<void> queue_copy(datagram_queue& tx, session_core& s, std::span<const std::byte> datagram,
+                               destination to = destination::peer) noexcept {
     if (datagram.size() > max_datagram_size) return fail(errc::datagram_too_large);
     if (tx.full()) return fail(errc::would_block);
+    const peer_address* addr = address_of(s, to);
+    if (addr == nullptr) return fail(errc::not_connected);
+    if (to == destination::candidate) {
+        if (!s.candidate->allows(datagram.size())) return fail(errc::amplification_limited);
+        s.candidate->sent += datagram.size();
+    }
     auto buf = tx.back_buffer();
     std::memcpy(buf.data(), datagram.data(), datagram.size());
-    tx.push(datagram.size(), s.peer);
+    tx.push(datagram.size(), *addr);
     return {};
 }
 
 /// What the observer learns about a datagram queued again (the type from its clear header).
 inline packet_info resent_info(role side, const session_core& s, std::span<const std::byte> datagram,
-                               std::uint64_t pn) noexcept {
+                               std::uint64_t pn, destination to = destination::peer) noexcept {
     const auto type = datagram.size() > 5 ? static_cast<packet_type>(std::to_integer<std::uint8_t>(datagram[5]))
                                           : packet_type::data;
-    return packet_info{side, type, s.id, pn, 0, {}, {}, datagram, s.peer};
+    const peer_address* addr = address_of(s, to);
+    return packet_info{side, type, s.id, pn, 0, {}, {}, datagram, addr != nullptr ? *addr : s.peer};
 }
 
 /// True when `w` holds exactly `n` words of 8 bytes each (u64 fields).

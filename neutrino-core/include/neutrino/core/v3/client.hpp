@@ -210,6 +210,11 @@ public:
         report_rtt_sample(observer_, s_.id, core::role::client, rtt, now);
     }
 
+    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
+    void report_refusal(core::refusal what, time_point now) {
+        report_refusal_to(observer_, s_.id, core::role::client, what, s_.peer, now);
+    }
+
     /// Accept no numbered peer packet above `max_pn` (dropped uncommitted, outside_window).
     void set_receive_limit(std::uint64_t max_pn) noexcept { s_.receive_limit = max_pn; }
 

@@ -188,9 +188,10 @@ public:
     /// Seals again a numbered control packet; see `v3::basic_client::reseal` (the original
     /// plaintext is re-sealed, `type` and `words` are ignored).
     result<void> reseal(std::uint64_t session_id, std::uint64_t pn, core::packet_type type,
-                        word_list words, time_point now) {
+                        word_list words, time_point now, bool to_candidate = false) {
         (void)type;
         (void)words;
+        if (to_candidate) return fail(core::errc::not_connected);  // see `resend`
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::transport_session& t = (*s)->t;
@@ -219,8 +220,10 @@ public:
 
     /// Queues a datagram sealed earlier (see `v3::basic_client::resend`), to the validated
     /// address only (§12.2).
+    /// v3 validates addresses itself (§12): `to_candidate` is refused (not_connected).
     result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram,
-                        std::uint64_t pn, time_point now) {
+                        std::uint64_t pn, time_point now, bool to_candidate = false) {
+        if (to_candidate) return fail(core::errc::not_connected);
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::transport_session& t = (*s)->t;
@@ -246,6 +249,21 @@ public:
     void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
         report_rtt_sample(observer_, session_id, core::role::server, rtt, now);
     }
+
+    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
+    void report_refusal(std::uint64_t session_id, core::refusal what, time_point now) {
+        auto it = sessions_.find(session_id);
+        report_refusal_to(observer_, session_id, core::role::server, what,
+                          it == sessions_.end() ? peer_address{} : it->second.t.peer, now);
+    }
+
+    /// The v2 layer-driven validation (core::basic_server::send_probe / validate_path) has no
+    /// use here: v3 validates a new address with PATH_CHALLENGE itself (§12.2) and never
+    /// reports packet_received with `from_candidate`. Both refuse with not_connected.
+    result<std::uint64_t> send_probe(std::uint64_t, core::packet_type, word_list, time_point) {
+        return fail(core::errc::not_connected);
+    }
+    result<void> validate_path(std::uint64_t, time_point) { return fail(core::errc::not_connected); }
 
     void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {
         auto it = sessions_.find(session_id);
