@@ -21,6 +21,8 @@ enum class event_kind : std::uint8_t {
     server_shutdown,  ///< client: the server shut down; the session drains
     closed,           ///< the session ended; `reason` says why
     address_changed,  ///< server: the client's address changed to `peer` (was `old_peer`)
+    path_candidate,   ///< server: the client speaks from `peer`, not validated yet; replies
+                      ///< keep going to `old_peer` (see core::event_kind::path_candidate)
     message,          ///< a whole message: `words`
     message_part,     ///< the next bytes of a streamed message: `bytes` at `offset`, `first`/`last`
     message_failed,   ///< a series was refused or broken (`reason`); nothing of it is delivered,
@@ -34,7 +36,7 @@ struct event {
     std::uint64_t session_id = 0;
     peer_address peer;
     std::error_code reason;  ///< closed, message_failed
-    peer_address old_peer;   ///< address_changed
+    peer_address old_peer;   ///< address_changed, path_candidate
     words_view words;        ///< message
     /// message_part: the next encoded bytes (u16 count, then u32 size + bytes per word; decode
     /// them with `extended::stream_decoder`).
@@ -52,6 +54,7 @@ struct event {
             case core::event_kind::established: x.kind = event_kind::established; break;
             case core::event_kind::server_shutdown: x.kind = event_kind::server_shutdown; break;
             case core::event_kind::address_changed: x.kind = event_kind::address_changed; break;
+            case core::event_kind::path_candidate: x.kind = event_kind::path_candidate; break;
             default: x.kind = event_kind::closed; break;
         }
         x.session_id = e.session_id;

@@ -159,9 +159,7 @@ private:
                     session_.on_packet_received(*e, port, now, stats_,
                                                 [this](const core::event& d) { push(d); });
                     break;
-                case core::event_kind::packet_beyond_window:
-                    session_.on_packet_beyond_window(*e, port, now, stats_);
-                    break;
+                case core::event_kind::packet_beyond_window: session_.on_packet_beyond_window(*e, stats_); break;
                 case core::event_kind::connecting:
                     session_.reset();
                     push(*e);

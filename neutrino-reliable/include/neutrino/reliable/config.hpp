@@ -28,6 +28,13 @@ struct config {
     bool tolerate_reordering = true;
     /// Requests sent per arrival or timer round, at most.  spec: neutrino.md §18.1 item 5
     std::size_t max_requests_per_round = 64;
+    /// The request budget: requests are proportional to evidence. Within one RTT (at least
+    /// min_request_interval) at most request_floor + request_per_arrival × the packets that
+    /// arrived in that RTT and the one before are sent; the rest wait for the next RTT.
+    /// A packet beyond the receive window counts for nothing and starts no request.
+    /// spec: issue #11, neutrino.md §18.2 item 12
+    std::size_t request_floor = 8;
+    std::size_t request_per_arrival = 2;
     /// A missing packet not recovered, or sent data not acknowledged, for this long ends the
     /// session with errc::unrecoverable_loss instead of a silent stall.
     std::chrono::milliseconds give_up_after{10000};
@@ -51,6 +58,10 @@ struct stats {
     std::uint64_t retransmitted = 0;      ///< stored datagrams sent again on request
     std::uint64_t probes = 0;             ///< tail-loss probes (resends or ack-soliciting KEEP_ALIVEs)
     std::uint64_t requests_ignored = 0;   ///< requests for numbers not in the send buffer, or too soon
+    std::uint64_t requests_deferred = 0;  ///< request rounds cut short by the request budget
+    std::uint64_t beyond_window = 0;      ///< authentic packets past the receive window (dropped)
+    std::uint64_t path_probes = 0;        ///< wire v2: probes sent to a candidate address
+    std::uint64_t candidate_answers = 0;  ///< requests from a candidate address served there
     std::uint64_t keep_alives_sent = 0;
     std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
     std::uint64_t unstored = 0;           ///< numbered packets sent that could not be stored

@@ -197,11 +197,20 @@ private:
                         .on_packet_received(*e, port, now, stats_, [this](const core::event& d) { push(d); });
                     break;
                 }
-                case core::event_kind::packet_beyond_window: {
+                case core::event_kind::packet_beyond_window:
+                    session_for(e->session_id).on_packet_beyond_window(*e, stats_);
+                    break;
+                case core::event_kind::path_candidate: {
+                    // wire v2: probe the address; replies keep going to the validated one
                     detail::server_port<Next> port{next_, e->session_id};
-                    session_for(e->session_id).on_packet_beyond_window(*e, port, now, stats_);
+                    session_for(e->session_id).on_path_candidate(port, now, stats_);
+                    push(*e);
                     break;
                 }
+                case core::event_kind::address_changed:
+                    session_for(e->session_id).on_address_changed();
+                    push(*e);
+                    break;
                 case core::event_kind::closed: {
                     sessions_.erase(e->session_id);
                     auto s = std::find(suppressed_.begin(), suppressed_.end(), e->session_id);

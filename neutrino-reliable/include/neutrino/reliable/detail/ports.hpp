@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <span>
 
+#include "neutrino/core/error.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/core/observer.hpp"
 #include "neutrino/core/result.hpp"
 #include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
@@ -19,14 +21,21 @@ struct client_port {
         return c.send_packet(t, w, now);
     }
     result<void> send_request(std::uint64_t pn, time_point now) { return c.send_request(pn, now); }
-    result<void> resend(std::span<const std::byte> b, std::uint64_t pn, time_point now) {
+    // A client talks to the server it dialled only: it never has a candidate address.
+    result<void> resend(std::span<const std::byte> b, std::uint64_t pn, time_point now, bool = false) {
         return c.resend(b, pn, now);
     }
-    result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now) {
+    result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now,
+                        bool = false) {
         return c.reseal(pn, t, w, now);
     }
+    result<std::uint64_t> send_probe(core::packet_type, core::word_list, time_point) {
+        return fail(core::errc::not_connected);
+    }
+    result<void> validate_path(time_point) { return fail(core::errc::not_connected); }
     void set_receive_limit(std::uint64_t pn) { c.set_receive_limit(pn); }
     void report_rtt(duration rtt, time_point now) { c.report_rtt(rtt, now); }
+    void report_refusal(core::refusal what, time_point now) { c.report_refusal(what, now); }
     [[nodiscard]] time_point last_sent() const { return c.last_sent(); }
     [[nodiscard]] time_point last_received() const { return c.last_received(); }
 };
@@ -39,14 +48,21 @@ struct server_port {
         return s.send_packet(id, t, w, now);
     }
     result<void> send_request(std::uint64_t pn, time_point now) { return s.send_request(id, pn, now); }
-    result<void> resend(std::span<const std::byte> b, std::uint64_t pn, time_point now) {
-        return s.resend(id, b, pn, now);
+    result<void> resend(std::span<const std::byte> b, std::uint64_t pn, time_point now,
+                        bool to_candidate = false) {
+        return s.resend(id, b, pn, now, to_candidate);
     }
-    result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now) {
-        return s.reseal(id, pn, t, w, now);
+    result<void> reseal(std::uint64_t pn, core::packet_type t, core::word_list w, time_point now,
+                        bool to_candidate = false) {
+        return s.reseal(id, pn, t, w, now, to_candidate);
     }
+    result<std::uint64_t> send_probe(core::packet_type t, core::word_list w, time_point now) {
+        return s.send_probe(id, t, w, now);
+    }
+    result<void> validate_path(time_point now) { return s.validate_path(id, now); }
     void set_receive_limit(std::uint64_t pn) { s.set_receive_limit(id, pn); }
     void report_rtt(duration rtt, time_point now) { s.report_rtt(id, rtt, now); }
+    void report_refusal(core::refusal what, time_point now) { s.report_refusal(id, what, now); }
     [[nodiscard]] time_point last_sent() const { return time_point{}; }      // unused (client rule)
     [[nodiscard]] time_point last_received() const { return time_point{}; }  // unused (client rule)
 };

@@ -35,8 +35,12 @@ public:
         time_point missing_since{};
         time_point next_request{};
         time_point first_request{};
+        std::uint64_t arrivals_at = 0;  ///< the receiver's arrival count when it went missing
         std::array<std::byte, max_stored_payload> payload;
     };
+
+    /// How far past the limit a dropped packet is still remembered, in windows.
+    static constexpr std::uint64_t beyond_reach = 4;
 
     explicit receive_buffer(std::size_t window) : slots_(window == 0 ? 1 : window) {}
 
@@ -60,9 +64,10 @@ public:
     }
 
     /// Stores packet `pn` (expected ≤ pn ≤ limit, not stored yet: the caller checks) and marks
-    /// the numbers skipped before it as missing, with a first request due at `now`.
+    /// the numbers skipped before it as missing since `now`, when `arrivals` packets had
+    /// arrived before this one.
     void store(std::uint64_t pn, core::packet_type type, std::uint32_t keyword,
-               std::span<const std::byte> payload, time_point now) noexcept {
+               std::span<const std::byte> payload, time_point now, std::uint64_t arrivals) noexcept {
         for (std::uint64_t m = end_; m < pn; ++m) {  // bounded by the window
             slot& g = at(m);
             g.pn = m;
@@ -70,6 +75,7 @@ public:
             g.requests = 0;
             g.missing_since = now;
             g.next_request = now;
+            g.arrivals_at = arrivals;
         }
         if (pn >= end_) end_ = pn + 1;
         slot& s = at(pn);
@@ -82,15 +88,18 @@ public:
         ++stored_;
     }
 
-    /// An authentic packet past the window was dropped: remember that numbers up to `pn`
-    /// exist, so they are requested as the window reaches them.
+    /// An authentic packet past the window was dropped. Within `beyond_reach` windows of the
+    /// limit it is remembered, so that the numbers up to it count as missing once the window
+    /// has moved over them (`extend_known`); further out it is no evidence at all (a peer can
+    /// number a packet 2^63 ahead). Either way it requests nothing now.
     void note_beyond(std::uint64_t pn) noexcept {
+        if (!started_ || pn - limit() > beyond_reach * slots_.size()) return;
         if (pn > beyond_) beyond_ = pn;
     }
 
-    /// Marks as missing the numbers known to exist (noted beyond the window) that the window
-    /// now covers.  Bounded by the window.
-    void extend_known(time_point now) noexcept {
+    /// After the window moved: marks as missing (since `now`) the numbers it now covers up to
+    /// the highest noted beyond it. Bounded by the window.
+    void extend_known(time_point now, std::uint64_t arrivals) noexcept {
         if (!started_ || beyond_ < end_) return;
         const std::uint64_t to = std::min(beyond_ + 1, limit() + 1);
         for (std::uint64_t m = end_; m < to; ++m) {
@@ -100,6 +109,7 @@ public:
             g.requests = 0;
             g.missing_since = now;
             g.next_request = now;
+            g.arrivals_at = arrivals;
         }
         if (to > end_) end_ = to;
     }

@@ -83,10 +83,12 @@ public:
     void on_packet_received(const core::event& e, Port& port, time_point now, stats& st,
                             Deliver&& deliver) {
         if (e.type == core::packet_type::request_retransmission) {
-            serve_request(core::detail::load_le<std::uint64_t>(e.words[0].data()), port, now, st);
+            serve_request(core::detail::load_le<std::uint64_t>(e.words[0].data()), port, now, st,
+                          e.from_candidate);
             return;
         }
         const std::uint64_t pn = e.packet_number;
+        if (e.from_candidate && !probe_pn_) send_probe(port, now, st);  // its budget may allow it now
         if (!rx_.started()) {
             // spec: neutrino.md §12.2 step 1: the first numbered packet is HELLO2 / HELLO3
             rx_.start(pn);
@@ -94,13 +96,15 @@ public:
             return;
         }
         if (pn < rx_.expected() || rx_.is_stored(pn)) return;  // the replay window prevents this
+        const std::uint64_t arrived_before = arrivals_++;
+        note_arrival(now);
         if (e.type == core::packet_type::keep_alive) on_keep_alive(e, port, now);
         if (auto asked = rx_.first_request(pn)) {
             sample_rtt(port, now - *asked, now);  // the answer to our only request: an RTT sample
         }
         if (pn != rx_.expected()) ++st.buffered;
         const bool raw = raw_data_ && e.type == core::packet_type::data;
-        rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now);
+        rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now, arrived_before);
         st.max_receive_buffered = std::max(st.max_receive_buffered, rx_.stored());
         while (const auto* s = rx_.front()) {
             if (s->type == core::packet_type::data) {
@@ -122,6 +126,7 @@ public:
             if (wants_ack && ++unacked_received_ == 1) first_unacked_received_ = now;
         }
         port.set_receive_limit(rx_.limit());
+        rx_.extend_known(now, arrivals_);  // the window moved over numbers known to exist
         if (side_ == core::role::server && e.type == core::packet_type::keep_alive) {
             // spec: neutrino.md §6.4: echo the timestamp, send our acknowledgement
             send_keep_alive(port, core::detail::load_le<std::uint64_t>(e.words[0].data()), now, st);
@@ -134,12 +139,33 @@ public:
         if (unacked_received_ >= cfg_.ack_every) send_keep_alive(port, timestamp(now), now, st);
     }
 
-    /// An authentic packet beyond the receive window was dropped by the core: ask for it once
-    /// the window reaches it.
-    template <class Port>
-    void on_packet_beyond_window(const core::event& e, Port& port, time_point now, stats& st) {
+    /// An authentic packet beyond the receive window was dropped by the core. It proves
+    /// nothing about the numbers below it (an adversarial peer can number a packet 2^63
+    /// ahead), so it starts no request. A packet within a few windows is remembered: once
+    /// the window has moved over the numbers below it, they count as missing (within the
+    /// request budget), so a sender that overran the window is recovered.  spec: issue #11
+    void on_packet_beyond_window(const core::event& e, stats& st) noexcept {
+        ++st.beyond_window;
         rx_.note_beyond(e.packet_number);
-        request_missing(port, now, st);
+    }
+
+    /// Server, wire v2: the core saw the peer's newest packets come from an unvalidated address
+    /// (event_kind::path_candidate). Sends a KEEP_ALIVE there only (within the 3× budget the
+    /// core enforces); the peer's acknowledgement of its number, from that address, validates
+    /// it. Until then everything else goes to the validated address.
+    template <class Port>
+    void on_path_candidate(Port& port, time_point now, stats& st) {
+        probe_pn_.reset();
+        probe_valid_ = false;
+        candidate_ = true;
+        send_probe(port, now, st);
+    }
+
+    /// The session moved to a validated address (or the candidate is gone): no probe pending.
+    void on_address_changed() noexcept {
+        probe_pn_.reset();
+        probe_valid_ = false;
+        candidate_ = false;
     }
 
     /// Timers: re-requests, acknowledgements and keep-alives (client), tail-loss probes, and
@@ -195,6 +221,11 @@ public:
         last_echoed_ = 0;
         draining_ = false;
         keep_alive_retry_ = {};
+        arrivals_ = 0;
+        arrivals_epoch_ = arrivals_prev_ = requests_epoch_ = 0;
+        epoch_start_ = {};
+        refusal_reported_ = false;
+        on_address_changed();
     }
 
 private:
@@ -273,6 +304,43 @@ private:
         }
     }
 
+    /// Counts an arrival into the current RTT epoch of the request budget.
+    void note_arrival(time_point now) noexcept {
+        roll_epoch(now);
+        ++arrivals_epoch_;
+    }
+    void roll_epoch(time_point now) noexcept {
+        const duration len = epoch_length();
+        if (now - epoch_start_ < len) return;
+        arrivals_prev_ = now - epoch_start_ < 2 * len ? arrivals_epoch_ : 0;
+        arrivals_epoch_ = 0;
+        requests_epoch_ = 0;
+        refusal_reported_ = false;
+        epoch_start_ = now;
+    }
+    [[nodiscard]] duration epoch_length() const noexcept {
+        return std::max<duration>(rtt_, cfg_.min_request_interval);
+    }
+    /// Requests allowed in the current epoch: a floor plus a share of the evidence.
+    [[nodiscard]] std::size_t request_budget() const noexcept {
+        return cfg_.request_floor + cfg_.request_per_arrival * (arrivals_prev_ + arrivals_epoch_);
+    }
+
+    /// Sends a path probe (a KEEP_ALIVE to the candidate address only) when one is wanted.
+    template <class Port>
+    void send_probe(Port& port, time_point now, stats& st) {
+        if (!candidate_ || probe_pn_ || tx_.full() || side_ != core::role::server) return;
+        std::array<std::byte, 8> t, a;
+        core::detail::store_le(t.data(), timestamp(now));
+        core::detail::store_le(a.data(), rx_.confirmed());
+        const std::array<core::word, 2> w{core::word(t), core::word(a)};
+        if (auto pn = port.send_probe(core::packet_type::keep_alive, w, now)) {
+            probe_pn_ = *pn;
+            probe_valid_ = true;
+            ++st.path_probes;
+        }
+    }
+
     template <class Port>
     void sample_rtt(Port& port, duration sample, time_point now) {
         if (sample < duration::zero() || sample > std::chrono::seconds(60)) return;
@@ -282,12 +350,12 @@ private:
     }
 
     template <class Port>
-    bool reseal_keep_alive(Port& port, std::uint64_t pn, time_point now) {
+    bool reseal_keep_alive(Port& port, std::uint64_t pn, time_point now, bool to_candidate) {
         std::array<std::byte, 8> t, a;
         core::detail::store_le(t.data(), timestamp(now));
         core::detail::store_le(a.data(), rx_.confirmed());
         const std::array<core::word, 2> w{core::word(t), core::word(a)};
-        return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w, now));
+        return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w, now, to_candidate));
     }
 
     template <class Port>
@@ -296,6 +364,10 @@ private:
         if (tx_.acknowledge(ack) > 0) {
             last_ack_progress_ = now;
             probe_backoff_ = 0;
+        }
+        if (e.from_candidate && probe_pn_ && probe_valid_ && ack >= *probe_pn_) {
+            // acknowledged from there a packet sent only there: the address is the peer's
+            if (port.validate_path(now)) on_address_changed();
         }
         if (side_ == core::role::client) {
             // RTT from our own echoed timestamp (ignored when implausible)
@@ -313,8 +385,15 @@ private:
     }
 
     template <class Port>
-    void serve_request(std::uint64_t pn, Port& port, time_point now, stats& st) {
+    void serve_request(std::uint64_t pn, Port& port, time_point now, stats& st, bool to_candidate) {
         ++st.requests_received;
+        if (probe_pn_ && pn == *probe_pn_ && !to_candidate) {
+            // the probe is going to the validated address now: it no longer proves the
+            // candidate receives, so a fresh one (a new number) goes there instead
+            probe_valid_ = false;
+            probe_pn_.reset();
+            send_probe(port, now, st);
+        }
         // spec: neutrino.md §18.1 item 5: serve a number at most once per ~RTT, only from the
         // buffer, only to the session's address (the port knows it)
         const duration guard = std::max<duration>(rtt_ / 2, std::chrono::milliseconds(1));
@@ -323,24 +402,30 @@ private:
             ++st.requests_ignored;
             return;
         }
+        // A request from the candidate address is answered there, within the 3× budget the
+        // core enforces (so a peer that moved can fill the gaps that went to its old address
+        // and acknowledge the probe); every other request is answered to the validated address.
         if (tx_.is_control(pn)) {
             // A lost KEEP_ALIVE: a fresh one (current acknowledgement) under its number.
-            if (reseal_keep_alive(port, pn, now)) {
+            if (reseal_keep_alive(port, pn, now, to_candidate)) {
                 tx_.mark_resent(pn, now);
                 ++st.retransmitted;
+                if (to_candidate) ++st.candidate_answers;
             }
             return;
         }
-        if (port.resend(tx_.bytes(pn), pn, now)) {
+        if (port.resend(tx_.bytes(pn), pn, now, to_candidate)) {
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
+            if (to_candidate) ++st.candidate_answers;
         }
     }
 
     template <class Port>
     void request_missing(Port& port, time_point now, stats& st) {
-        rx_.extend_known(now);
+        roll_epoch(now);
         std::size_t sent = 0;
+        bool deferred = false;
         std::optional<time_point> next;
         rx_.for_each_missing([&](receive_buffer::slot& s) {
             if (failure_) return;
@@ -348,12 +433,21 @@ private:
                 fail_session(st);
                 return;
             }
-            // A gap may be reordering: request once three later packets arrived, or after a
-            // quarter RTT (at least 1 ms), whichever is first.
-            const bool overdue = !cfg_.tolerate_reordering || rx_.end() - s.pn > reorder_threshold ||
+            // A gap may be reordering: request once three later packets arrived (counted
+            // arrivals, not the distance in numbers: one packet far ahead is one piece of
+            // evidence), or after a quarter RTT (at least 1 ms), whichever is first.
+            const bool overdue = !cfg_.tolerate_reordering || arrivals_ - s.arrivals_at >= reorder_threshold ||
                                  now - s.missing_since >= std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
             if (!overdue && s.requests == 0) {
                 const time_point due = s.missing_since + std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
+                if (!next || due < *next) next = due;
+                return;
+            }
+            if (s.next_request <= now && sent < cfg_.max_requests_per_round &&
+                requests_epoch_ >= request_budget()) {
+                // the budget of this RTT is spent: the rest waits for the next epoch
+                deferred = true;
+                const time_point due = epoch_start_ + epoch_length();
                 if (!next || due < *next) next = due;
                 return;
             }
@@ -366,6 +460,7 @@ private:
                     return;
                 }
                 ++sent;
+                ++requests_epoch_;
                 ++st.requests_sent;
                 if (s.requests == 0) s.first_request = now;
                 ++s.requests;
@@ -380,6 +475,13 @@ private:
             if (!next || due < *next) next = due;
         });
         next_request_ = next;
+        if (deferred) {
+            ++st.requests_deferred;
+            if (!refusal_reported_) {  // once per epoch: the observer hears of it, not a storm
+                refusal_reported_ = true;
+                port.report_refusal(core::refusal::request_budget, now);
+            }
+        }
     }
 
     void fail_session(stats& st) noexcept {
@@ -407,6 +509,18 @@ private:
     std::uint64_t last_echoed_ = 0;  ///< newest KEEP_ALIVE timestamp the server echoed
     bool draining_ = false;
     time_point keep_alive_retry_{};  ///< a KEEP_ALIVE the core refused is due again then
+    // The request budget (see config::request_floor): arrivals of numbered packets, in total
+    // (for the reorder threshold) and per RTT epoch, and the requests of this epoch.
+    std::uint64_t arrivals_ = 0;
+    std::size_t arrivals_epoch_ = 0;
+    std::size_t arrivals_prev_ = 0;
+    std::size_t requests_epoch_ = 0;
+    time_point epoch_start_{};
+    bool refusal_reported_ = false;
+    // wire v2 path validation (server): a candidate address, and the probe sent only there
+    bool candidate_ = false;
+    std::optional<std::uint64_t> probe_pn_;
+    bool probe_valid_ = false;
 };
 
 }  // namespace neutrino::reliable::detail
