@@ -49,6 +49,10 @@ public:
     void on_rtt_sample(std::uint64_t sid, nc::role side, neutrino::duration rtt, neutrino::time_point now) {
         if (log_) log_->on_rtt_sample(sid, side, rtt, now);
     }
+    void on_refused(std::uint64_t sid, nc::role side, nc::refusal what, const neutrino::peer_address& peer,
+                    neutrino::time_point now) {
+        if (log_) log_->on_refused(sid, side, what, peer, now);
+    }
 
 private:
     std::optional<nm::jsonl_observer> log_;

@@ -120,6 +120,13 @@ void jsonl_observer::on_rtt_sample(std::uint64_t session_id, core::role side, du
                  static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(rtt).count()));
 }
 
+void jsonl_observer::on_refused(std::uint64_t session_id, core::role side, core::refusal what,
+                                const peer_address& peer, time_point now) {
+    std::fprintf(s_->out, R"({"t":%lld,"ev":"refused","role":"%s","sid":"%016llx","what":"%s","peer":"%s"})" "\n",
+                 state::ns(now), state::role_name(static_cast<int>(side)),
+                 static_cast<unsigned long long>(session_id), core::to_string(what), to_string(peer).c_str());
+}
+
 void jsonl_observer::flush() { std::fflush(s_->out); }
 
 }  // namespace neutrino::monitor

@@ -17,6 +17,7 @@ struct terminal_observer::state {
     struct session {
         std::uint64_t tx_datagrams = 0, tx_bytes = 0, rx_datagrams = 0, rx_bytes = 0;
         std::uint64_t lost = 0, retransmitted = 0;  // in the current interval
+        std::uint64_t refused_amplification = 0, refused_requests = 0, refused_migration = 0;  // in total
         std::uint64_t total_lost = 0, total_rx = 0;
         std::uint64_t highest_pn = 0;
         duration rtt{};
@@ -187,12 +188,24 @@ struct terminal_observer::state {
                 } else {
                     append(" rtt -");
                 }
+                if (s.refused_amplification + s.refused_requests + s.refused_migration > 0) {
+                    // spec: issue #11: what was held back (3x budget, request budget, migrations)
+                    appendf(" refused amp %llu req %llu mig %llu",
+                            static_cast<unsigned long long>(s.refused_amplification),
+                            static_cast<unsigned long long>(s.refused_requests),
+                            static_cast<unsigned long long>(s.refused_migration));
+                }
                 emit();
             }
             const auto keep_rx = s.total_rx, keep_lost = s.total_lost, keep_pn = s.highest_pn;
             const auto keep_rtt = s.rtt;
             const bool keep_has = s.has_rtt;
+            const auto keep_amp = s.refused_amplification, keep_req = s.refused_requests,
+                       keep_mig = s.refused_migration;
             s = session{};
+            s.refused_amplification = keep_amp;
+            s.refused_requests = keep_req;
+            s.refused_migration = keep_mig;
             s.total_rx = keep_rx;
             s.total_lost = keep_lost;
             s.highest_pn = keep_pn;
@@ -332,6 +345,19 @@ void terminal_observer::on_rtt_sample(std::uint64_t session_id, core::role, dura
     auto& st = s.sessions[session_id];
     st.rtt = rtt;
     st.has_rtt = true;
+    s.summary(now);
+}
+
+void terminal_observer::on_refused(std::uint64_t session_id, core::role, core::refusal what,
+                                   const peer_address&, time_point now) {
+    auto& s = *s_;
+    s.begin(now);
+    auto& st = s.sessions[session_id];
+    switch (what) {
+        case core::refusal::amplification_budget: ++st.refused_amplification; break;
+        case core::refusal::request_budget: ++st.refused_requests; break;
+        case core::refusal::migration: ++st.refused_migration; break;
+    }
     s.summary(now);
 }
 

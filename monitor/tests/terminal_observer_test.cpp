@@ -107,6 +107,8 @@ TEST(jsonl_observer, logs_events_and_the_report_draws_them) {
         // What a later layer reports reaches the log through the fanout.
         p.client.observer().on_rtt_sample(p.client.session_id(), nc::role::client, std::chrono::milliseconds(12), p.link.now());
         p.client.observer().on_packet_lost(p.client.session_id(), nc::role::client, std::uint64_t{99}, p.link.now());
+        p.client.observer().on_refused(p.client.session_id(), nc::role::server, nc::refusal::amplification_budget,
+                                       client_address, p.link.now());
         j.flush();
     }
     const std::string log = read_text(path);
@@ -115,6 +117,8 @@ TEST(jsonl_observer, logs_events_and_the_report_draws_them) {
     EXPECT_NE(log.find(R"("type":"DATA","code":71)"), std::string::npos);
     EXPECT_NE(log.find(R"("ev":"state")"), std::string::npos);
     EXPECT_NE(log.find(R"("ev":"rtt")"), std::string::npos);
+    EXPECT_NE(log.find(R"("ev":"refused","role":"server")"), std::string::npos) << log;
+    EXPECT_NE(log.find(R"("what":"amplification_budget")"), std::string::npos);
     std::vector<std::string> problems;
     const std::string html = nm::render_report(log + "not json\n", "test <run>", &problems);
     ASSERT_EQ(problems.size(), 1U);
@@ -145,4 +149,28 @@ TEST(jsonl_observer, logs_events_and_the_report_draws_them) {
         }
     }
     EXPECT_TRUE(stack.empty());
+}
+
+TEST(terminal_observer, counts_refusals_in_the_session_summary) {
+    std::FILE* f = std::tmpfile();
+    nm::terminal_options opt;
+    opt.out = f;
+    {
+        nm::terminal_observer t(opt);
+        const auto t0 = neutrino::time_point{} + std::chrono::hours(1);
+        nc::packet_info info;
+        info.session_id = 0x42;
+        info.type = nc::packet_type::data;
+        t.on_packet_sent(info, t0);
+        t.on_refused(0x42, nc::role::server, nc::refusal::request_budget, client_address, t0);
+        t.on_refused(0x42, nc::role::server, nc::refusal::migration, client_address, t0);
+        t.on_refused(0x42, nc::role::server, nc::refusal::request_budget, client_address, t0);
+        t.tick(t0 + std::chrono::seconds(2));
+    }
+    std::string out;
+    std::rewind(f);
+    std::array<char, 4096> buf{};
+    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), f)) > 0;) out.append(buf.data(), n);
+    std::fclose(f);
+    EXPECT_NE(out.find("refused amp 0 req 2 mig 1"), std::string::npos) << out;
 }

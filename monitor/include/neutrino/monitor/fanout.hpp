@@ -77,6 +77,14 @@ public:
             }
         });
     }
+    void on_refused(std::uint64_t sid, core::role side, core::refusal what, const peer_address& peer,
+                    time_point now) {
+        each([&](auto& o) {
+            if constexpr (requires { o.on_refused(sid, side, what, peer, now); }) {
+                o.on_refused(sid, side, what, peer, now);
+            }
+        });
+    }
 
 private:
     template <class F>

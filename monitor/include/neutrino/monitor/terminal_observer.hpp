@@ -77,6 +77,9 @@ public:
                         time_point now);
     void on_packet_retransmitted(const core::packet_info& info, time_point now);
     void on_rtt_sample(std::uint64_t session_id, core::role side, duration rtt, time_point now);
+    /// A refusal to protect a peer or the machine (core::refusal): counted per session.
+    void on_refused(std::uint64_t session_id, core::role side, core::refusal what, const peer_address& peer,
+                    time_point now);
 
     /// Prints the summary lines if an interval has passed (for drivers with a timer).
     void tick(time_point now);
