@@ -51,6 +51,11 @@ public:
         const auto lo = u8();
         return static_cast<std::uint16_t>(lo | (u8() << 8));
     }
+    std::uint64_t u64() noexcept {
+        std::uint64_t v = 0;
+        for (int i = 0; i < 8; ++i) v |= std::uint64_t{u8()} << (8 * i);
+        return v;
+    }
     /// Up to `n` bytes (fewer when the input ends).
     bytes take(std::size_t n) {
         n = std::min(n, n_);
