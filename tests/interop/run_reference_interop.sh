@@ -196,6 +196,28 @@ sys.argv = [path]
 runpy.run_path(path, run_name='__main__')
 EOF
 
+# Our own parsing of the reference's Monitoring lines, shared by both log checkers below.
+cat >"$work/ref_log.py" <<'EOF'
+import ast, re
+
+# The reference's Monitoring output has had two shapes: `◄ RECV` … `Payload: [b'…', …]` and
+# `❓RECV`/`✅RECV` … `Payload (N Words): ['…' (n bytes), …]` (43c12bd); accept both.
+RECV_MARKS = ('◄ RECV', '❓RECV', '✅RECV')
+def is_recv(line):
+    return any(m in line for m in RECV_MARKS)
+def has_payload(line):
+    return 'Payload: ' in line or re.search(r'Payload \(\d+ Words\): ', line) is not None
+def payload(line):
+    try:
+        if 'Payload: ' in line:
+            return [w.decode() for w in ast.literal_eval(line.split('Payload: ', 1)[1].strip())]
+        body = re.split(r'Payload \(\d+ Words\): ', line, maxsplit=1)[1]
+        items = re.findall(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") \(\d+ bytes\)""", body)
+        return [ast.literal_eval(w) for w in items]
+    except Exception:
+        return None
+EOF
+
 # Our own log checker, not reference code. Reads the reference Monitoring output
 # (ANSI colours stripped) of one Python endpoint and checks the multiply exchange.
 cat >"$work/check_py_log.py" <<'EOF'
@@ -206,16 +228,12 @@ text = re.sub(r'\x1b\[[0-9;]*m', '', open(path, encoding='utf-8', errors='replac
 lines = text.splitlines()
 problems = []
 
-def payload(line):
-    try:
-        return [w.decode() for w in ast.literal_eval(line.split('Payload: ', 1)[1].strip())]
-    except Exception:
-        return None
+from ref_log import is_recv, has_payload, payload
 
 def data_lines(direction):
     out = []
     for line in lines:
-        if direction in line and 'PACKET_DATA' in line and 'Payload: ' in line:
+        if (is_recv(line) if direction == 'RECV' else direction in line) and 'PACKET_DATA' in line and has_payload(line):
             words = payload(line)
             if words is not None:
                 out.append(words)
@@ -225,7 +243,7 @@ if 'Traceback (most recent call last)' in text:
     problems.append('Python traceback in log')
 
 # The server sends requests and receives answers; the client the other way round.
-sent, received = data_lines('► SEND'), data_lines('◄ RECV')
+sent, received = data_lines('► SEND'), data_lines('RECV')
 requests = [w for w in (sent if role == 'server' else received) if w and w[0] == '374']
 replies = [w for w in (received if role == 'server' else sent) if w and w[0] == '630']
 
@@ -287,6 +305,9 @@ text = re.sub(r'\x1b\[[0-9;]*m', '', open(path, encoding='utf-8', errors='replac
 lines = text.splitlines()
 problems, notes = [], []
 
+from ref_log import is_recv, has_payload, payload
+
+
 def close_enough(got, expected):
     return abs(got - expected) <= 1e-9 * max(1.0, abs(expected))
 
@@ -309,9 +330,9 @@ if give_up:
 count = lambda needle: sum(1 for l in lines if needle in l)
 stats = ('%d requests for retransmission sent, %d received, %d retransmitted, %d duplicates, '
          '%d KEEP_ALIVE received, %d dropped datagrams'
-         % (count('Retransmission of '), sum(1 for l in lines if '◄ RECV' in l and 'REQUEST_RETRANSMISSION' in l),
+         % (count('Retransmission of '), sum(1 for l in lines if is_recv(l) and 'REQUEST_RETRANSMISSION' in l),
             count('Packet retransmitted due to'), count('Duplicate packet detected'),
-            sum(1 for l in lines if '◄ RECV' in l and 'PACKET_KEEP_ALIVE' in l), len(drops)))
+            sum(1 for l in lines if is_recv(l) and 'PACKET_KEEP_ALIVE' in l), len(drops)))
 
 good = 0
 if role == 'server':
@@ -319,11 +340,10 @@ if role == 'server':
         problems.append('no session established')
     requests, answers = {}, {}
     for l in lines:
-        if '► SEND' in l and 'PACKET_DATA' in l and 'Payload: ' in l:
-            cid = re.search(r'CID: (\S+)', l)
-            try:
-                words = [w.decode() for w in ast.literal_eval(l.split('Payload: ', 1)[1].strip())]
-            except Exception:
+        if '► SEND' in l and 'PACKET_DATA' in l and has_payload(l):
+            cid = re.search(r'(?:CID|Client ID): (\S+)', l)
+            words = payload(l)
+            if words is None:
                 continue
             if cid and words and words[0] == '374':
                 requests.setdefault(cid.group(1), []).append(words)
