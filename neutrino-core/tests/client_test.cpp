@@ -280,8 +280,9 @@ TEST(client, close_is_final) {
     EXPECT_EQ(cc[0].reason, nc::make_error_code(nc::errc::closed));
     EXPECT_EQ(cc[0].sid, sid);
     const auto gb = h.sent(true, nc::packet_type::client_good_bye);
-    ASSERT_EQ(gb.size(), 1U);
+    ASSERT_EQ(gb.size(), 2U);  // client_config::good_bye_copies: one may be lost
     EXPECT_EQ(gb[0].bytes.size(), 67U);
+    EXPECT_NE(gb[0].bytes, gb[1].bytes);  // two packets, two numbers
     auto sc = h.of(h.server, nc::event_kind::closed);
     ASSERT_EQ(sc.size(), 1U);
     EXPECT_EQ(sc[0].reason, nc::make_error_code(nc::errc::closed));
@@ -301,6 +302,27 @@ TEST(client, close_is_final) {
     // dialling again is the application's decision
     ASSERT_TRUE(h.p.connect());
     EXPECT_NE(h.p.client.session_id(), sid);
+}
+
+TEST(client, a_clean_close_survives_the_loss_of_one_good_bye) {
+    // issue #17 item 6: the server must not time out a client that closed cleanly
+    harness h;
+    ASSERT_TRUE(h.p.connect());
+    bool lost_one = false;
+    h.lose = [&](const wire_record& r) {
+        if (r.type != static_cast<std::uint8_t>(nc::packet_type::client_good_bye) || lost_one) return false;
+        lost_one = true;
+        return true;
+    };
+    h.p.client.close(h.now());
+    h.p.link.run_for(10ms);
+    EXPECT_TRUE(lost_one);
+    auto sc = h.of(h.server, nc::event_kind::closed);
+    ASSERT_EQ(sc.size(), 1U);
+    EXPECT_EQ(sc[0].reason, nc::make_error_code(nc::errc::closed)) << sc[0].reason.message();
+    EXPECT_EQ(h.p.server.session_count(), 0U);
+    // the second copy found no session: a counted drop, nothing else
+    EXPECT_EQ(h.p.server.stats().dropped(nc::errc::unknown_session), 0U);
 }
 
 TEST(client, close_while_pending_stops_dialling) {

@@ -732,6 +732,7 @@ void replay_client(const scenario_vector& sc) {
     nc::client_config cfg;
     cfg.server_key = sc.key32("server_public_key");
     cfg.server = server_address;
+    cfg.good_bye_copies = 1;  // the reference sends one; ours repeats it by default (issue #17)
     kat_client client(std::move(cfg), nc::null_observer{}, std::move(script));
     driver<kat_client> d(client, server_address);
     std::optional<time_point> shutdown_seen;

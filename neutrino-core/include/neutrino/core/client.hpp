@@ -33,6 +33,10 @@ struct client_config {
     core::variant variant = core::variant::basic;  ///< set by the layer above (e.g. reliable)
     std::size_t send_queue_capacity = 64;   ///< datagrams waiting for poll_datagram
     std::size_t event_queue_capacity = 64;  ///< events waiting for poll_event
+    /// CLIENT_GOOD_BYEs `close()` sends (distinct numbered packets, back to back), so that the
+    /// loss of one datagram does not leave the server to time the session out as if the client
+    /// had crashed. A server drops the copies after the first (unknown session).
+    std::size_t good_bye_copies = 2;
 };
 
 /// The client machine. `Wire` is the wire policy, `Observer` sees every packet and drop,
@@ -83,7 +87,9 @@ public:
     void close(time_point now) {
         dialling_ = false;
         if (session_.state == session_state::established) {
-            (void)send_packet_impl(packet_type::client_good_bye, {}, now);
+            for (std::size_t i = 0; i < std::max<std::size_t>(cfg_.good_bye_copies, 1); ++i) {
+                (void)send_packet_impl(packet_type::client_good_bye, {}, now);
+            }
         }
         if (session_.state != session_state::none && session_.state != session_state::closed) {
             end_session(make_error_code(errc::closed), now);

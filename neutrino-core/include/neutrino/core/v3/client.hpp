@@ -101,7 +101,10 @@ public:
     void close(time_point now) {
         dialling_ = false;
         if (s_.state == session_state::established) {
-            (void)send_numbered(packet_type::client_good_bye, 0, {}, {}, 0, now);
+            // core::client_config::good_bye_copies: one lost datagram must not look like a crash
+            for (std::size_t i = 0; i < std::max<std::size_t>(cfg_.good_bye_copies, 1); ++i) {
+                (void)send_numbered(packet_type::client_good_bye, 0, {}, {}, 0, now);
+            }
         }
         if (s_.state != session_state::none && s_.state != session_state::closed) {
             end_session(make_error_code(core::errc::closed), now);
