@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -95,6 +97,59 @@ inline void set_log_level(const std::string& name) {
     }
     spdlog::set_level(level);
 }
+
+/// A progress counter for log lines: "3 of 10 <what>", or "<what> 3" when there is no goal.
+inline std::string progress(std::uint64_t n, std::uint64_t goal, std::string_view what) {
+    if (goal == 0) return std::string(what) + " " + std::to_string(n);
+    return std::to_string(n) + " of " + std::to_string(goal) + " " + std::string(what);
+}
+
+/// Seconds since `t` (steady clock).
+inline double seconds_since(std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+/// What a client says when its handshake got no answer (issue #17 item 4): what was tried, for
+/// how long, and the likely causes, instead of a bare "peer timed out".
+inline std::string no_answer_hint(std::string_view server, std::string_view wire, double seconds) {
+    const std::string_view other = wire == "v3" ? "v2" : "v3";
+    std::string s = "no answer from " + std::string(server) + " to the wire " + std::string(wire) +
+                    " handshake";
+    if (seconds > 0) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, " within %.1f s", seconds);
+        s += buf;
+    }
+    s += ". Likely causes: nothing is listening at that address and port (is the server running? "
+         "--server host:port); or the server speaks the other wire version (try --wire " +
+         std::string(other) + (wire == "v3" ? "; the Python reference speaks v2" : "") +
+         "); or a firewall drops UDP.";
+    return s;
+}
+
+/// Says `no_answer_hint` once when no session is up `seconds` after dialling (a client keeps
+/// dialling afterwards; this only explains why nothing happens).
+class handshake_watch {
+public:
+    explicit handshake_watch(net::io_context& ctx) : timer_(ctx) {}
+    void start(double seconds, std::string server, std::string wire) {
+        timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            std::chrono::duration<double>(seconds)));
+        timer_.async_wait([this, seconds, server = std::move(server), wire = std::move(wire)](
+                              boost::system::error_code ec) {
+            if (!ec && !established_) spdlog::error("{}", no_answer_hint(server, wire, seconds));
+        });
+    }
+    void established() {
+        established_ = true;
+        timer_.cancel();
+    }
+    void cancel() { timer_.cancel(); }
+
+private:
+    net::steady_timer timer_;
+    bool established_ = false;
+};
 
 /// Parses a decimal number out of a word; nullopt when it is not one.
 template <class T>

@@ -19,15 +19,11 @@
 #include <string>
 
 #include "../common.hpp"
+#include "../observe.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
 #include "neutrino/monitor/describe.hpp"
-#include "neutrino/monitor/fanout.hpp"
-#include "neutrino/monitor/key_log.hpp"
-#include "neutrino/monitor/pcapng_writer.hpp"
-#include "neutrino/monitor/recording_observer.hpp"
-#include "neutrino/monitor/terminal_observer.hpp"
 
 namespace nc = neutrino::core;
 namespace ex = neutrino::examples;
@@ -44,51 +40,23 @@ struct options {
     std::string wire = ex::default_wire;
     std::uint64_t count = 0;
     double duration = 0;
-    std::string log_level = "info";
-    bool monitor = false;
-    std::string monitor_filter;
-    std::string pcap_path;
-    std::string keylog_path;
+    double connect_timeout = 4;
+    ex::observe_options observe;
 };
 
-// terminal (--monitor) + recording (--pcap, --keylog), below the client machine.
-using observer_type = nm::fanout<nm::terminal_observer, nm::recording_observer>;
+using ex::observer_type;
 
 /// Runs the client on the stack `Client` (a core client machine over `observer_type`).
 template <class Client>
 int run(const options& o, const nc::client_config& cfg, const nm::terminal_options& monitor_options) {
     const auto server_endpoint = ex::parse_endpoint(o.server);
     net::io_context ctx;
-    // The recording observer needs the bound address, known once the endpoint exists: a
-    // placeholder (records nothing) until then.
-    neutrino::io::basic_endpoint<Client> ep(
-        ctx, ex::parse_endpoint(o.bind),
-        Client(cfg, observer_type(nm::terminal_observer(monitor_options), nm::recording_observer(nullptr, {}))));
-    auto key_log = o.keylog_path.empty() ? nm::key_log_writer::from_environment()
-                                         : std::make_shared<nm::key_log_writer>(o.keylog_path);
-    if (!o.pcap_path.empty() || key_log) {
-        // With a wildcard --bind, record the source address the kernel picks towards the server.
-        auto local = ep.local_endpoint();
-        if (local.address().is_unspecified()) {
-            net::ip::udp::socket probe(ctx, server_endpoint.protocol());
-            boost::system::error_code ec;
-            probe.connect(server_endpoint, ec);
-            if (!ec) {
-                auto routed = probe.local_endpoint(ec);
-                if (!ec) local.address(routed.address());
-            }
-        }
-        nm::recording_options recording;
-        recording.local = neutrino::io::to_peer_address(local);
-        recording.interface_name = "neutrino-core-client";
-        recording.key_log = key_log;
-        auto pcap = o.pcap_path.empty() ? nullptr : std::make_shared<nm::pcapng_writer>(o.pcap_path);
-        ep.layer().observer().template get<1>() = nm::recording_observer(std::move(pcap), std::move(recording));
-        if (!o.pcap_path.empty()) spdlog::info("recording every datagram to {}", o.pcap_path);
-        if (key_log) spdlog::info("writing session keys to {}", o.keylog_path.empty() ? "$NEUTRINO_KEYLOGFILE" : o.keylog_path);
-    }
+    neutrino::io::basic_endpoint<Client> ep(ctx, ex::parse_endpoint(o.bind), Client(cfg, ex::placeholder_observer()));
+    ex::observe_machines(ep.layer(), o.observe, monitor_options, ex::recording_address(ep, server_endpoint, ctx),
+                         "neutrino-core-client");
     std::uint64_t answered = 0;
     bool done = false;
+    ex::handshake_watch watch(ctx);  // says why, when no session is up after --connect-timeout
     net::steady_timer limit(ctx);
     net::signal_set signals(ctx, SIGINT, SIGTERM);
 
@@ -100,6 +68,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
         ep.close();
         limit.cancel();
         signals.cancel();
+        watch.cancel();
     };
 
     ep.set_event_handler([&](const nc::event& e) {
@@ -107,6 +76,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
             case nc::event_kind::connecting: spdlog::info("dialling {} (wire {})", o.server, o.wire); break;
             case nc::event_kind::established:
                 spdlog::info("session {:016x} established", e.session_id);
+                watch.established();
                 break;
             case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
             case nc::event_kind::closed:
@@ -129,7 +99,8 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
                     break;
                 }
                 ++answered;
-                spdlog::info("{} × {} = {} ({}/{})", *n, nc::as_string(e.words[2]), product, answered, o.count);
+                spdlog::info("{} × {} = {} ({})", *n, nc::as_string(e.words[2]), product,
+                             ex::progress(answered, o.count, "answered"));
                 if (o.count != 0 && answered >= o.count) {
                     net::post(ctx, finish);  // after this datagram's answer went out
                 }
@@ -142,6 +113,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
     if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
         throw std::runtime_error("connect: " + r.error().message());
     }
+    watch.start(o.connect_timeout, o.server, o.wire);
     ep.flush();
 
     signals.async_wait([&](boost::system::error_code ec, int) {
@@ -155,7 +127,8 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
         });
     }
     ctx.run();
-    spdlog::info("done: {} requests answered", answered);
+    spdlog::info("done: {} multiply requests arrived and were answered (the server counts the answers "
+                 "that reach it)", answered);
     return o.count == 0 || answered >= o.count ? 0 : 1;
 }
 
@@ -170,23 +143,17 @@ int main(int argc, char** argv) {
     app.add_option("--wire", o.wire, ex::wire_help)->capture_default_str()->check(CLI::IsMember(ex::wire_versions));
     app.add_option("--count", o.count, "exit 0 after answering this many requests (0: run for --duration)")->capture_default_str();
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
-    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
-    app.add_flag("--monitor", o.monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", o.monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--pcap", o.pcap_path, "record every datagram this endpoint sends and receives to this pcapng file (neutrino::monitor)");
-    app.add_option("--keylog", o.keylog_path, "append the sessions' keys to this NSS-style key log, for neutrino-monitor decrypt (default: $NEUTRINO_KEYLOGFILE when set)");
+    app.add_option("--connect-timeout", o.connect_timeout,
+                   "say what was tried and why it may fail when no session is up after this many seconds "
+                   "(the client keeps dialling)")
+        ->capture_default_str();
+    ex::add_observe_options(app, o.observe);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(o.log_level);
         const bool v3 = o.wire == "v3";
-        // With --monitor off the observer shows nothing (no event kinds, no summary).
-        nm::terminal_options monitor_options;
-        monitor_options.protocol = v3 ? &nm::neutrino_v3_description() : &nm::neutrino_v2_description();
-        if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
-            throw std::invalid_argument("--monitor-filter: " + err);
-        }
-        if (!o.monitor) monitor_options.events = 0;
+        const auto monitor_options = ex::apply_observe_options(
+            o.observe, v3 ? nm::neutrino_v3_description() : nm::neutrino_v2_description());
         auto server_key = nc::parse_key_hex(o.key_hex);
         if (!server_key) throw std::invalid_argument("--key: " + server_key.error().message());
         nc::client_config cfg;

@@ -27,16 +27,12 @@
 #include <utility>
 
 #include "../common.hpp"
+#include "../observe.hpp"
 #include "neutrino/core/dual_server.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
 #include "neutrino/monitor/describe.hpp"
-#include "neutrino/monitor/fanout.hpp"
-#include "neutrino/monitor/key_log.hpp"
-#include "neutrino/monitor/pcapng_writer.hpp"
-#include "neutrino/monitor/recording_observer.hpp"
-#include "neutrino/monitor/terminal_observer.hpp"
 
 namespace nc = neutrino::core;
 namespace ex = neutrino::examples;
@@ -53,15 +49,10 @@ struct options {
     std::uint64_t count = 0;
     double duration = 0;
     int interval_ms = 2000;
-    std::string log_level = "info";
-    bool monitor = false;
-    std::string monitor_filter;
-    std::string pcap_path;
-    std::string keylog_path;
+    ex::observe_options observe;
 };
 
-// terminal (--monitor) + recording (--pcap, --keylog), below the server machine.
-using observer_type = nm::fanout<nm::terminal_observer, nm::recording_observer>;
+using ex::observer_type;
 
 /// The machine of `--wire`, over `observer_type` (the dual server: v3 with default options).
 template <class Server>
@@ -78,46 +69,15 @@ Server make_server(nc::server_config cfg, observer_type observer) {
 template <class Server>
 int run(const options& o, nc::server_config cfg, const nm::terminal_options& monitor_options) {
     net::io_context ctx;
-    // The observers are set per machine below: the terminal view needs the machine's wire
-    // version, the recording observer the bound address, known once the endpoint exists.
-    neutrino::io::basic_endpoint<Server> ep(
-        ctx, ex::parse_endpoint(o.bind),
-        make_server<Server>(std::move(cfg), observer_type(nm::terminal_observer(monitor_options),
-                                                          nm::recording_observer(nullptr, {}))));
-    ex::for_each_machine(ep.layer(), [&](auto& machine) {
-        nm::terminal_options view = monitor_options;
-        view.protocol =
-            nm::neutrino_description(ex::wire_version_of<std::remove_cvref_t<decltype(machine)>>);
-        machine.observer().template get<0>() = nm::terminal_observer(std::move(view));
-    });
-    if constexpr (ex::dual_version_machine<Server>) {
-        // Each view counts time from its first event; start both now, so their times compare.
-        const auto now = neutrino::clock::now();
-        ex::for_each_machine(
-            ep.layer(), [&](auto& machine) { machine.observer().template get<0>().tick(now); });
-    }
-    auto key_log = o.keylog_path.empty() ? nm::key_log_writer::from_environment()
-                                         : std::make_shared<nm::key_log_writer>(o.keylog_path);
-    if (!o.pcap_path.empty() || key_log) {
-        nm::recording_options recording;
-        recording.local = ep.local_address();  // a wildcard --bind records as 0.0.0.0 / ::
-        recording.interface_name = "neutrino-core-server";
-        recording.key_log = key_log;
-        auto pcap = o.pcap_path.empty() ? nullptr : std::make_shared<nm::pcapng_writer>(o.pcap_path);
-        // One recording observer, copied into each machine: one capture interface for the one
-        // socket, one key log (a v3 handshake hash and the keys it labels are written in the
-        // same call, so the machines cannot interleave between them).
-        const nm::recording_observer recorder(std::move(pcap), std::move(recording));
-        ex::for_each_machine(
-            ep.layer(), [&](auto& machine) { machine.observer().template get<1>() = recorder; });
-        if (!o.pcap_path.empty()) spdlog::info("recording every datagram to {}", o.pcap_path);
-        if (key_log) spdlog::info("writing session keys to {}", o.keylog_path.empty() ? "$NEUTRINO_KEYLOGFILE" : o.keylog_path);
-    }
+    neutrino::io::basic_endpoint<Server> ep(ctx, ex::parse_endpoint(o.bind),
+                                            make_server<Server>(std::move(cfg), ex::placeholder_observer()));
+    // a wildcard --bind records as 0.0.0.0 / ::
+    ex::observe_machines(ep.layer(), o.observe, monitor_options, ep.local_address(), "neutrino-core-server");
     spdlog::info("listening on {} (wire {}, public key {})", o.bind, o.wire, nc::to_hex(ep.layer().configuration().keys.pk));
 
     std::mt19937_64 rng(std::random_device{}());
     std::map<std::uint64_t, double> expected;  // session id → product of its last request
-    std::uint64_t correct = 0, wrong = 0;
+    std::uint64_t correct = 0, wrong = 0, requests = 0;
     bool done = false;
     net::steady_timer tick(ctx);
     net::steady_timer limit(ctx);
@@ -153,8 +113,8 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
                     auto got = ex::parse_number<double>(nc::as_string(e.words[1]));
                     if (got && std::abs(*got - it->second) <= 1e-9 * std::max(1.0, std::abs(it->second))) {
                         ++correct;
-                        spdlog::info("session {:016x}: answer {} correct ({}/{})", e.session_id,
-                                     nc::as_string(e.words[1]), correct, o.count);
+                        spdlog::info("session {:016x}: answer {} correct ({})", e.session_id,
+                                     nc::as_string(e.words[1]), ex::progress(correct, o.count, "correct"));
                     } else {
                         ++wrong;
                         spdlog::warn("session {:016x}: wrong answer {}", e.session_id, nc::as_string(e.words[1]));
@@ -186,7 +146,10 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
             const auto now = neutrino::clock::now();
             ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
                 if (s != nc::session_state::established) return;
-                if (ep.layer().send(id, words, now)) expected[id] = product;
+                if (ep.layer().send(id, words, now)) {
+                    expected[id] = product;
+                    ++requests;
+                }
             });
             ep.flush();
             schedule();
@@ -205,7 +168,13 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
         });
     }
     ctx.run();
-    spdlog::info("done: {} correct, {} wrong answers; {} datagrams dropped", correct, wrong,
+    // A request is answered only if it arrives, and an answer counts only if it arrives and
+    // answers the session's latest request: basic has no retransmission, so under loss the
+    // client answers more requests than the server counts.
+    spdlog::info("done: sent {} multiply requests; {} answers arrived ({} correct, {} wrong); {} requests "
+                 "or answers lost or superseded (basic Neutrino does not retransmit); {} datagrams "
+                 "dropped as invalid",
+                 requests, correct + wrong, correct, wrong, requests - std::min(requests, correct + wrong),
                  ex::dropped_total(ep.layer()));
     if (wrong != 0) return 1;
     return o.count == 0 || correct >= o.count ? 0 : 1;
@@ -222,25 +191,14 @@ int main(int argc, char** argv) {
     app.add_option("--count", o.count, "exit 0 after this many correct answers (0: run for --duration)")->capture_default_str();
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--interval", o.interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
-    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
-    app.add_flag("--monitor", o.monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", o.monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--pcap", o.pcap_path, "record every datagram this endpoint sends and receives to this pcapng file (neutrino::monitor)");
-    app.add_option("--keylog", o.keylog_path, "append the sessions' keys to this NSS-style key log, for neutrino-monitor decrypt (default: $NEUTRINO_KEYLOGFILE when set)");
+    ex::add_observe_options(app, o.observe);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(o.log_level);
-        // With --monitor off the observer shows nothing (no event kinds, no summary). run() gives
-        // each machine the description of its own wire version; the filter's type names are
-        // read with v3's (a superset of v2's names).
-        nm::terminal_options monitor_options;
-        monitor_options.protocol =
-            o.wire == "v2" ? &nm::neutrino_v2_description() : &nm::neutrino_v3_description();
-        if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
-            throw std::invalid_argument("--monitor-filter: " + err);
-        }
-        if (!o.monitor) monitor_options.events = 0;
+        // Each machine gets the description of its own wire version; the filter's type names
+        // are read with v3's (a superset of v2's names).
+        const auto monitor_options = ex::apply_observe_options(
+            o.observe, o.wire == "v2" ? nm::neutrino_v2_description() : nm::neutrino_v3_description());
         auto secret = nc::parse_key_hex(o.key_hex);
         if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
         nc::server_config cfg;

@@ -45,10 +45,8 @@
 #include "neutrino/extended/server.hpp"
 #include "neutrino/extended/stream_decoder.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
-#include "neutrino/monitor/fanout.hpp"
-#include "neutrino/monitor/recording_observer.hpp"
-#include "neutrino/monitor/terminal_observer.hpp"
 #include "neutrino/reliable/server.hpp"
+#include "../observe.hpp"
 #include "transfer.hpp"
 
 namespace nc = neutrino::core;
@@ -61,8 +59,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// terminal (--monitor) + recording (--pcap, --keylog) below the reliable layer.
-using observer_type = nm::fanout<nm::terminal_observer, nm::recording_observer>;
+using ex::observer_type;
 /// The stacks of --wire v3 and --wire v2.
 using v3_server_type = ne::basic_server<nr::basic_server<nc::v3::basic_server<observer_type>>>;
 using v2_server_type =
@@ -80,11 +77,7 @@ struct options {
     std::uint64_t max_size = ex::max_word_size;
     std::size_t stream_above = std::size_t{1} << 20;
     double duration = 0;
-    std::string log_level = "info";
-    bool monitor = false;
-    std::string monitor_filter;
-    std::string pcap_path;
-    std::string keylog_path;
+    ex::observe_options observe;
 };
 
 /// The Extended configuration for these options on a stack of fragments of `fragment_size`.
@@ -220,9 +213,8 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
         ctx, local,
         Server(
             std::move(cfg), ecfg, nr::config{}, below...,
-            observer_type(nm::terminal_observer(terminal), nm::recording_observer(nullptr, {}))));
-    ex::attach_recording(ep.layer().next_layer().next_layer().observer().template get<1>(),
-                         ep.local_address(), "neutrino-recv", o.pcap_path, o.keylog_path);
+            ex::placeholder_observer()));
+    ex::observe_machines(ep.layer(), o.observe, terminal, ep.local_address(), "neutrino-recv");
     const auto bound = ep.local_endpoint();
     spdlog::info("listening on {}:{} (wire {}, public key {}), writing to {}",
                  bound.address().to_string(), bound.port(), o.wire,
@@ -489,22 +481,12 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 30));
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")
         ->capture_default_str();
-    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")
-        ->capture_default_str();
-    app.add_flag("--monitor", o.monitor,
-                 "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", o.monitor_filter,
-                   "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--pcap", o.pcap_path,
-                   "record every datagram this endpoint sends and receives to this pcapng file");
-    app.add_option("--keylog", o.keylog_path,
-                   "append the session keys to this NSS-style key log, for neutrino-monitor "
-                   "decrypt (default: $NEUTRINO_KEYLOGFILE when set)");
+    ex::add_observe_options(app, o.observe);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(o.log_level);
-        const auto terminal = ex::monitor_options(o.wire, o.monitor, o.monitor_filter);
+        const auto terminal = ex::apply_observe_options(
+            o.observe, o.wire == "v3" ? nm::neutrino_v3_description() : nm::neutrino_v2_description());
         nc::server_config cfg;
         cfg.keys.sk = nc::secret_key(ex::load_key(o.key_text, "--key"));
         cfg.keys.pk = nc::public_key_of(cfg.keys.sk);

@@ -41,10 +41,8 @@
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/extended/client.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
-#include "neutrino/monitor/fanout.hpp"
-#include "neutrino/monitor/recording_observer.hpp"
-#include "neutrino/monitor/terminal_observer.hpp"
 #include "neutrino/reliable/client.hpp"
+#include "../observe.hpp"
 #include "transfer.hpp"
 
 namespace nc = neutrino::core;
@@ -56,8 +54,7 @@ namespace nm = neutrino::monitor;
 
 namespace {
 
-// terminal (--monitor) + recording (--pcap, --keylog) below the reliable layer.
-using observer_type = nm::fanout<nm::terminal_observer, nm::recording_observer>;
+using ex::observer_type;
 /// The stacks of --wire v3 and --wire v2.
 using v3_client_type = ne::basic_client<nr::basic_client<nc::v3::basic_client<observer_type>>>;
 using v2_client_type =
@@ -74,11 +71,7 @@ struct options {
     std::size_t chunk_kib = 256;
     double connect_timeout = 10;
     double duration = 0;
-    std::string log_level = "info";
-    bool monitor = false;
-    std::string monitor_filter;
-    std::string pcap_path;
-    std::string keylog_path;
+    ex::observe_options observe;
 };
 
 /// The largest Extended message the receiver announced in the handshake (v3), or nullopt when
@@ -181,25 +174,9 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
         ctx, ex::parse_endpoint(o.bind),
         Client(
             cfg, ecfg, nr::config{}, below...,
-            observer_type(nm::terminal_observer(terminal), nm::recording_observer(nullptr, {}))));
-    if (!o.pcap_path.empty() || !o.keylog_path.empty() ||
-        std::getenv("NEUTRINO_KEYLOGFILE") != nullptr) {
-        // With a wildcard --bind, record the source address the kernel picks towards the
-        // server.
-        auto local = ep.local_endpoint();
-        if (local.address().is_unspecified()) {
-            net::ip::udp::socket probe(ctx, server_endpoint.protocol());
-            boost::system::error_code ec;
-            probe.connect(server_endpoint, ec);
-            if (!ec) {
-                auto routed = probe.local_endpoint(ec);
-                if (!ec) local.address(routed.address());
-            }
-        }
-        ex::attach_recording(ep.layer().next_layer().next_layer().observer().template get<1>(),
-                             neutrino::io::to_peer_address(local), "neutrino-send", o.pcap_path,
-                             o.keylog_path);
-    }
+            ex::placeholder_observer()));
+    ex::observe_machines(ep.layer(), o.observe, terminal, ex::recording_address(ep, server_endpoint, ctx),
+                         "neutrino-send");
 
     bool done = false;
     bool confirmed = false;
@@ -347,8 +324,7 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
         std::chrono::duration<double>(o.connect_timeout)));
     connect_limit.async_wait([&](boost::system::error_code ec) {
         if (!ec && !began)
-            fail(fmt::format("no session with {} after {} s (wire {}: does the receiver speak it?)",
-                             o.server, o.connect_timeout, o.wire));
+            fail(ex::no_answer_hint(o.server, o.wire, o.connect_timeout));
     });
     signals.async_wait([&](boost::system::error_code ec, int) {
         if (!ec) fail("interrupted");
@@ -392,23 +368,13 @@ int main(int argc, char** argv) {
         ->check(CLI::PositiveNumber);
     app.add_option("--duration", o.duration, "give up after this many seconds in all (0: no limit)")
         ->capture_default_str();
-    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")
-        ->capture_default_str();
-    app.add_flag("--monitor", o.monitor,
-                 "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", o.monitor_filter,
-                   "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--pcap", o.pcap_path,
-                   "record every datagram this endpoint sends and receives to this pcapng file");
-    app.add_option("--keylog", o.keylog_path,
-                   "append the session keys to this NSS-style key log, for neutrino-monitor "
-                   "decrypt (default: $NEUTRINO_KEYLOGFILE when set)");
+    ex::add_observe_options(app, o.observe);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(o.log_level);
         const bool v3 = o.wire == "v3";
-        const auto terminal = ex::monitor_options(o.wire, o.monitor, o.monitor_filter);
+        const auto terminal = ex::apply_observe_options(
+            o.observe, o.wire == "v3" ? nm::neutrino_v3_description() : nm::neutrino_v2_description());
         nc::client_config cfg;
         cfg.server_key = ex::load_key(o.key_text, "--key");
         cfg.server = neutrino::io::to_peer_address(ex::parse_endpoint(o.server));

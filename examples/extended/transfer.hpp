@@ -38,11 +38,6 @@
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/result.hpp"
 #include "neutrino/core/time.hpp"
-#include "neutrino/monitor/describe.hpp"
-#include "neutrino/monitor/key_log.hpp"
-#include "neutrino/monitor/pcapng_writer.hpp"
-#include "neutrino/monitor/recording_observer.hpp"
-#include "neutrino/monitor/terminal_observer.hpp"
 
 namespace neutrino::examples {
 
@@ -352,41 +347,5 @@ private:
 };
 
 // --- observers --------------------------------------------------------------------------------
-
-/// The terminal view's options from --wire, --monitor and --monitor-filter: packets described
-/// as wire v3 or v2 (one of `wire_versions`); with --monitor off it shows nothing. Throws
-/// std::invalid_argument on a bad filter.
-inline monitor::terminal_options monitor_options(std::string_view wire, bool monitor,
-                                                 const std::string& filter) {
-    monitor::terminal_options o;
-    o.protocol =
-        wire == "v3" ? &monitor::neutrino_v3_description() : &monitor::neutrino_v2_description();
-    if (auto err = monitor::apply_filter(filter, o); !err.empty()) {
-        throw std::invalid_argument("--monitor-filter: " + err);
-    }
-    if (!monitor) o.events = 0;
-    return o;
-}
-
-/// Points `slot` (a placeholder recording nothing) at the --pcap file and the --keylog file
-/// (or $NEUTRINO_KEYLOGFILE); does nothing when neither is asked for. `local` is this side's
-/// address as recorded in the capture.
-inline void attach_recording(monitor::recording_observer& slot, const peer_address& local,
-                             std::string interface_name, const std::string& pcap_path,
-                             const std::string& keylog_path) {
-    auto key_log = keylog_path.empty() ? monitor::key_log_writer::from_environment()
-                                       : std::make_shared<monitor::key_log_writer>(keylog_path);
-    if (pcap_path.empty() && !key_log) return;
-    monitor::recording_options recording;
-    recording.local = local;
-    recording.interface_name = std::move(interface_name);
-    recording.key_log = key_log;
-    auto pcap = pcap_path.empty() ? nullptr : std::make_shared<monitor::pcapng_writer>(pcap_path);
-    slot = monitor::recording_observer(std::move(pcap), std::move(recording));
-    if (!pcap_path.empty()) spdlog::info("recording every datagram to {}", pcap_path);
-    if (key_log)
-        spdlog::info("writing session keys to {}",
-                     keylog_path.empty() ? "$NEUTRINO_KEYLOGFILE" : keylog_path);
-}
 
 }  // namespace neutrino::examples

@@ -34,7 +34,7 @@
 #include <vector>
 
 #include "../common.hpp"
-#include "observers.hpp"
+#include "../observe.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
@@ -152,11 +152,9 @@ struct options {
     std::uint64_t count = 0;
     std::uint64_t bulk = 0;
     double duration = 0;
+    double connect_timeout = 4;
     int retry_us = 200;
-    std::string log_level = "info";
-    bool monitor = false;
-    std::string monitor_filter;
-    std::string events_path;
+    ex::observe_options observe;
     std::string wire = ex::default_wire;
 };
 
@@ -166,22 +164,19 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
     // The options under the names the code below uses.
     const std::string& server = o.server;
     const std::string& bind = o.bind;
-    const std::string& events_path = o.events_path;
     const std::uint64_t count = o.count;
     const std::uint64_t bulk = o.bulk;
     const double duration = o.duration;
     const int retry_us = o.retry_us;
     net::io_context ctx;
-    observer_type observer(nm::terminal_observer(monitor_options),
-                           events_path.empty() ? events_observer()
-                                               : events_observer(events_path, *monitor_options.protocol));
-    if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
-    neutrino::io::basic_endpoint<Client> ep(ctx, ex::parse_endpoint(bind),
-                                                 Client(cfg, std::move(observer)));
+    neutrino::io::basic_endpoint<Client> ep(ctx, ex::parse_endpoint(bind), Client(cfg, ex::placeholder_observer()));
+    ex::observe_machines(ep.layer(), o.observe, monitor_options,
+                         ex::recording_address(ep, ex::parse_endpoint(server), ctx), "neutrino-reliable-client");
     std::uint64_t answered = 0;
     bool done = false;
     bool bulk_confirmed = false;
     bool failed = false;
+    ex::handshake_watch watch(ctx);  // says why, when no session is up after --connect-timeout
     bulk_sender sender(bulk);
     net::steady_timer retry(ctx);
     bool retry_armed = false;
@@ -197,6 +192,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
         retry.cancel();
         limit.cancel();
         signals.cancel();
+        watch.cancel();
     };
 
     // Bulk: send what the window takes; when it is full, retry after a short timer (an
@@ -227,6 +223,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
             case nc::event_kind::connecting: spdlog::info("dialling {} (wire {})", server, o.wire); break;
             case nc::event_kind::established:
                 spdlog::info("session {:016x} established", e.session_id);
+                watch.established();
                 if (bulk != 0) net::post(ctx, pump);
                 break;
             case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
@@ -284,7 +281,8 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
                     break;
                 }
                 ++answered;
-                spdlog::info("{} × {} = {} ({}/{})", *n, nc::as_string(e.words[2]), product, answered, count);
+                spdlog::info("{} × {} = {} ({})", *n, nc::as_string(e.words[2]), product,
+                             ex::progress(answered, count, "answered"));
                 if (count != 0 && answered >= count) {
                     net::post(ctx, finish);  // after this datagram's answer went out
                 }
@@ -297,6 +295,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
     if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
         throw std::runtime_error("connect: " + r.error().message());
     }
+    watch.start(o.connect_timeout, o.server, o.wire);
     ep.flush();
 
     signals.async_wait([&](boost::system::error_code ec, int) {
@@ -320,7 +319,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
         }
         return bulk_confirmed && !failed ? 0 : 1;
     }
-    spdlog::info("done: {} requests answered", answered);
+    spdlog::info("done: {} multiply requests arrived and were answered", answered);
     return count == 0 || answered >= count ? 0 : 1;
 }
 
@@ -340,22 +339,16 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::Range(10, 100000));
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
-    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
-    app.add_flag("--monitor", o.monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", o.monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--events", o.events_path,
-                   "write every packet event of this endpoint to this file as JSON lines, for neutrino-monitor report");
+    app.add_option("--connect-timeout", o.connect_timeout,
+                   "say what was tried and why it may fail when no session is up after this many seconds "
+                   "(the client keeps dialling)")
+        ->capture_default_str();
+    ex::add_observe_options(app, o.observe);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(o.log_level);
-        // With --monitor off the terminal observer shows nothing (no event kinds, no summary).
-        nm::terminal_options monitor_options;
-        monitor_options.protocol = o.wire == "v3" ? &nm::neutrino_v3_description() : &nm::neutrino_v2_description();
-        if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
-            throw std::invalid_argument("--monitor-filter: " + err);
-        }
-        if (!o.monitor) monitor_options.events = 0;
+        const auto monitor_options = ex::apply_observe_options(
+            o.observe, o.wire == "v3" ? nm::neutrino_v3_description() : nm::neutrino_v2_description());
         auto server_key = nc::parse_key_hex(o.key_hex);
         if (!server_key) throw std::invalid_argument("--key: " + server_key.error().message());
         nc::client_config cfg;

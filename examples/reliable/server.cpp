@@ -48,7 +48,7 @@
 #include <vector>
 
 #include "../common.hpp"
-#include "observers.hpp"
+#include "../observe.hpp"
 #include "neutrino/core/dual_server.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
@@ -110,10 +110,7 @@ struct options {
     std::uint64_t count = 0;
     double duration = 0;
     int interval_ms = 2000;
-    std::string log_level = "info";
-    bool monitor = false;
-    std::string monitor_filter;
-    std::string events_path;
+    ex::observe_options observe;
     std::string wire = ex::default_server_wire;
 };
 
@@ -134,33 +131,13 @@ template <class Server>
 int run(const options& o, nc::server_config cfg, const nm::terminal_options& monitor_options) {
     // The options under the names the code below uses.
     const std::string& bind = o.bind;
-    const std::string& events_path = o.events_path;
     const std::uint64_t count = o.count;
     const double duration = o.duration;
     const int interval_ms = o.interval_ms;
     net::io_context ctx;
-    // One events log, copied into each machine of a dual server (copies share the file); its
-    // type names come from v3's description for `both`, which names v2's codes as v2 does.
-    observer_type observer(nm::terminal_observer(monitor_options),
-                           events_path.empty() ? events_observer()
-                                               : events_observer(events_path, *monitor_options.protocol));
-    if (!events_path.empty()) spdlog::info("writing every packet event to {}", events_path);
     neutrino::io::basic_endpoint<Server> ep(ctx, ex::parse_endpoint(bind),
-                                            make_server<Server>(std::move(cfg), std::move(observer)));
-    // The terminal view per machine, each with the description of its own wire version.
-    ex::for_each_machine(ep.layer().next_layer(), [&](auto& machine) {
-        nm::terminal_options view = monitor_options;
-        view.protocol =
-            nm::neutrino_description(ex::wire_version_of<std::remove_cvref_t<decltype(machine)>>);
-        machine.observer().template get<0>() = nm::terminal_observer(std::move(view));
-    });
-    if constexpr (ex::dual_version_machine<typename Server::next_layer_type>) {
-        // Each view counts time from its first event; start both now, so their times compare.
-        const auto now = neutrino::clock::now();
-        ex::for_each_machine(ep.layer().next_layer(), [&](auto& machine) {
-            machine.observer().template get<0>().tick(now);
-        });
-    }
+                                            make_server<Server>(std::move(cfg), ex::placeholder_observer()));
+    ex::observe_machines(ep.layer(), o.observe, monitor_options, ep.local_address(), "neutrino-reliable-server");
     spdlog::info("listening on {} (wire {}, public key {})", bind, o.wire,
                  nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
 
@@ -317,8 +294,8 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
                     auto got = ex::parse_number<double>(nc::as_string(e.words[1]));
                     if (got && std::abs(*got - it->second) <= 1e-9 * std::max(1.0, std::abs(it->second))) {
                         ++correct;
-                        spdlog::info("session {:016x}: answer {} correct ({}/{})", e.session_id,
-                                     nc::as_string(e.words[1]), correct, count);
+                        spdlog::info("session {:016x}: answer {} correct ({})", e.session_id,
+                                     nc::as_string(e.words[1]), ex::progress(correct, count, "correct"));
                     } else {
                         ++wrong;
                         spdlog::warn("session {:016x}: wrong answer {}", e.session_id, nc::as_string(e.words[1]));
@@ -378,9 +355,10 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     }
     ctx.run();
     const auto& st = ep.layer().stats();
-    spdlog::info("done: {} correct, {} wrong answers or failed transfers, {} bulk transfers verified; "
-                 "{} datagrams dropped; reliable: {} delivered, {} out of order, {} requests sent, "
-                 "{} retransmitted, max buffered send {} / receive {}",
+    spdlog::info("done: {} correct answers, {} wrong answers or failed transfers, {} bulk transfers "
+                 "verified; {} datagrams dropped as invalid; reliable layer: {} DATA delivered, {} "
+                 "arrived out of order, {} retransmission requests sent, {} packets retransmitted, at "
+                 "most {} packets unacknowledged / {} held out of order",
                  correct, wrong, bulk_ok, ex::dropped_total(ep.layer().next_layer()), st.delivered,
                  st.buffered, st.requests_sent, st.retransmitted, st.max_send_buffered,
                  st.max_receive_buffered);
@@ -401,25 +379,14 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--interval", o.interval_ms, "milliseconds between multiply requests")->capture_default_str()->check(CLI::Range(1, 3600000));
-    app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error, off")->capture_default_str();
-    app.add_flag("--monitor", o.monitor, "print one line per packet event and a summary per second (neutrino::monitor)");
-    app.add_option("--monitor-filter", o.monitor_filter, "with --monitor: e.g. \"types=DATA events=send,recv session=<hex>\"");
-    app.add_option("--events", o.events_path,
-                   "write every packet event of this endpoint to this file as JSON lines, for neutrino-monitor report");
+    ex::add_observe_options(app, o.observe);
     CLI11_PARSE(app, argc, argv);
 
     try {
-        ex::set_log_level(o.log_level);
-        // With --monitor off the terminal observer shows nothing (no event kinds, no summary).
-        // run() gives each machine the description of its own wire version; the filter's type
-        // names (and the --events log's, for both) are v3's, a superset of v2's names.
-        nm::terminal_options monitor_options;
-        monitor_options.protocol =
-            o.wire == "v2" ? &nm::neutrino_v2_description() : &nm::neutrino_v3_description();
-        if (auto err = nm::apply_filter(o.monitor_filter, monitor_options); !err.empty()) {
-            throw std::invalid_argument("--monitor-filter: " + err);
-        }
-        if (!o.monitor) monitor_options.events = 0;
+        // Each machine gets the description of its own wire version; the filter's type names
+        // (and the --events log's, for both) are v3's, a superset of v2's names.
+        const auto monitor_options = ex::apply_observe_options(
+            o.observe, o.wire == "v2" ? nm::neutrino_v2_description() : nm::neutrino_v3_description());
         auto secret = nc::parse_key_hex(o.key_hex);
         if (!secret) throw std::invalid_argument("--key: " + secret.error().message());
         nc::server_config cfg;
