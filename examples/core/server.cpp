@@ -173,7 +173,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     // client answers more requests than the server counts.
     spdlog::info("done: sent {} multiply requests; {} answers arrived ({} correct, {} wrong); {} requests "
                  "or answers lost or superseded (basic Neutrino does not retransmit); {} datagrams "
-                 "dropped as invalid",
+                 "dropped (duplicates, replays or invalid)",
                  requests, correct + wrong, correct, wrong, requests - std::min(requests, correct + wrong),
                  ex::dropped_total(ep.layer()));
     if (wrong != 0) return 1;

@@ -356,7 +356,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     ctx.run();
     const auto& st = ep.layer().stats();
     spdlog::info("done: {} correct answers, {} wrong answers or failed transfers, {} bulk transfers "
-                 "verified; {} datagrams dropped as invalid; reliable layer: {} DATA delivered, {} "
+                 "verified; {} datagrams dropped (duplicates, replays or invalid); reliable layer: {} DATA delivered, {} "
                  "arrived out of order, {} retransmission requests sent, {} packets retransmitted, at "
                  "most {} packets unacknowledged / {} held out of order",
                  correct, wrong, bulk_ok, ex::dropped_total(ep.layer().next_layer()), st.delivered,
