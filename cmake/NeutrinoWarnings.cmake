@@ -22,6 +22,17 @@ function(neutrino_set_warnings target)
         "$<BUILD_INTERFACE:$<$<CXX_COMPILER_ID:GNU,Clang>:${warnings}>>")
 endfunction()
 
+# neutrino_set_test_warnings(<target>)
+# The warnings of neutrino_set_warnings for a test executable, less two that GCC 12 reports
+# falsely at -O2/-O3 from inside libstdc++ for code every test writes: -Wrestrict on
+# `"m" + std::to_string(i)` (GCC bug 105329) and -Wmaybe-uninitialized on moving into an
+# std::optional<std::vector<…>> (GCC bug 80635). The library, tools and examples keep both.
+function(neutrino_set_test_warnings target)
+    neutrino_set_warnings(${target})
+    target_compile_options(${target} PRIVATE
+        "$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_GREATER_EQUAL:$<CXX_COMPILER_VERSION>,12>>:-Wno-restrict;-Wno-maybe-uninitialized>")
+endfunction()
+
 # neutrino_asio_defs(<target>)
 # Boost 1.74's Asio detects C++20 coroutines only for GCC; with Clang it must be told.
 # The definitions are a generator expression evaluated with the *consumer's* compiler, so

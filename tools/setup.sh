@@ -2,15 +2,17 @@
 # The single entry point behind the README's commands; works on a fresh Debian 12 machine.
 #
 #   tools/setup.sh deps   install the Debian packages the project needs (and nothing else)
-#   tools/setup.sh demo   deps, build the `release` preset, run examples/demo.sh on it
+#   tools/setup.sh demo   deps, build the five programs of the demo (`demo` preset: release, no
+#                         tests or benchmarks), run examples/demo.sh on them
 #   tools/setup.sh test   deps, then the stages below; stops at the first failing stage
 #                           dev      cmake --workflow --preset dev   (-Werror build, all tests,
 #                                    including the installed-package consumer test)
 #                           asan     cmake --workflow --preset asan  (ASan + UBSan, g++)
 #                           fuzz     fuzz preset: build the libFuzzer targets, run the tests
 #                                    labelled `fuzz` (short smoke runs)
-#                           package  install build/dev into a temporary prefix, build and run
-#                                    tests/package against it
+#                           package  install build/dev into a temporary prefix, and its Debian
+#                                    package (cpack -G DEB) into a temporary root; build and
+#                                    run tests/package against each
 #
 # Environment (local speed only; CI runs everything):
 #   NEUTRINO_SKIP_ASAN=1   skip the asan stage
@@ -24,7 +26,7 @@ packages=(
     build-essential cmake pkg-config g++ clang-14 libclang-rt-14-dev
     libsodium-dev libboost1.74-dev librange-v3-dev libexpected-dev
     libspdlog-dev libfmt-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-    python3 python3-nacl tshark
+    python3 python3-nacl tshark file
 )
 
 usage() {
@@ -94,10 +96,12 @@ case $cmd in
         ;;
     demo)
         install_deps
-        cmake --preset release
-        cmake --build --preset release
+        # Only what the demo runs (the demo preset: release, no tests, no benchmarks; its build
+        # preset names the five programs).
+        cmake --preset demo
+        cmake --build --preset demo
         if [[ -f $root/examples/demo.sh ]]; then
-            exec bash "$root/examples/demo.sh" "$root/build/release"
+            exec bash "$root/examples/demo.sh" "$root/build/demo"
         fi
         echo "setup.sh: the demo is not available yet (examples/demo.sh does not exist)" >&2
         exit 1

@@ -1,12 +1,15 @@
 // Compiles against the installed headers and runs: every module of the package is usable from
-// outside (headers found, libraries linked, dependencies re-found by neutrinoConfig.cmake).
+// outside (headers found, libraries linked, dependencies re-found by neutrinoConfig.cmake, or
+// given by the pkg-config files). Needs both static libraries and libsodium at link time.
 #include <array>
 #include <cstddef>
 
+#include <neutrino/core/crypto.hpp>
 #include <neutrino/core/datagram_layer.hpp>
 #include <neutrino/core/result.hpp>
 #include <neutrino/extended/detail/reassembler.hpp>
 #include <neutrino/inspector/impairment.hpp>
+#include <neutrino/monitor/describe.hpp>
 #include <neutrino/monitor/terminal_observer.hpp>
 #include <neutrino/reliable/client.hpp>
 #include <neutrino/reliable/server.hpp>
@@ -20,5 +23,11 @@ int main() {
     const std::array<std::byte, 3> d{};
     link.submit(d, neutrino::time_point{});
     const bool forwarded = link.poll(neutrino::time_point{}).has_value();
-    return r.has_value() && *r == 42 && forwarded ? 0 : 1;
+    std::array<std::byte, neutrino::core::key_size> secret{};
+    secret[0] = std::byte{1};
+    const auto pub = neutrino::core::public_key_of(neutrino::core::secret_key{secret});  // libsodium
+    const bool described = neutrino::monitor::neutrino_description(2) != nullptr;  // libneutrino_monitor
+    return r.has_value() && *r == 42 && forwarded && pub != neutrino::core::public_key{} && described
+               ? 0
+               : 1;
 }
