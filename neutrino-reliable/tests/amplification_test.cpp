@@ -27,7 +27,24 @@ using neutrino::time_point;
 
 namespace {
 
-struct v2_stack {
+// What the arena asks of a reliable stack beyond construction (adversary.hpp).
+struct reliable_stack_ops {
+    template <class Client>
+    static auto& core_of(Client& c) {
+        return c.next_layer();
+    }
+    template <class Client>
+    static bool send(Client& c, std::size_t i, time_point now) {
+        return static_cast<bool>(c.send(nc::words("m" + std::to_string(i)), now));
+    }
+    static bool is_message(const nc::event& e) { return e.kind == nc::event_kind::data; }
+    template <class Server>
+    static const nr::stats& reliable_stats(const Server& s) {
+        return s.stats();
+    }
+};
+
+struct v2_stack : reliable_stack_ops {
     using client = client_t;
     using server = server_t;
     static client make_client(std::uint64_t seed) {
@@ -38,16 +55,9 @@ struct v2_stack {
         return server(server_cfg(), nr::config{}, nc::null_observer{},
                       neutrino::seeded_random(seed));
     }
-    static auto& core_of(client& c) { return c.next_layer(); }
-    static bool send(client& c, std::size_t i, time_point now) {
-        return static_cast<bool>(c.send(nc::words("m" + std::to_string(i)), now));
-    }
-    static bool is_message(const nc::event& e) { return e.kind == nc::event_kind::data; }
-    static const nr::stats& reliable_stats(const server& s) { return s.stats(); }
-    static const nc::stats& core_stats(const server& s) { return s.next_layer().stats(); }
 };
 
-struct v3_stack {
+struct v3_stack : reliable_stack_ops {
     using core_client = nc::v3::basic_client<nc::null_observer, neutrino::seeded_random>;
     using core_server = nc::v3::basic_server<nc::null_observer, neutrino::seeded_random>;
     using client = nr::basic_client<core_client>;
@@ -60,12 +70,6 @@ struct v3_stack {
         return server(server_cfg(), nr::config{}, nc::v3::server_options{}, nc::null_observer{},
                       neutrino::seeded_random(seed));
     }
-    static auto& core_of(client& c) { return c.next_layer(); }
-    static bool send(client& c, std::size_t i, time_point now) {
-        return static_cast<bool>(c.send(nc::words("m" + std::to_string(i)), now));
-    }
-    static bool is_message(const nc::event& e) { return e.kind == nc::event_kind::data; }
-    static const nr::stats& reliable_stats(const server& s) { return s.stats(); }
 };
 
 template <class Stack>
@@ -207,10 +211,6 @@ struct v2_keyed_stack : v2_stack {
     using client = nr::basic_client<core_client>;
     static client make_client(std::uint64_t seed) {
         return client(client_cfg(), nr::config{}, keys_observer{}, neutrino::seeded_random(seed));
-    }
-    static auto& core_of(client& c) { return c.next_layer(); }
-    static bool send(client& c, std::size_t i, time_point now) {
-        return static_cast<bool>(c.send(nc::words("m" + std::to_string(i)), now));
     }
 };
 
