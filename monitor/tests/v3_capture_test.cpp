@@ -296,7 +296,7 @@ TEST(v3_capture, every_packet_decrypts_across_key_updates_and_a_resealed_retrans
         EXPECT_EQ(in_pns.size(), st.decrypted);
         EXPECT_EQ(out_pns, in_pns);
         EXPECT_EQ(hello3, 1);
-        EXPECT_EQ(good_bye, 1);
+        EXPECT_EQ(good_bye, 2);  // core::client_config::good_bye_copies
         for (int i = 0; i < 20; ++i) {
             EXPECT_EQ(data_words["374," + std::to_string(i)], 1) << i;
             EXPECT_EQ(data_words["630," + std::to_string(i)], i == 0 ? 2 : 1) << i;  // + the resend
