@@ -151,8 +151,11 @@ TYPED_TEST(amplification, forged_data_far_ahead_from_the_genuine_address_request
     const time_point t0 = ar.now();
     const auto forged = ar.forge(nc::packet_type::data, nc::words("forged"), 1000);
     ar.inject(forged, na::genuine_address);
-    // nothing at once: the reorder delay first (one arrival is not three)
-    EXPECT_EQ(TypeParam::reliable_stats(ar.server()).requests_sent, reqs0);
+    // At once only what the packet threshold allows near it (the numbers within a burst's
+    // reach below it), and no more than the budget: was 64 at once, 960 within 5.4 ms.
+    const std::uint64_t at_once = TypeParam::reliable_stats(ar.server()).requests_sent - reqs0;
+    const nr::config budget;
+    EXPECT_LE(at_once, budget.request_floor + 3 * budget.request_per_arrival);
     ar.run_for(6ms);
     const std::uint64_t first = TypeParam::reliable_stats(ar.server()).requests_sent - reqs0;
     ar.run_for(94ms);
@@ -167,10 +170,11 @@ TYPED_TEST(amplification, forged_data_far_ahead_from_the_genuine_address_request
     const double bound = (epochs + 1) * static_cast<double>(c.request_floor) +
                          2.0 * static_cast<double>(c.request_per_arrival * arrivals_upper);
     std::printf(
-        "[amplification] case 2: requests in the first 6 ms %llu, first 100 ms %llu, in %.0f ms "
-        "%llu "
-        "(bound %.0f; before the fix: 960 within 5.4 ms)\n",
-        static_cast<unsigned long long>(first), static_cast<unsigned long long>(in_100ms),
+        "[amplification] case 2: requests at once %llu, in the first 6 ms %llu, first 100 ms %llu, "
+        "in %.0f ms "
+        "%llu (bound %.0f; before the fix: 960 within 5.4 ms)\n",
+        static_cast<unsigned long long>(at_once), static_cast<unsigned long long>(first),
+        static_cast<unsigned long long>(in_100ms),
         std::chrono::duration<double, std::milli>(ar.now() - t0).count(),
         static_cast<unsigned long long>(total), bound);
     // With the genuine client quiet, the evidence is one packet and a keep-alive or two: the

@@ -233,6 +233,7 @@ private:
     // unacknowledged KEEP_ALIVEs before one is held back.
     static constexpr std::size_t control_reserve = 4096;
     static constexpr std::uint64_t reorder_threshold = 3;
+    static constexpr std::uint64_t burst_reach = 16;  ///< see request_missing
 
     static std::uint64_t timestamp(time_point now) noexcept {
         return static_cast<std::uint64_t>(
@@ -433,10 +434,14 @@ private:
                 fail_session(st);
                 return;
             }
-            // A gap may be reordering: request once three later packets arrived (counted
-            // arrivals, not the distance in numbers: one packet far ahead is one piece of
-            // evidence), or after a quarter RTT (at least 1 ms), whichever is first.
+            // A gap may be reordering: request once three later packets arrived, or once a
+            // packet more than three numbers later arrived (QUIC's packet threshold) within a
+            // burst's reach of it, or after a quarter RTT (at least 1 ms), whichever is first.
+            // The reach keeps one packet numbered far ahead one piece of evidence: it makes only
+            // the numbers just below it overdue, not every number down to the edge.
+            const std::uint64_t behind = rx_.end() - s.pn;
             const bool overdue = !cfg_.tolerate_reordering || arrivals_ - s.arrivals_at >= reorder_threshold ||
+                                 (behind > reorder_threshold && behind <= reorder_threshold + burst_reach) ||
                                  now - s.missing_since >= std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
             if (!overdue && s.requests == 0) {
                 const time_point due = s.missing_since + std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
