@@ -102,12 +102,6 @@ struct amplification : ::testing::Test {
             << "delivered " << arena_.messages << " of " << sent;
     }
     std::uint64_t session() { return arena_.genuine().session_id(); }
-    /// Budget of one window of `w`: the floor and two per datagram the server received in it
-    /// and the window before, twice over (windows and epochs need not align).
-    std::uint64_t budget(std::uint64_t received_datagrams) {
-        const nr::config c;
-        return 2 * (c.request_floor + c.request_per_arrival * received_datagrams);
-    }
 };
 
 using stacks = ::testing::Types<v2_stack, v3_stack>;
@@ -165,7 +159,7 @@ TYPED_TEST(amplification, forged_data_far_ahead_from_the_genuine_address_request
     const std::uint64_t total = TypeParam::reliable_stats(ar.server()).requests_sent - reqs0;
     const std::uint64_t arrivals_upper = ar.at(na::genuine_address).datagrams_received - rx0;
     const double epochs =
-        std::chrono::duration<double>(ar.now() - t0) / std::chrono::duration<double>(c.initial_rtt);
+        std::chrono::duration<double>(ar.now() - t0) / std::chrono::duration<double>(c.min_request_interval);
     // the statable budget: the floor per epoch, and each arrival counted in two epochs
     const double bound = (epochs + 1) * static_cast<double>(c.request_floor) +
                          2.0 * static_cast<double>(c.request_per_arrival * arrivals_upper);
