@@ -473,7 +473,7 @@ private:
     }
 
     /// The address rules for an accepted packet of an established session; returns whether it
-    /// came from the candidate. Only the validated address refreshes the session's expiry. A
+    /// came from the candidate (a new one included). Only the validated address refreshes the session's expiry. A
     /// newest packet from a new address makes it the candidate (replies keep going to the
     /// validated address until the layer above validates it); a newest packet from the
     /// validated address ends a candidacy: the peer is still there.
@@ -489,7 +489,7 @@ private:
             s.candidate->received += size;
             return true;
         }
-        if (!newest) return true;  // an older packet from a third address: accepted, no standing
+        if (!newest) return false;  // an older packet from a third address: accepted, no standing
         if (s.candidate) abandon_candidate(s, now);
         s.candidate = detail::path_candidate{from, size, 0};
         event e = event::make(event_kind::path_candidate, s.id, from);
