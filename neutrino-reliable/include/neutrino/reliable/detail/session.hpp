@@ -28,6 +28,20 @@
 
 namespace neutrino::reliable::detail {
 
+/// A Reliable KEEP_ALIVE's two u64 words, [timestamp, acknowledgement] (spec: neutrino.md
+/// §6.4); `words` views this object's own bytes, so it is neither copied nor moved.
+struct keep_alive_words {
+    keep_alive_words(std::uint64_t stamp, std::uint64_t ack) noexcept {
+        core::detail::store_le(t.data(), stamp);
+        core::detail::store_le(a.data(), ack);
+    }
+    keep_alive_words(const keep_alive_words&) = delete;
+    keep_alive_words& operator=(const keep_alive_words&) = delete;
+
+    std::array<std::byte, 8> t{}, a{};
+    const std::array<core::word, 2> words{core::word(t), core::word(a)};
+};
+
 class session {
 public:
     /// `raw_data`: DATA payloads are passed up as received (Extended), not as a word list.
@@ -281,11 +295,8 @@ private:
         // the record cannot hold. With control_reserve markers this needs thousands of
         // unacknowledged KEEP_ALIVEs; the deadline then waits for an acknowledgement.
         if (tx_.full()) return;
-        std::array<std::byte, 8> t, a;
-        core::detail::store_le(t.data(), stamp);
-        core::detail::store_le(a.data(), rx_.confirmed());
-        const std::array<core::word, 2> w{core::word(t), core::word(a)};
-        if (!port.send_packet(core::packet_type::keep_alive, w, now)) {
+        const keep_alive_words w(stamp, rx_.confirmed());
+        if (!port.send_packet(core::packet_type::keep_alive, w.words, now)) {
             // the core cannot send now (its queue is full): try again shortly, so the timer
             // always moves forward
             keep_alive_retry_ = now + std::chrono::milliseconds(1);
@@ -331,11 +342,8 @@ private:
     template <class Port>
     void send_probe(Port& port, time_point now, stats& st) {
         if (!candidate_ || probe_pn_ || tx_.full() || side_ != core::role::server) return;
-        std::array<std::byte, 8> t, a;
-        core::detail::store_le(t.data(), timestamp(now));
-        core::detail::store_le(a.data(), rx_.confirmed());
-        const std::array<core::word, 2> w{core::word(t), core::word(a)};
-        if (auto pn = port.send_probe(core::packet_type::keep_alive, w, now)) {
+        const keep_alive_words w(timestamp(now), rx_.confirmed());
+        if (auto pn = port.send_probe(core::packet_type::keep_alive, w.words, now)) {
             probe_pn_ = *pn;
             probe_valid_ = true;
             ++st.path_probes;
@@ -352,11 +360,8 @@ private:
 
     template <class Port>
     bool reseal_keep_alive(Port& port, std::uint64_t pn, time_point now, bool to_candidate) {
-        std::array<std::byte, 8> t, a;
-        core::detail::store_le(t.data(), timestamp(now));
-        core::detail::store_le(a.data(), rx_.confirmed());
-        const std::array<core::word, 2> w{core::word(t), core::word(a)};
-        return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w, now, to_candidate));
+        const keep_alive_words w(timestamp(now), rx_.confirmed());
+        return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w.words, now, to_candidate));
     }
 
     template <class Port>
