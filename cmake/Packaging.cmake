@@ -48,6 +48,11 @@ neutrino_pkg_config(neutrino-core
     DESCRIPTION "Neutrino encrypted UDP transport: datagrams, sans-IO machines, Asio driver"
     REQUIRES libsodium
     LIBS "-L\${libdir}" -lneutrino_core -pthread)
+if(TARGET neutrino_congestion)
+    neutrino_pkg_config(neutrino-congestion
+        DESCRIPTION "Neutrino congestion control: RTT estimator, controller concept and models (header-only)"
+        REQUIRES "${neutrino_pc_core}")
+endif()
 if(TARGET neutrino_reliable)
     neutrino_pkg_config(neutrino-reliable
         DESCRIPTION "Neutrino reliable layer: loss, duplicate and reorder repair (header-only)"
@@ -120,8 +125,8 @@ set(CPACK_PACKAGE_DESCRIPTION
 NeutrinoReliable, NeutrinoExtended, wire v3), built as sans-IO state machines
 that stack as policy-templated layers.
 This package has the static libraries, the headers, the CMake package
-(find_package(neutrino)) and pkg-config files (neutrino-core, neutrino-reliable,
-neutrino-extended, neutrino-inspector, neutrino-monitor; C++20 required), the
+(find_package(neutrino)) and pkg-config files (neutrino-core, neutrino-congestion,
+neutrino-reliable, neutrino-extended, neutrino-inspector, neutrino-monitor; C++20 required), the
 tools neutrino-inspector (fault-injecting UDP proxy) and neutrino-monitor
 (decrypt, report), and the Wireshark Lua dissector.")
 set(CPACK_PACKAGE_CONTACT "${NEUTRINO_PACKAGE_MAINTAINER}")

@@ -1,0 +1,72 @@
+#pragma once
+// clang-format off
+/// \file
+/// The `congestion_controller` concept: what a sender asks of its congestion control policy, and
+/// `ack_sample`, what it reports on each acknowledgement.
+///
+/// A controller is a sans-IO policy held by a sender (a template parameter, as the reliable layer
+/// and qotp take it). The sender reports what it sent, what was acknowledged and what it declared
+/// lost, each with `now`; it asks the controller how much may be in flight and how fast to send.
+/// The controller keeps no packet state (the sender's loss detection does) and reads no clock.
+///
+/// In the table `c` is a `C&`, `cc` a `const C&`, `n` and `in_flight` `std::size_t` byte counts,
+/// `s` a `const ack_sample&` and `now` a `neutrino::time_point`. Every expression is `noexcept`:
+/// they run per packet, and a controller has nothing to report but its outputs.
+///
+/// | expression | return | meaning |
+/// |---|---|---|
+/// | `c.on_sent(n, now)` | any (discarded) | `n` bytes of one datagram that counts toward bytes in flight were sent at `now` |
+/// | `c.on_acknowledged(s)` | any (discarded) | bytes sent earlier were newly acknowledged; `s` says how many, and what the sender measured |
+/// | `c.on_lost(n, now)` | any (discarded) | the sender declared `n` bytes lost at `now` (one call per loss event or per datagram: the model says which it expects) |
+/// | `c.on_persistent_congestion(now)` | any (discarded) | the sender established persistent congestion (RFC 9002 §7.6): every packet over a long period was lost |
+/// | `c.on_idle_restart(now)` | any (discarded) | sending resumes at `now` after the sender had nothing in flight and nothing to send for a while (RFC 9002 §7.8) |
+/// | `cc.window()` | `std::size_t` | the congestion window: bytes that may be in flight |
+/// | `cc.pacing_rate()` | `double` | bytes per second to spread sending at; `0` means no pacing |
+/// | `cc.can_send(in_flight, now)` | `bool` | whether one more datagram may be sent at `now` with `in_flight` bytes unacknowledged (window, and the pacer if the model has one) |
+///
+/// The sender calls `on_sent` after `can_send` said yes, and removes acknowledged and lost bytes
+/// from its own count of bytes in flight; a controller that needs that count reads it from
+/// `ack_sample::bytes_in_flight` or from `can_send`.
+// clang-format on
+
+#include <concepts>
+#include <cstddef>
+
+#include "neutrino/core/time.hpp"
+
+namespace neutrino::congestion {
+
+/// What one acknowledgement tells the controller. Plain data, filled by the sender.
+struct ack_sample {
+    /// Bytes newly acknowledged by this acknowledgement.
+    std::size_t bytes = 0;
+    /// The RTT sample it produced (latest_rtt, RFC 9002 §5.1), zero when it produced none.
+    duration rtt{};
+    /// Delivery rate measured over the acknowledged packets, bytes per second; 0 when unknown.
+    double delivery_rate_bytes_per_s = 0.0;
+    /// Whether the acknowledged data was sent while the application, not the window, limited
+    /// sending (rate samples taken then understate the path).
+    bool app_limited = false;
+    /// When the acknowledgement arrived.
+    time_point now{};
+    /// Bytes still in flight after removing those acknowledged.
+    std::size_t bytes_in_flight = 0;
+};
+
+// clang-format off
+/// A congestion control policy; see the table in this file's comment.
+template <class C>
+concept congestion_controller =
+    requires(C& c, const C& cc, std::size_t n, const ack_sample& s, time_point now) {
+        { c.on_sent(n, now) } noexcept;
+        { c.on_acknowledged(s) } noexcept;
+        { c.on_lost(n, now) } noexcept;
+        { c.on_persistent_congestion(now) } noexcept;
+        { c.on_idle_restart(now) } noexcept;
+        { cc.window() } noexcept -> std::same_as<std::size_t>;
+        { cc.pacing_rate() } noexcept -> std::same_as<double>;
+        { cc.can_send(n, now) } noexcept -> std::same_as<bool>;
+    };
+// clang-format on
+
+}  // namespace neutrino::congestion
