@@ -516,6 +516,7 @@ std::string describe(nc::event_kind kind, std::uint64_t sid, const std::vector<s
         case nc::event_kind::closed: s << "closed sid=" << sid << " reason=" << reason.message(); break;
         case nc::event_kind::address_changed: s << "address_changed sid=" << sid; break;
         case nc::event_kind::path_candidate: s << "path_candidate sid=" << sid; break;
+        case nc::event_kind::writable: s << "writable sid=" << sid; break;
         case nc::event_kind::packet_received: s << "packet_received sid=" << sid; break;
         case nc::event_kind::packet_sent: s << "packet_sent sid=" << sid; break;
         case nc::event_kind::packet_beyond_window: s << "packet_beyond_window sid=" << sid; break;

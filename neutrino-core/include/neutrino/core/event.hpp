@@ -32,6 +32,9 @@ enum class event_kind : std::uint8_t {
     /// `send_probe` and calls `validate_path` when the peer acknowledged it; else the session
     /// ends with errc::path_not_validated once `old_peer` falls silent.
     path_candidate,
+    /// a send refused earlier with errc::would_block may be retried now: reported by a layer
+    /// with a send window (the core machines never refuse for lack of room)
+    writable,
 };
 
 /// Which dialect of Neutrino the core speaks; both ends must agree (spec: neutrino.md §0).

@@ -189,6 +189,9 @@ private:
     }
 
     void translate(const core::event& d) {
+        // The reliable layer's room to send: this layer reports its own `writable` (its queue
+        // drains into that room when it flushes).
+        if (d.kind == core::event_kind::writable) return;
         if (d.kind == core::event_kind::data) {
             detail::receive(*session_, d, state_->stats, [this](const event& x) { events_.push(x); });
             return;

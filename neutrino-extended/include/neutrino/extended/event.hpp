@@ -9,6 +9,7 @@
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/io/message.hpp"
 
 namespace neutrino::extended {
 
@@ -55,6 +56,7 @@ struct event {
             case core::event_kind::server_shutdown: x.kind = event_kind::server_shutdown; break;
             case core::event_kind::address_changed: x.kind = event_kind::address_changed; break;
             case core::event_kind::path_candidate: x.kind = event_kind::path_candidate; break;
+            case core::event_kind::writable: x.kind = event_kind::writable; break;
             default: x.kind = event_kind::closed; break;
         }
         x.session_id = e.session_id;
@@ -66,3 +68,29 @@ struct event {
 };
 
 }  // namespace neutrino::extended
+
+/// What the driver's operations need to know about extended events: `async_receive` completes
+/// with whole messages (`message`); streamed parts (`message_part`, with `stream_above`) and
+/// refused series (`message_failed`) are for the event handler.
+template <>
+struct neutrino::io::application_traits<neutrino::extended::event> {
+    using event = neutrino::extended::event;
+    using kind = neutrino::extended::event_kind;
+    static app_kind classify(const event& e) noexcept {
+        switch (e.kind) {
+            case kind::established: return app_kind::established;
+            case kind::message: return app_kind::message;
+            case kind::closed: return app_kind::closed;
+            case kind::writable: return app_kind::writable;
+            default: return app_kind::other;
+        }
+    }
+    static std::uint64_t session_of(const event& e) noexcept { return e.session_id; }
+    static peer_address peer_of(const event& e) noexcept { return e.peer; }
+    static std::error_code reason_of(const event& e) noexcept { return e.reason; }
+    static void copy_message(const event& e, message& m) {
+        m.clear();
+        for (core::word w : e.words) m.append(w);
+    }
+};
+static_assert(neutrino::io::application_event<neutrino::extended::event>);

@@ -50,14 +50,18 @@ public:
     }
 
     /// Sends DATA, delivered exactly once and in order. Errors: would_block when the send
-    /// window is full (retry after poll_datagram / an acknowledgement), not_connected, draining,
+    /// window is full (an event_kind::writable follows once acknowledgements free room; the
+    /// io::endpoint's async_send waits for it), not_connected, draining,
     /// too_many_words, word_too_large, payload_too_large.
     result<void> send(core::word_list words, time_point now) {
         if (!next_.established()) {
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
         }
-        if (!session_.can_send()) return fail(core::errc::would_block);
+        if (!session_.can_send()) {
+            blocked_ = true;  // a `writable` event follows when acknowledgements free room
+            return fail(core::errc::would_block);
+        }
         auto r = next_.send_packet(core::packet_type::data, words, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);
@@ -76,7 +80,10 @@ public:
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
         }
-        if (!session_.can_send()) return fail(core::errc::would_block);
+        if (!session_.can_send()) {
+            blocked_ = true;  // a `writable` event follows when acknowledgements free room
+            return fail(core::errc::would_block);
+        }
         auto r = next_.send_encoded(keyword, payload, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);
@@ -162,6 +169,7 @@ private:
                 case core::event_kind::packet_beyond_window: session_.on_packet_beyond_window(*e, stats_); break;
                 case core::event_kind::connecting:
                     session_.reset();
+                    blocked_ = false;
                     push(*e);
                     break;
                 case core::event_kind::server_shutdown:
@@ -170,6 +178,7 @@ private:
                     break;
                 case core::event_kind::closed:
                     session_.reset();
+                    blocked_ = false;
                     if (suppress_closed_) {
                         suppress_closed_ = false;
                     } else {
@@ -187,6 +196,11 @@ private:
             next_.close(now);
             pump(now);
         }
+        if (blocked_ && next_.established() && session_.can_send()) {
+            blocked_ = false;
+            push(core::event::make(core::event_kind::writable, next_.session_id(),
+                                   next_.configuration().server));
+        }
     }
 
     void push(const core::event& e) noexcept {
@@ -200,6 +214,7 @@ private:
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
     bool suppress_closed_ = false;
+    bool blocked_ = false;  ///< a send was refused for lack of room: report `writable`
 };
 
 using client = basic_client<>;

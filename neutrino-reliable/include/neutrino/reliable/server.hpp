@@ -48,7 +48,7 @@ public:
     result<void> send(std::uint64_t session_id, core::word_list words, time_point now) {
         if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
-        if (it != sessions_.end() && !it->second->can_send()) return fail(core::errc::would_block);
+        if (it != sessions_.end() && !it->second->can_send()) return refuse_full(session_id);
         auto r = next_.send_packet(session_id, core::packet_type::data, words, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);
@@ -61,7 +61,7 @@ public:
         if (next_.configuration().variant != core::variant::extended) return fail(core::errc::protocol_violation);
         if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
-        if (it != sessions_.end() && !it->second->can_send()) return fail(core::errc::would_block);
+        if (it != sessions_.end() && !it->second->can_send()) return refuse_full(session_id);
         auto r = next_.send_encoded(session_id, keyword, payload, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);
@@ -178,6 +178,29 @@ private:
         return c;
     }
 
+    // A send refused for lack of room: a `writable` event follows once acknowledgements free it.
+    result<void> refuse_full(std::uint64_t id) {
+        if (std::find(blocked_.begin(), blocked_.end(), id) == blocked_.end()) blocked_.push_back(id);
+        return fail(core::errc::would_block);
+    }
+
+    // Reports `writable` for every refused session with room again (the list is short: only
+    // sessions that were refused since their last `writable`).
+    void report_writable() {
+        for (auto it = blocked_.begin(); it != blocked_.end();) {
+            auto s = sessions_.find(*it);
+            if (s == sessions_.end()) {
+                it = blocked_.erase(it);
+            } else if (s->second->can_send() && next_.state_of(*it) == core::session_state::established) {
+                push(core::event::make(core::event_kind::writable, *it,
+                                       next_.peer_of(*it).value_or(peer_address{})));
+                it = blocked_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+
     detail::session& session_for(std::uint64_t id) {
         auto& p = sessions_[id];
         if (!p) {
@@ -248,6 +271,7 @@ private:
                 push(*e);
             }
         }
+        if (!blocked_.empty()) report_writable();
     }
 
     void push(const core::event& e) noexcept {
@@ -258,6 +282,7 @@ private:
     Next next_;
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions_;
     std::vector<std::uint64_t> suppressed_;
+    std::vector<std::uint64_t> blocked_;  ///< sessions refused with would_block since their last `writable`
     std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements
     bool shut_down_ = false;
     core::detail::ring<core::event> events_;
