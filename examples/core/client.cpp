@@ -9,6 +9,7 @@
 // program is the same for both: run<Client>() below is instantiated once per stack.
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -22,7 +23,7 @@
 #include "../observe.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/v3/client.hpp"
-#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/io/endpoint.hpp"
 #include "neutrino/monitor/describe.hpp"
 
 namespace nc = neutrino::core;
@@ -51,7 +52,7 @@ template <class Client>
 int run(const options& o, const nc::client_config& cfg, const nm::terminal_options& monitor_options) {
     const auto server_endpoint = ex::parse_endpoint(o.server);
     net::io_context ctx;
-    neutrino::io::basic_endpoint<Client> ep(ctx, ex::parse_endpoint(o.bind), Client(cfg, ex::placeholder_observer()));
+    neutrino::io::endpoint<Client> ep(ctx, ex::parse_endpoint(o.bind), Client(cfg, ex::placeholder_observer()));
     ex::observe_machines(ep.layer(), o.observe, monitor_options, ex::recording_address(ep, server_endpoint, ctx),
                          "neutrino-core-client");
     std::uint64_t answered = 0;
@@ -63,58 +64,64 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
     auto finish = [&] {
         if (done) return;
         done = true;
-        ep.layer().close(neutrino::clock::now());  // CLIENT_GOOD_BYE
-        ep.flush();
-        ep.close();
+        ep.disconnect();  // CLIENT_GOOD_BYE, sent before the endpoint closes
         limit.cancel();
         signals.cancel();
         watch.cancel();
     };
 
-    ep.set_event_handler([&](const nc::event& e) {
+    // Lifecycle lines; the protocol itself is the coroutine below.
+    ep.set_event_handler([&](const auto& e) {
         switch (e.kind) {
             case nc::event_kind::connecting: spdlog::info("dialling {} (wire {})", o.server, o.wire); break;
-            case nc::event_kind::established:
-                spdlog::info("session {:016x} established", e.session_id);
-                watch.established();
-                break;
             case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
             case nc::event_kind::closed:
                 spdlog::info("session {:016x} closed: {}", e.session_id, e.reason.message());
                 break;
-            case nc::event_kind::data: {
-                if (e.words.size() != 3 || nc::as_string(e.words[0]) != "374") {
-                    spdlog::info("data: {} words", e.words.size());
-                    break;
-                }
-                auto n = ex::parse_number<long long>(nc::as_string(e.words[1]));
-                auto f = ex::parse_number<double>(nc::as_string(e.words[2]));
-                if (!n || !f) {
-                    spdlog::warn("malformed multiply request");
-                    break;
-                }
-                const std::string product = fmt::format("{}", static_cast<double>(*n) * *f);
-                if (auto r = ep.layer().send(nc::words("630", product), neutrino::clock::now()); !r) {
-                    spdlog::warn("answer not sent: {}", r.error().message());
-                    break;
-                }
-                ++answered;
-                spdlog::info("{} × {} = {} ({})", *n, nc::as_string(e.words[2]), product,
-                             ex::progress(answered, o.count, "answered"));
-                if (o.count != 0 && answered >= o.count) {
-                    net::post(ctx, finish);  // after this datagram's answer went out
-                }
-                break;
-            }
             default: break;
         }
     });
 
-    if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
-        throw std::runtime_error("connect: " + r.error().message());
-    }
-    watch.start(o.connect_timeout, o.server, o.wire);
-    ep.flush();
+    // The multiply protocol: every request ["374", n, f] is answered with ["630", n*f].
+    net::co_spawn(
+        ctx,
+        [&]() -> net::awaitable<void> {
+            boost::system::error_code ec;
+            watch.start(o.connect_timeout, o.server, o.wire);
+            for (;;) {  // a client keeps dialling until --duration or a signal ends the run
+                co_await ep.async_connect(net::redirect_error(net::use_awaitable, ec));
+                if (!ec || done) break;
+                spdlog::info("connect: {}; dialling again", ec.message());
+            }
+            if (done) co_return;
+            spdlog::info("session {:016x} established", ep.layer().session_id());
+            watch.established();
+            while (!done) {
+                const neutrino::io::message m = co_await ep.async_receive(net::redirect_error(net::use_awaitable, ec));
+                if (ec) break;  // the session ended (the handler said why)
+                if (m.size() != 3 || m.text(0) != "374") {
+                    spdlog::info("data: {} words", m.size());
+                    continue;
+                }
+                auto n = ex::parse_number<long long>(m.text(1));
+                auto f = ex::parse_number<double>(m.text(2));
+                if (!n || !f) {
+                    spdlog::warn("malformed multiply request");
+                    continue;
+                }
+                const std::string product = fmt::format("{}", static_cast<double>(*n) * *f);
+                co_await ep.async_send(nc::words("630", product), net::redirect_error(net::use_awaitable, ec));
+                if (ec) {
+                    spdlog::warn("answer not sent: {}", ec.message());
+                    continue;
+                }
+                ++answered;
+                spdlog::info("{} × {} = {} ({})", *n, m.text(2), product, ex::progress(answered, o.count, "answered"));
+                if (o.count != 0 && answered >= o.count) break;
+            }
+            finish();
+        },
+        net::detached);
 
     signals.async_wait([&](boost::system::error_code ec, int) {
         if (!ec) spdlog::info("signal: closing");

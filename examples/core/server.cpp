@@ -31,7 +31,7 @@
 #include "neutrino/core/dual_server.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
-#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/io/endpoint.hpp"
 #include "neutrino/monitor/describe.hpp"
 
 namespace nc = neutrino::core;
@@ -69,7 +69,7 @@ Server make_server(nc::server_config cfg, observer_type observer) {
 template <class Server>
 int run(const options& o, nc::server_config cfg, const nm::terminal_options& monitor_options) {
     net::io_context ctx;
-    neutrino::io::basic_endpoint<Server> ep(ctx, ex::parse_endpoint(o.bind),
+    neutrino::io::endpoint<Server> ep(ctx, ex::parse_endpoint(o.bind),
                                             make_server<Server>(std::move(cfg), ex::placeholder_observer()));
     // a wildcard --bind records as 0.0.0.0 / ::
     ex::observe_machines(ep.layer(), o.observe, monitor_options, ep.local_address(), "neutrino-core-server");
@@ -87,9 +87,8 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     auto finish = [&] {
         if (done) return;
         done = true;
-        ep.layer().shutdown(neutrino::clock::now());
-        ep.flush();
-        ep.close();
+        ep.shutdown();                         // SERVER_SHUTDOWN to every session …
+        net::post(ctx, [&] { ep.close(); });  // … sent by the driver this turn, then close
         tick.cancel();
         limit.cancel();
         signals.cancel();
@@ -143,15 +142,14 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
             const auto words = nc::words("374", n_text, f_text);
             // The reference's client computes int(n) * float(f) in double precision.
             const double product = static_cast<double>(n) * *ex::parse_number<double>(f_text);
-            const auto now = neutrino::clock::now();
+            const auto now = ep.now();
             ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
                 if (s != nc::session_state::established) return;
                 if (ep.layer().send(id, words, now)) {
                     expected[id] = product;
                     ++requests;
                 }
-            });
-            ep.flush();
+            });  // the driver sends them this turn
             schedule();
         });
     };

@@ -44,7 +44,7 @@
 #include "neutrino/core/v3/server.hpp"
 #include "neutrino/extended/server.hpp"
 #include "neutrino/extended/stream_decoder.hpp"
-#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/io/endpoint.hpp"
 #include "neutrino/reliable/server.hpp"
 #include "../observe.hpp"
 #include "transfer.hpp"
@@ -209,7 +209,7 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
         const net::ip::udp::endpoint& local, const fs::path& dir,
         const nm::terminal_options& terminal, const Below&... below) {
     net::io_context ctx;
-    neutrino::io::basic_endpoint<Server> ep(
+    neutrino::io::endpoint<Server> ep(
         ctx, local,
         Server(
             std::move(cfg), ecfg, nr::config{}, below...,
@@ -248,9 +248,8 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
             answer_error(id, "the receiver is shutting down");
         }
         files.clear();  // removes unfinished .part files
-        ep.layer().shutdown(neutrino::clock::now());
-        ep.flush();
-        ep.close();
+        ep.shutdown();                         // SERVER_SHUTDOWN to every session …
+        net::post(ctx, [&] { ep.close(); });  // … sent by the driver this turn, then close
         limit.cancel();
         linger.cancel();
         signals.cancel();
@@ -282,7 +281,7 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
     // Call these only once the event's views are no longer needed: sending invalidates them.
     auto reply = [&](std::uint64_t id, nc::word_list words) {
         if (ep.layer().state_of(id) != nc::session_state::established) return;
-        if (auto r = ep.layer().send(id, words, neutrino::clock::now()); !r) {
+        if (auto r = ep.layer().send(id, words, ep.now()); !r) {
             spdlog::warn("session {:016x}: answer not sent: {}", id, r.error().message());
         }
     };
@@ -321,7 +320,7 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
     // The next part of a streamed message.
     auto on_part = [&](const ne::event& e) {
         const std::uint64_t id = e.session_id;
-        const auto now = neutrino::clock::now();
+        const auto now = ep.now();
         if (e.first) files[id] = make_file(now);  // an unfinished one before it is discarded
         auto it = files.find(id);
         if (it == files.end()) return;  // its start was refused: nothing to do

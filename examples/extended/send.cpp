@@ -40,7 +40,7 @@
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/extended/client.hpp"
-#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/io/endpoint.hpp"
 #include "neutrino/reliable/client.hpp"
 #include "../observe.hpp"
 #include "transfer.hpp"
@@ -170,7 +170,7 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
     net::io_context ctx;
     // The recording observer needs the bound address, known once the endpoint exists: a
     // placeholder (records nothing) until then.
-    neutrino::io::basic_endpoint<Client> ep(
+    neutrino::io::endpoint<Client> ep(
         ctx, ex::parse_endpoint(o.bind),
         Client(
             cfg, ecfg, nr::config{}, below...,
@@ -193,9 +193,7 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
         if (done) return;
         done = true;
         bar.clear();
-        ep.layer().close(neutrino::clock::now());  // CLIENT_GOOD_BYE
-        ep.flush();
-        ep.close();
+        ep.disconnect();  // CLIENT_GOOD_BYE, sent before the endpoint closes
         connect_limit.cancel();
         limit.cancel();
         signals.cancel();
@@ -225,7 +223,6 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
                 "all {} bytes handed to the layer after {:.3f} s; waiting for the receiver's hash",
                 size, ex::seconds(neutrino::clock::now() - started));
         }
-        ep.flush();
     };
     auto post_pump = [&] {
         if (pump_posted) return;
@@ -315,10 +312,9 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
         }
     });
 
-    if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
+    if (auto r = ep.layer().connect(ep.now()); !r) {
         throw std::runtime_error("connect: " + r.error().message());
     }
-    ep.flush();
 
     connect_limit.expires_after(std::chrono::duration_cast<neutrino::duration>(
         std::chrono::duration<double>(o.connect_timeout)));

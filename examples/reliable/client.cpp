@@ -6,8 +6,8 @@
 //
 // With --bulk N it sends N bytes instead (issue #4; the format is in examples/reliable/server.cpp):
 // the announcement ["bulk", <seq 0>, "<N>"], then 1200-byte words (8-byte sequence number +
-// 1192 bytes of the stream, byte i = i mod 251) as fast as the send window allows. When
-// `send` says would_block it flushes and retries on the next event or after a short timer.
+// 1192 bytes of the stream, byte i = i mod 251) as fast as the send window allows: a coroutine
+// awaits `async_send` for each, which waits while the window is full.
 // It exits 0 once the server confirmed ["bulk-ok", N, MB/s], printing the goodput.
 //
 // --monitor prints one line per packet event (neutrino::monitor::terminal_observer); --events FILE
@@ -19,6 +19,7 @@
 // once per stack.
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -37,7 +38,7 @@
 #include "../observe.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/v3/client.hpp"
-#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/io/endpoint.hpp"
 #include "neutrino/monitor/describe.hpp"
 #include "neutrino/monitor/fanout.hpp"
 #include "neutrino/monitor/jsonl_observer.hpp"
@@ -72,60 +73,37 @@ public:
         }
     }
 
-    /// Sends as much as the layer accepts; returns false on a hard error (logged).
+    /// Sends the announcement and every chunk, each as soon as the layer has room
+    /// (`async_send` waits while the send window is full); false on a hard error (logged).
     template <class Endpoint>
-    bool pump(Endpoint& ep) {
-        auto& layer = ep.layer();
-        bool flushed = false;
-        while (!all_sent()) {
-            const auto now = neutrino::clock::now();
-            if (!layer.can_send()) break;
-            neutrino::result<void> r;
-            if (!announced_) {
-                store_u64(chunk_.data(), 0);
-                const std::string total_text = std::to_string(total_);
-                const std::array<nc::word, 3> w{nc::as_word("bulk"), nc::word(chunk_.data(), 8),
-                                                nc::as_word(total_text)};
-                r = layer.send(w, now);
-            } else {
-                const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(total_ - offset_, max_content));
-                store_u64(chunk_.data(), seq_);
-                std::memcpy(chunk_.data() + 8, pattern_.data() + offset_ % pattern_period, n);
-                const std::array<nc::word, 2> w{nc::as_word("bulk"), nc::word(chunk_.data(), 8 + n)};
-                r = layer.send(w, now);
-                if (r) offset_ += n;
-            }
-            if (!r) {
-                if (r.error() == nc::make_error_code(nc::errc::would_block)) {
-                    // The core's datagram queue is full (the reliable window is checked by
-                    // can_send): hand it to the socket once and retry.
-                    if (flushed) break;
-                    ep.flush();
-                    flushed = true;
-                    ++queue_full_;
-                    continue;
-                }
-                spdlog::error("bulk send: {}", r.error().message());
-                return false;
-            }
-            flushed = false;
-            if (!announced_) {
-                announced_ = true;
-                started_ = now;
-            } else {
-                ++seq_;
-            }
+    net::awaitable<bool> send_all(Endpoint& ep) {
+        boost::system::error_code ec;
+        store_u64(chunk_.data(), 0);
+        const std::string total_text = std::to_string(total_);
+        const std::array<nc::word, 3> head{nc::as_word("bulk"), nc::word(chunk_.data(), 8), nc::as_word(total_text)};
+        started_ = neutrino::clock::now();
+        co_await ep.async_send(head, net::redirect_error(net::use_awaitable, ec));
+        announced_ = true;
+        ++messages_;
+        while (!ec && offset_ < total_) {
+            const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(total_ - offset_, max_content));
+            store_u64(chunk_.data(), seq_);
+            std::memcpy(chunk_.data() + 8, pattern_.data() + offset_ % pattern_period, n);
+            const std::array<nc::word, 2> w{nc::as_word("bulk"), nc::word(chunk_.data(), 8 + n)};
+            co_await ep.async_send(w, net::redirect_error(net::use_awaitable, ec));
+            if (ec) break;
+            offset_ += n;
+            ++seq_;
             ++messages_;
         }
-        ep.flush();
-        return true;
+        if (ec) spdlog::error("bulk send: {}", ec.message());
+        co_return !ec;
     }
 
     [[nodiscard]] bool all_sent() const noexcept { return announced_ && offset_ >= total_; }
     [[nodiscard]] std::uint64_t total() const noexcept { return total_; }
     [[nodiscard]] std::uint64_t sent() const noexcept { return offset_; }
     [[nodiscard]] std::uint64_t messages() const noexcept { return messages_; }
-    [[nodiscard]] std::uint64_t queue_full() const noexcept { return queue_full_; }
     [[nodiscard]] neutrino::time_point started() const noexcept { return started_; }
 
 private:
@@ -133,7 +111,6 @@ private:
     std::uint64_t offset_ = 0;
     std::uint64_t seq_ = 1;
     std::uint64_t messages_ = 0;
-    std::uint64_t queue_full_ = 0;
     bool announced_ = false;
     neutrino::time_point started_{};
     std::vector<std::byte> chunk_;
@@ -153,7 +130,6 @@ struct options {
     std::uint64_t bulk = 0;
     double duration = 0;
     double connect_timeout = 4;
-    int retry_us = 200;
     ex::observe_options observe;
     std::string wire = ex::default_wire;
 };
@@ -167,9 +143,8 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
     const std::uint64_t count = o.count;
     const std::uint64_t bulk = o.bulk;
     const double duration = o.duration;
-    const int retry_us = o.retry_us;
     net::io_context ctx;
-    neutrino::io::basic_endpoint<Client> ep(ctx, ex::parse_endpoint(bind), Client(cfg, ex::placeholder_observer()));
+    neutrino::io::endpoint<Client> ep(ctx, ex::parse_endpoint(bind), Client(cfg, ex::placeholder_observer()));
     ex::observe_machines(ep.layer(), o.observe, monitor_options,
                          ex::recording_address(ep, ex::parse_endpoint(server), ctx), "neutrino-reliable-client");
     std::uint64_t answered = 0;
@@ -178,44 +153,34 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
     bool failed = false;
     ex::handshake_watch watch(ctx);  // says why, when no session is up after --connect-timeout
     bulk_sender sender(bulk);
-    net::steady_timer retry(ctx);
-    bool retry_armed = false;
     net::steady_timer limit(ctx);
     net::signal_set signals(ctx, SIGINT, SIGTERM);
 
     auto finish = [&] {
         if (done) return;
         done = true;
-        ep.layer().close(neutrino::clock::now());  // CLIENT_GOOD_BYE
-        ep.flush();
-        ep.close();
-        retry.cancel();
+        ep.disconnect();  // CLIENT_GOOD_BYE, sent before the endpoint closes
         limit.cancel();
         signals.cancel();
         watch.cancel();
     };
 
-    // Bulk: send what the window takes; when it is full, retry after a short timer (an
-    // acknowledgement produces no event, so there is nothing else to wait for).
-    std::function<void()> pump = [&] {
-        if (done || bulk == 0 || !ep.layer().established() || sender.all_sent()) return;
-        if (!sender.pump(ep)) {
-            failed = true;
-            net::post(ctx, finish);
-            return;
-        }
-        if (sender.all_sent()) {
-            spdlog::info("bulk: {} bytes in {} messages handed to the layer; waiting for the server's check",
-                         sender.sent(), sender.messages());
-            return;
-        }
-        if (retry_armed) return;
-        retry_armed = true;
-        retry.expires_after(std::chrono::microseconds(retry_us));
-        retry.async_wait([&](boost::system::error_code ec) {
-            retry_armed = false;
-            if (!ec) pump();
-        });
+    // Bulk: one coroutine hands every chunk to the layer; the driver resumes it whenever the
+    // send window has room again.
+    auto start_bulk = [&] {
+        net::co_spawn(
+            ctx,
+            [&]() -> net::awaitable<void> {
+                if (!co_await sender.send_all(ep)) {
+                    failed = true;
+                    finish();
+                    co_return;
+                }
+                spdlog::info("bulk: {} bytes in {} messages handed to the layer ({} waited for room); "
+                             "waiting for the server's check",
+                             sender.sent(), sender.messages(), ep.counters().sends_waited);
+            },
+            net::detached);
     };
 
     ep.set_event_handler([&](const nc::event& e) {
@@ -224,7 +189,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
             case nc::event_kind::established:
                 spdlog::info("session {:016x} established", e.session_id);
                 watch.established();
-                if (bulk != 0) net::post(ctx, pump);
+                if (bulk != 0) start_bulk();
                 break;
             case nc::event_kind::server_shutdown: spdlog::info("server shut down; draining"); break;
             case nc::event_kind::closed:
@@ -261,7 +226,6 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
                         net::post(ctx, finish);
                     } else {
                         spdlog::debug("bulk mode: ignoring a message of {} words", e.words.size());
-                        pump();
                     }
                     break;
                 }
@@ -276,7 +240,7 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
                     break;
                 }
                 const std::string product = fmt::format("{}", static_cast<double>(*n) * *f);
-                if (auto r = ep.layer().send(nc::words("630", product), neutrino::clock::now()); !r) {
+                if (auto r = ep.layer().send(nc::words("630", product), ep.now()); !r) {
                     spdlog::warn("answer not sent: {}", r.error().message());
                     break;
                 }
@@ -292,11 +256,8 @@ int run(const options& o, const nc::client_config& cfg, const nm::terminal_optio
         }
     });
 
-    if (auto r = ep.layer().connect(neutrino::clock::now()); !r) {
-        throw std::runtime_error("connect: " + r.error().message());
-    }
+    if (auto r = ep.layer().connect(ep.now()); !r) throw std::runtime_error("connect: " + r.error().message());
     watch.start(o.connect_timeout, o.server, o.wire);
-    ep.flush();
 
     signals.async_wait([&](boost::system::error_code ec, int) {
         if (!ec) spdlog::info("signal: closing");
@@ -335,9 +296,6 @@ int main(int argc, char** argv) {
     app.add_option("--count", o.count, "exit 0 after answering this many requests (0: run for --duration)")->capture_default_str();
     app.add_option("--bulk", o.bulk, "send this many bytes (1200-byte words), wait for the server's check, exit (0: multiply mode)")
         ->capture_default_str();
-    app.add_option("--retry-us", o.retry_us, "--bulk: microseconds before retrying a full send window")
-        ->capture_default_str()
-        ->check(CLI::Range(10, 100000));
     app.add_option("--duration", o.duration, "stop after this many seconds (0: until Ctrl-C)")->capture_default_str();
     app.add_option("--connect-timeout", o.connect_timeout,
                    "say what was tried and why it may fail when no session is up after this many seconds "

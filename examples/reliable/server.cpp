@@ -52,7 +52,7 @@
 #include "neutrino/core/dual_server.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
-#include "neutrino/io/basic_endpoint.hpp"
+#include "neutrino/io/endpoint.hpp"
 #include "neutrino/monitor/describe.hpp"
 #include "neutrino/monitor/fanout.hpp"
 #include "neutrino/monitor/jsonl_observer.hpp"
@@ -135,7 +135,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     const double duration = o.duration;
     const int interval_ms = o.interval_ms;
     net::io_context ctx;
-    neutrino::io::basic_endpoint<Server> ep(ctx, ex::parse_endpoint(bind),
+    neutrino::io::endpoint<Server> ep(ctx, ex::parse_endpoint(bind),
                                             make_server<Server>(std::move(cfg), ex::placeholder_observer()));
     ex::observe_machines(ep.layer(), o.observe, monitor_options, ep.local_address(), "neutrino-reliable-server");
     spdlog::info("listening on {} (wire {}, public key {})", bind, o.wire,
@@ -155,9 +155,8 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     auto finish = [&] {
         if (done) return;
         done = true;
-        ep.layer().shutdown(neutrino::clock::now());
-        ep.flush();
-        ep.close();
+        ep.shutdown();                         // SERVER_SHUTDOWN to every session …
+        net::post(ctx, [&] { ep.close(); });  // … sent by the driver this turn, then close
         tick.cancel();
         limit.cancel();
         signals.cancel();
@@ -188,7 +187,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
         net::post(ctx, finish_when_acknowledged);
     };
     auto reply = [&](std::uint64_t id, nc::word_list words) {
-        if (auto r = ep.layer().send(id, words, neutrino::clock::now()); !r) {
+        if (auto r = ep.layer().send(id, words, ep.now()); !r) {
             spdlog::warn("session {:016x}: reply not sent: {}", id, r.error().message());
         }
     };
@@ -202,7 +201,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
     // A message whose first word is "bulk" (see the file comment).
     auto on_bulk = [&](const nc::event& e) {
         const std::uint64_t id = e.session_id;
-        const auto now = neutrino::clock::now();
+        const auto now = ep.now();
         if (e.words.size() < 2 || e.words[1].size() < 8) {
             bulk_state b;
             bulk_failed(id, b, "malformed bulk message");
@@ -325,7 +324,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
             const auto words = nc::words("374", n_text, f_text);
             // The reference's client computes int(n) * float(f) in double precision.
             const double product = static_cast<double>(n) * *ex::parse_number<double>(f_text);
-            const auto now = neutrino::clock::now();
+            const auto now = ep.now();
             std::vector<std::uint64_t> ids;
             ep.layer().for_each_session([&](std::uint64_t id, nc::session_state s) {
                 if (s == nc::session_state::established) ids.push_back(id);
@@ -337,7 +336,6 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
                     spdlog::debug("session {:016x}: request not sent: {}", id, r.error().message());
                 }
             }
-            ep.flush();
             schedule();
         });
     };

@@ -32,9 +32,9 @@ nr::config small_window() {
 struct reliable_net {
     net::io_context ctx;
     nio::memory_network network;
-    server_ep server{server_t(server_cfg(), small_window(), nc::null_observer{}, neutrino::test::seeded_random(7)),
+    server_ep server{server_t(server_cfg(), small_window(), nc::null_observer{}, neutrino::seeded_random(7)),
                      {}, std::in_place, ctx.get_executor(), network, neutrino::test::server_address};
-    client_ep client{client_t(client_cfg(), small_window(), nc::null_observer{}, neutrino::test::seeded_random(8)),
+    client_ep client{client_t(client_cfg(), small_window(), nc::null_observer{}, neutrino::seeded_random(8)),
                      {}, std::in_place, ctx.get_executor(), network, neutrino::test::client_address};
 
     template <class Pred>
@@ -76,7 +76,7 @@ TEST(reliable_io, async_send_waits_for_room_and_keeps_order) {
             });
         }
     });
-    ASSERT_TRUE(n.run_until([&] { return static_cast<int>(received.size()) == count; }));
+    ASSERT_TRUE(n.run_until([&] { return static_cast<int>(received.size()) == count && completed + failed == count; }));
     EXPECT_EQ(completed, count);
     EXPECT_EQ(failed, 0);
     EXPECT_EQ(received, payloads);
@@ -106,7 +106,15 @@ TEST(reliable_io, server_sessions_send_with_backpressure_too) {
         });
     };
     next();
-    ASSERT_TRUE(n.run_until([&] { return static_cast<int>(received.size()) == count; }));
+    // Every send completes (its completion is posted after the layer took it) and every
+    // message arrives.
+    auto all_done = [&] {
+        for (auto& f : sends) {
+            if (f.wait_for(0s) != std::future_status::ready) return false;
+        }
+        return static_cast<int>(received.size()) == count;
+    };
+    ASSERT_TRUE(n.run_until(all_done));
     EXPECT_EQ(received, payloads);
     for (auto& f : sends) {
         ASSERT_EQ(f.wait_for(0s), std::future_status::ready);
@@ -117,8 +125,8 @@ TEST(reliable_io, server_sessions_send_with_backpressure_too) {
 
 // The writable event itself, on the machine: reported once after a refusal, when room is back.
 TEST(reliable_io, writable_follows_a_refusal_once_room_is_back) {
-    client_t c(client_cfg(), small_window(), nc::null_observer{}, neutrino::test::seeded_random(test_seed(91)));
-    server_t s(server_cfg(), small_window(), nc::null_observer{}, neutrino::test::seeded_random(test_seed(92)));
+    client_t c(client_cfg(), small_window(), nc::null_observer{}, neutrino::seeded_random(test_seed(91)));
+    server_t s(server_cfg(), small_window(), nc::null_observer{}, neutrino::seeded_random(test_seed(92)));
     neutrino::memory_link<client_t, server_t> link(c, neutrino::test::client_address, s,
                                                    neutrino::test::server_address);
     int writable = 0;

@@ -576,8 +576,12 @@ private:
         if constexpr (client_layer<Layer>) {
             (void)id;
             return layer_.send(words, clock::now());
-        } else {
+        } else if constexpr (server_layer<Layer>) {
             return layer_.send(id, words, clock::now());
+        } else {  // a layer with no application operations: nothing ever waits
+            (void)id;
+            (void)words;
+            return fail(core::errc::not_connected);
         }
     }
 
