@@ -27,8 +27,11 @@ endfunction()
 # falsely at -O2/-O3 from inside libstdc++ for code every test writes: -Wrestrict on
 # `"m" + std::to_string(i)` (GCC bug 105329) and -Wmaybe-uninitialized on moving into an
 # std::optional<std::vector<…>> (GCC bug 80635). The library, tools and examples keep both.
+# It also gives the test the shared support headers of tests/support (the seed, the client/
+# server pair fixture).
 function(neutrino_set_test_warnings target)
     neutrino_set_warnings(${target})
+    target_include_directories(${target} PRIVATE "${PROJECT_SOURCE_DIR}/tests/support")
     neutrino_precompile(${target} GTEST)
     target_compile_options(${target} PRIVATE
         "$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_GREATER_EQUAL:$<CXX_COMPILER_VERSION>,12>>:-Wno-restrict;-Wno-maybe-uninitialized>")
@@ -82,4 +85,29 @@ function(neutrino_precompile target)
         list(APPEND headers <fmt/format.h> <spdlog/spdlog.h> <CLI/CLI.hpp>)
     endif()
     target_precompile_headers(${target} PRIVATE ${headers})
+endfunction()
+
+# neutrino_discover_tests(<target> [LOOPBACK <gtest patterns>] [SIMULATION <gtest patterns>])
+# Registers a GoogleTest executable's tests with CTest, labelled by kind so a run can pick one:
+# `loopback` (real sockets on 127.0.0.1), `simulation` (long runs on the simulator's virtual
+# time: fault matrices, large transfers), and `unit` for everything else (`ctest -L unit` is the
+# fast inner loop). Patterns are GoogleTest filter patterns joined with ':'.
+function(neutrino_discover_tests target)
+    cmake_parse_arguments(arg "" "LOOPBACK;SIMULATION" "" ${ARGN})
+    include(GoogleTest)
+    set(excluded "")
+    foreach(kind LOOPBACK SIMULATION)
+        if(arg_${kind})
+            string(TOLOWER ${kind} label)
+            gtest_discover_tests(${target} TEST_FILTER "${arg_${kind}}"
+                PROPERTIES LABELS ${label} DISCOVERY_TIMEOUT 60)
+            list(APPEND excluded "${arg_${kind}}")
+        endif()
+    endforeach()
+    if(excluded)
+        list(JOIN excluded ":" excluded)
+        gtest_discover_tests(${target} TEST_FILTER "-${excluded}" PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+    else()
+        gtest_discover_tests(${target} PROPERTIES LABELS unit DISCOVERY_TIMEOUT 60)
+    endif()
 endfunction()

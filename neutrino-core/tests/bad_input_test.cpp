@@ -1,6 +1,8 @@
 #include "neutrino/core/server.hpp"
 
 #include <gtest/gtest.h>
+
+#include "test_seed.hpp"
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -46,18 +48,7 @@ std::error_code err(const neutrino::result<T>& r) {
 
 const peer_address stranger = peer_address::v4({192, 0, 2, 7}, 40000);
 
-std::uint64_t test_seed(const char* what) {
-    std::uint64_t seed = 0;
-    if (const char* s = std::getenv("NEUTRINO_TEST_SEED")) {
-        seed = std::strtoull(s, nullptr, 0);
-    } else {
-        std::random_device rd;
-        seed = (std::uint64_t{rd()} << 32) | rd();
-    }
-    std::printf("%s seed: %llu (set NEUTRINO_TEST_SEED to replay)\n", what,
-                static_cast<unsigned long long>(seed));
-    return seed;
-}
+std::uint64_t test_seed(const char* what) { return neutrino::test::env_seed_or_random(what); }
 
 // --- datagram builders ------------------------------------------------------------------------
 

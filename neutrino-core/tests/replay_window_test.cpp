@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_seed.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -13,10 +15,7 @@ namespace nc = neutrino::core;
 
 namespace {
 
-std::uint64_t test_seed() {
-    if (const char* s = std::getenv("NEUTRINO_TEST_SEED")) return std::strtoull(s, nullptr, 0);
-    return std::random_device{}() | (std::uint64_t{std::random_device{}()} << 32);
-}
+std::uint64_t test_seed() { return neutrino::test::env_seed_or_random("replay window tests"); }
 
 /// check() then commit(), as the machines use it.
 bool accept(nc::replay_window<>& w, std::uint64_t pn) {

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_seed.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -40,13 +42,7 @@ const peer_address client_addr = peer_address::v4({10, 0, 0, 1}, 40000);
 const peer_address server_addr = peer_address::v4({10, 0, 0, 2}, 22753);
 
 std::uint64_t seed() {
-    static const std::uint64_t s = [] {
-        const char* e = std::getenv("NEUTRINO_TEST_SEED");
-        const std::uint64_t v = e != nullptr ? std::strtoull(e, nullptr, 10) : 7;
-        std::printf("v3 machine tests: NEUTRINO_TEST_SEED=%llu\n",
-                    static_cast<unsigned long long>(v));
-        return v;
-    }();
+    static const std::uint64_t s = neutrino::test::env_seed_or(7, "v3 machine tests");
     return s;
 }
 

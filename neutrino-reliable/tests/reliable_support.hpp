@@ -14,6 +14,7 @@
 #include "neutrino/core/server.hpp"
 #include "neutrino/reliable/client.hpp"
 #include "neutrino/reliable/server.hpp"
+#include "test_seed.hpp"
 #include "test_support.hpp"
 
 namespace neutrino::reliable_test {
@@ -29,26 +30,9 @@ using server_t = nr::basic_server<core_server>;
 inline nc::client_config client_cfg() { return test::basic_pair<>::client_cfg(); }
 inline nc::server_config server_cfg() { return test::basic_pair<>::server_cfg(); }
 
-inline std::uint64_t base_seed() {
-    static const std::uint64_t seed = [] {
-        const char* s = std::getenv("NEUTRINO_TEST_SEED");
-        return s != nullptr ? std::strtoull(s, nullptr, 10) : std::uint64_t{20240601};
-    }();
-    return seed;
-}
-/// The run's seed plus `offset`, so that tests do not share one stream.
-inline std::uint64_t test_seed(std::uint64_t offset = 0) { return base_seed() + offset; }
-
-namespace detail {
-struct seed_reporter : ::testing::Environment {
-    void SetUp() override {
-        std::printf("NEUTRINO_TEST_SEED=%llu (reliable tests)\n",
-                    static_cast<unsigned long long>(base_seed()));
-    }
-};
-inline ::testing::Environment* const seed_environment =
-    ::testing::AddGlobalTestEnvironment(new seed_reporter);
-}  // namespace detail
+// The run's seed (tests/support/test_seed.hpp): NEUTRINO_TEST_SEED=<n> replays it.
+using test::base_seed;
+using test::test_seed;
 
 /// SplitMix64 step: small, seedable, the same everywhere.
 inline std::uint64_t mix(std::uint64_t& s) {

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "test_seed.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -36,13 +38,7 @@ const peer_address client_addr = peer_address::v4({127, 0, 0, 1}, 40000);
 const peer_address server_addr = peer_address::v4({127, 0, 0, 1}, 22753);
 
 std::uint64_t seed() {
-    static const std::uint64_t s = [] {
-        const char* e = std::getenv("NEUTRINO_TEST_SEED");
-        const std::uint64_t v = e != nullptr ? std::strtoull(e, nullptr, 10) : 11;
-        std::printf("v3 reliable tests: NEUTRINO_TEST_SEED=%llu\n",
-                    static_cast<unsigned long long>(v));
-        return v;
-    }();
+    static const std::uint64_t s = neutrino::test::env_seed_or(11, "v3 reliable tests");
     return s;
 }
 
