@@ -262,6 +262,40 @@ TEST(io_operations, pending_receives_end_with_the_sessions_reason) {
     EXPECT_THROW(late.get(), boost::system::system_error);
 }
 
+// A default-constructed handle refuses, it does not crash.
+TEST(io_operations, an_empty_session_handle_refuses) {
+    server_ep::session none;
+    EXPECT_FALSE(none.valid());
+    auto r = none.async_receive(net::use_future);
+    auto s = none.async_send(nc::words("x"), net::use_future);
+    ASSERT_EQ(r.wait_for(5s), std::future_status::ready);
+    ASSERT_EQ(s.wait_for(5s), std::future_status::ready);
+    try {
+        (void)r.get();
+        FAIL();
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(e.code(), net::error::bad_descriptor);
+    }
+    EXPECT_THROW(s.get(), boost::system::system_error);
+}
+
+// Messages that arrive before the application asks are kept for async_receive once an
+// operation was started (here: async_accept at start, the receive long after the message).
+TEST(io_operations, messages_wait_for_a_late_receive) {
+    net_pair p;
+    auto accept = p.server.async_accept(net::use_future);
+    auto connect = p.client.async_connect(net::use_future);
+    ASSERT_TRUE(p.ready(connect));
+    ASSERT_TRUE(p.ready(accept));
+    auto s = accept.get();
+    auto sent = p.client.async_send(nc::words("early"), net::use_future);
+    ASSERT_TRUE(p.ready(sent));
+    p.run_until([] { return false; }, 50ms);
+    auto receive = s.async_receive(net::use_future);
+    ASSERT_TRUE(p.ready(receive));
+    EXPECT_EQ(texts(receive.get()), (std::vector<std::string>{"early"}));
+}
+
 // close() completes everything still pending with operation_aborted.
 TEST(io_operations, close_aborts_what_is_pending) {
     net_pair p;

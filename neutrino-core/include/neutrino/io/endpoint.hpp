@@ -35,11 +35,12 @@
 ///
 /// ## Lower-level paths, kept for tools and benchmarks
 ///  - `set_event_handler`: every event synchronously while draining, views still fresh,
-///    allocation-free. Messages then go to the handler, not to `async_receive`, unless an
-///    `async_receive`/`async_accept` was started (then they are queued for it too).
+///    allocation-free. Messages go to the handler; once an application operation was started
+///    (`async_connect`, `async_accept` or `async_receive`: start one before the peer can
+///    speak), they are also kept for `async_receive`.
 ///  - `async_next_event`: queued events converted by the `EventPolicy` (the core's copies its
-///    words); one waiter at a time. Messages go here only until an `async_receive` or
-///    `async_accept` was started.
+///    words); one waiter at a time. Messages go here only until an application operation was
+///    started.
 ///  - `layer()`: the machine itself; calling it schedules a drain for this turn, so a send
 ///    made through it goes out without a `flush()`.
 ///
@@ -49,6 +50,8 @@
 /// its executor only (or before `run()`).
 
 #include "neutrino/io/asio.hpp"
+
+#include <boost/asio/system_executor.hpp>
 
 #include <algorithm>
 #include <concepts>
@@ -354,10 +357,18 @@ public:
         [[nodiscard]] bool valid() const noexcept { return ep_ != nullptr; }
 
         /// Sends one message on this session (as the client's `async_send`).
+        /// On a default-constructed handle (`!valid()`), both operations complete with
+        /// `net::error::bad_descriptor` on the handler's associated executor (default: the
+        /// system executor).
         template <BOOST_ASIO_COMPLETION_TOKEN_FOR(send_signature) Token>
         auto async_send(core::word_list words, Token&& token) {
             return net::async_initiate<Token, send_signature>(
                 [ep = ep_, id = id_, words](auto&& handler) {
+                    if (ep == nullptr) {
+                        post_completion(std::forward<decltype(handler)>(handler), net::system_executor(),
+                                        boost::system::error_code(net::error::bad_descriptor));
+                        return;
+                    }
                     ep->initiate_session_send(id, words, std::forward<decltype(handler)>(handler));
                 },
                 token);
@@ -367,6 +378,11 @@ public:
         auto async_receive(Token&& token) {
             return net::async_initiate<Token, receive_signature>(
                 [ep = ep_, id = id_](auto&& handler) {
+                    if (ep == nullptr) {
+                        post_completion(std::forward<decltype(handler)>(handler), net::system_executor(),
+                                        boost::system::error_code(net::error::bad_descriptor), message{});
+                        return;
+                    }
                     ep->initiate_receive(ep->find_channel(id), std::forward<decltype(handler)>(handler));
                 },
                 token);
@@ -471,6 +487,7 @@ private:
 
     template <class Handler>
     void initiate_connect(Handler&& handler) {
+        receiving_ = true;  // from now on messages are kept for async_receive
         if (closed_) {
             post_completion(std::forward<Handler>(handler), get_executor(), make_aborted());
             return;
