@@ -262,6 +262,30 @@ TEST(io_operations, pending_receives_end_with_the_sessions_reason) {
     EXPECT_THROW(late.get(), boost::system::system_error);
 }
 
+// Nobody answers: the v2 client keeps dialling, and async_connect completes with timed_out
+// after endpoint_options::connect_timeout, not never.
+TEST(io_operations, connect_to_nobody_completes_with_timed_out) {
+    net::io_context ctx;
+    nio::memory_network network;
+    nio::endpoint_options options;
+    options.connect_timeout = 300ms;
+    client_ep lonely{nc::client(neutrino::test::basic_pair<>::client_cfg()), options, std::in_place,
+                     ctx.get_executor(), network, client_address};
+    auto connect = lonely.async_connect(net::use_future);
+    const auto end = std::chrono::steady_clock::now() + 5s;
+    while (connect.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < end) {
+        ctx.run_one_for(10ms);
+    }
+    ASSERT_EQ(connect.wait_for(0s), std::future_status::ready);
+    try {
+        connect.get();
+        FAIL() << "connected to nobody";
+    } catch (const boost::system::system_error& e) {
+        EXPECT_EQ(nio::to_std(e.code()), nc::errc::timed_out);
+    }
+    EXPECT_GT(network.counters().unroutable, 0u);
+}
+
 // A default-constructed handle refuses, it does not crash.
 TEST(io_operations, an_empty_session_handle_refuses) {
     server_ep::session none;

@@ -14,7 +14,7 @@
 ///
 /// | operation | layers | completes with | when |
 /// |---|---|---|---|
-/// | `async_connect(t)` | clients | `(ec)` | the handshake completed, or the attempt ended (`ec` says why) |
+/// | `async_connect(t)` | clients | `(ec)` | the handshake completed, or the attempt ended (`ec` says why), or `connect_timeout` passed (core::errc::timed_out) |
 /// | `async_send(words, t)` | clients | `(ec)` | the layer accepted the message (the words are copied if it has to wait), in call order; while the layer refuses with would_block it waits, retried on the layer's `writable` event and after each drain |
 /// | `async_receive(t)` | clients | `(ec, message)` | the next whole message (owned); `ec` is the session's end reason after the last one |
 /// | `async_accept(t)` | servers | `(ec, session)` | a session completed its handshake; `session` has `async_send`, `async_receive`, `close` as above |
@@ -110,6 +110,11 @@ struct endpoint_options {
     /// in `messages_dropped`, and the session's next `async_receive` completes with
     /// `net::error::no_buffer_space` (nothing is lost silently).
     std::size_t message_queue_capacity = 65536;
+    /// How long `async_connect` waits for the handshake before it completes with
+    /// core::errc::timed_out (the machine may keep dialling: a v2 client redials every 3 s
+    /// until it gets an answer; a later `async_connect` waits anew). Zero: wait as long as the
+    /// machine tries.
+    duration connect_timeout = std::chrono::seconds(10);
 };
 
 /// What an endpoint did (the transport's own counters are in `transport()`).
@@ -334,6 +339,7 @@ public:
         closed_ = true;
         boost::system::error_code ignored;
         timer_.cancel(ignored);
+        connect_timer_.cancel(ignored);
         armed_.reset();
         transport_.close();
         const auto aborted = make_aborted();
@@ -504,7 +510,18 @@ private:
             }
         }
         connectors_.push_back(make_op<boost::system::error_code>(std::forward<Handler>(handler)));
+        if (connectors_.size() == 1 && options_.connect_timeout > duration::zero()) arm_connect_timer();
         schedule_drain();
+    }
+
+    void arm_connect_timer() {
+        connect_timer_.expires_after(options_.connect_timeout);
+        connect_timer_.async_wait([this, alive = weak_alive()](const boost::system::error_code& ec) {
+            if (alive.expired() || ec == net::error::operation_aborted || closed_) return;
+            const auto timed_out = to_boost(core::make_error_code(core::errc::timed_out));
+            auto waiting = std::move(connectors_);
+            for (auto& w : waiting) w->complete(get_executor(), timed_out);
+        });
     }
 
     template <class Handler>
@@ -674,6 +691,7 @@ private:
         if constexpr (client_layer<Layer>) {
             client_channel_.id = id;
             client_channel_.peer = peer;
+            cancel_connect_timer();
             auto waiting = std::move(connectors_);
             for (auto& w : waiting) w->complete(get_executor(), {});
         } else {
@@ -695,6 +713,7 @@ private:
         if (!reason) reason = core::make_error_code(core::errc::closed);
         if constexpr (client_layer<Layer>) {
             (void)id;
+            cancel_connect_timer();
             auto waiting = std::move(connectors_);
             for (auto& w : waiting) w->complete(get_executor(), to_boost(reason));
             end_channel(client_channel_, reason);
@@ -768,6 +787,11 @@ private:
             if (!c->sends.empty()) note_waiting(id);
         }
         return took;
+    }
+
+    void cancel_connect_timer() noexcept {
+        boost::system::error_code ignored;
+        connect_timer_.cancel(ignored);
     }
 
     void note_waiting(std::uint64_t id) {
@@ -944,6 +968,7 @@ private:
     endpoint_options options_;
     Transport transport_;
     net::steady_timer timer_;
+    net::steady_timer connect_timer_{timer_.get_executor()};  ///< bounds async_connect
     std::optional<time_point> armed_;
     std::uint64_t timer_generation_ = 0;
     std::function<void(const event_type&)> handler_;
