@@ -56,7 +56,8 @@ struct cookie_address {
 
 /// Client: writes mac2 into a built HELLO1 (bytes 0..1264 unchanged), or zeros without a
 /// cookie. Error: bad_size unless `hello1` is 1280 bytes.  spec: neutrino-v3.md §7.3, §8.4
-[[nodiscard]] result<void> set_mac2(std::span<std::byte> hello1, const std::optional<cookie>& c) noexcept;
+[[nodiscard]] result<void> set_mac2(std::span<std::byte> hello1,
+                                    const std::optional<cookie>& c) noexcept;
 
 /// Server: the current and the previous cookie secret, replaced every 120 s.
 /// spec: neutrino-v3.md §8.2 (verifying mac2), §8.3 (rotation)
@@ -104,7 +105,8 @@ public:
     /// current secret, then the previous one (constant-time). Precondition: the HELLO1 already
     /// passed `check_hello1` (size, layout, mac1). Errors: bad_size, bad_mac2 (answer with a
     /// COOKIE_REPLY, §7.4 step 5).
-    [[nodiscard]] result<void> check_mac2(bytes_view hello1, const peer_address& source) const noexcept;
+    [[nodiscard]] result<void> check_mac2(bytes_view hello1,
+                                          const peer_address& source) const noexcept;
 
     [[nodiscard]] time_point rotated_at() const noexcept { return rotated_at_; }
 
@@ -118,10 +120,10 @@ private:
 /// XAEAD(cookie_key, nonce, hdr ‖ mac1, cookie)`. `nonce` is 24 random bytes (§3.4), `mac1`
 /// the mac1 of the HELLO1 being answered. Error: buffer_too_small.
 /// spec: neutrino-v3.md §4.4, §8.2
-[[nodiscard]] result<std::size_t> write_cookie_reply(std::span<std::byte> out,
-                                                     const derived_key& cookie_key,
-                                                     std::span<const std::byte, cookie_nonce_size> nonce,
-                                                     const mac_value& mac1, const cookie& c) noexcept;
+[[nodiscard]] result<std::size_t> write_cookie_reply(
+    std::span<std::byte> out, const derived_key& cookie_key,
+    std::span<const std::byte, cookie_nonce_size> nonce, const mac_value& mac1,
+    const cookie& c) noexcept;
 
 /// Client: opens a COOKIE_REPLY answering the HELLO1 whose mac1 is `mac1`: exactly 70 bytes,
 /// `0c 26 aa 5b 03 07`, session id 2, then XAEAD with AD = header ‖ mac1. Returns the cookie.

@@ -153,15 +153,15 @@ struct aead_xchacha20poly1305_ietf {
     static_assert(key_size == 32 && nonce_size == cookie_nonce_size && tag_size == v3::tag_size);
 
     /// As `aead_chacha20poly1305_ietf::seal`, with an explicit nonce and a 32-byte key.
-    [[nodiscard]] static result<std::size_t> seal(std::span<std::byte> out, bytes_view plain,
-                                                  bytes_view ad,
-                                                  std::span<const std::byte, nonce_size> nonce,
-                                                  std::span<const std::byte, key_size> key) noexcept;
+    [[nodiscard]] static result<std::size_t> seal(
+        std::span<std::byte> out, bytes_view plain, bytes_view ad,
+        std::span<const std::byte, nonce_size> nonce,
+        std::span<const std::byte, key_size> key) noexcept;
     /// As `aead_chacha20poly1305_ietf::open`. Errors: decryption_failed, buffer_too_small.
-    [[nodiscard]] static result<std::size_t> open(std::span<std::byte> out, bytes_view cipher,
-                                                  bytes_view ad,
-                                                  std::span<const std::byte, nonce_size> nonce,
-                                                  std::span<const std::byte, key_size> key) noexcept;
+    [[nodiscard]] static result<std::size_t> open(
+        std::span<std::byte> out, bytes_view cipher, bytes_view ad,
+        std::span<const std::byte, nonce_size> nonce,
+        std::span<const std::byte, key_size> key) noexcept;
 };
 
 /// The nonce Noise reserves for REKEY; never a transport pn field (§10.1).
