@@ -76,16 +76,8 @@ namespace detail {
 
 /// Streaming BLAKE2b of `out.size()` (16…64) bytes over the concatenation of `parts`, keyed
 /// with `key` (empty or 16…64 bytes). The state is wiped afterwards.
-inline void blake2b(std::span<std::byte> out, bytes_view key,
-                    std::initializer_list<bytes_view> parts) noexcept {
-    crypto_generichash_blake2b_state st;
-    crypto_generichash_blake2b_init(&st, uc_or_null(key), key.size(), out.size());
-    for (bytes_view p : parts) {
-        if (!p.empty()) crypto_generichash_blake2b_update(&st, uc(p.data()), p.size());
-    }
-    crypto_generichash_blake2b_final(&st, uc(out.data()), out.size());
-    sodium_memzero(&st, sizeof st);
-}
+void blake2b(std::span<std::byte> out, bytes_view key,
+             std::initializer_list<bytes_view> parts) noexcept;
 }  // namespace detail
 
 /// Views a string's characters as bytes (labels, protocol names).
@@ -94,88 +86,29 @@ inline void blake2b(std::span<std::byte> out, bytes_view key,
 }
 
 /// HASH(x): unkeyed BLAKE2b-512 of the concatenation of `parts`.  spec: neutrino-v3.md §6
-[[nodiscard]] inline hash_value hash(std::initializer_list<bytes_view> parts) noexcept {
-    hash_value h;
-    detail::blake2b(h, {}, parts);
-    return h;
-}
+[[nodiscard]] hash_value hash(std::initializer_list<bytes_view> parts) noexcept;
 
 /// HASH32(x): unkeyed BLAKE2b with a 32-byte output.  spec: neutrino-v3.md §6
-[[nodiscard]] inline derived_key hash32(std::initializer_list<bytes_view> parts) noexcept {
-    derived_key h;
-    detail::blake2b(h, {}, parts);
-    return h;
-}
+[[nodiscard]] derived_key hash32(std::initializer_list<bytes_view> parts) noexcept;
 
 /// MAC(k, x, 16): keyed BLAKE2b with a 16-byte output; `key` is 16…64 bytes (mac1_key,
 /// cookie secret, cookie).  spec: neutrino-v3.md §6, §8
-[[nodiscard]] inline mac_value mac16(bytes_view key, std::initializer_list<bytes_view> parts) noexcept {
-    mac_value m;
-    detail::blake2b(m, key, parts);
-    return m;
-}
+[[nodiscard]] mac_value mac16(bytes_view key, std::initializer_list<bytes_view> parts) noexcept;
 
 /// HMAC(k, x) (RFC 2104) over BLAKE2b-512: block 128, output 64. Keys up to 128 bytes are
 /// zero-padded (v3 only ever uses 64-byte keys); longer keys are hashed first, as RFC 2104
 /// says.  spec: neutrino-v3.md §6
-[[nodiscard]] inline secret_bytes<hash_size> hmac(bytes_view key,
-                                                  std::initializer_list<bytes_view> parts) noexcept {
-    std::array<std::byte, block_size> k{};
-    if (key.size() > block_size) {
-        detail::blake2b(std::span<std::byte>(k.data(), hash_size), {}, {key});
-    } else if (!key.empty()) {
-        std::copy(key.begin(), key.end(), k.begin());
-    }
-    std::array<std::byte, block_size> pad;
-    for (std::size_t i = 0; i < block_size; ++i) pad[i] = k[i] ^ std::byte{0x36};
-    std::array<std::byte, hash_size> inner;
-    {
-        crypto_generichash_blake2b_state st;
-        crypto_generichash_blake2b_init(&st, nullptr, 0, hash_size);
-        crypto_generichash_blake2b_update(&st, detail::uc(pad.data()), pad.size());
-        for (bytes_view p : parts) {
-            if (!p.empty()) crypto_generichash_blake2b_update(&st, detail::uc(p.data()), p.size());
-        }
-        crypto_generichash_blake2b_final(&st, detail::uc(inner.data()), inner.size());
-        sodium_memzero(&st, sizeof st);
-    }
-    for (std::size_t i = 0; i < block_size; ++i) pad[i] = k[i] ^ std::byte{0x5c};
-    secret_bytes<hash_size> out;
-    detail::blake2b(out.bytes(), {}, {pad, inner});
-    sodium_memzero(k.data(), k.size());
-    sodium_memzero(pad.data(), pad.size());
-    sodium_memzero(inner.data(), inner.size());
-    return out;
-}
+[[nodiscard]] secret_bytes<hash_size> hmac(bytes_view key,
+                                           std::initializer_list<bytes_view> parts) noexcept;
 
 /// HKDF(ck, ikm, 2) as Noise defines it: `t = HMAC(ck, ikm)`, `o1 = HMAC(t, 0x01)`,
 /// `o2 = HMAC(t, o1 ‖ 0x02)`. Returns (o1, o2), 64 bytes each.  spec: neutrino-v3.md §6
-[[nodiscard]] inline std::pair<secret_bytes<hash_size>, secret_bytes<hash_size>> hkdf2(
-    bytes_view chaining_key, bytes_view ikm) noexcept {
-    static constexpr std::array<std::byte, 1> one{std::byte{0x01}};
-    static constexpr std::array<std::byte, 1> two{std::byte{0x02}};
-    const secret_bytes<hash_size> t = hmac(chaining_key, {ikm});
-    secret_bytes<hash_size> o1 = hmac(t.bytes(), {one});
-    secret_bytes<hash_size> o2 = hmac(t.bytes(), {o1.bytes(), two});
-    return {std::move(o1), std::move(o2)};
-}
+[[nodiscard]] std::pair<secret_bytes<hash_size>, secret_bytes<hash_size>> hkdf2(
+    bytes_view chaining_key, bytes_view ikm) noexcept;
 
 /// DH(sk, pk): X25519. Error `errc::low_order_point` when the result is all zero (a
 /// low-order or otherwise degenerate `pk`).  spec: neutrino-v3.md §6, §17.1 item 9
-[[nodiscard]] inline result<secret_key> dh(const secret_key& sk, const public_key& pk) noexcept {
-    std::array<std::byte, key_size> shared;
-    const int rc = crypto_scalarmult(detail::uc(shared.data()), detail::uc(sk.bytes().data()),
-                                     detail::uc(pk.data()));
-    // 1.0.18 already returns −1 for an all-zero result; the explicit test keeps the rule
-    // visible and independent of the library version.
-    if (rc != 0 || sodium_is_zero(detail::uc(shared.data()), shared.size()) == 1) {
-        sodium_memzero(shared.data(), shared.size());
-        return fail(errc::low_order_point);
-    }
-    secret_key out(shared);
-    sodium_memzero(shared.data(), shared.size());
-    return out;
-}
+[[nodiscard]] result<secret_key> dh(const secret_key& sk, const public_key& pk) noexcept;
 
 /// The public key of an X25519 secret (base-point multiple): `core::public_key_of`.
 using core::public_key_of;
@@ -200,17 +133,7 @@ struct aead_chacha20poly1305_ietf {
     /// ciphertext size. Error: buffer_too_small.
     [[nodiscard]] static result<std::size_t> seal(std::span<std::byte> out, bytes_view plain,
                                                   bytes_view ad, std::uint64_t n,
-                                                  const secret_key& key) noexcept {
-        if (out.size() < plain.size() + tag_size) return fail(errc::buffer_too_small);
-        const auto nc = nonce(n);
-        unsigned long long clen = 0;
-        crypto_aead_chacha20poly1305_ietf_encrypt(detail::uc(out.data()), &clen,
-                                                  detail::uc_or_null(plain), plain.size(),
-                                                  detail::uc_or_null(ad), ad.size(), nullptr,
-                                                  detail::uc(nc.data()),
-                                                  detail::uc(key.bytes().data()));
-        return static_cast<std::size_t>(clen);
-    }
+                                                  const secret_key& key) noexcept;
 
     /// Decrypts and verifies `cipher` (ciphertext ‖ tag) into `out` (≥ `cipher.size() − 16`
     /// bytes; in place allowed as for `seal`). Returns the plaintext size. Errors:
@@ -218,19 +141,7 @@ struct aead_chacha20poly1305_ietf {
     /// failure `out` is left zeroed by libsodium or untouched.
     [[nodiscard]] static result<std::size_t> open(std::span<std::byte> out, bytes_view cipher,
                                                   bytes_view ad, std::uint64_t n,
-                                                  const secret_key& key) noexcept {
-        if (cipher.size() < tag_size) return fail(errc::decryption_failed);
-        if (out.size() < cipher.size() - tag_size) return fail(errc::buffer_too_small);
-        const auto nc = nonce(n);
-        unsigned long long mlen = 0;
-        if (crypto_aead_chacha20poly1305_ietf_decrypt(
-                detail::uc(out.data()), &mlen, nullptr, detail::uc(cipher.data()), cipher.size(),
-                detail::uc_or_null(ad), ad.size(), detail::uc(nc.data()),
-                detail::uc(key.bytes().data())) != 0) {
-            return fail(errc::decryption_failed);
-        }
-        return static_cast<std::size_t>(mlen);
-    }
+                                                  const secret_key& key) noexcept;
 };
 
 /// XAEAD(k, N, ad, p): XChaCha20-Poly1305-IETF with a 24-byte nonce. Used only for
@@ -242,34 +153,15 @@ struct aead_xchacha20poly1305_ietf {
     static_assert(key_size == 32 && nonce_size == cookie_nonce_size && tag_size == v3::tag_size);
 
     /// As `aead_chacha20poly1305_ietf::seal`, with an explicit nonce and a 32-byte key.
-    [[nodiscard]] static result<std::size_t> seal(std::span<std::byte> out, bytes_view plain,
-                                                  bytes_view ad,
-                                                  std::span<const std::byte, nonce_size> nonce,
-                                                  std::span<const std::byte, key_size> key) noexcept {
-        if (out.size() < plain.size() + tag_size) return fail(errc::buffer_too_small);
-        unsigned long long clen = 0;
-        crypto_aead_xchacha20poly1305_ietf_encrypt(
-            detail::uc(out.data()), &clen, detail::uc_or_null(plain), plain.size(),
-            detail::uc_or_null(ad), ad.size(), nullptr, detail::uc(nonce.data()),
-            detail::uc(key.data()));
-        return static_cast<std::size_t>(clen);
-    }
+    [[nodiscard]] static result<std::size_t> seal(
+        std::span<std::byte> out, bytes_view plain, bytes_view ad,
+        std::span<const std::byte, nonce_size> nonce,
+        std::span<const std::byte, key_size> key) noexcept;
     /// As `aead_chacha20poly1305_ietf::open`. Errors: decryption_failed, buffer_too_small.
-    [[nodiscard]] static result<std::size_t> open(std::span<std::byte> out, bytes_view cipher,
-                                                  bytes_view ad,
-                                                  std::span<const std::byte, nonce_size> nonce,
-                                                  std::span<const std::byte, key_size> key) noexcept {
-        if (cipher.size() < tag_size) return fail(errc::decryption_failed);
-        if (out.size() < cipher.size() - tag_size) return fail(errc::buffer_too_small);
-        unsigned long long mlen = 0;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-                detail::uc(out.data()), &mlen, nullptr, detail::uc(cipher.data()), cipher.size(),
-                detail::uc_or_null(ad), ad.size(), detail::uc(nonce.data()),
-                detail::uc(key.data())) != 0) {
-            return fail(errc::decryption_failed);
-        }
-        return static_cast<std::size_t>(mlen);
-    }
+    [[nodiscard]] static result<std::size_t> open(
+        std::span<std::byte> out, bytes_view cipher, bytes_view ad,
+        std::span<const std::byte, nonce_size> nonce,
+        std::span<const std::byte, key_size> key) noexcept;
 };
 
 /// The nonce Noise reserves for REKEY; never a transport pn field (§10.1).
@@ -277,28 +169,15 @@ inline constexpr std::uint64_t rekey_nonce = ~std::uint64_t{0};
 
 /// REKEY(k): the first 32 bytes of `AEAD(k, 2^64−1, empty, 32 zero bytes)` (Noise's REKEY).
 /// Gives `k[p+1]` from `k[p]`, per direction.  spec: neutrino-v3.md §6, §11.1
-[[nodiscard]] inline secret_key rekey(const secret_key& k) noexcept {
-    std::array<std::byte, key_size + tag_size> buf{};
-    (void)aead_chacha20poly1305_ietf::seal(buf, std::span<const std::byte>(buf.data(), key_size), {},
-                                           rekey_nonce, k);  // cannot fail: buf fits
-    secret_key out(std::span<const std::byte, key_size>(buf.data(), key_size));
-    sodium_memzero(buf.data(), buf.size());
-    return out;
-}
+[[nodiscard]] secret_key rekey(const secret_key& k) noexcept;
 
 /// `mac1_key = HASH32(LABEL_MAC1 ‖ S_pub)`, computed once per server key.  spec: neutrino-v3.md §6
-[[nodiscard]] inline derived_key derive_mac1_key(const public_key& server_pk) noexcept {
-    return hash32({as_bytes(label_mac1), server_pk});
-}
+[[nodiscard]] derived_key derive_mac1_key(const public_key& server_pk) noexcept;
 /// `cookie_key = HASH32(LABEL_COOKIE ‖ S_pub)`.  spec: neutrino-v3.md §6, §8.2
-[[nodiscard]] inline derived_key derive_cookie_key(const public_key& server_pk) noexcept {
-    return hash32({as_bytes(label_cookie), server_pk});
-}
+[[nodiscard]] derived_key derive_cookie_key(const public_key& server_pk) noexcept;
 
 /// Constant-time equality of two equally sized byte strings (`sodium_memcmp`); false when the
 /// sizes differ.
-[[nodiscard]] inline bool equal_ct(bytes_view a, bytes_view b) noexcept {
-    return a.size() == b.size() && (a.empty() || sodium_memcmp(a.data(), b.data(), a.size()) == 0);
-}
+[[nodiscard]] bool equal_ct(bytes_view a, bytes_view b) noexcept;
 
 }  // namespace neutrino::core::v3

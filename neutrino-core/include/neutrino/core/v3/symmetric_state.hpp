@@ -4,15 +4,11 @@
 /// chaining key `ck`, and the handshake cipher key `k` with its counter.
 /// spec: neutrino-v3.md §7.2 (operations exactly as in the Noise specification)
 
-#include <sodium.h>
-
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
-#include <utility>
 
 #include "neutrino/core/result.hpp"
 #include "neutrino/core/v3/crypto.hpp"
@@ -33,67 +29,29 @@ class symmetric_state {
 public:
     /// InitializeSymmetric(name): `h` = name zero-padded to 64 bytes (names here are 33
     /// bytes, shorter than HASHLEN), `ck = h`, no key. Precondition: `name.size() ≤ 64`.
-    explicit symmetric_state(std::string_view protocol_name) noexcept {
-        const std::size_t n = std::min(protocol_name.size(), hash_size);
-        std::copy_n(as_bytes(protocol_name).begin(), n, h_.begin());
-        std::copy(h_.begin(), h_.end(), ck_.bytes().begin());
-    }
+    explicit symmetric_state(std::string_view protocol_name) noexcept;
 
     /// MixHash(d): `h = HASH(h ‖ d)`.
-    void mix_hash(bytes_view data) noexcept { h_ = hash({h_, data}); }
+    void mix_hash(bytes_view data) noexcept;
 
     /// MixKey(ikm): `ck, t = HKDF(ck, ikm, 2); k = t[0..32); n = 0`.
-    void mix_key(bytes_view ikm) noexcept {
-        auto [ck, t] = hkdf2(ck_.bytes(), ikm);
-        ck_ = ck;
-        k_ = t.first_key();
-        n_ = 0;
-    }
+    void mix_key(bytes_view ikm) noexcept;
 
     /// EncryptAndHash(p): `c = AEAD(k, n++, h, p); MixHash(c)`; without a key `c = p`.
     /// Writes `c` to `out` (≥ `plain.size() + 16` with a key; may equal `plain.data()`).
     /// Returns the size of `c`. Error: buffer_too_small.
     [[nodiscard]] result<std::size_t> encrypt_and_hash(bytes_view plain,
-                                                       std::span<std::byte> out) noexcept {
-        std::size_t len = plain.size();
-        if (k_) {
-            auto c = aead_chacha20poly1305_ietf::seal(out, plain, h_, n_, *k_);
-            if (!c) return c;
-            len = *c;
-            ++n_;
-        } else {
-            if (out.size() < len) return fail(errc::buffer_too_small);
-            if (len != 0 && out.data() != plain.data()) std::copy(plain.begin(), plain.end(), out.begin());
-        }
-        mix_hash(out.first(len));
-        return len;
-    }
+                                                       std::span<std::byte> out) noexcept;
 
     /// DecryptAndHash(c): `p = AEAD⁻¹(k, n++, h, c); MixHash(c)`; without a key `p = c`.
     /// Writes `p` to `out` (≥ `cipher.size() − 16` with a key; must not overlap `cipher`,
     /// which is still hashed afterwards). Errors: decryption_failed (the state is then
     /// unchanged), buffer_too_small.
     [[nodiscard]] result<std::size_t> decrypt_and_hash(bytes_view cipher,
-                                                       std::span<std::byte> out) noexcept {
-        std::size_t len = cipher.size();
-        if (k_) {
-            auto p = aead_chacha20poly1305_ietf::open(out, cipher, h_, n_, *k_);
-            if (!p) return p;
-            len = *p;
-            ++n_;
-        } else {
-            if (out.size() < len) return fail(errc::buffer_too_small);
-            std::copy(cipher.begin(), cipher.end(), out.begin());
-        }
-        mix_hash(cipher);
-        return len;
-    }
+                                                       std::span<std::byte> out) noexcept;
 
     /// Split(): `t1, t2 = HKDF(ck, empty, 2)`; returns `(t1[0..32), t2[0..32))`.
-    [[nodiscard]] transport_keys split() const noexcept {
-        auto [t1, t2] = hkdf2(ck_.bytes(), {});
-        return {t1.first_key(), t2.first_key()};
-    }
+    [[nodiscard]] transport_keys split() const noexcept;
 
     /// The transcript hash `h`; after message 2 it is the channel-binding value (§7.5).
     [[nodiscard]] const hash_value& h() const noexcept { return h_; }
