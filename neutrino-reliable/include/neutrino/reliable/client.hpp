@@ -11,8 +11,8 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/core/ring.hpp"
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
@@ -210,7 +210,7 @@ private:
     reliable::config rcfg_;
     Next next_;
     detail::session session_;
-    core::detail::ring<core::event> events_;
+    core::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
     bool suppress_closed_ = false;

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/core/ring.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
@@ -285,7 +285,7 @@ private:
     std::vector<std::uint64_t> blocked_;  ///< sessions refused with would_block since their last `writable`
     std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements
     bool shut_down_ = false;
-    core::detail::ring<core::event> events_;
+    core::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
 };
