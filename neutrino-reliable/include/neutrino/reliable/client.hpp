@@ -3,6 +3,9 @@
 /// `reliable::basic_client<Next>`: NeutrinoReliable's client, a layer over a core client
 /// (`Next`, configured with core::variant::reliable). DATA is delivered exactly once and in
 /// order, or the session ends with a clear error.  spec: neutrino.md §12, §18.3
+///
+/// It asks of `Next` only what core::client_connection names
+/// (neutrino/core/connection_layer.hpp).
 
 #include <algorithm>
 #include <optional>
@@ -10,6 +13,7 @@
 #include <utility>
 
 #include "neutrino/core/client.hpp"
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/ring.hpp"
@@ -19,7 +23,7 @@
 
 namespace neutrino::reliable {
 
-template <datagram_layer Next = core::basic_client<>>
+template <core::client_connection Next = core::basic_client<>>
 class basic_client {
 public:
     using event_type = core::event;

@@ -3,6 +3,9 @@
 /// `reliable::basic_server<Next>`: NeutrinoReliable's server, a layer over a core server
 /// (`Next`, configured with core::variant::reliable): one reliable session per core session.
 /// spec: neutrino.md §12, §18.3
+///
+/// It asks of `Next` only what core::server_connection names
+/// (neutrino/core/connection_layer.hpp).
 
 #include <algorithm>
 #include <memory>
@@ -12,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/ring.hpp"
@@ -22,7 +26,7 @@
 
 namespace neutrino::reliable {
 
-template <datagram_layer Next = core::basic_server<>>
+template <core::server_connection Next = core::basic_server<>>
 class basic_server {
 public:
     using event_type = core::event;
