@@ -4,8 +4,8 @@
 /// (`Next`, configured with core::variant::reliable). DATA is delivered exactly once and in
 /// order, or the session ends with a clear error.  spec: neutrino.md §12, §18.3
 ///
-/// It asks of `Next` only what core::client_connection names
-/// (neutrino/core/connection_layer.hpp).
+/// It asks of `Next` only what core::client_connection names (neutrino/core/connection_layer.hpp),
+/// and offers the layer above what reliable::client_connection names.
 
 #include <algorithm>
 #include <optional>
@@ -18,6 +18,7 @@
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/ring.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
 
@@ -223,5 +224,6 @@ private:
 
 using client = basic_client<>;
 static_assert(datagram_layer<client>);
+static_assert(client_connection<client>);
 
 }  // namespace neutrino::reliable

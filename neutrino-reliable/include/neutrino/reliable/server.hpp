@@ -4,8 +4,8 @@
 /// (`Next`, configured with core::variant::reliable): one reliable session per core session.
 /// spec: neutrino.md §12, §18.3
 ///
-/// It asks of `Next` only what core::server_connection names
-/// (neutrino/core/connection_layer.hpp).
+/// It asks of `Next` only what core::server_connection names (neutrino/core/connection_layer.hpp),
+/// and offers the layer above what reliable::server_connection names.
 
 #include <algorithm>
 #include <memory>
@@ -21,6 +21,7 @@
 #include "neutrino/core/ring.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
 
@@ -296,5 +297,6 @@ private:
 
 using server = basic_server<>;
 static_assert(datagram_layer<server>);
+static_assert(server_connection<server>);
 
 }  // namespace neutrino::reliable
