@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
@@ -457,5 +458,6 @@ private:
 /// The client most applications use: v2 wire, no observer, OS randomness.
 using client = basic_client<>;
 static_assert(datagram_layer<client>);
+static_assert(client_connection<client>);
 
 }  // namespace neutrino::core

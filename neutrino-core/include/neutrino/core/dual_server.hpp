@@ -16,6 +16,7 @@
 #include <span>
 #include <utility>
 
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
@@ -189,5 +190,6 @@ private:
 
 using dual_server = basic_dual_server<>;
 static_assert(datagram_layer<dual_server>);
+static_assert(server_connection<dual_server>);
 
 }  // namespace neutrino::core

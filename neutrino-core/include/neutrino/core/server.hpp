@@ -15,6 +15,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
@@ -635,5 +636,6 @@ private:
 /// The server most applications use: v2 wire, no observer, OS randomness.
 using server = basic_server<>;
 static_assert(datagram_layer<server>);
+static_assert(server_connection<server>);
 
 }  // namespace neutrino::core

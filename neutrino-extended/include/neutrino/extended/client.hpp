@@ -8,6 +8,9 @@
 ///
 /// Control packets keep the Reliable format; DATA carries u16/u32-framed word lists or raw
 /// fragments of them. Both ends must use Extended (the core's variant is forced to it).
+///
+/// It asks of `Next` only what reliable::client_connection names
+/// (neutrino/reliable/connection_layer.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -25,10 +28,11 @@
 #include "neutrino/extended/detail/payload_capacity.hpp"
 #include "neutrino/extended/event.hpp"
 #include "neutrino/reliable/client.hpp"
+#include "neutrino/reliable/connection_layer.hpp"
 
 namespace neutrino::extended {
 
-template <datagram_layer Next = reliable::basic_client<core::basic_client<>>>
+template <reliable::client_connection Next = reliable::basic_client<core::basic_client<>>>
 class basic_client {
 public:
     using event_type = extended::event;

@@ -4,6 +4,9 @@
 /// one extended session (sender + reassembler) per reliable session. Memory for partial
 /// messages is bounded per session (config::max_message_size) and for the whole endpoint
 /// (config::max_reassembly_bytes).  spec: neutrino.md §13.3
+///
+/// It asks of `Next` only what reliable::server_connection names
+/// (neutrino/reliable/connection_layer.hpp).
 
 #include <algorithm>
 #include <cstddef>
@@ -23,11 +26,12 @@
 #include "neutrino/extended/detail/events.hpp"
 #include "neutrino/extended/detail/payload_capacity.hpp"
 #include "neutrino/extended/event.hpp"
+#include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/server.hpp"
 
 namespace neutrino::extended {
 
-template <datagram_layer Next = reliable::basic_server<core::basic_server<>>>
+template <reliable::server_connection Next = reliable::basic_server<core::basic_server<>>>
 class basic_server {
 public:
     using event_type = extended::event;

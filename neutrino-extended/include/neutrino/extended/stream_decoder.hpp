@@ -45,10 +45,10 @@ public:
                     if (have_ < need) break;
                     have_ = 0;
                     if (state_ == state::count) {
-                        count_ = core::detail::load_le<std::uint16_t>(field_.data());
+                        count_ = core::load_le<std::uint16_t>(field_.data());
                         next_word();
                     } else {
-                        size_ = core::detail::load_le<std::uint32_t>(field_.data());
+                        size_ = core::load_le<std::uint32_t>(field_.data());
                         left_ = size_;
                         state_ = state::body;
                         if (size_ == 0) {

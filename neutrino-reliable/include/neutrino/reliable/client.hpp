@@ -3,6 +3,9 @@
 /// `reliable::basic_client<Next>`: NeutrinoReliable's client, a layer over a core client
 /// (`Next`, configured with core::variant::reliable). DATA is delivered exactly once and in
 /// order, or the session ends with a clear error.  spec: neutrino.md §12, §18.3
+///
+/// It asks of `Next` only what core::client_connection names (neutrino/core/connection_layer.hpp),
+/// and offers the layer above what reliable::client_connection names.
 
 #include <algorithm>
 #include <optional>
@@ -10,16 +13,18 @@
 #include <utility>
 
 #include "neutrino/core/client.hpp"
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/core/ring.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
 
 namespace neutrino::reliable {
 
-template <datagram_layer Next = core::basic_client<>>
+template <core::client_connection Next = core::basic_client<>>
 class basic_client {
 public:
     using event_type = core::event;
@@ -210,7 +215,7 @@ private:
     reliable::config rcfg_;
     Next next_;
     detail::session session_;
-    core::detail::ring<core::event> events_;
+    core::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
     bool suppress_closed_ = false;
@@ -219,5 +224,6 @@ private:
 
 using client = basic_client<>;
 static_assert(datagram_layer<client>);
+static_assert(client_connection<client>);
 
 }  // namespace neutrino::reliable

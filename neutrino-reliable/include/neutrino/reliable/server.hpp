@@ -3,6 +3,9 @@
 /// `reliable::basic_server<Next>`: NeutrinoReliable's server, a layer over a core server
 /// (`Next`, configured with core::variant::reliable): one reliable session per core session.
 /// spec: neutrino.md §12, §18.3
+///
+/// It asks of `Next` only what core::server_connection names (neutrino/core/connection_layer.hpp),
+/// and offers the layer above what reliable::server_connection names.
 
 #include <algorithm>
 #include <memory>
@@ -12,17 +15,19 @@
 #include <utility>
 #include <vector>
 
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/core/ring.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
 
 namespace neutrino::reliable {
 
-template <datagram_layer Next = core::basic_server<>>
+template <core::server_connection Next = core::basic_server<>>
 class basic_server {
 public:
     using event_type = core::event;
@@ -285,12 +290,13 @@ private:
     std::vector<std::uint64_t> blocked_;  ///< sessions refused with would_block since their last `writable`
     std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements
     bool shut_down_ = false;
-    core::detail::ring<core::event> events_;
+    core::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
 };
 
 using server = basic_server<>;
 static_assert(datagram_layer<server>);
+static_assert(server_connection<server>);
 
 }  // namespace neutrino::reliable

@@ -22,6 +22,7 @@
 #include <span>
 
 #include "neutrino/core/client.hpp"
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
@@ -736,5 +737,6 @@ private:
 /// The v3 client most applications use: no observer, OS randomness.
 using client = basic_client<>;
 static_assert(datagram_layer<client>);
+static_assert(client_connection<client>);
 
 }  // namespace neutrino::core::v3

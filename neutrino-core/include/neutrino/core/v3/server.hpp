@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
@@ -952,5 +953,6 @@ private:
 /// The v3 server most applications use: no observer, OS randomness.
 using server = basic_server<>;
 static_assert(datagram_layer<server>);
+static_assert(server_connection<server>);
 
 }  // namespace neutrino::core::v3

@@ -13,8 +13,8 @@
 #include <optional>
 #include <vector>
 
-#include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/core/ring.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/reassembler.hpp"
 #include "neutrino/extended/detail/sender.hpp"
@@ -59,7 +59,7 @@ public:
     }
 
 private:
-    core::detail::ring<event> ring_;
+    core::ring<event> ring_;
     std::vector<std::vector<std::byte>> owned_;
     std::size_t owned_front_ = 0;
     std::uint64_t dropped_ = 0;

@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// How the reliable session logic reaches one session of a core client or server.
+/// How the reliable session logic reaches one session of a core client or server: the same
+/// calls for both roles, made of core::client_connection / core::server_connection members only.
 
 #include <cstdint>
 #include <span>

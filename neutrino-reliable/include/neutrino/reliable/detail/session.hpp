@@ -32,8 +32,8 @@ namespace neutrino::reliable::detail {
 /// §6.4); `words` views this object's own bytes, so it is neither copied nor moved.
 struct keep_alive_words {
     keep_alive_words(std::uint64_t stamp, std::uint64_t ack) noexcept {
-        core::detail::store_le(t.data(), stamp);
-        core::detail::store_le(a.data(), ack);
+        core::store_le(t.data(), stamp);
+        core::store_le(a.data(), ack);
     }
     keep_alive_words(const keep_alive_words&) = delete;
     keep_alive_words& operator=(const keep_alive_words&) = delete;
@@ -97,7 +97,7 @@ public:
     void on_packet_received(const core::event& e, Port& port, time_point now, stats& st,
                             Deliver&& deliver) {
         if (e.type == core::packet_type::request_retransmission) {
-            serve_request(core::detail::load_le<std::uint64_t>(e.words[0].data()), port, now, st,
+            serve_request(core::load_le<std::uint64_t>(e.words[0].data()), port, now, st,
                           e.from_candidate);
             return;
         }
@@ -143,7 +143,7 @@ public:
         rx_.extend_known(now, arrivals_);  // the window moved over numbers known to exist
         if (side_ == core::role::server && e.type == core::packet_type::keep_alive) {
             // spec: neutrino.md §6.4: echo the timestamp, send our acknowledgement
-            send_keep_alive(port, core::detail::load_le<std::uint64_t>(e.words[0].data()), now, st);
+            send_keep_alive(port, core::load_le<std::uint64_t>(e.words[0].data()), now, st);
         }
         request_missing(port, now, st);
         // Both sides acknowledge what arrived every ack_every packets (and within ack_delay,
@@ -366,7 +366,7 @@ private:
 
     template <class Port>
     void on_keep_alive(const core::event& e, Port& port, time_point now) {
-        const std::uint64_t ack = core::detail::load_le<std::uint64_t>(e.words[1].data());
+        const std::uint64_t ack = core::load_le<std::uint64_t>(e.words[1].data());
         if (tx_.acknowledge(ack) > 0) {
             last_ack_progress_ = now;
             probe_backoff_ = 0;
@@ -381,7 +381,7 @@ private:
             // an older one is the echo of a KEEP_ALIVE that was lost and sent again later —
             // on v3 a retransmission must repeat its original plaintext (pn-derived nonces),
             // so its timestamp is stale and would inflate the RTT by the recovery time.
-            const std::uint64_t echoed = core::detail::load_le<std::uint64_t>(e.words[0].data());
+            const std::uint64_t echoed = core::load_le<std::uint64_t>(e.words[0].data());
             const std::uint64_t at = timestamp(now);
             if (echoed <= at && at - echoed < 60000 && echoed > last_echoed_) {
                 sample_rtt(port, std::chrono::milliseconds(at - echoed), now);
