@@ -12,6 +12,8 @@
 #include <span>
 #include <utility>
 
+#include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
@@ -24,7 +26,10 @@
 
 namespace neutrino::reliable {
 
-template <core::client_connection Next = core::basic_client<>>
+/// `Controller`: the congestion-control policy of the session (`congestion::fixed_window`, a
+/// fixed window of `config::send_window` datagrams, unless told otherwise).
+template <core::client_connection Next = core::basic_client<>,
+          congestion::congestion_controller Controller = congestion::fixed_window>
 class basic_client {
 public:
     using event_type = core::event;
@@ -115,6 +120,10 @@ public:
     [[nodiscard]] std::size_t unacknowledged() const noexcept { return session_.unacknowledged(); }
     [[nodiscard]] std::size_t out_of_order() const noexcept { return session_.out_of_order(); }
     [[nodiscard]] duration rtt() const noexcept { return session_.rtt(); }
+    /// The RTT estimate (smoothed, variance, minimum; RFC 9002 §5).
+    [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return session_.rtt_estimator(); }
+    /// The session's congestion controller.
+    [[nodiscard]] const Controller& controller() const noexcept { return session_.controller(); }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
@@ -214,7 +223,7 @@ private:
 
     reliable::config rcfg_;
     Next next_;
-    detail::session session_;
+    detail::basic_session<Controller> session_;
     core::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;

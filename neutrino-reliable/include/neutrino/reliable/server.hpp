@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
@@ -27,7 +29,9 @@
 
 namespace neutrino::reliable {
 
-template <core::server_connection Next = core::basic_server<>>
+/// `Controller`: the congestion-control policy of each session (see basic_client).
+template <core::server_connection Next = core::basic_server<>,
+          congestion::congestion_controller Controller = congestion::fixed_window>
 class basic_server {
 public:
     using event_type = core::event;
@@ -206,10 +210,10 @@ private:
         }
     }
 
-    detail::session& session_for(std::uint64_t id) {
+    detail::basic_session<Controller>& session_for(std::uint64_t id) {
         auto& p = sessions_[id];
         if (!p) {
-            p = std::make_unique<detail::session>(
+            p = std::make_unique<detail::basic_session<Controller>>(
                 rcfg_, core::role::server, next_.configuration().variant == core::variant::extended);
         }
         return *p;
@@ -285,7 +289,7 @@ private:
 
     reliable::config rcfg_;
     Next next_;
-    std::unordered_map<std::uint64_t, std::unique_ptr<detail::session>> sessions_;
+    std::unordered_map<std::uint64_t, std::unique_ptr<detail::basic_session<Controller>>> sessions_;
     std::vector<std::uint64_t> suppressed_;
     std::vector<std::uint64_t> blocked_;  ///< sessions refused with would_block since their last `writable`
     std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements

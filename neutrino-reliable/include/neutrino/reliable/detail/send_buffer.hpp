@@ -29,6 +29,8 @@ public:
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(next_ - base_); }
+    /// Bytes of the DATA datagrams held: what is in flight, for the congestion controller.
+    [[nodiscard]] std::size_t bytes_in_flight() const noexcept { return bytes_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return records_.size(); }
     [[nodiscard]] bool full() const noexcept { return size() == capacity(); }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
@@ -58,6 +60,7 @@ public:
             free_.pop_back();
             std::memcpy(pool_[r.buffer].bytes.data(), wire.data(), wire.size());
             pool_[r.buffer].size = wire.size();
+            bytes_ += wire.size();
         }
         ++next_;
         return true;
@@ -121,6 +124,7 @@ private:
     };
     void release(record& r) noexcept {
         if (r.buffer != no_buffer) {
+            bytes_ -= pool_[r.buffer].size;
             free_.push_back(r.buffer);
             r.buffer = no_buffer;
         }
@@ -131,6 +135,7 @@ private:
     }
 
     std::vector<record> records_;
+    std::size_t bytes_ = 0;  ///< sum of the held DATA datagrams' sizes
     std::vector<datagram> pool_;
     std::vector<std::size_t> free_;
     std::uint64_t base_ = 0;

@@ -15,7 +15,12 @@
 #include <optional>
 #include <span>
 #include <system_error>
+#include <type_traits>
 
+#include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/fixed_window.hpp"
+#include "neutrino/congestion/rtt_estimator.hpp"
+#include "neutrino/core/constants.hpp"
 #include "neutrino/core/endian.hpp"
 #include "neutrino/core/error.hpp"
 #include "neutrino/core/event.hpp"
@@ -42,23 +47,46 @@ struct keep_alive_words {
     const std::array<core::word, 2> words{core::word(t), core::word(a)};
 };
 
-class session {
+/// One session's reliable machine. `Controller` is the congestion-control policy (a
+/// `congestion::congestion_controller`): it hears of every DATA datagram sent, every
+/// acknowledgement (bytes, RTT sample) and every retransmission served (a loss), and has the
+/// last word on `can_send`. RTT comes from a `congestion::rtt_estimator` (RFC 9002 §5) fed with
+/// the client's KEEP_ALIVE echoes.
+template <congestion::congestion_controller Controller>
+class basic_session {
 public:
+    using controller_type = Controller;
+
     /// `raw_data`: DATA payloads are passed up as received (Extended), not as a word list.
-    session(const config& cfg, core::role side, bool raw_data = false)
+    basic_session(const config& cfg, core::role side, bool raw_data = false)
         : cfg_(cfg), side_(side), raw_data_(raw_data),
           tx_(cfg.send_window, cfg.send_window + control_reserve),
           rx_(cfg.receive_window),
-          rtt_(cfg.initial_rtt) {}
+          rtt_est_(cfg.initial_rtt),
+          cc_(make_controller(cfg)) {}
 
-    /// Room for another DATA packet.  spec: neutrino.md §18.2 item 13 (bounded, backpressure)
-    [[nodiscard]] bool can_send() const noexcept {
-        return !tx_.data_full() && !tx_.full();
+    /// A controller constructible from an initial window in bytes gets the send window's worth
+    /// of full datagrams (`fixed_window` then behaves as the fixed 512-packet window did); any
+    /// other is default-constructed.
+    static Controller make_controller(const config& cfg) {
+        if constexpr (std::is_constructible_v<Controller, std::size_t>) {
+            return Controller(cfg.send_window * core::max_datagram_size);
+        } else {
+            return Controller{};
+        }
     }
+
+    /// Room for another DATA packet: the send window and the congestion controller agree.
+    /// spec: neutrino.md §18.2 item 13 (bounded, backpressure)
+    [[nodiscard]] bool can_send() const noexcept {
+        return !tx_.data_full() && !tx_.full() && cc_.can_send(tx_.bytes_in_flight(), last_now_);
+    }
+    [[nodiscard]] const Controller& controller() const noexcept { return cc_; }
+    [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return rtt_est_; }
     [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.data(); }
     [[nodiscard]] std::size_t out_of_order() const noexcept { return rx_.stored(); }
     [[nodiscard]] std::uint64_t confirmed() const noexcept { return rx_.confirmed(); }
-    [[nodiscard]] duration rtt() const noexcept { return rtt_; }
+    [[nodiscard]] duration rtt() const noexcept { return rtt_est_.smoothed(); }
     /// The server shut down (the core drains): send nothing numbered any more, keep
     /// requesting what is missing.
     void stop_sending() noexcept { draining_ = true; }
@@ -87,7 +115,9 @@ public:
             tx_.resync(e.packet_number + 1);
             return;
         }
+        last_now_ = now;
         if (e.type == core::packet_type::keep_alive) last_keep_alive_ = now;
+        if (e.type == core::packet_type::data) cc_.on_sent(e.wire.size(), now);
         if (tx_.size() == 1) last_ack_progress_ = now;
         st.max_send_buffered = std::max(st.max_send_buffered, tx_.data());
     }
@@ -143,14 +173,16 @@ public:
         rx_.extend_known(now, arrivals_);  // the window moved over numbers known to exist
         if (side_ == core::role::server && e.type == core::packet_type::keep_alive) {
             // spec: neutrino.md §6.4: echo the timestamp, send our acknowledgement
-            send_keep_alive(port, core::load_le<std::uint64_t>(e.words[0].data()), now, st);
+            const std::uint64_t stamp = core::load_le<std::uint64_t>(e.words[0].data());
+            peer_stamp_ = std::max(peer_stamp_, stamp);
+            send_keep_alive(port, stamp, now, st);
         }
         request_missing(port, now, st);
         // Both sides acknowledge what arrived every ack_every packets (and within ack_delay,
         // see next_keep_alive): the server too, so acknowledgements never depend on the client
         // having room for a KEEP_ALIVE of its own. A reference client takes an unanswered
         // KEEP_ALIVE from the server like any other (it only trims its buffer with the ack).
-        if (unacked_received_ >= cfg_.ack_every) send_keep_alive(port, timestamp(now), now, st);
+        if (unacked_received_ >= cfg_.ack_every) send_keep_alive(port, own_stamp(now), now, st);
     }
 
     /// An authentic packet beyond the receive window was dropped by the core. It proves
@@ -195,7 +227,7 @@ public:
             return;
         }
         if (auto ka = next_keep_alive(port); ka && now >= *ka) {
-            send_keep_alive(port, timestamp(now), now, st);
+            send_keep_alive(port, own_stamp(now), now, st);
         }
         if (side_ == core::role::server && !tx_.empty() && now >= next_probe()) {
             // Tail-loss probe: resend the newest unacknowledged DATA, so a receiver that lost
@@ -233,6 +265,7 @@ public:
         sent_since_solicit_ = 0;
         probe_backoff_ = 0;
         last_echoed_ = 0;
+        peer_stamp_ = 0;
         draining_ = false;
         keep_alive_retry_ = {};
         arrivals_ = 0;
@@ -249,13 +282,22 @@ private:
     static constexpr std::uint64_t reorder_threshold = 3;
     static constexpr std::uint64_t burst_reach = 16;  ///< see request_missing
 
+    // The timestamp of a KEEP_ALIVE this side originates. The client's clock; the server
+    // repeats the newest client timestamp it received instead of its own clock: the client
+    // reads the first word of every server KEEP_ALIVE as an echo of its own, and a server
+    // clock there (the same steady clock on one host, the simulator's virtual clock) would
+    // give one-way delays as RTT samples. A repeated echo is no sample (Karn's rule, below).
+    [[nodiscard]] std::uint64_t own_stamp(time_point now) const noexcept {
+        return side_ == core::role::server ? peer_stamp_ : timestamp(now);
+    }
+
     static std::uint64_t timestamp(time_point now) noexcept {
         return static_cast<std::uint64_t>(
             std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count());
     }
 
     [[nodiscard]] duration pto() const noexcept {
-        const duration base = std::max<duration>(2 * rtt_, std::chrono::milliseconds(25));
+        const duration base = std::max<duration>(2 * rtt(), std::chrono::milliseconds(25));
         return base * (1U << probe_backoff_);
     }
     [[nodiscard]] time_point next_probe() const noexcept {
@@ -280,7 +322,7 @@ private:
             // spec: neutrino.md §11.1: after 475 ms without sending, or without receiving;
             // while nothing arrives, again every max(idle/4, 2 RTT), so a burst of loss that
             // takes two or three KEEP_ALIVEs does not let the 1500 ms session timeout expire
-            const duration retry = std::max<duration>(idle / 4, 2 * rtt_);
+            const duration retry = std::max<duration>(idle / 4, 2 * rtt());
             consider(std::min(port.last_sent() + idle,
                               std::max(port.last_received() + idle, last_keep_alive_ + retry)));
             // solicit an acknowledgement when ours stalls (backing off: no KEEP_ALIVE storm)
@@ -331,7 +373,7 @@ private:
         epoch_start_ = now;
     }
     [[nodiscard]] duration epoch_length() const noexcept {
-        return std::max<duration>(rtt_, cfg_.min_request_interval);
+        return std::max<duration>(rtt(), cfg_.min_request_interval);
     }
     /// Requests allowed in the current epoch: a floor plus a share of the evidence.
     [[nodiscard]] std::size_t request_budget() const noexcept {
@@ -342,7 +384,7 @@ private:
     template <class Port>
     void send_probe(Port& port, time_point now, stats& st) {
         if (!candidate_ || probe_pn_ || tx_.full() || side_ != core::role::server) return;
-        const keep_alive_words w(timestamp(now), rx_.confirmed());
+        const keep_alive_words w(own_stamp(now), rx_.confirmed());
         if (auto pn = port.send_probe(core::packet_type::keep_alive, w.words, now)) {
             probe_pn_ = *pn;
             probe_valid_ = true;
@@ -353,24 +395,28 @@ private:
     template <class Port>
     void sample_rtt(Port& port, duration sample, time_point now) {
         if (sample < duration::zero() || sample > std::chrono::seconds(60)) return;
-        rtt_ = measured_ ? (7 * rtt_ + sample) / 8 : sample;
-        measured_ = true;
+        rtt_est_.on_sample(sample, duration::zero(), now);
+        last_sample_ = sample;
         port.report_rtt(sample, now);
     }
 
     template <class Port>
     bool reseal_keep_alive(Port& port, std::uint64_t pn, time_point now, bool to_candidate) {
-        const keep_alive_words w(timestamp(now), rx_.confirmed());
+        const keep_alive_words w(own_stamp(now), rx_.confirmed());
         return static_cast<bool>(port.reseal(pn, core::packet_type::keep_alive, w.words, now, to_candidate));
     }
 
     template <class Port>
     void on_keep_alive(const core::event& e, Port& port, time_point now) {
         const std::uint64_t ack = core::load_le<std::uint64_t>(e.words[1].data());
+        last_now_ = now;
+        const std::size_t in_flight_before = tx_.bytes_in_flight();
         if (tx_.acknowledge(ack) > 0) {
             last_ack_progress_ = now;
             probe_backoff_ = 0;
         }
+        const std::size_t acked = in_flight_before - tx_.bytes_in_flight();
+        last_sample_ = duration::zero();
         if (e.from_candidate && probe_pn_ && probe_valid_ && ack >= *probe_pn_) {
             // acknowledged from there a packet sent only there: the address is the peer's
             if (port.validate_path(now)) on_address_changed();
@@ -388,6 +434,14 @@ private:
             }
             last_echoed_ = std::max(last_echoed_, echoed);
         }
+        if (acked > 0) {
+            congestion::ack_sample sample;
+            sample.bytes = acked;
+            sample.rtt = last_sample_;
+            sample.now = now;
+            sample.bytes_in_flight = tx_.bytes_in_flight();
+            cc_.on_acknowledged(sample);
+        }
     }
 
     template <class Port>
@@ -402,7 +456,7 @@ private:
         }
         // spec: neutrino.md §18.1 item 5: serve a number at most once per ~RTT, only from the
         // buffer, only to the session's address (the port knows it)
-        const duration guard = std::max<duration>(rtt_ / 2, std::chrono::milliseconds(1));
+        const duration guard = std::max<duration>(rtt() / 2, std::chrono::milliseconds(1));
         if (!tx_.contains(pn) ||
             (tx_.resent_at(pn) != time_point{} && now - tx_.resent_at(pn) < guard)) {
             ++st.requests_ignored;
@@ -421,6 +475,7 @@ private:
             return;
         }
         if (port.resend(tx_.bytes(pn), pn, now, to_candidate)) {
+            cc_.on_lost(tx_.bytes(pn).size(), now);  // the peer asked for it: it was lost
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
             if (to_candidate) ++st.candidate_answers;
@@ -447,9 +502,9 @@ private:
             const std::uint64_t behind = rx_.end() - s.pn;
             const bool overdue = !cfg_.tolerate_reordering || arrivals_ - s.arrivals_at >= reorder_threshold ||
                                  (behind > reorder_threshold && behind <= reorder_threshold + burst_reach) ||
-                                 now - s.missing_since >= std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
+                                 now - s.missing_since >= std::max<duration>(rtt() / 4, std::chrono::milliseconds(1));
             if (!overdue && s.requests == 0) {
-                const time_point due = s.missing_since + std::max<duration>(rtt_ / 4, std::chrono::milliseconds(1));
+                const time_point due = s.missing_since + std::max<duration>(rtt() / 4, std::chrono::milliseconds(1));
                 if (!next || due < *next) next = due;
                 return;
             }
@@ -476,7 +531,7 @@ private:
                 ++s.requests;
                 // Back off to at most 4× the base: a lost request or retransmission is the
                 // common case under heavy loss, and every wait blocks the delivery behind it.
-                const duration base = std::max<duration>(2 * rtt_, cfg_.min_request_interval);
+                const duration base = std::max<duration>(2 * rtt(), cfg_.min_request_interval);
                 const duration wait = std::min<duration>(
                     base * (1U << std::min<std::uint32_t>(s.requests - 1, 2)), cfg_.max_request_interval);
                 s.next_request = now + wait;
@@ -505,8 +560,10 @@ private:
     bool raw_data_ = false;
     send_buffer tx_;
     receive_buffer rx_;
-    duration rtt_;
-    bool measured_ = false;
+    congestion::rtt_estimator rtt_est_;
+    Controller cc_;
+    duration last_sample_{};  ///< the RTT sample of the KEEP_ALIVE being handled, zero if none
+    time_point last_now_{};   ///< the latest time the session was told (for can_send)
     std::optional<time_point> next_request_;
     std::error_code failure_;
     std::size_t unacked_received_ = 0;
@@ -517,6 +574,7 @@ private:
     time_point last_probe_{};
     unsigned probe_backoff_ = 0;
     std::uint64_t last_echoed_ = 0;  ///< newest KEEP_ALIVE timestamp the server echoed
+    std::uint64_t peer_stamp_ = 0;   ///< server: newest client KEEP_ALIVE timestamp received
     bool draining_ = false;
     time_point keep_alive_retry_{};  ///< a KEEP_ALIVE the core refused is due again then
     // The request budget (see config::request_floor): arrivals of numbered packets, in total
@@ -532,5 +590,8 @@ private:
     std::optional<std::uint64_t> probe_pn_;
     bool probe_valid_ = false;
 };
+
+/// The session with today's behaviour: a fixed window of `config::send_window` datagrams.
+using session = basic_session<congestion::fixed_window>;
 
 }  // namespace neutrino::reliable::detail
