@@ -81,13 +81,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         in = in.subspan(1);
         if (keyword == 0xff) {
             if (in.size() < 4) break;
-            keyword = neutrino::core::detail::load_le<std::uint32_t>(in.data());
+            keyword = neutrino::core::load_le<std::uint32_t>(in.data());
             in = in.subspan(4);
         } else {
             keyword %= 8;
         }
         if (in.size() < 2) break;
-        std::size_t len = neutrino::core::detail::load_le<std::uint16_t>(in.data()) % 1300;
+        std::size_t len = neutrino::core::load_le<std::uint16_t>(in.data()) % 1300;
         in = in.subspan(2);
         len = std::min(len, in.size());
         const auto payload = in.first(len);

@@ -42,7 +42,7 @@ std::uint64_t system_random::uniform(std::uint64_t lo, std::uint64_t hi) noexcep
         [this] {
             std::array<std::byte, 8> b;
             fill(b);
-            return core::detail::load_le<std::uint64_t>(b.data());
+            return core::load_le<std::uint64_t>(b.data());
         },
         lo, hi);
 }
@@ -51,8 +51,8 @@ seeded_random::seeded_random(std::uint64_t seed) noexcept : seed_(seed) {}
 
 void seeded_random::refill() noexcept {
     std::array<unsigned char, randombytes_SEEDBYTES> s{};
-    core::detail::store_le(reinterpret_cast<std::byte*>(s.data()), seed_);
-    core::detail::store_le(reinterpret_cast<std::byte*>(s.data() + 8), block_++);
+    core::store_le(reinterpret_cast<std::byte*>(s.data()), seed_);
+    core::store_le(reinterpret_cast<std::byte*>(s.data() + 8), block_++);
     randombytes_buf_deterministic(pool_.data(), pool_.size(), s.data());
 }
 
@@ -65,7 +65,7 @@ std::uint64_t seeded_random::uniform(std::uint64_t lo, std::uint64_t hi) noexcep
         [this] {
             std::array<std::byte, 8> b;
             fill(b);
-            return core::detail::load_le<std::uint64_t>(b.data());
+            return core::load_le<std::uint64_t>(b.data());
         },
         lo, hi);
 }

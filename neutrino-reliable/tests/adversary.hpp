@@ -126,8 +126,8 @@ public:
     }
     /// A reliable KEEP_ALIVE's two words: [timestamp, acknowledgement].
     core::word_list ka_words(std::uint64_t stamp, std::uint64_t ack) {
-        core::detail::store_le(ka_t_.data(), stamp);
-        core::detail::store_le(ka_a_.data(), ack);
+        core::store_le(ka_t_.data(), stamp);
+        core::store_le(ka_a_.data(), ack);
         ka_[0] = core::word(ka_t_);
         ka_[1] = core::word(ka_a_);
         return ka_;
