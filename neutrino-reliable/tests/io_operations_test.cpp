@@ -56,17 +56,18 @@ TEST(reliable_io, async_send_waits_for_room_and_keeps_order) {
     std::vector<std::string> received;
     int completed = 0;
     int failed = 0;
+    server_ep::session accepted;
+    std::function<void()> receive_next = [&] {
+        accepted.async_receive([&](boost::system::error_code rec, nio::message m) {
+            if (rec) return;
+            received.emplace_back(m.text(0));
+            receive_next();
+        });
+    };
     n.server.async_accept([&](boost::system::error_code ec, server_ep::session s) {
         ASSERT_FALSE(ec);
-        auto loop = std::make_shared<std::function<void()>>();
-        *loop = [&received, s, loop]() mutable {
-            s.async_receive([&received, loop](boost::system::error_code rec, nio::message m) {
-                if (rec) return;
-                received.emplace_back(m.text(0));
-                (*loop)();
-            });
-        };
-        (*loop)();
+        accepted = s;
+        receive_next();
     });
     n.client.async_connect([&](boost::system::error_code ec) {
         ASSERT_FALSE(ec) << ec.message();
