@@ -286,7 +286,7 @@ public:
     auto async_send(core::word_list words, Token&& token) {
         return net::async_initiate<Token, send_signature>(
             [this, words](auto&& handler) {
-                initiate_send(client_channel_, 0, words, std::forward<decltype(handler)>(handler));
+                initiate_send(client_channel_, words, std::forward<decltype(handler)>(handler));
             },
             token);
     }
@@ -347,6 +347,7 @@ public:
             auto w = std::move(waiter_);
             w->complete(get_executor(), aborted, value_type{});
         }
+        complete_connectors(aborted);
         fail_channel(client_channel_, aborted);
         for (auto& [id, c] : channels_) fail_channel(c, aborted);
         auto accepts = std::move(acceptors_);
@@ -518,10 +519,16 @@ private:
         connect_timer_.expires_after(options_.connect_timeout);
         connect_timer_.async_wait([this, alive = weak_alive()](const boost::system::error_code& ec) {
             if (alive.expired() || ec == net::error::operation_aborted || closed_) return;
-            const auto timed_out = to_boost(core::make_error_code(core::errc::timed_out));
-            auto waiting = std::move(connectors_);
-            for (auto& w : waiting) w->complete(get_executor(), timed_out);
+            complete_connectors(to_boost(core::make_error_code(core::errc::timed_out)));
         });
+    }
+
+    // Completes every waiting async_connect with `ec` and stops their timeout.
+    void complete_connectors(boost::system::error_code ec) {
+        boost::system::error_code ignored;
+        connect_timer_.cancel(ignored);
+        auto waiting = std::move(connectors_);
+        for (auto& w : waiting) w->complete(get_executor(), ec);
     }
 
     template <class Handler>
@@ -532,17 +539,17 @@ private:
                             to_boost(core::make_error_code(core::errc::unknown_session)));
             return;
         }
-        initiate_send(*c, id, words, std::forward<Handler>(handler));
+        initiate_send(*c, words, std::forward<Handler>(handler));
     }
 
     template <class Handler>
-    void initiate_send(channel& c, std::uint64_t id, core::word_list words, Handler&& handler) {
+    void initiate_send(channel& c, core::word_list words, Handler&& handler) {
         if (closed_) {
             post_completion(std::forward<Handler>(handler), get_executor(), make_aborted());
             return;
         }
         if (c.sends.empty()) {
-            auto r = layer_send(id, words);
+            auto r = layer_send(c.id, words);
             if (r || r.error() != core::errc::would_block) {
                 schedule_drain();
                 post_completion(std::forward<Handler>(handler), get_executor(),
@@ -551,7 +558,7 @@ private:
             }
         }
         ++counters_.sends_waited;
-        note_waiting(id);
+        note_waiting(c.id);
         c.sends.push_back(pending_send{message(words), make_op<boost::system::error_code>(std::forward<Handler>(handler))});
         schedule_drain();
     }
@@ -691,9 +698,7 @@ private:
         if constexpr (client_layer<Layer>) {
             client_channel_.id = id;
             client_channel_.peer = peer;
-            cancel_connect_timer();
-            auto waiting = std::move(connectors_);
-            for (auto& w : waiting) w->complete(get_executor(), {});
+            complete_connectors({});
         } else {
             channel& c = channels_[id];
             c = channel{};
@@ -713,9 +718,7 @@ private:
         if (!reason) reason = core::make_error_code(core::errc::closed);
         if constexpr (client_layer<Layer>) {
             (void)id;
-            cancel_connect_timer();
-            auto waiting = std::move(connectors_);
-            for (auto& w : waiting) w->complete(get_executor(), to_boost(reason));
+            complete_connectors(to_boost(reason));
             end_channel(client_channel_, reason);
         } else {
             auto it = channels_.find(id);
@@ -733,13 +736,7 @@ private:
         if (c.ended) return;
         c.ended = true;
         c.end = reason;
-        const auto ec = to_boost(reason);
-        auto sends = std::move(c.sends);
-        for (auto& s : sends) s.done->complete(get_executor(), ec);
-        if (c.inbox.empty()) {
-            auto receivers = std::move(c.receivers);
-            for (auto& r : receivers) r->complete(get_executor(), ec, message{});
-        }
+        fail_channel(c, to_boost(reason));  // receivers wait only while the inbox is empty
         forget_if_done(c);
     }
 
@@ -750,13 +747,12 @@ private:
         }
     }
 
+    // Completes the channel's waiting sends and receives with `ec`.
     void fail_channel(channel& c, boost::system::error_code ec) {
         auto sends = std::move(c.sends);
         for (auto& s : sends) s.done->complete(get_executor(), ec);
         auto receivers = std::move(c.receivers);
         for (auto& r : receivers) r->complete(get_executor(), ec, message{});
-        auto waiting = std::move(connectors_);
-        for (auto& w : waiting) w->complete(get_executor(), ec);
     }
 
     // Offers waiting sends to the layer in order until it refuses for lack of room; true when
@@ -787,11 +783,6 @@ private:
             if (!c->sends.empty()) note_waiting(id);
         }
         return took;
-    }
-
-    void cancel_connect_timer() noexcept {
-        boost::system::error_code ignored;
-        connect_timer_.cancel(ignored);
     }
 
     void note_waiting(std::uint64_t id) {
