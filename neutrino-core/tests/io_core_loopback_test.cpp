@@ -11,6 +11,7 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/server.hpp"
+#include "io_support.hpp"
 #include "test_support.hpp"
 
 namespace nc = neutrino::core;
@@ -35,9 +36,7 @@ struct loopback {
 
     template <class Pred>
     bool run_until(Pred done, std::chrono::milliseconds max = 5000ms) {
-        const auto end = std::chrono::steady_clock::now() + max;
-        while (!done() && std::chrono::steady_clock::now() < end) ctx.run_one_for(10ms);
-        return done();
+        return neutrino::test::run_until(ctx, done, max);
     }
 };
 

@@ -1,6 +1,8 @@
 #include "neutrino/io/basic_endpoint.hpp"
 
 #include <gtest/gtest.h>
+
+#include "io_support.hpp"
 #include <sys/socket.h>
 
 #include <atomic>
@@ -32,15 +34,7 @@ namespace io = neutrino::io;
 
 const net::ip::udp::endpoint loopback_any{net::ip::make_address_v4("127.0.0.1"), 0};
 
-/// Runs `ctx` in small slices until `done()` or `limit` passed.
-template <class Done>
-void run_until(net::io_context& ctx, Done done, std::chrono::milliseconds limit = 5000ms) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (!done() && std::chrono::steady_clock::now() < end) {
-        ctx.restart();
-        ctx.run_for(5ms);
-    }
-}
+using neutrino::test::run_until;
 
 // ---------------------------------------------------------------------------------------------
 // Test layers

@@ -15,6 +15,7 @@
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/io/memory_transport.hpp"
+#include "io_support.hpp"
 #include "test_support.hpp"
 
 namespace nc = neutrino::core;
@@ -39,15 +40,36 @@ struct net_pair {
 
     template <class Pred>
     bool run_until(Pred done, std::chrono::milliseconds max = 5000ms) {
-        const auto end = std::chrono::steady_clock::now() + max;
-        while (!done() && std::chrono::steady_clock::now() < end) ctx.run_one_for(10ms);
-        return done();
+        return neutrino::test::run_until(ctx, done, max);
     }
     template <class T>
     bool ready(std::future<T>& f, std::chrono::milliseconds max = 5000ms) {
         return run_until([&] { return f.wait_for(0s) == std::future_status::ready; }, max);
     }
+    /// Connects the client and accepts it: the server's handle (`!valid()` when either failed).
+    server_ep::session open() {
+        auto accept = server.async_accept(net::use_future);
+        auto connect = client.async_connect(net::use_future);
+        if (!ready(connect) || !ready(accept)) return {};
+        try {
+            connect.get();
+            return accept.get();
+        } catch (const boost::system::system_error&) {
+            return {};
+        }
+    }
 };
+
+/// What a use_future operation completed with: its error, empty on success.
+template <class T>
+boost::system::error_code error_of(std::future<T>& f) {
+    try {
+        (void)f.get();
+        return {};
+    } catch (const boost::system::system_error& e) {
+        return e.code();
+    }
+}
 
 std::vector<std::string> texts(const nio::message& m) {
     std::vector<std::string> out;
@@ -153,12 +175,7 @@ TEST(io_operations, use_future) {
     for (const auto& t : too_many) list.push_back(nc::as_word(t));
     auto refused = p.client.async_send(list, net::use_future);
     ASSERT_TRUE(p.ready(refused));
-    try {
-        refused.get();
-        FAIL() << "300 words were accepted";
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(nio::to_std(e.code()), nc::errc::too_many_words);
-    }
+    EXPECT_EQ(nio::to_std(error_of(refused)), nc::errc::too_many_words) << "300 words were accepted";
 }
 
 #if defined(BOOST_ASIO_HAS_CO_AWAIT)
@@ -200,11 +217,8 @@ TEST(io_operations, use_awaitable) {
 // burst; every message arrives once, in order, to the receive that was waiting longest.
 TEST(io_operations, many_pending_operations_complete_in_order) {
     net_pair p;
-    auto accept = p.server.async_accept(net::use_future);
-    auto connect = p.client.async_connect(net::use_future);
-    ASSERT_TRUE(p.ready(connect));
-    ASSERT_TRUE(p.ready(accept));
-    server_ep::session s = accept.get();
+    server_ep::session s = p.open();
+    ASSERT_TRUE(s.valid());
 
     constexpr int n = 50;
     std::vector<int> order;
@@ -233,29 +247,16 @@ TEST(io_operations, many_pending_operations_complete_in_order) {
 // unanswered (spec: neutrino.md: drop_session).
 TEST(io_operations, pending_receives_end_with_the_sessions_reason) {
     net_pair p;
-    auto accept = p.server.async_accept(net::use_future);
-    auto connect = p.client.async_connect(net::use_future);
-    ASSERT_TRUE(p.ready(connect));
-    ASSERT_TRUE(p.ready(accept));
-    server_ep::session s = accept.get();
+    server_ep::session s = p.open();
+    ASSERT_TRUE(s.valid());
     auto at_server = s.async_receive(net::use_future);
     auto at_client = p.client.async_receive(net::use_future);
     p.run_until([] { return false; }, 30ms);
     s.close();
     ASSERT_TRUE(p.ready(at_server));
-    try {
-        at_server.get();
-        FAIL() << "a closed session delivered a message";
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(nio::to_std(e.code()), nc::errc::closed);
-    }
+    EXPECT_EQ(nio::to_std(error_of(at_server)), nc::errc::closed) << "a closed session delivered a message";
     ASSERT_TRUE(p.ready(at_client, 10000ms));
-    try {
-        at_client.get();
-        FAIL() << "the client got a message from a dropped session";
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(nio::to_std(e.code()), nc::errc::timed_out);
-    }
+    EXPECT_EQ(nio::to_std(error_of(at_client)), nc::errc::timed_out) << "the client got a message from a dropped session";
     // The handle outlived its session: its operations are refused, not undefined.
     auto late = s.async_receive(net::use_future);
     ASSERT_TRUE(p.ready(late));
@@ -272,17 +273,8 @@ TEST(io_operations, connect_to_nobody_completes_with_timed_out) {
     client_ep lonely{nc::client(neutrino::test::basic_pair<>::client_cfg()), options, std::in_place,
                      ctx.get_executor(), network, client_address};
     auto connect = lonely.async_connect(net::use_future);
-    const auto end = std::chrono::steady_clock::now() + 5s;
-    while (connect.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < end) {
-        ctx.run_one_for(10ms);
-    }
-    ASSERT_EQ(connect.wait_for(0s), std::future_status::ready);
-    try {
-        connect.get();
-        FAIL() << "connected to nobody";
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(nio::to_std(e.code()), nc::errc::timed_out);
-    }
+    ASSERT_TRUE(neutrino::test::run_until(ctx, [&] { return connect.wait_for(0s) == std::future_status::ready; }));
+    EXPECT_EQ(nio::to_std(error_of(connect)), nc::errc::timed_out) << "connected to nobody";
     EXPECT_GT(network.counters().unroutable, 0u);
 }
 
@@ -294,12 +286,7 @@ TEST(io_operations, an_empty_session_handle_refuses) {
     auto s = none.async_send(nc::words("x"), net::use_future);
     ASSERT_EQ(r.wait_for(5s), std::future_status::ready);
     ASSERT_EQ(s.wait_for(5s), std::future_status::ready);
-    try {
-        (void)r.get();
-        FAIL();
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(e.code(), net::error::bad_descriptor);
-    }
+    EXPECT_EQ(error_of(r), net::error::bad_descriptor);
     EXPECT_THROW(s.get(), boost::system::system_error);
 }
 
@@ -307,11 +294,8 @@ TEST(io_operations, an_empty_session_handle_refuses) {
 // operation was started (here: async_accept at start, the receive long after the message).
 TEST(io_operations, messages_wait_for_a_late_receive) {
     net_pair p;
-    auto accept = p.server.async_accept(net::use_future);
-    auto connect = p.client.async_connect(net::use_future);
-    ASSERT_TRUE(p.ready(connect));
-    ASSERT_TRUE(p.ready(accept));
-    auto s = accept.get();
+    server_ep::session s = p.open();
+    ASSERT_TRUE(s.valid());
     auto sent = p.client.async_send(nc::words("early"), net::use_future);
     ASSERT_TRUE(p.ready(sent));
     p.run_until([] { return false; }, 50ms);
@@ -329,28 +313,15 @@ TEST(io_operations, close_aborts_what_is_pending) {
     p.client.close();
     ASSERT_TRUE(p.ready(accept));
     ASSERT_TRUE(p.ready(receive));
-    try {
-        (void)accept.get();
-        FAIL();
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(e.code(), net::error::operation_aborted);
-    }
-    try {
-        (void)receive.get();
-        FAIL();
-    } catch (const boost::system::system_error& e) {
-        EXPECT_EQ(e.code(), net::error::operation_aborted);
-    }
+    EXPECT_EQ(error_of(accept), net::error::operation_aborted);
+    EXPECT_EQ(error_of(receive), net::error::operation_aborted);
 }
 
 // A send made through layer() is flushed by the driver in the same turn: no flush() call.
 TEST(io_operations, layer_calls_are_flushed_by_the_driver) {
     net_pair p;
-    auto accept = p.server.async_accept(net::use_future);
-    auto connect = p.client.async_connect(net::use_future);
-    ASSERT_TRUE(p.ready(connect));
-    ASSERT_TRUE(p.ready(accept));
-    auto s = accept.get();
+    server_ep::session s = p.open();
+    ASSERT_TRUE(s.valid());
     auto receive = s.async_receive(net::use_future);
     ASSERT_TRUE(p.client.layer().send(nc::words("direct"), p.client.now()));
     ASSERT_TRUE(p.ready(receive, 200ms));  // far below the client's ~475 ms timer

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "extended_support.hpp"
+#include "io_support.hpp"
 #include "neutrino/io/memory_transport.hpp"
 
 namespace nio = neutrino::io;
@@ -61,9 +62,7 @@ TEST(extended_io, large_messages_through_async_send_and_async_receive) {
             client_done = true;
         },
         net::detached);
-    const auto end = std::chrono::steady_clock::now() + 20s;
-    while (!(server_done && client_done) && std::chrono::steady_clock::now() < end) ctx.run_one_for(10ms);
-    ASSERT_TRUE(server_done && client_done);
+    ASSERT_TRUE(neutrino::test::run_until(ctx, [&] { return server_done && client_done; }, 20s));
     ASSERT_EQ(echoed.size(), sizes.size());
     for (std::size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(echoed[i], sizes[i] + std::to_string(i).size());
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io_support.hpp"
 #include "neutrino/io/memory_transport.hpp"
 #include "reliable_support.hpp"
 
@@ -39,9 +40,7 @@ struct reliable_net {
 
     template <class Pred>
     bool run_until(Pred done, std::chrono::milliseconds max = 10000ms) {
-        const auto end = std::chrono::steady_clock::now() + max;
-        while (!done() && std::chrono::steady_clock::now() < end) ctx.run_one_for(10ms);
-        return done();
+        return neutrino::test::run_until(ctx, done, max);
     }
 };
 

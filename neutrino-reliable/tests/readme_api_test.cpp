@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include "io_support.hpp"
 #include "neutrino/io/memory_transport.hpp"
 #include "reliable_support.hpp"
 
@@ -57,8 +58,7 @@ TEST(readme_api, the_coroutine_client_and_server_work_as_written) {
         ctx.get_executor(), network, neutrino::test::client_address};
     net::co_spawn(ctx, serve(server), net::detached);
     net::co_spawn(ctx, ask(client), net::detached);
-    const auto end = std::chrono::steady_clock::now() + 10s;
-    while (client.is_open() && std::chrono::steady_clock::now() < end) ctx.run_one_for(10ms);
+    neutrino::test::run_until(ctx, [&] { return !client.is_open(); }, 10s);
     EXPECT_FALSE(client.is_open());  // disconnect() ran: the whole exchange completed
     EXPECT_EQ(out.str(), "7\n");     // the echo of ["374", "7", "1.5"]
     server.close();
