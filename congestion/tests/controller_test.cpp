@@ -12,6 +12,7 @@ namespace {
 using neutrino::time_point;
 using neutrino::congestion::ack_sample;
 using neutrino::congestion::congestion_controller;
+using neutrino::congestion::loss_sample;
 using std::chrono::milliseconds;
 
 // The weakest model of the concept (an archetype): generic code that compiles against it uses
@@ -19,7 +20,7 @@ using std::chrono::milliseconds;
 struct congestion_controller_archetype {
     void on_sent(std::size_t, time_point) noexcept {}
     void on_acknowledged(const ack_sample&) noexcept {}
-    void on_lost(std::size_t, time_point) noexcept {}
+    void on_lost(const loss_sample&) noexcept {}
     void on_persistent_congestion(time_point) noexcept {}
     void on_idle_restart(time_point) noexcept {}
     [[nodiscard]] std::size_t window() const noexcept { return 0; }
@@ -33,7 +34,7 @@ static_assert(congestion_controller<neutrino::congestion::fixed_window>);
 
 // What the concept rejects: a throwing input, an output of the wrong type, a non-const output.
 struct throwing_on_lost : congestion_controller_archetype {
-    void on_lost(std::size_t, time_point) {}
+    void on_lost(const loss_sample&) {}
 };
 static_assert(!congestion_controller<throwing_on_lost>);
 struct int_window : congestion_controller_archetype {
@@ -47,7 +48,7 @@ static_assert(!congestion_controller<mutable_can_send>);
 struct no_idle_restart {
     void on_sent(std::size_t, time_point) noexcept {}
     void on_acknowledged(const ack_sample&) noexcept {}
-    void on_lost(std::size_t, time_point) noexcept {}
+    void on_lost(const loss_sample&) noexcept {}
     void on_persistent_congestion(time_point) noexcept {}
     [[nodiscard]] std::size_t window() const noexcept { return 0; }
     [[nodiscard]] double pacing_rate() const noexcept { return 0.0; }

@@ -13,6 +13,7 @@ using neutrino::time_point;
 using neutrino::congestion::ack_sample;
 using neutrino::congestion::congestion_controller;
 using neutrino::congestion::fixed_window;
+using neutrino::congestion::loss_sample;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
@@ -59,8 +60,8 @@ TEST(fixed_window, loss_rtt_and_idle_change_nothing) {
     constexpr std::size_t packet = 1280;
     fixed_window w{4 * packet};
     w.on_sent(1280, t0);
-    w.on_lost(1280, t0 + milliseconds{10});
-    w.on_lost(1'000'000, t0 + milliseconds{20});
+    w.on_lost(loss_sample{.bytes = 1280, .now = t0 + milliseconds{10}});
+    w.on_lost(loss_sample{.bytes = 1'000'000, .now = t0 + milliseconds{20}});
     w.on_persistent_congestion(t0 + seconds{1});
     EXPECT_EQ(w.window(), 4 * packet);
     EXPECT_TRUE(w.can_send(3 * packet, t0 + seconds{1}));

@@ -40,7 +40,7 @@ struct counting_controller {
         c.acked_bytes += s.bytes;
         if (s.rtt > neutrino::duration::zero()) ++c.rtt_samples;
     }
-    void on_lost(std::size_t, neutrino::time_point) noexcept { ++c.lost; }
+    void on_lost(const neutrino::congestion::loss_sample&) noexcept { ++c.lost; }
     void on_persistent_congestion(neutrino::time_point) noexcept {}
     void on_idle_restart(neutrino::time_point) noexcept {}
     [[nodiscard]] std::size_t window() const noexcept { return limit; }

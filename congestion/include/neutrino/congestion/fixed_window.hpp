@@ -41,7 +41,7 @@ public:
     // Inputs: ignored.
     constexpr void on_sent(std::size_t /*bytes*/, time_point /*now*/) noexcept {}
     constexpr void on_acknowledged(const ack_sample& /*sample*/) noexcept {}
-    constexpr void on_lost(std::size_t /*bytes*/, time_point /*now*/) noexcept {}
+    constexpr void on_lost(const loss_sample& /*sample*/) noexcept {}
     constexpr void on_persistent_congestion(time_point /*now*/) noexcept {}
     constexpr void on_idle_restart(time_point /*now*/) noexcept {}
 

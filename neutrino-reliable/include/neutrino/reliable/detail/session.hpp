@@ -475,7 +475,10 @@ private:
             return;
         }
         if (port.resend(tx_.bytes(pn), pn, now, to_candidate)) {
-            cc_.on_lost(tx_.bytes(pn).size(), now);  // the peer asked for it: it was lost
+            // the peer asked for it: it was lost
+            cc_.on_lost(congestion::loss_sample{.bytes = tx_.bytes(pn).size(),
+                                                .now = now,
+                                                .bytes_in_flight = tx_.bytes_in_flight()});
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
             if (to_candidate) ++st.candidate_answers;
