@@ -23,6 +23,7 @@
 #include "neutrino/core/detail/session_core.hpp"
 #include "neutrino/core/wire_v2.hpp"
 #include "neutrino/core/words.hpp"
+#include "test_dialects.hpp"
 
 namespace {
 
@@ -62,7 +63,7 @@ void decode_opened(const opened_packet& p) {
     }
     for (std::uint8_t t : {std::uint8_t{0x02}, std::uint8_t{0x03}, std::uint8_t{0x04}, std::uint8_t{0x05},
                            std::uint8_t{0x06}, std::uint8_t{0x21}, std::uint8_t{0x47}}) {
-        for (variant v : {variant::basic, variant::reliable, variant::extended}) {
+        for (const dialect& v : {basic_dialect, neutrino::test::layered_dialect, neutrino::test::raw_dialect}) {
             (void)detail::shape_ok(static_cast<packet_type>(t), *words, v);
         }
     }
@@ -74,7 +75,7 @@ void decode_opened(const opened_packet& p) {
 
 void on_the_wire(std::span<const std::byte> d) {
     auto h = clear_header::parse(d);
-    for (variant v : {variant::basic, variant::reliable, variant::extended}) {
+    for (const dialect& v : {basic_dialect, neutrino::test::layered_dialect, neutrino::test::raw_dialect}) {
         (void)detail::check_header<wire_type>(d, v);
     }
     auto pk = wire_type::read_hello1(d);
@@ -131,7 +132,7 @@ void pre_seal_hook(std::span<const std::byte> in) {
         if (!n || *n > max_datagram_size) __builtin_trap();
         if (min_plain != 0 && *n != max_datagram_size) __builtin_trap();
         const std::span<const std::byte> d(dgram.data(), *n);
-        auto h = detail::check_header<wire_type>(d, variant::reliable);
+        auto h = detail::check_header<wire_type>(d, neutrino::test::layered_dialect);
         if (!h || h->session_id != sid) __builtin_trap();
         std::array<std::byte, max_datagram_size> scratch{};
         auto p = wire_type::open(d, *h, fx().hook, scratch);

@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     nc::client_config cc;
     cc.server_key = keys.pk;
     cc.server = sa;
-    cc.variant = nc::variant::reliable;
+    cc.dialect = neutrino::reliable::wire_dialect;
     nc::server_config sc;
     sc.keys = keys;
     nr::config rc;

@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "test_dialects.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/handshake.hpp"
@@ -303,7 +304,7 @@ private:
         v3::server_options o;
         o.always_require_cookie = (config & 1) != 0;
         o.require_client_key = (config & 2) != 0;
-        o.variants = (config & 4) != 0 ? 7 : 0;
+        if ((config & 4) != 0) o.also_serve = {neutrino::test::layered_dialect, neutrino::test::raw_dialect};
         if ((config & 8) != 0) {
             // refuses every client key but A's, which must get through whatever the config
             o.accept_client_key = [](const public_key& k) { return k == public_key_of(keys().client_static); };

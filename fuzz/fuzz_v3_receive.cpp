@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "harness.hpp"
+#include "test_dialects.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/core/v3/server.hpp"
 
@@ -77,7 +78,7 @@ std::size_t drain(Machine& m) {
 /// A client and a server of one variant with one established session, on virtual time.
 class pair {
 public:
-    explicit pair(variant v, std::uint64_t seed)
+    explicit pair(const dialect& v, std::uint64_t seed)
         : variant_(v),
           client_(client_cfg(v), client_opt(), {}, seeded_random(seed)),
           server_(server_cfg(v), server_opt(), {}, seeded_random(seed + 1)) {
@@ -87,8 +88,8 @@ public:
     v3_client& client() noexcept { return client_; }
     v3_server& server() noexcept { return server_; }
     [[nodiscard]] time_point now() const noexcept { return now_; }
-    [[nodiscard]] bool layered_variant() const noexcept { return layered(variant_); }
-    [[nodiscard]] variant kind() const noexcept { return variant_; }
+    [[nodiscard]] bool layered_variant() const noexcept { return variant_.layered; }
+    [[nodiscard]] const dialect& kind() const noexcept { return variant_; }
     std::deque<bytes> c2s_history, s2c_history;  ///< accepted genuine datagrams
 
     /// (Re-)establishes the session when either side lost it (after operation 7).
@@ -225,7 +226,7 @@ public:
     void keep_alive() {
         std::array<std::byte, 8> t{}, a{};
         const std::array<word, 2> ka{word(t), word(a)};
-        const word_list words = layered(variant_) ? word_list(ka) : word_list();
+        const word_list words = variant_.layered ? word_list(ka) : word_list();
         (void)client_.send_packet(packet_type::keep_alive, words, now_);
         (void)server_.send_packet(client_.session_id(), packet_type::keep_alive, words, now_);
         last_keep_alive_ = now_;
@@ -256,19 +257,19 @@ public:
     }
 
 private:
-    static client_config client_cfg(variant v) {
+    static client_config client_cfg(const dialect& v) {
         client_config c;
         c.server_key = server_keys().pk;
         c.server = v3_server_addr;
-        c.variant = v;
+        c.dialect = v;
         c.send_queue_capacity = 16;
         c.event_queue_capacity = 16;
         return c;
     }
-    static server_config server_cfg(variant v) {
+    static server_config server_cfg(const dialect& v) {
         server_config c;
         c.keys = server_keys();
-        c.variant = v;
+        c.dialect = v;
         c.send_queue_capacity = 16;
         c.event_queue_capacity = 16;
         return c;
@@ -288,7 +289,7 @@ private:
         }
     }
 
-    variant variant_;
+    dialect variant_;
     v3_client client_;
     v3_server server_;
     time_point now_ = time_point{} + std::chrono::hours(1);
@@ -300,9 +301,9 @@ private:
 pair& pair_of(std::uint8_t b) {
     static std::array<std::unique_ptr<pair>, 3> pairs = [] {
         std::array<std::unique_ptr<pair>, 3> p;
-        p[0] = std::make_unique<pair>(variant::basic, 31);
-        p[1] = std::make_unique<pair>(variant::reliable, 41);
-        p[2] = std::make_unique<pair>(variant::extended, 51);
+        p[0] = std::make_unique<pair>(basic_dialect, 31);
+        p[1] = std::make_unique<pair>(neutrino::test::layered_dialect, 41);
+        p[2] = std::make_unique<pair>(neutrino::test::raw_dialect, 51);
         return p;
     }();
     return *pairs[b % 3];
@@ -315,7 +316,7 @@ std::vector<bytes> seal_fresh(pair& p, bool c2s, unsigned kind, reader& in, std:
     // REQUEST_RETRANSMISSION exists only in the layered variants, raw DATA only in Extended:
     // elsewhere an authentic one is a violation that closes the session (operation 7's job)
     if ((kind & 3) == 2 && !p.layered_variant()) kind = 0;
-    if ((kind & 3) == 3 && p.kind() != variant::extended) kind = 0;
+    if ((kind & 3) == 3 && !p.kind().raw_data) kind = 0;
     switch (kind & 3) {
         case 0: {
             const auto words = words_from(in, store);

@@ -504,7 +504,7 @@ int main(int argc, char** argv) {
             // The Extended limit answered in the handshake (the v3 machine's default is
             // 262144): the same as the layer's own.
             nc::v3::server_options v3_options;
-            v3_options.extended_max_message_size =
+            v3_options.max_message_size =
                 ex::announced_message_size(ecfg.max_message_size);
             return run<v3_server_type>(o, std::move(cfg), ecfg, local, dir, terminal, v3_options);
         }

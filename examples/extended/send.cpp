@@ -79,8 +79,8 @@ struct options {
 template <class Client>
 std::optional<std::uint64_t> announced_peer_limit(const Client& layer) {
     const auto& core = layer.next_layer().next_layer();
-    if constexpr (requires { core.peer_extended_limit(); }) {
-        const std::uint64_t limit = core.peer_extended_limit();
+    if constexpr (requires { core.peer_message_limit(); }) {
+        const std::uint64_t limit = core.peer_message_limit();
         if (limit < ex::max_announced_message_size) return limit;
     }
     return std::nullopt;
@@ -403,7 +403,7 @@ int main(int argc, char** argv) {
             // The Extended limit this side announces in the handshake (the v3 machine's
             // default is 65536): the same as the layer's own.
             nc::v3::client_options v3_options;
-            v3_options.extended_max_message_size =
+            v3_options.max_message_size =
                 ex::announced_message_size(ecfg.max_message_size);
             return run<v3_client_type>(o, cfg, ecfg, source, terminal, v3_options);
         }

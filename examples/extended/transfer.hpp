@@ -62,7 +62,7 @@ inline constexpr std::uint64_t message_overhead(std::size_t name_size) noexcept 
 inline constexpr std::uint64_t max_announced_message_size = 0xffff'ffffULL;
 
 /// `max_message_size` as announced in a v3 handshake (`v3::client_options` /
-/// `v3::server_options::extended_max_message_size`): clamped to the u32 field, so the largest
+/// `v3::server_options::max_message_size`): clamped to the u32 field, so the largest
 /// value stands for "this much or more".
 inline constexpr std::uint32_t announced_message_size(std::uint64_t max_message_size) noexcept {
     return static_cast<std::uint32_t>(std::min(max_message_size, max_announced_message_size));

@@ -25,7 +25,6 @@ condition condition_of(errc e) noexcept {
         case errc::unexpected_packet:
         case errc::protocol_violation: return condition::protocol_violation;
         case errc::outside_window: return condition::too_large;
-        case errc::unrecoverable_loss: return condition::timed_out;
         case errc::rate_limited:
         case errc::session_limit:
         case errc::refused: return condition::refused;
@@ -79,7 +78,6 @@ public:
             case errc::path_not_validated:
                 return "the peer moved to an address it did not validate, and its validated address fell silent";
             case errc::outside_window: return "packet number beyond the receive window";
-            case errc::unrecoverable_loss: return "a lost packet could not be recovered";
         }
         return "unknown neutrino.core error";
     }

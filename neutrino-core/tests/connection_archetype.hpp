@@ -12,13 +12,13 @@
 
 namespace neutrino::test {
 
-/// What `configuration()` must expose: the variant, and (client) the server's address.
+/// What `configuration()` must expose: the dialect, and (client) the server's address.
 struct client_connection_configuration {
-    core::variant variant = core::variant::reliable;
+    core::dialect dialect{.id = 1, .layered = true, .keep_alive_u64_words = 2};
     peer_address server;
 };
 struct server_connection_configuration {
-    core::variant variant = core::variant::reliable;
+    core::dialect dialect{.id = 1, .layered = true, .keep_alive_u64_words = 2};
 };
 
 class client_connection_archetype {

@@ -10,6 +10,7 @@
 #include <span>
 
 #include "neutrino/core/crypto.hpp"
+#include "test_dialects.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/core/v3/server.hpp"
 
@@ -50,10 +51,10 @@ TEST(V3FuzzRegression, EmptyRawFragmentIsRefusedByTheMachine) {
     nc::client_config cc;
     cc.server_key = keys.pk;
     cc.server = sa;
-    cc.variant = nc::variant::extended;
+    cc.dialect = neutrino::test::raw_dialect;
     nc::server_config sc;
     sc.keys = keys;
-    sc.variant = nc::variant::extended;
+    sc.dialect = neutrino::test::raw_dialect;
     client_t c(cc, {}, neutrino::seeded_random(1));
     server_t s(sc, {}, neutrino::seeded_random(2));
     const time_point now{};

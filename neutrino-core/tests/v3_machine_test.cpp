@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_dialects.hpp"
 #include "test_seed.hpp"
 
 #include <algorithm>
@@ -50,17 +51,17 @@ nc::keypair server_keys() {
     return *nc::keypair_from_hex(nc::example_public_key_hex, nc::example_secret_key_hex);
 }
 
-nc::client_config client_cfg(nc::variant v = nc::variant::basic) {
+nc::client_config client_cfg(nc::dialect v = nc::basic_dialect) {
     nc::client_config c;
     c.server_key = server_keys().pk;
     c.server = server_addr;
-    c.variant = v;
+    c.dialect = v;
     return c;
 }
-nc::server_config server_cfg(nc::variant v = nc::variant::basic) {
+nc::server_config server_cfg(nc::dialect v = nc::basic_dialect) {
     nc::server_config s;
     s.keys = server_keys();
-    s.variant = v;
+    s.dialect = v;
     return s;
 }
 
@@ -114,7 +115,7 @@ struct net {
         std::uint64_t s = seed())
         : client(std::move(cc), std::move(co), {}, neutrino::seeded_random(s)),
           server(std::move(sc), std::move(so), {}, neutrino::seeded_random(s + 1000)) {}
-    explicit net(nc::variant v = nc::variant::basic) : net(client_cfg(v), {}, server_cfg(v), {}) {}
+    explicit net(nc::dialect v = nc::basic_dialect) : net(client_cfg(v), {}, server_cfg(v), {}) {}
 
     static std::string key(const peer_address& a) {
         return std::to_string(a.bytes[3]) + ":" + std::to_string(a.port);
@@ -485,7 +486,7 @@ TEST(V3Machine, ForgedHello1FloodAtALoadedServerCostsNoDh) {
 // --- refusals (§9) --------------------------------------------------------------------------
 
 TEST(V3Machine, VariantMismatchIsRefusedWithStatus2AndNoRedial) {
-    net n(client_cfg(nc::variant::basic), {}, server_cfg(nc::variant::reliable), {});
+    net n(client_cfg(nc::basic_dialect), {}, server_cfg(neutrino::test::layered_dialect), {});
     ASSERT_TRUE(n.client.connect(n.now));
     n.run_for(100ms);
     ASSERT_EQ(n.client.refusal(), v3::hello2_status::no_common_variant);
@@ -918,7 +919,7 @@ TEST(V3Machine, HandshakeRateTurnsOnCookies) {
 // --- never two plaintexts under one (key, pn) (§10.1, §17.3 item 8) ----------------------------
 
 TEST(V3Machine, ResealRepeatsTheOriginalPlaintextAndResendFollowsTheKeyPhase) {
-    net n(nc::variant::reliable);
+    net n(neutrino::test::layered_dialect);
     std::vector<std::vector<std::byte>> held;
     bool hold = false;
     n.filter = [&](flight& f) {
@@ -977,7 +978,7 @@ TEST(V3Machine, ResealRepeatsTheOriginalPlaintextAndResendFollowsTheKeyPhase) {
 // --- reliable markers (§14.1) ------------------------------------------------------------------
 
 TEST(V3Machine, LayeredVariantsReportThePacketNumberZeroMarker) {
-    net n(nc::variant::reliable);
+    net n(neutrino::test::layered_dialect);
     ASSERT_TRUE(n.connect());
     n.run_for(10ms);
     // client: HELLO2 as pn 0, then established, then HELLO3 sent as pn 1
@@ -1112,13 +1113,13 @@ TEST(V3Machine, PathResponseFromTheWrongAddressValidatesNothing) {
 // --- negotiation (§9.3) --------------------------------------------------------------------
 
 TEST(V3Machine, ExtendedIsNegotiatedWithBothLimitsAndRawFragmentsPassUp) {
-    net n(nc::variant::extended);
+    net n(neutrino::test::raw_dialect);
     std::vector<std::byte> fragment(1238, std::byte{0x5a});  // a full raw fragment
     std::vector<std::pair<std::uint32_t, std::size_t>> got;  // keyword, payload size
     ASSERT_TRUE(n.connect());
-    EXPECT_EQ(n.client.negotiated_variant(), nc::variant::extended);
-    EXPECT_EQ(n.client.peer_extended_limit(), 262144U);
-    EXPECT_EQ(n.server.variant_of(n.client.session_id()), nc::variant::extended);
+    EXPECT_EQ(n.client.negotiated_dialect(), neutrino::test::raw_dialect);
+    EXPECT_EQ(n.client.peer_message_limit(), 262144U);
+    EXPECT_EQ(n.server.dialect_of(n.client.session_id()), neutrino::test::raw_dialect);
     auto pn = n.client.send_encoded(2, fragment, n.now);
     ASSERT_TRUE(pn);
     n.flush();
@@ -1136,13 +1137,34 @@ TEST(V3Machine, ExtendedIsNegotiatedWithBothLimitsAndRawFragmentsPassUp) {
 
 TEST(V3Machine, ServerPicksTheClientsPreferenceAmongSeveralVariants) {
     v3::client_options co;
-    co.variants = 0x03;  // basic and reliable; prefers the configured one (reliable)
+    co.also_offer = {nc::basic_dialect};  // basic too; prefers the configured one (layered)
     v3::server_options so;
-    so.variants = 0x07;
-    net n(client_cfg(nc::variant::reliable), co, server_cfg(nc::variant::basic), so);
+    so.also_serve = {neutrino::test::layered_dialect, neutrino::test::raw_dialect};
+    net n(client_cfg(neutrino::test::layered_dialect), co, server_cfg(nc::basic_dialect), so);
     ASSERT_TRUE(n.connect());
-    EXPECT_EQ(n.client.negotiated_variant(), nc::variant::reliable);
-    EXPECT_EQ(n.server.variant_of(n.client.session_id()), nc::variant::reliable);
+    EXPECT_EQ(n.client.negotiated_dialect(), neutrino::test::layered_dialect);
+    EXPECT_EQ(n.server.dialect_of(n.client.session_id()), neutrino::test::layered_dialect);
+    EXPECT_EQ(n.client.peer_message_limit(), 0U);  // only id 2 carries a limit
+}
+
+TEST(V3Machine, ServerFallsBackToItsOwnDialectWhenThePreferenceIsNotServed) {
+    v3::client_options co;
+    co.also_offer = {nc::basic_dialect};  // prefers raw (id 2), accepts basic
+    net n(client_cfg(neutrino::test::raw_dialect), co, server_cfg(nc::basic_dialect), {});
+    ASSERT_TRUE(n.connect());
+    EXPECT_EQ(n.client.negotiated_dialect(), nc::basic_dialect);
+    EXPECT_EQ(n.server.dialect_of(n.client.session_id()), nc::basic_dialect);
+}
+
+TEST(V3Machine, DialectIdsMustBeDistinctAndFitTheMask) {
+    v3::client_options co;
+    co.also_offer = {nc::dialect{.id = 3}};
+    EXPECT_THROW(client_t(client_cfg(), co, {}, neutrino::seeded_random(1)),
+                 std::invalid_argument);
+    v3::server_options so;
+    so.also_serve = {nc::basic_dialect};  // the configured one again
+    EXPECT_THROW(server_t(server_cfg(), so, {}, neutrino::seeded_random(2)),
+                 std::invalid_argument);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "extended_support.hpp"
+#include "test_dialects.hpp"
 #include "neutrino/extended/stream_decoder.hpp"
 
 using namespace neutrino::extended_test;
@@ -295,7 +296,7 @@ TEST(extended, streamed_message_that_turns_out_malformed_is_reported) {
     neutrino::reliable_test::server_t raw(
         [] {
             auto c = server_cfg();
-            c.variant = nc::variant::extended;
+            c.dialect = neutrino::extended::wire_dialect;
             return c;
         }(),
         nr::config{}, nc::null_observer{}, neutrino::seeded_random(5));
@@ -405,7 +406,7 @@ TEST(extended, streamed_message_failing_late_voids_the_parts_delivered) {
     neutrino::reliable_test::server_t raw(
         [] {
             auto c = server_cfg();
-            c.variant = nc::variant::extended;
+            c.dialect = neutrino::extended::wire_dialect;
             return c;
         }(),
         nr::config{}, nc::null_observer{}, neutrino::seeded_random(7));
@@ -440,4 +441,13 @@ TEST(extended, streamed_message_failing_late_voids_the_parts_delivered) {
                                              ne::event_kind::message_failed, ne::event_kind::message};
     EXPECT_EQ(seen, expect);
     EXPECT_EQ(client.stats().messages_failed, 1U);
+}
+
+// Core's tests drive the raw-DATA path with a copy of this layer's dialect (core may not name
+// extended); the copy must stay what extended declares: reliable's, with id 2 and raw DATA.
+TEST(extended_dialect, core_tests_copy_is_the_layers_declaration) {
+    static_assert(neutrino::extended::wire_dialect == neutrino::test::raw_dialect);
+    EXPECT_EQ(neutrino::extended::wire_dialect.id, 2);
+    EXPECT_TRUE(neutrino::extended::wire_dialect.raw_data);
+    EXPECT_TRUE(neutrino::extended::wire_dialect.layered);
 }

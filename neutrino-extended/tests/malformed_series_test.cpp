@@ -38,7 +38,7 @@ struct raw_pair {
     }
     static nc::server_config extended_variant() {
         auto c = server_cfg();
-        c.variant = nc::variant::extended;
+        c.dialect = neutrino::extended::wire_dialect;
         return c;
     }
     // Sends (keyword, payload) DATA packets in order, then lets them arrive.

@@ -32,13 +32,13 @@ struct v3_pair {
           sim(client, neutrino::test::client_address, server, neutrino::test::server_address, std::move(sc)) {}
     static v3::client_options copt(std::uint64_t every) {
         v3::client_options o;
-        o.extended_max_message_size = 16U << 20;
+        o.max_message_size = 16U << 20;
         o.key_update.force_every_packets = every;
         return o;
     }
     static v3::server_options sopt() {
         v3::server_options o;
-        o.extended_max_message_size = 16U << 20;
+        o.max_message_size = 16U << 20;
         return o;
     }
     v3_client client;
@@ -98,9 +98,9 @@ TEST(extended_v3, messages_through_loss_with_key_updates_every_1000_packets) {
 // sending API refuses larger ones (and messages within it arrive).
 TEST(extended_v3, the_peers_declared_limit_bounds_what_the_api_sends) {
     v3::client_options co;
-    co.extended_max_message_size = 100000;  // the client accepts up to 100 000 bytes
+    co.max_message_size = 100000;  // the client accepts up to 100 000 bytes
     v3::server_options so;
-    so.extended_max_message_size = 50000;  // the server up to 50 000
+    so.max_message_size = 50000;  // the server up to 50 000
     v3_client client(client_cfg(), ne::config{}, nr::config{}, co, nc::null_observer{}, neutrino::seeded_random(81));
     v3_server server(server_cfg(), ne::config{}, nr::config{}, so, nc::null_observer{}, neutrino::seeded_random(82));
     ni::simulator<v3_client, v3_server> sim(client, neutrino::test::client_address, server,

@@ -413,7 +413,7 @@ TEST(fault_matrix_blackhole, two_seconds_ends_the_session_with_a_clear_error) {
     ASSERT_TRUE(r.server_closed);
     auto clear = [](std::error_code e) {
         return e == make_error_code(nc::errc::timed_out) ||
-               e == make_error_code(nc::errc::unrecoverable_loss);
+               e == make_error_code(nr::errc::unrecoverable_loss);
     };
     EXPECT_TRUE(clear(*r.client_closed)) << r.client_closed->message();
     EXPECT_TRUE(clear(*r.server_closed)) << r.server_closed->message();

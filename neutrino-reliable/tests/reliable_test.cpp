@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "neutrino/core/memory_link.hpp"
+#include "test_dialects.hpp"
 #include "test_support.hpp"
 
 namespace nc = neutrino::core;
@@ -174,5 +175,14 @@ TEST(reliable, shutdown_with_unacknowledged_data_reports_the_loss) {
     EXPECT_EQ(r.error(), nc::errc::draining);
     p.link.run_for(2500ms);
     EXPECT_FALSE(p.server.shutting_down());
-    EXPECT_EQ(server_closed, nc::errc::unrecoverable_loss);
+    EXPECT_EQ(server_closed, nr::errc::unrecoverable_loss);
+}
+
+// Core's tests drive the layered paths with a copy of this layer's dialect (core may not name
+// reliable); the copy must stay what reliable declares.
+TEST(reliable_dialect, core_tests_copy_is_the_layers_declaration) {
+    static_assert(neutrino::reliable::wire_dialect == neutrino::test::layered_dialect);
+    EXPECT_TRUE(neutrino::reliable::wire_dialect.layered);
+    EXPECT_EQ(neutrino::reliable::wire_dialect.keep_alive_u64_words, 2);
+    EXPECT_FALSE(neutrino::reliable::wire_dialect.raw_data);
 }

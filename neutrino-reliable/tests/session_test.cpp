@@ -216,7 +216,7 @@ TEST(session, a_peer_that_stops_answering_ends_the_session_with_a_clear_error) {
     ASSERT_TRUE(f.server.send(f.client.session_id(), nc::words("lost too"), f.link.now()));
     ASSERT_TRUE(f.link.run_until([&] { return !f.client_closed.empty() && !f.server_closed.empty(); }, 12s));
     auto clear = [](std::error_code e) {
-        return e == make_error_code(nc::errc::timed_out) || e == make_error_code(nc::errc::unrecoverable_loss);
+        return e == make_error_code(nc::errc::timed_out) || e == make_error_code(nr::errc::unrecoverable_loss);
     };
     EXPECT_TRUE(clear(f.client_closed[0].first)) << f.client_closed[0].first.message();
     EXPECT_TRUE(clear(f.server_closed[0].first)) << f.server_closed[0].first.message();

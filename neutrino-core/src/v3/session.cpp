@@ -164,7 +164,7 @@ result<transport_session::prepared> transport_session::prepare_resend(
     return prepared{prefix_size + *s, true};
 }
 
-bool shape_ok(packet_type t, const words_view& w, variant v) noexcept {
+bool shape_ok(packet_type t, const words_view& w, const dialect& d) noexcept {
     auto u64s = [&w](std::size_t n) {
         if (w.size() != n) return false;
         for (word x : w) {
@@ -174,8 +174,8 @@ bool shape_ok(packet_type t, const words_view& w, variant v) noexcept {
     };
     switch (t) {
         case packet_type::data: return true;
-        case packet_type::keep_alive: return layered(v) ? u64s(2) : w.empty();
-        case packet_type::request_retransmission: return layered(v) && u64s(1);
+        case packet_type::keep_alive: return d.layered ? u64s(d.keep_alive_u64_words) : w.empty();
+        case packet_type::request_retransmission: return d.layered && u64s(1);
         case packet_type::path_challenge:
         case packet_type::path_response: return u64s(1);
         case packet_type::client_hello3:

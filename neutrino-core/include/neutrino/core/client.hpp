@@ -31,7 +31,7 @@ struct client_config {
     timing timers{};           ///< the reference's timers (peers depend on them)
     std::size_t min_datagram_size = 0;  ///< pad the plaintext to this size (0: no padding)
     bool reconnect = true;  ///< redial after an expiry or a server shutdown (never after close())
-    core::variant variant = core::variant::basic;  ///< set by the layer above (e.g. reliable)
+    core::dialect dialect = basic_dialect;  ///< declared by the layer above (core::dialect)
     std::size_t send_queue_capacity = 64;   ///< datagrams waiting for poll_datagram
     std::size_t event_queue_capacity = 64;  ///< events waiting for poll_event
     /// CLIENT_GOOD_BYEs `close()` sends (distinct numbered packets, back to back), so that the
@@ -97,7 +97,7 @@ public:
         }
     }
 
-    // --- for the layer above (variant::reliable) ----------------------------------------------
+    // --- for the layer above (a layered dialect) --------------------------------------------
 
     /// Seals and queues a numbered packet of any type the client may send (KEEP_ALIVE with the
     /// layer's words, DATA). Returns its packet number; a `packet_sent` event carries the bytes.
@@ -223,7 +223,7 @@ public:
         switch (session_.state) {
             case session_state::pending: return redial_at_;
             case session_state::established:
-                if (layered(cfg_.variant)) return session_.expiry;
+                if (cfg_.dialect.layered) return session_.expiry;
                 return std::min(session_.expiry, next_keep_alive());
             case session_state::draining: return session_.expiry;
             case session_state::none:
@@ -244,7 +244,7 @@ public:
                 if (now >= session_.expiry) {
                     end_session(make_error_code(errc::timed_out), now);
                     schedule_redial(now);
-                } else if (!layered(cfg_.variant) && now >= next_keep_alive()) {
+                } else if (!cfg_.dialect.layered && now >= next_keep_alive()) {
                     // spec: neutrino.md §11.1
                     if (send_packet_impl(packet_type::keep_alive, {}, now)) last_keep_alive_ = now;
                 }
@@ -264,7 +264,7 @@ public:
 
 private:
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
-        auto h = detail::check_header<Wire>(in, cfg_.variant);
+        auto h = detail::check_header<Wire>(in, cfg_.dialect);
         if (!h) return tl::unexpected(h.error());
         // spec: neutrino.md §18.1 items 1 and 10: only the dialled server, never session id 2
         if (!(from == cfg_.server)) return fail(errc::wrong_peer);
@@ -284,10 +284,10 @@ private:
         if (!p) return tl::unexpected(p.error());
         // spec: neutrino.md §13.3: Extended DATA is u16/u32-framed or a raw fragment; the
         // layer above judges it. Every other payload is a u8/u16 word list.
-        const bool raw = cfg_.variant == variant::extended && type == packet_type::data;
+        const bool raw = cfg_.dialect.raw_data && type == packet_type::data;
         auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
         if (!words) return tl::unexpected(words.error());
-        if (!detail::shape_ok(type, *words, cfg_.variant)) return fail(errc::bad_shape);
+        if (!detail::shape_ok(type, *words, cfg_.dialect)) return fail(errc::bad_shape);
         if (type == packet_type::request_retransmission) {
             // spec: neutrino.md §6.7: unnumbered; it cannot be replay-checked by number, so it
             // changes no state here (§18.1 item 5) and goes to the layer above as it is.
@@ -338,12 +338,12 @@ private:
                 if (session_.state == session_state::established) {
                     session_.expiry = now + cfg_.timers.established_timeout;
                 }
-                if (layered(cfg_.variant)) {
+                if (cfg_.dialect.layered) {
                     report_packet(*p, *words, from);  // DATA is delivered in order above
                 } else if (type == packet_type::data) {
                     push_event(event::data(session_.id, from, *words, p->packet_number, p->keyword));
                 }
-                // In every variant (the layer above keeps repairing DATA while draining).
+                // In every dialect (the layer above keeps repairing DATA while draining).
                 if (type == packet_type::server_shutdown &&
                     session_.state == session_state::established) {
                     // spec: neutrino.md §11.3: drain for 2000 ms, no more sending
@@ -358,7 +358,7 @@ private:
     }
 
     void report_packet(const opened_packet& p, const words_view& words, const peer_address& from) {
-        if (!layered(cfg_.variant)) return;
+        if (!cfg_.dialect.layered) return;
         event e = event::data(session_.id, from, words, p.packet_number, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = p.type;
@@ -405,7 +405,7 @@ private:
     }
 
     result<void> queue(const detail::outgoing& o, time_point now) {
-        auto r = detail::queue_packet<Wire>(tx_, session_, o, role::client, cfg_.variant,
+        auto r = detail::queue_packet<Wire>(tx_, session_, o, role::client, cfg_.dialect,
                                             cfg_.min_datagram_size, random_, observer_,
                                             [this](const event& e) { push_event(e); }, now);
         if (r) last_sent_ = now;

@@ -28,7 +28,7 @@
 /// | `c.connect(now)` | `result<void>` | starts dialling |
 /// | `c.close(now)` | any (discarded) | ends the session (final until `connect`) |
 /// | `c.send_packet(t, w, now)` | `result<std::uint64_t>` | seals and queues a numbered packet (DATA, KEEP_ALIVE) with words `w`; its number |
-/// | `c.send_encoded(k, b, now)` | `result<std::uint64_t>` | as `send_packet` for DATA whose payload `b` is already encoded, with keyword `k` (variant::extended) |
+/// | `c.send_encoded(k, b, now)` | `result<std::uint64_t>` | as `send_packet` for DATA whose payload `b` is already encoded, with keyword `k` (a raw-data dialect) |
 /// | `c.reseal(pn, t, w, now)` | `result<void>` | seals again, under the used number `pn`, a control packet the peer asked for (v2 seals `t`, `w` afresh; v3 re-seals the original plaintext and ignores them) |
 /// | `c.resend(b, pn, now)` | `result<void>` | queues the sealed datagram `b` (number `pn`) again, byte for byte (v3 may re-seal it) |
 /// | `c.send_request(pn, now)` | `result<void>` | queues an unnumbered REQUEST_RETRANSMISSION for `pn` |
@@ -39,9 +39,9 @@
 /// | `cc.state()` | `session_state` (noexcept) | the session's state |
 /// | `cc.established()` | `bool` (noexcept) | `state() == session_state::established` |
 /// | `cc.session_id()` | `std::uint64_t` (noexcept) | the current session id, 0 when none |
-/// | `cc.configuration().variant` | convertible to `variant` (noexcept) | the variant the layer above configured (reliable or extended) |
+/// | `cc.configuration().dialect` | convertible to `dialect` (noexcept) | the dialect the layer above declared and configured |
 /// | `cc.configuration().server` | convertible to `peer_address` (noexcept) | the server's address (for the events the layer above makes) |
-/// | `cc.peer_extended_limit()` | `std::uint32_t` | *optional* (v3): the Extended message limit negotiated in the handshake; extended reads it from `next_layer().next_layer()` when present |
+/// | `cc.peer_message_limit()` | `std::uint32_t` | *optional* (v3): the largest message the peer accepts, negotiated in the handshake for dialect id 2; a layer above reads it from the core machine when present |
 ///
 /// `server_connection<S>`: `datagram_layer<S>`, and, per session `id` (an unknown or unestablished
 /// one makes the `result` calls fail with unknown_session or not_connected),
@@ -65,15 +65,15 @@
 /// | `cs.session_count()` | `std::size_t` (noexcept) | sessions held |
 /// | `cs.state_of(id)` | `session_state` (noexcept) | a session's state, `session_state::none` when unknown |
 /// | `cs.peer_of(id)` | `std::optional<peer_address>` (noexcept) | the address a session talks to, `nullopt` when unknown |
-/// | `cs.configuration().variant` | convertible to `variant` (noexcept) | as for the client |
-/// | `cs.peer_extended_limit(id)` | `std::uint32_t` | *optional* (v3): as for the client, per session |
+/// | `cs.configuration().dialect` | convertible to `dialect` (noexcept) | as for the client |
+/// | `cs.peer_message_limit(id)` | `std::uint32_t` | *optional* (v3): as for the client, per session |
 ///
 /// The concepts check expressions and their types only: that `send_packet` numbers packets in
 /// order and reports each with a `packet_sent` event, or that `set_receive_limit` is obeyed, is
 /// the machines' tests' business.
 ///
 /// How a machine is built is not part of them either: the reliable layer's constructors (all
-/// templates) forward a `client_config` / `server_config`, its variant set, and the rest of their
+/// templates) forward a `client_config` / `server_config`, its dialect set, and the rest of their
 /// arguments (observer, randomness) to `C`'s.
 // clang-format on
 
@@ -116,7 +116,7 @@ concept client_connection =
         { cc.state() } noexcept -> std::same_as<session_state>;
         { cc.established() } noexcept -> std::same_as<bool>;
         { cc.session_id() } noexcept -> std::same_as<std::uint64_t>;
-        { cc.configuration().variant } noexcept -> std::convertible_to<variant>;
+        { cc.configuration().dialect } noexcept -> std::convertible_to<dialect>;
         { cc.configuration().server } noexcept -> std::convertible_to<peer_address>;
     };
 
@@ -143,7 +143,7 @@ concept server_connection =
         { cs.session_count() } noexcept -> std::same_as<std::size_t>;
         { cs.state_of(id) } noexcept -> std::same_as<session_state>;
         { cs.peer_of(id) } noexcept -> std::same_as<std::optional<peer_address>>;
-        { cs.configuration().variant } noexcept -> std::convertible_to<variant>;
+        { cs.configuration().dialect } noexcept -> std::convertible_to<dialect>;
     };
 // clang-format on
 

@@ -31,7 +31,7 @@ public:
     using v2_type = V2;
     using v3_type = V3;
 
-    /// Both machines get `cfg` (one key pair, one variant); v3 also gets `opt`. `r2` and `r3`
+    /// Both machines get `cfg` (one key pair, one dialect); v3 also gets `opt`. `r2` and `r3`
     /// must be independent (two seeded_randoms with different seeds in tests).
     template <class Observer = null_observer, class Random = system_random>
     explicit basic_dual_server(const config& cfg, v3::server_options opt = {}, Observer observer = {},

@@ -16,7 +16,7 @@ enum class errc {
     datagram_too_large,       ///< more than 1280 bytes
     bad_protocol_identifier,  ///< not 0x5baa260c
     bad_version,              ///< not the version this wire policy speaks
-    bad_packet_type,          ///< not a type of this variant
+    bad_packet_type,          ///< not a type of this dialect
     bad_session_id,           ///< 0, 1 or 3..63
     malformed_payload,        ///< word framing invalid
     bad_hello,                ///< a CLIENT_HELLO1 that fails its checks
@@ -45,9 +45,9 @@ enum class errc {
     closed,              ///< the session was closed
     protocol_violation,  ///< an authenticated peer broke the protocol
     outside_window,      ///< a packet number beyond what the receiver can buffer
-    unrecoverable_loss,  ///< a packet could not be recovered in time (reliable layers)
     // address validation  spec: neutrino.md §18.1 items 4-5, RFC 9000 §8
-    amplification_limited,  ///< refused: the address is not validated and its 3× budget is spent
+    // 30 was unrecoverable_loss, now reliable::errc's: the numbers below stay as they were
+    amplification_limited = 31,  ///< refused: the address is not validated and its 3× budget is spent
     path_not_validated,     ///< the peer moved to an address it never validated, and the
                             ///< validated one fell silent
 };

@@ -9,6 +9,7 @@
 
 #include "neutrino/core/address.hpp"
 #include "neutrino/core/constants.hpp"
+#include "neutrino/core/dialect.hpp"
 #include "neutrino/core/words.hpp"
 
 namespace neutrino::core {
@@ -20,7 +21,7 @@ enum class event_kind : std::uint8_t {
     server_shutdown,  ///< client: the server shut down; the session drains
     closed,           ///< the session ended; `reason` says why
     address_changed,  ///< server: the client's address changed to `peer` (was `old_peer`)
-    // Reported only by machines configured with variant::reliable, for the layer above:
+    // Reported only by machines configured with a layered dialect, for the layer above:
     packet_received,  ///< an accepted packet in arrival order: `type`, `packet_number`, `words`
     packet_sent,      ///< a numbered packet was sealed: `type`, `packet_number`, `wire`
     packet_beyond_window,  ///< an authentic packet past the receive limit was dropped
@@ -36,18 +37,6 @@ enum class event_kind : std::uint8_t {
     /// with a send window (the core machines never refuse for lack of room)
     writable,
 };
-
-/// Which dialect of Neutrino the core speaks; both ends must agree (spec: neutrino.md §0).
-enum class variant : std::uint8_t {
-    basic,     ///< Neutrino: empty KEEP_ALIVE answered by the core itself
-    reliable,  ///< NeutrinoReliable: REQUEST_RETRANSMISSION allowed, KEEP_ALIVE = [time, ack];
-               ///< keep-alives, ordering and DATA delivery belong to the layer above
-    extended,  ///< NeutrinoExtended: as reliable, and DATA payloads are passed up raw (u16/u32
-               ///< framing or fragments, judged by the layer above)  spec: neutrino.md §13.3
-};
-
-/// True for the variants whose layer above handles keep-alives, ordering and DATA.
-[[nodiscard]] constexpr bool layered(variant v) noexcept { return v != variant::basic; }
 
 /// One event. `words` views the machine's receive buffer: it stays valid until the next
 /// non-const call on the machine (copy the bytes to keep them).

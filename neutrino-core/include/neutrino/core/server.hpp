@@ -41,7 +41,7 @@ struct server_config {
     /// Client ephemeral keys remembered to refuse a replayed HELLO1 (0: none). A genuine
     /// client draws a fresh key for every HELLO1, so a key seen again is a replay.
     std::size_t hello_replay_cache = 16384;
-    core::variant variant = core::variant::basic;  ///< set by the layer above (e.g. reliable)
+    core::dialect dialect = basic_dialect;  ///< declared by the layer above (core::dialect)
     std::size_t send_queue_capacity = 256;
     std::size_t event_queue_capacity = 256;
     /// Asked for every valid HELLO1; return false to refuse silently (nothing is sent).
@@ -113,7 +113,7 @@ public:
         flush_shutdowns(now);
     }
 
-    // --- for the layer above (variant::reliable) ----------------------------------------------
+    // --- for the layer above (a layered dialect) --------------------------------------------
 
     /// Seals and queues a numbered packet (KEEP_ALIVE with the layer's words, DATA) to an
     /// established session; returns its packet number. Errors: as `send`.
@@ -324,7 +324,7 @@ private:
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
         if (shut_down_) return fail(errc::closed);
-        auto h = detail::check_header<Wire>(in, cfg_.variant);
+        auto h = detail::check_header<Wire>(in, cfg_.dialect);
         if (!h) return tl::unexpected(h.error());
         const auto type = static_cast<packet_type>(h->type);
         // spec: neutrino.md §18.1 item 1: session id 2 only for CLIENT_HELLO1, and HELLO1 only
@@ -342,10 +342,10 @@ private:
         if (!p) return tl::unexpected(p.error());
         // spec: neutrino.md §13.3: Extended DATA is u16/u32-framed or a raw fragment; the
         // layer above judges it. Every other payload is a u8/u16 word list.
-        const bool raw = cfg_.variant == variant::extended && type == packet_type::data;
+        const bool raw = cfg_.dialect.raw_data && type == packet_type::data;
         auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
         if (!words) return tl::unexpected(words.error());
-        if (!detail::shape_ok(type, *words, cfg_.variant)) return fail(errc::bad_shape);
+        if (!detail::shape_ok(type, *words, cfg_.dialect)) return fail(errc::bad_shape);
         if (type == packet_type::request_retransmission) {
             // spec: neutrino.md §6.7, §18.1 items 4-5: unnumbered, so no replay check by number:
             // it changes no state (no expiry refresh, never a migration); the layer above
@@ -396,7 +396,7 @@ private:
         s.window.commit(p->packet_number);
         accept(*p, *words, from, now);
         const bool from_candidate = note_path(s, from, in.size(), newest, now);
-        if (layered(cfg_.variant) && type != packet_type::client_good_bye) {
+        if (cfg_.dialect.layered && type != packet_type::client_good_bye) {
             report_packet(s, *p, *words, from_candidate);  // the layer above answers KEEP_ALIVE, orders DATA
             return {};
         }
@@ -464,7 +464,7 @@ private:
 
     void report_packet(const detail::session_core& s, const opened_packet& p, const words_view& words,
                        bool from_candidate = false) {
-        if (!layered(cfg_.variant)) return;
+        if (!cfg_.dialect.layered) return;
         event e = event::data(s.id, s.peer, words, p.packet_number, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = p.type;
@@ -525,7 +525,7 @@ private:
     }
 
     result<void> queue(detail::session_core& s, const detail::outgoing& o, time_point now) {
-        auto r = detail::queue_packet<Wire>(tx_, s, o, role::server, cfg_.variant,
+        auto r = detail::queue_packet<Wire>(tx_, s, o, role::server, cfg_.dialect,
                                             cfg_.min_datagram_size, random_, observer_,
                                             [this](const event& e) { push_event(e); }, now);
         if (!r && r.error() == make_error_code(errc::amplification_limited)) refused_amplification(s, now);

@@ -7,7 +7,7 @@
 /// spec: neutrino.md §13.3
 ///
 /// Control packets keep the Reliable format; DATA carries u16/u32-framed word lists or raw
-/// fragments of them. Both ends must use Extended (the core's variant is forced to it).
+/// fragments of them. Both ends must use Extended (the core is configured with extended::wire_dialect).
 ///
 /// It asks of `Next` only what reliable::client_connection names
 /// (neutrino/reliable/connection_layer.hpp).
@@ -44,12 +44,12 @@ public:
     explicit basic_client(core::client_config cfg) : basic_client(std::move(cfg), extended::config{}) {}
     basic_client(core::client_config cfg, extended::config ecfg)
         : basic_client(std::move(cfg), ecfg, reliable::config{}) {}
-    /// Builds the layers below with `cfg` (its variant forced to extended), `rcfg` and `rest`
+    /// Builds the layers below with `cfg` (its dialect set to extended::wire_dialect), `rcfg` and `rest`
     /// (observer, randomness).
     template <class... Rest>
     basic_client(core::client_config cfg, extended::config ecfg, reliable::config rcfg, Rest&&... rest)
         : ecfg_(ecfg),
-          next_(with_variant(std::move(cfg)), rcfg, std::forward<Rest>(rest)...),
+          next_(with_dialect(std::move(cfg)), rcfg, std::forward<Rest>(rest)...),
           state_(std::make_unique<detail::endpoint_state>()),
           session_(std::make_unique<detail::session>(ecfg_, fragment_size, &state_->budget, state_->stats)),
           events_(2 * rcfg.receive_window + 64) {
@@ -152,8 +152,8 @@ public:
     }
 
 private:
-    static core::client_config with_variant(core::client_config c) {
-        c.variant = core::variant::extended;
+    static core::client_config with_dialect(core::client_config c) {
+        c.dialect = wire_dialect;
         return c;
     }
 
@@ -207,8 +207,8 @@ private:
         }
         if (d.kind == core::event_kind::established) {
             // v3: the server's Extended limit from the handshake  spec: neutrino-v3.md §9.3
-            if constexpr (requires { next_.next_layer().peer_extended_limit(); }) {
-                session_->tx.set_peer_limit(next_.next_layer().peer_extended_limit());
+            if constexpr (requires { next_.next_layer().peer_message_limit(); }) {
+                session_->tx.set_peer_limit(next_.next_layer().peer_message_limit());
             }
         }
         events_.push(event::from(d));

@@ -6,7 +6,19 @@
 #include <cstdint>
 #include <limits>
 
+#include "neutrino/core/dialect.hpp"
+#include "neutrino/reliable/config.hpp"
+
 namespace neutrino::extended {
+
+/// NeutrinoExtended's dialect of the core wire (id 2): reliable's, with DATA payloads passed up
+/// raw (u16/u32 word lists or fragments, judged by this layer).  spec: neutrino.md §13.3
+inline constexpr core::dialect wire_dialect = [] {
+    core::dialect d = reliable::wire_dialect;
+    d.id = 2;
+    d.raw_data = true;
+    return d;
+}();
 
 /// Bounds of one extended endpoint. Memory held for messages is at most
 /// `max_queued_bytes` per session on the send side and `max_reassembly_bytes` in total on the

@@ -43,11 +43,11 @@ public:
     explicit basic_server(core::server_config cfg) : basic_server(std::move(cfg), extended::config{}) {}
     basic_server(core::server_config cfg, extended::config ecfg)
         : basic_server(std::move(cfg), ecfg, reliable::config{}) {}
-    /// Builds the layers below with `cfg` (its variant forced to extended), `rcfg` and `rest`.
+    /// Builds the layers below with `cfg` (its dialect set to extended::wire_dialect), `rcfg` and `rest`.
     template <class... Rest>
     basic_server(core::server_config cfg, extended::config ecfg, reliable::config rcfg, Rest&&... rest)
         : ecfg_(ecfg),
-          next_(with_variant(std::move(cfg)), rcfg, std::forward<Rest>(rest)...),
+          next_(with_dialect(std::move(cfg)), rcfg, std::forward<Rest>(rest)...),
           state_(std::make_unique<detail::endpoint_state>()),
           events_(2 * rcfg.receive_window + 256) {
         state_->budget.limit = ecfg_.max_reassembly_bytes;
@@ -158,8 +158,8 @@ public:
     }
 
 private:
-    static core::server_config with_variant(core::server_config c) {
-        c.variant = core::variant::extended;
+    static core::server_config with_dialect(core::server_config c) {
+        c.dialect = wire_dialect;
         return c;
     }
 
@@ -247,8 +247,8 @@ private:
         }
         if (d.kind == core::event_kind::established) {
             // v3: the client's Extended limit from its offer  spec: neutrino-v3.md §9.3
-            if constexpr (requires { next_.next_layer().peer_extended_limit(d.session_id); }) {
-                session_for(d.session_id).tx.set_peer_limit(next_.next_layer().peer_extended_limit(d.session_id));
+            if constexpr (requires { next_.next_layer().peer_message_limit(d.session_id); }) {
+                session_for(d.session_id).tx.set_peer_limit(next_.next_layer().peer_message_limit(d.session_id));
             }
         }
         events_.push(event::from(d));

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// `reliable::basic_client<Next>`: NeutrinoReliable's client, a layer over a core client
-/// (`Next`, configured with core::variant::reliable). DATA is delivered exactly once and in
+/// (`Next`, configured with reliable::wire_dialect). DATA is delivered exactly once and in
 /// order, or the session ends with a clear error.  spec: neutrino.md §12, §18.3
 ///
 /// It asks of `Next` only what core::client_connection names (neutrino/core/connection_layer.hpp),
@@ -35,7 +35,8 @@ public:
     using event_type = core::event;
     using next_layer_type = Next;
 
-    /// Builds the core client below with `cfg` (its variant forced to reliable) and `rest`
+    /// Builds the core client below with `cfg` (its dialect set to reliable::wire_dialect unless
+    /// a layer above declared a layered one) and `rest`
     /// (observer, randomness).
     /// As below, with the default reliable::config.
     template <class... Rest>
@@ -45,8 +46,8 @@ public:
     template <class... Rest>
     basic_client(core::client_config cfg, reliable::config rcfg, Rest&&... rest)
         : rcfg_(rcfg),
-          next_(with_variant(std::move(cfg), rcfg_), std::forward<Rest>(rest)...),
-          session_(rcfg_, core::role::client, next_.configuration().variant == core::variant::extended),
+          next_(with_dialect(std::move(cfg), rcfg_), std::forward<Rest>(rest)...),
+          session_(rcfg_, core::role::client, next_.configuration().dialect.raw_data),
           events_(rcfg_.receive_window + 64) {}
 
     Next& next_layer() noexcept { return next_; }
@@ -82,10 +83,10 @@ public:
     }
 
     /// Sends one DATA packet whose payload is already encoded (Extended: a u16/u32 word list or
-    /// a raw fragment) with its keyword; delivered as `send`. Only for a core configured with
-    /// variant::extended (else protocol_violation).
+    /// a raw fragment) with its keyword; delivered as `send`. Only for a core configured with a
+    /// raw-data dialect (else protocol_violation).
     result<void> send_encoded(std::uint32_t keyword, std::span<const std::byte> payload, time_point now) {
-        if (next_.configuration().variant != core::variant::extended) return fail(core::errc::protocol_violation);
+        if (!next_.configuration().dialect.raw_data) return fail(core::errc::protocol_violation);
         if (!next_.established()) {
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
@@ -162,9 +163,9 @@ public:
 
 private:
     // The core's send queue must take a burst of a quarter window (acks come in between).
-    // Extended keeps its variant (raw DATA payloads); anything else becomes reliable.
-    static core::client_config with_variant(core::client_config c, const reliable::config& r) {
-        if (c.variant != core::variant::extended) c.variant = core::variant::reliable;
+    // A layered dialect declared above (extended's) is kept; anything else becomes ours.
+    static core::client_config with_dialect(core::client_config c, const reliable::config& r) {
+        if (!c.dialect.layered) c.dialect = wire_dialect;
         c.send_queue_capacity = std::max(c.send_queue_capacity, r.send_window / 4);
         return c;
     }

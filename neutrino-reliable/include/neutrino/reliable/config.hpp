@@ -6,7 +6,14 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "neutrino/core/dialect.hpp"
+
 namespace neutrino::reliable {
+
+/// NeutrinoReliable's dialect of the core wire (id 1): this layer answers KEEP_ALIVEs, whose
+/// payload is two u64 words (timestamp, acknowledgement), requests and serves retransmissions,
+/// and orders DATA (word lists).  spec: neutrino.md §12, §13.2
+inline constexpr core::dialect wire_dialect{.id = 1, .layered = true, .keep_alive_u64_words = 2};
 
 /// Bounds and timers of one reliable session. Memory per session is about
 /// (send_window + 16 + receive_window) × 1.3 KB.

@@ -10,7 +10,7 @@
 /// order and exactly once), reads the delivered DATA back from `core::event`s, and asks for room
 /// to send. In the tables `c` is a `C&`, `cc` a `const C&` (likewise `s`, `cs`), `now` a
 /// `time_point`, `k` a `std::uint32_t` keyword, `b` a `std::span<const std::byte>`, `id` a
-/// session id, `f` a callable `f(id, state)`, `cfg` a core configuration (its variant set by the
+/// session id, `f` a callable `f(id, state)`, `cfg` a core configuration (its dialect set by the
 /// layer above) and `rcfg` a `reliable::config`.
 ///
 /// `client_connection<C>`: `datagram_layer<C>`, and
@@ -25,7 +25,7 @@
 /// | `cc.can_send()` | `bool` (noexcept) | `send_encoded` would not return would_block now |
 /// | `cc.unacknowledged()` | `std::size_t` (noexcept) | DATA sent and not yet acknowledged |
 /// | `cc.state()`, `cc.established()`, `cc.session_id()` | `session_state`, `bool`, `std::uint64_t` (noexcept) | as the core's |
-/// | `c.next_layer().peer_extended_limit()` | `std::uint32_t` | *optional* (v3): the Extended message limit the handshake negotiated |
+/// | `c.next_layer().peer_message_limit()` | `std::uint32_t` | *optional* (v3): the largest message the peer accepts, negotiated by the v3 handshake |
 /// | `C::max_payload_size`, `C::wire_type`, `C::next_layer_type` | | *optional*: where extended finds the largest DATA payload (else core::max_payload_size) |
 ///
 /// `server_connection<S>`: `datagram_layer<S>`, and, per session `id`,
@@ -41,7 +41,7 @@
 /// | `cs.for_each_session(f)` | any (discarded) | calls `f(id, state)` for every session |
 /// | `s.drop_session(id, now)` | any (discarded) | ends a session |
 /// | `s.shutdown(now)` | any (discarded) | shuts the server down |
-/// | `s.next_layer().peer_extended_limit(id)` | `std::uint32_t` | *optional* (v3): as for the client, per session |
+/// | `s.next_layer().peer_message_limit(id)` | `std::uint32_t` | *optional* (v3): as for the client, per session |
 // clang-format on
 
 #include <concepts>

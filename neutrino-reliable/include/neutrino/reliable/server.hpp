@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// `reliable::basic_server<Next>`: NeutrinoReliable's server, a layer over a core server
-/// (`Next`, configured with core::variant::reliable): one reliable session per core session.
+/// (`Next`, configured with reliable::wire_dialect): one reliable session per core session.
 /// spec: neutrino.md §12, §18.3
 ///
 /// It asks of `Next` only what core::server_connection names (neutrino/core/connection_layer.hpp),
@@ -23,6 +23,7 @@
 #include "neutrino/core/ring.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/error.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
@@ -45,7 +46,7 @@ public:
     template <class... Rest>
     basic_server(core::server_config cfg, reliable::config rcfg, Rest&&... rest)
         : rcfg_(rcfg),
-          next_(with_variant(std::move(cfg)), std::forward<Rest>(rest)...),
+          next_(with_dialect(std::move(cfg)), std::forward<Rest>(rest)...),
           events_(rcfg_.receive_window + 256) {}
 
     Next& next_layer() noexcept { return next_; }
@@ -67,7 +68,7 @@ public:
     /// basic_client::send_encoded.
     result<void> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
                               std::span<const std::byte> payload, time_point now) {
-        if (next_.configuration().variant != core::variant::extended) return fail(core::errc::protocol_violation);
+        if (!next_.configuration().dialect.raw_data) return fail(core::errc::protocol_violation);
         if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
         if (it != sessions_.end() && !it->second->can_send()) return refuse_full(session_id);
@@ -172,7 +173,7 @@ private:
         for (auto& [id, s] : sessions_) {
             if (s->unacknowledged() == 0) continue;
             push(core::event::closed(id, next_.peer_of(id).value_or(peer_address{}),
-                                     make_error_code(core::errc::unrecoverable_loss)));
+                                     make_error_code(reliable::errc::unrecoverable_loss)));
             suppressed_.push_back(id);
         }
         linger_until_.reset();
@@ -181,9 +182,9 @@ private:
         pump(now);
     }
 
-    // Extended keeps its variant (raw DATA payloads); anything else becomes reliable.
-    static core::server_config with_variant(core::server_config c) {
-        if (c.variant != core::variant::extended) c.variant = core::variant::reliable;
+    // A layered dialect declared above (extended's) is kept; anything else becomes ours.
+    static core::server_config with_dialect(core::server_config c) {
+        if (!c.dialect.layered) c.dialect = wire_dialect;
         return c;
     }
 
@@ -214,7 +215,7 @@ private:
         auto& p = sessions_[id];
         if (!p) {
             p = std::make_unique<detail::basic_session<Controller>>(
-                rcfg_, core::role::server, next_.configuration().variant == core::variant::extended);
+                rcfg_, core::role::server, next_.configuration().dialect.raw_data);
         }
         return *p;
     }

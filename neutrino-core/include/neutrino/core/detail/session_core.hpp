@@ -39,7 +39,7 @@ struct session_core {
     peer_address peer;
     session_state state = session_state::none;
     time_point expiry{};
-    /// Highest peer packet number the layer above can take (variant::reliable); beyond it a
+    /// Highest peer packet number the layer above can take (a layered dialect); beyond it a
     /// packet is dropped before it reaches the replay window, so a later copy can still be
     /// accepted.
     std::uint64_t receive_limit = UINT64_MAX;
@@ -70,11 +70,11 @@ struct outgoing {
 }
 
 /// Seals `o` for session `s` into the send queue `tx`, addressed to `s.peer`, reports it to
-/// the observer and, for a new number under a layered variant, as a packet_sent event.
+/// the observer and, for a new number under a layered dialect, as a packet_sent event.
 /// Errors: would_block (queue full) and the sealing errors; nothing is queued then.
 template <class Wire, class Random, class Observer, class PushEvent>
 result<void> queue_packet(datagram_queue& tx, session_core& s, const outgoing& o, role side,
-                          variant v, std::size_t min_plain_size, Random& random,
+                          const dialect& d, std::size_t min_plain_size, Random& random,
                           Observer& observer, PushEvent&& push_event, time_point now) {
     if (tx.full()) return fail(errc::would_block);
     const peer_address* to = address_of(s, o.to);
@@ -92,7 +92,7 @@ result<void> queue_packet(datagram_queue& tx, session_core& s, const outgoing& o
     if (o.new_number) ++s.next_pn;
     tx.push(*n, *to);
     const std::span<const std::byte> wire(buf.data(), *n);
-    if (o.new_number && layered(v)) {
+    if (o.new_number && d.layered) {
         event e = event::make(event_kind::packet_sent, s.id, *to);
         e.type = o.type;
         e.packet_number = o.pn;
@@ -141,11 +141,12 @@ inline packet_info resent_info(role side, const session_core& s, std::span<const
 }
 
 /// Payload shape each type allows.  spec: neutrino.md §18.1 item 2, §6.4, §6.7
-[[nodiscard]] inline bool shape_ok(packet_type t, const words_view& w, variant v) noexcept {
+[[nodiscard]] inline bool shape_ok(packet_type t, const words_view& w, const dialect& d) noexcept {
     switch (t) {
         case packet_type::data: return true;
-        case packet_type::keep_alive: return layered(v) ? u64_words(w, 2) : w.empty();
-        case packet_type::request_retransmission: return layered(v) && u64_words(w, 1);
+        case packet_type::keep_alive:
+            return d.layered ? u64_words(w, d.keep_alive_u64_words) : w.empty();
+        case packet_type::request_retransmission: return d.layered && u64_words(w, 1);
         case packet_type::server_hello2:
         case packet_type::client_hello3:
         case packet_type::client_good_bye:
@@ -157,12 +158,13 @@ inline packet_info resent_info(role side, const session_core& s, std::span<const
 
 /// The checks of the clear header common to both roles.  spec: neutrino.md §9.1
 template <class Wire>
-[[nodiscard]] result<clear_header> check_header(std::span<const std::byte> d, variant v) noexcept {
-    auto h = clear_header::parse(d);
+[[nodiscard]] result<clear_header> check_header(std::span<const std::byte> in,
+                                                const dialect& d) noexcept {
+    auto h = clear_header::parse(in);
     if (!h) return h;
     if (h->version != Wire::version) return fail(errc::bad_version);
     const bool request = h->type == static_cast<std::uint8_t>(packet_type::request_retransmission);
-    if (!basic_packet_type(h->type) && !(request && layered(v))) {
+    if (!basic_packet_type(h->type) && !(request && d.layered)) {
         return fail(errc::bad_packet_type);
     }
     if (!valid_session_id(h->session_id)) return fail(errc::bad_session_id);

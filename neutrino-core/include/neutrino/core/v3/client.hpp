@@ -9,7 +9,7 @@
 ///
 /// Reliable compatibility (§14.1): v3 numbering starts at 1 and HELLO2 is not numbered, while
 /// the reliable layer starts its receive state at the first `packet_received` event. In the
-/// layered variants the accepted HELLO2 is therefore reported as a `packet_received` event of
+/// layered dialects the accepted HELLO2 is therefore reported as a `packet_received` event of
 /// type SERVER_HELLO2 with packet number 0, so that the layer above expects s2c pn 1 next.
 
 #include <algorithm>
@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 #include <optional>
 #include <span>
 
@@ -29,6 +30,7 @@
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/random.hpp"
 #include "neutrino/core/v3/cookie.hpp"
+#include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
 #include "neutrino/core/v3/session.hpp"
 
@@ -38,11 +40,12 @@ namespace neutrino::core::v3 {
 struct client_options {
     /// The client's static X25519 secret: IK when set, NK (anonymous) when empty.
     std::optional<secret_key> static_key;
-    /// Variants offered (mask: 1 basic, 2 reliable, 4 extended); 0: only the configured one.
-    /// The configured variant is always the preferred one.  spec: neutrino-v3.md §9.1
-    std::uint8_t variants = 0;
-    /// Extended: the largest reassembled message accepted (offered when Extended is).
-    std::uint32_t extended_max_message_size = 65536;
+    /// Dialects offered besides the configured one, which is always offered and preferred
+    /// (`client_config::dialect`). Their ids must be distinct and ≤ 2.  spec: neutrino-v3.md §9.1
+    std::vector<core::dialect> also_offer;
+    /// The largest message accepted, offered when dialect id 2 is offered (the wire carries it
+    /// for that one only, §9.1).
+    std::uint32_t max_message_size = 65536;
     key_update_policy key_update{};
 };
 
@@ -68,7 +71,8 @@ public:
           random_(std::move(random)),
           tx_(cfg_.send_queue_capacity),
           events_(cfg_.event_queue_capacity),
-          variant_(cfg_.variant) {
+          dialect_(cfg_.dialect) {
+        check_dialects(cfg_.dialect, opt_.also_offer);
         ensure_sodium();
         mac1_key_ = derive_mac1_key(cfg_.server_key);
         cookie_key_ = derive_cookie_key(cfg_.server_key);
@@ -122,7 +126,7 @@ public:
         return {};
     }
 
-    // --- for the layer above (variant::reliable / extended) ---------------------------------
+    // --- for the layer above (a layered dialect) ---------------------------------------------
 
     /// Seals and queues a numbered packet (KEEP_ALIVE with the layer's words, DATA); returns
     /// its packet number. Errors: as `send`.
@@ -134,7 +138,8 @@ public:
         return send_numbered(v3_type_of(type), 0, *payload, words, cfg_.min_datagram_size, now);
     }
 
-    /// As `send_packet` for DATA whose payload is already encoded (Extended), with its keyword.
+    /// As `send_packet` for DATA whose payload is already encoded (a raw-data dialect), with its
+    /// keyword.
     result<std::uint64_t> send_encoded(std::uint32_t keyword, std::span<const std::byte> payload,
                                        time_point now) {
         if (s_.state == session_state::draining) return fail(core::errc::draining);
@@ -239,11 +244,11 @@ public:
 
     /// The status of the last refused attempt (HELLO2 status 1–4), if any.
     [[nodiscard]] std::optional<hello2_status> refusal() const noexcept { return refusal_; }
-    /// The variant the server chose (the configured one until a session is established).
-    [[nodiscard]] variant negotiated_variant() const noexcept { return variant_; }
-    /// Extended: the largest message the server accepts (0 unless Extended was chosen).
-    [[nodiscard]] std::uint32_t peer_extended_limit() const noexcept {
-        return peer_extended_limit_;
+    /// The dialect the server chose (the configured one until a session is established).
+    [[nodiscard]] const core::dialect& negotiated_dialect() const noexcept { return dialect_; }
+    /// The largest message the server accepts (0 unless dialect id 2 was chosen).
+    [[nodiscard]] std::uint32_t peer_message_limit() const noexcept {
+        return peer_message_limit_;
     }
     /// Send and receive key phases (§11.1).
     [[nodiscard]] std::uint64_t send_phase() const noexcept { return s_.send_phase(); }
@@ -285,7 +290,7 @@ public:
         switch (s_.state) {
             case session_state::pending: return next_hello1_at_;
             case session_state::established:
-                if (layered(variant_)) return s_.expiry;
+                if (dialect_.layered) return s_.expiry;
                 return std::min(s_.expiry, next_keep_alive());
             case session_state::draining: return s_.expiry;
             case session_state::none:
@@ -305,7 +310,7 @@ public:
                 if (now >= s_.expiry) {
                     end_session(make_error_code(core::errc::timed_out), now);
                     redial_at_ = now + cfg_.timers.redial_after_expiry;
-                } else if (!layered(variant_) && now >= next_keep_alive()) {
+                } else if (!dialect_.layered && now >= next_keep_alive()) {
                     // spec: neutrino-v3.md §2.1: the v2 keep-alive rule (475 ms)
                     if (send_numbered(packet_type::keep_alive, 0, empty_list(), {},
                                       cfg_.min_datagram_size, now)) {
@@ -353,15 +358,10 @@ private:
         secret_key e;
         random_.fill(e.bytes());
         offer_ = offer{};
-        offer_.variants_mask =
-            opt_.variants != 0
-                ? opt_.variants
-                : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
-        offer_.variants_mask |=
-            static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
-        offer_.preferred_variant = static_cast<std::uint8_t>(cfg_.variant);
+        offer_.variants_mask = dialect_mask(cfg_.dialect, opt_.also_offer);
+        offer_.preferred_variant = cfg_.dialect.id;
         offer_.extended_max_message_size =
-            (offer_.variants_mask & 0x04U) != 0 ? opt_.extended_max_message_size : 0;
+            carries_message_limit(offer_.variants_mask) ? opt_.max_message_size : 0;
         auto hs =
             client_handshake::write_hello1(hello1_, cfg_.server_key, mac1_key_, e,
                                            opt_.static_key ? &*opt_.static_key : nullptr, offer_);
@@ -493,8 +493,8 @@ private:
         refusal_.reset();
         s_.id = a->session_id;
         s_.install(keys.c2s, keys.s2c, now);
-        variant_ = static_cast<variant>(a->variant);
-        peer_extended_limit_ = a->extended_max_message_size;
+        dialect_ = *find_dialect(a->variant, cfg_.dialect, opt_.also_offer);  // in the mask
+        peer_message_limit_ = a->extended_max_message_size;
         set_state(session_state::established, now);
         core::session_keys k;
         k.rx = keys.s2c;
@@ -502,7 +502,7 @@ private:
         report_session_keys(observer_, s_.id, core::role::client, k, now);
         s_.expiry = now + cfg_.timers.established_timeout;
         last_received_ = now;
-        if (layered(variant_)) {
+        if (dialect_.layered) {
             // spec: neutrino-v3.md §14.1: the layer above starts its receive state here, so
             // that s2c pn 1 is the first it expects
             event e = event::make(event_kind::packet_received, s_.id, cfg_.server);
@@ -552,10 +552,10 @@ private:
         if (s_.state == session_state::established)
             s_.expiry = now + cfg_.timers.established_timeout;
         const packet_type type = h->type;
-        const bool raw = variant_ == variant::extended && type == packet_type::data;
+        const bool raw = dialect_.raw_data && type == packet_type::data;
         auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
         // spec: neutrino-v3.md §10.5 steps 8–9: authenticated violations close with reason 4
-        if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, variant_)) {
+        if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, dialect_)) {
             return violation(now);
         }
         ++stats_.packets_accepted;
@@ -588,7 +588,7 @@ private:
                 }
                 return {};
             case packet_type::data:
-                if (layered(variant_)) {
+                if (dialect_.layered) {
                     report_packet(type, *p, *words);
                 } else {
                     push_event(event::data(s_.id, from, *words, h->pn_field, p->keyword));
@@ -606,7 +606,7 @@ private:
     }
 
     void report_packet(packet_type type, const opened_transport& p, const words_view& words) {
-        if (!layered(variant_)) return;
+        if (!dialect_.layered) return;
         event e = event::data(s_.id, cfg_.server, words, p.header.pn_field, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = detail::core_type(type);
@@ -634,11 +634,11 @@ private:
             --s_.next_pn;
             return fail_core(n.error());
         }
-        if (type != packet_type::data && layered(variant_)) s_.remember_control(*pn, type, payload);
+        if (type != packet_type::data && dialect_.layered) s_.remember_control(*pn, type, payload);
         tx_.push(*n, s_.peer);
         last_sent_ = now;
         const std::span<const std::byte> wire(buf.data(), *n);
-        if (layered(variant_)) {
+        if (dialect_.layered) {
             event e = event::make(event_kind::packet_sent, s_.id, s_.peer);
             e.type = detail::core_type(type);
             e.packet_number = *pn;
@@ -712,8 +712,8 @@ private:
     core::detail::datagram_queue tx_;
     core::detail::ring<event> events_;
     v3::stats stats_;
-    variant variant_;
-    std::uint32_t peer_extended_limit_ = 0;
+    core::dialect dialect_;
+    std::uint32_t peer_message_limit_ = 0;
     derived_key mac1_key_{};
     derived_key cookie_key_{};
     detail::transport_session s_;

@@ -34,6 +34,7 @@
 #include "neutrino/core/random.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/cookie.hpp"
+#include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
 #include "neutrino/core/v3/session.hpp"
 
@@ -41,10 +42,11 @@ namespace neutrino::core::v3 {
 
 /// What a v3 server needs beyond `core::server_config`.
 struct server_options {
-    /// Variants served (mask: 1 basic, 2 reliable, 4 extended); 0: only the configured one.
-    std::uint8_t variants = 0;
-    /// Extended: the largest reassembled message accepted (answered when Extended is chosen).
-    std::uint32_t extended_max_message_size = 262144;
+    /// Dialects served besides the configured one (`server_config::dialect`, always served).
+    /// Their ids must be distinct and ≤ 2.  spec: neutrino-v3.md §9.3
+    std::vector<core::dialect> also_serve;
+    /// The largest message accepted, answered when dialect id 2 is chosen (§9.2).
+    std::uint32_t max_message_size = 262144;
     /// Refuse NK clients with status 3.  spec: neutrino-v3.md §9.2
     bool require_client_key = false;
     /// IK admission: false refuses with status 1. Empty: every client key is accepted.
@@ -90,9 +92,8 @@ public:
         ensure_sodium();
         mac1_key_ = derive_mac1_key(cfg_.keys.pk);
         cookie_key_ = derive_cookie_key(cfg_.keys.pk);
-        mask_ = opt_.variants != 0
-                    ? opt_.variants
-                    : static_cast<std::uint8_t>(1U << static_cast<unsigned>(cfg_.variant));
+        check_dialects(cfg_.dialect, opt_.also_serve);
+        mask_ = dialect_mask(cfg_.dialect, opt_.also_serve);
     }
 
     // --- application API -------------------------------------------------------------------
@@ -165,7 +166,7 @@ public:
                 handshakes_in_window_ >= opt_.load_handshakes_per_second);
     }
 
-    // --- for the layer above (variant::reliable / extended) ---------------------------------
+    // --- for the layer above (a layered dialect) ---------------------------------------------
 
     result<std::uint64_t> send_packet(std::uint64_t session_id, core::packet_type type,
                                       word_list words, time_point now) {
@@ -302,17 +303,17 @@ public:
         if (it == sessions_.end()) return {0, 0};
         return {it->second.t.send_phase(), it->second.t.receive_phase()};
     }
-    /// The variant negotiated for a session.
-    /// Extended: the largest message the client of `session_id` accepts (its offer, §9.3);
-    /// 0 for another variant or an unknown session.
-    [[nodiscard]] std::uint32_t peer_extended_limit(std::uint64_t session_id) const noexcept {
+    /// The largest message the client of `session_id` accepts (its offer, §9.3); 0 unless
+    /// dialect id 2 was chosen, or for an unknown session.
+    [[nodiscard]] std::uint32_t peer_message_limit(std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);
-        return it == sessions_.end() ? 0 : it->second.peer_extended_limit;
+        return it == sessions_.end() ? 0 : it->second.peer_message_limit;
     }
-    [[nodiscard]] std::optional<variant> variant_of(std::uint64_t session_id) const noexcept {
+    /// The dialect negotiated for a session.
+    [[nodiscard]] std::optional<core::dialect> dialect_of(std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);
         if (it == sessions_.end()) return std::nullopt;
-        return it->second.v;
+        return it->second.d;
     }
     [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
     [[nodiscard]] const v3::stats& stats() const noexcept { return stats_; }
@@ -405,8 +406,8 @@ private:
 
     struct server_session {
         detail::transport_session t;
-        variant v = variant::basic;
-        std::uint32_t peer_extended_limit = 0;  ///< the client's Extended limit from its offer
+        core::dialect d;
+        std::uint32_t peer_message_limit = 0;  ///< the client's message limit from its offer
         mac_value mac1{};
         std::array<std::byte, hello2_size> hello2{};
         std::array<peer_address, max_hello2_destinations> hello2_to{};
@@ -520,7 +521,7 @@ private:
         ++stats_.handshakes_read;
         // steps 8–10: offer, admission, negotiation
         answer a;
-        variant chosen = variant::basic;
+        core::dialect chosen;
         if (!hs->client_offer()) {
             a.status = hello2_status::bad_offer;
         } else if (!ik && opt_.require_client_key) {
@@ -532,9 +533,9 @@ private:
             a.variant = mask_;
         } else {
             chosen = *v;
-            a.variant = static_cast<std::uint8_t>(chosen);
+            a.variant = chosen.id;
             a.extended_max_message_size =
-                chosen == variant::extended ? opt_.extended_max_message_size : 0;
+                carries_message_limit(dialect_bit(chosen.id)) ? opt_.max_message_size : 0;
             std::uint64_t id = 0;
             do {  // expected once
                 id = random_.uniform(min_session_id, UINT64_MAX);
@@ -581,8 +582,10 @@ private:
         s.t.install(keys.s2c, keys.c2s, now);
         s.t.peer = from;
         s.t.expiry = now + opt_.pending_timeout;
-        s.v = chosen;
-        s.peer_extended_limit = chosen == variant::extended ? hs->client_offer()->extended_max_message_size : 0;
+        s.d = chosen;
+        s.peer_message_limit = carries_message_limit(dialect_bit(chosen.id))
+                                   ? hs->client_offer()->extended_max_message_size
+                                   : 0;
         s.mac1 = m;
         std::memcpy(s.hello2.data(), buf.data(), hello2_size);
         s.hello2_to[0] = from;
@@ -602,17 +605,14 @@ private:
     }
 
     /// spec: neutrino-v3.md §9.3
-    [[nodiscard]] std::optional<variant> negotiate(const offer& o) const noexcept {
+    [[nodiscard]] std::optional<core::dialect> negotiate(const offer& o) const noexcept {
         const auto common = static_cast<std::uint8_t>(o.variants_mask & mask_);
         if (common == 0) return std::nullopt;
-        if (((common >> o.preferred_variant) & 1U) != 0)
-            return static_cast<variant>(o.preferred_variant);
-        const auto own = static_cast<unsigned>(cfg_.variant);
-        if (((common >> own) & 1U) != 0) return cfg_.variant;
-        for (unsigned v = 0; v < 3; ++v) {
-            if (((common >> v) & 1U) != 0) return static_cast<variant>(v);
-        }
-        return std::nullopt;
+        // the client's preference, else our own, else the lowest id in common
+        std::uint8_t id = o.preferred_variant;
+        if ((common & dialect_bit(id)) == 0) id = cfg_.dialect.id;
+        while ((common & dialect_bit(id)) == 0) id = static_cast<std::uint8_t>((id + 1) % 3);
+        return find_dialect(id, cfg_.dialect, opt_.also_serve);
     }
 
     void rotate_cookie_secret(time_point now) {
@@ -695,10 +695,10 @@ private:
         s.t.expiry = now + cfg_.timers.established_timeout;
         const packet_type type = h->type;
         if (s.t.state == session_state::pending) confirm(s, from, in.size(), now);
-        const bool raw = s.v == variant::extended && type == packet_type::data;
+        const bool raw = s.d.raw_data && type == packet_type::data;
         auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
         // spec: neutrino-v3.md §10.5 steps 8–9, §7.7: HELLO3 ⇔ pn 1; violations close (reason 4)
-        if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, s.v) ||
+        if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, s.d) ||
             ((type == packet_type::client_hello3) != (pn == 1))) {
             remove(it, make_error_code(core::errc::protocol_violation), now);
             return fail(core::errc::protocol_violation);
@@ -740,14 +740,14 @@ private:
                 remove(it, make_error_code(core::errc::closed), now);  // spec: §13, reason 1
                 return {};
             case packet_type::data:
-                if (layered(s.v)) {
+                if (s.d.layered) {
                     report_packet(s, type, *p, *words);
                 } else {
                     push_event(event::data(s.t.id, s.t.peer, *words, pn, p->keyword));
                 }
                 return {};
             case packet_type::keep_alive:
-                if (layered(s.v)) {
+                if (s.d.layered) {
                     report_packet(s, type, *p, *words);
                 } else {
                     (void)send_numbered(s, packet_type::keep_alive, 0, {}, {},
@@ -769,7 +769,7 @@ private:
         s.t.peer = known ? from : s.hello2_to[0];
         set_state(s, session_state::established, now);
         push_event(event::make(event_kind::established, s.t.id, s.t.peer));
-        if (layered(s.v)) {
+        if (s.d.layered) {
             // spec: neutrino-v3.md §14.1: the layer above starts its receive state here, so
             // that c2s pn 1 (HELLO3) is the first it expects
             event e = event::make(event_kind::packet_received, s.t.id, s.t.peer);
@@ -813,7 +813,7 @@ private:
 
     void report_packet(const server_session& s, packet_type type, const opened_transport& p,
                        const words_view& words) {
-        if (!layered(s.v)) return;
+        if (!s.d.layered) return;
         event e = event::data(s.t.id, s.t.peer, words, p.header.pn_field, p.keyword);
         e.kind = event_kind::packet_received;
         e.type = detail::core_type(type);
@@ -840,10 +840,10 @@ private:
             --t.next_pn;
             return fail_core(n.error());
         }
-        if (type != packet_type::data && layered(s.v)) t.remember_control(*pn, type, payload);
+        if (type != packet_type::data && s.d.layered) t.remember_control(*pn, type, payload);
         tx_.push(*n, t.peer);
         const std::span<const std::byte> wire(buf.data(), *n);
-        if (layered(s.v)) {
+        if (s.d.layered) {
             event e = event::make(event_kind::packet_sent, t.id, t.peer);
             e.type = detail::core_type(type);
             e.packet_number = *pn;

@@ -212,7 +212,7 @@ private:
 }
 
 /// Payload shape each type allows (§5, §10.5 step 9).
-[[nodiscard]] bool shape_ok(packet_type t, const words_view& w, variant v) noexcept;
+[[nodiscard]] bool shape_ok(packet_type t, const words_view& w, const dialect& d) noexcept;
 
 /// Frames `words` (u8/u16) into `out`. Errors: too_many_words, word_too_large,
 /// payload_too_large (over 1238 bytes).

@@ -28,6 +28,7 @@
 #include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/error.hpp"
 #include "neutrino/reliable/detail/receive_buffer.hpp"
 #include "neutrino/reliable/detail/send_buffer.hpp"
 
@@ -554,7 +555,7 @@ private:
 
     void fail_session(stats& st) noexcept {
         if (failure_) return;
-        failure_ = make_error_code(core::errc::unrecoverable_loss);
+        failure_ = make_error_code(reliable::errc::unrecoverable_loss);
         ++st.gave_up;
     }
 
