@@ -70,6 +70,10 @@ struct ack_sample {
     std::size_t tx_in_flight = 0;
     /// Bytes declared lost between that packet's send and this acknowledgement (rs.lost).
     std::uint64_t lost = 0;
+    /// When that newest acknowledged packet was sent (first sent, for a retransmission);
+    /// `time_point{}` when the sender does not know. A model uses it to end a recovery period
+    /// (RFC 9002 §7.3.2) and to count rounds; without it, it counts one smoothed RTT instead.
+    time_point sent{};
 };
 
 /// What the sender reports when it declares one datagram lost. Plain data. The fields after
@@ -89,6 +93,9 @@ struct loss_sample {
     std::uint64_t lost = 0;
     /// Whether it was sent while the application limited sending.
     bool app_limited = false;
+    /// When it was sent; `time_point{}` when the sender does not know. A model reacts once per
+    /// recovery period: to losses of packets sent after the period began (RFC 9002 §7.3.2).
+    time_point sent{};
 };
 
 // clang-format off
