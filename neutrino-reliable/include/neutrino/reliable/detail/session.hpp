@@ -412,6 +412,8 @@ private:
         const std::uint64_t ack = core::load_le<std::uint64_t>(e.words[1].data());
         last_now_ = now;
         const std::size_t in_flight_before = tx_.bytes_in_flight();
+        // the newest packet this acknowledgement covers, for the controller's recovery periods
+        const time_point newest_sent = tx_.contains(ack) ? tx_.sent_at(ack) : time_point{};
         if (tx_.acknowledge(ack) > 0) {
             last_ack_progress_ = now;
             probe_backoff_ = 0;
@@ -441,6 +443,7 @@ private:
             sample.rtt = last_sample_;
             sample.now = now;
             sample.bytes_in_flight = tx_.bytes_in_flight();
+            sample.sent = newest_sent;
             cc_.on_acknowledged(sample);
         }
     }
@@ -479,7 +482,8 @@ private:
             // the peer asked for it: it was lost
             cc_.on_lost(congestion::loss_sample{.bytes = tx_.bytes(pn).size(),
                                                 .now = now,
-                                                .bytes_in_flight = tx_.bytes_in_flight()});
+                                                .bytes_in_flight = tx_.bytes_in_flight(),
+                                                .sent = tx_.sent_at(pn)});
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
             if (to_candidate) ++st.candidate_answers;
