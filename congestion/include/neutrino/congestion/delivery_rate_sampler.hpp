@@ -41,8 +41,8 @@ struct packet_rate_state {
 
 static_assert(std::is_trivially_copyable_v<packet_rate_state>);
 
-/// Delivery rate sampler of one path (draft-ietf-ccwg-bbr §4.5, draft-cheng-iccrg-delivery-rate-
-/// estimation §3).
+/// Delivery rate sampler of one path (draft-ietf-ccwg-bbr §4.5 "Delivery Rate Samples";
+/// draft-cheng-iccrg-delivery-rate-estimation).
 ///
 /// Per packet the sender calls `on_sent` and stores the returned `packet_rate_state`. Per
 /// acknowledgement it calls `on_acknowledged` once for each packet newly acknowledged (never
