@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/cubic.hpp"
 #include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/inspector/simulator.hpp"
 #include "reliable_support.hpp"
@@ -113,18 +114,38 @@ TEST(congestion_slot, the_controller_governs_and_hears_everything) {
     EXPECT_LT(client.rtt_estimator().smoothed(), 200ms);
 }
 
-// fixed_window is today's behaviour: the default stack's can_send allows exactly the send window.
+// fixed_window is the behaviour before congestion control: can_send allows exactly the send window.
 TEST(congestion_slot, fixed_window_allows_the_send_window) {
+    using fixed_client = nr::basic_client<core_client, neutrino::congestion::fixed_window>;
+    using fixed_server = nr::basic_server<core_server, neutrino::congestion::fixed_window>;
     nr::config rcfg;
     rcfg.send_window = 16;
-    client_t client(client_cfg(), rcfg, nc::null_observer{}, neutrino::seeded_random(test_seed(311)));
-    server_t server(server_cfg(), rcfg, nc::null_observer{}, neutrino::seeded_random(test_seed(312)));
-    neutrino::memory_link<client_t, server_t> link(client, neutrino::test::client_address, server,
-                                                   neutrino::test::server_address);
+    fixed_client client(client_cfg(), rcfg, nc::null_observer{}, neutrino::seeded_random(test_seed(311)));
+    fixed_server server(server_cfg(), rcfg, nc::null_observer{}, neutrino::seeded_random(test_seed(312)));
+    neutrino::memory_link<fixed_client, fixed_server> link(client, neutrino::test::client_address, server,
+                                                           neutrino::test::server_address);
     ASSERT_TRUE(client.connect(link.now()));
     ASSERT_TRUE(link.run_until([&] { return client.established(); }, 5s));
     std::size_t sent = 0;
     while (client.can_send() && client.send(nc::words(std::string(1200, 'y')), link.now())) ++sent;
     EXPECT_EQ(sent, 16u);
     EXPECT_EQ(client.controller().window(), 16u * nc::max_datagram_size);
+}
+
+// cubic over the reliable layer: full datagrams, starting at its initial window of ten, not the
+// send window. (The default stays fixed_window: see congestion_bottleneck_test.cpp.)
+TEST(congestion_slot, cubic_starts_at_its_initial_window_of_full_datagrams) {
+    using cubic_client = nr::basic_client<core_client, neutrino::congestion::cubic>;
+    using cubic_server = nr::basic_server<core_server, neutrino::congestion::cubic>;
+    cubic_client client(client_cfg(), nr::config{}, nc::null_observer{}, neutrino::seeded_random(test_seed(321)));
+    cubic_server server(server_cfg(), nr::config{}, nc::null_observer{}, neutrino::seeded_random(test_seed(322)));
+    neutrino::memory_link<cubic_client, cubic_server> link(client, neutrino::test::client_address, server,
+                                                           neutrino::test::server_address);
+    ASSERT_TRUE(client.connect(link.now()));
+    ASSERT_TRUE(link.run_until([&] { return client.established(); }, 5s));
+    std::size_t sent = 0;
+    while (client.can_send() && client.send(nc::words(std::string(1200, 'y')), link.now())) ++sent;
+    EXPECT_EQ(client.controller().window(), 10u * nc::max_datagram_size);
+    EXPECT_GE(sent, 9u);  // datagrams of ~1.2 KB fill the 12.8 KB window
+    EXPECT_LE(sent, 11u);
 }

@@ -61,7 +61,8 @@ public:
     }
 
     /// Sends DATA, delivered exactly once and in order. Errors: would_block when the send
-    /// window is full (an event_kind::writable follows once acknowledgements free room; the
+    /// window is full or the pacer holds the next datagram back (an event_kind::writable follows
+    /// once acknowledgements free room or the pacer lets it go; the
     /// io::endpoint's async_send waits for it), not_connected, draining,
     /// too_many_words, word_too_large, payload_too_large.
     result<void> send(core::word_list words, time_point now) {
@@ -69,6 +70,7 @@ public:
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
         }
+        session_.advance(now);
         if (!session_.can_send()) {
             blocked_ = true;  // a `writable` event follows when acknowledgements free room
             return fail(core::errc::would_block);
@@ -91,6 +93,7 @@ public:
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
         }
+        session_.advance(now);
         if (!session_.can_send()) {
             blocked_ = true;  // a `writable` event follows when acknowledgements free room
             return fail(core::errc::would_block);

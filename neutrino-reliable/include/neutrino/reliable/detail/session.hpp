@@ -18,7 +18,9 @@
 #include <type_traits>
 
 #include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/cubic.hpp"
 #include "neutrino/congestion/fixed_window.hpp"
+#include "neutrino/congestion/pacer.hpp"
 #include "neutrino/congestion/rtt_estimator.hpp"
 #include "neutrino/core/constants.hpp"
 #include "neutrino/core/endian.hpp"
@@ -67,20 +69,41 @@ public:
           cc_(make_controller(cfg)) {}
 
     /// A controller constructible from an initial window in bytes gets the send window's worth
-    /// of full datagrams (`fixed_window` then behaves as the fixed 512-packet window did); any
-    /// other is default-constructed.
+    /// of full datagrams (`fixed_window` then behaves as the fixed 512-packet window did);
+    /// `cubic` gets full datagrams and the send window as its largest window; any other is
+    /// default-constructed.
     static Controller make_controller(const config& cfg) {
         if constexpr (std::is_constructible_v<Controller, std::size_t>) {
             return Controller(cfg.send_window * core::max_datagram_size);
+        } else if constexpr (std::is_constructible_v<Controller, congestion::cubic_config>) {
+            congestion::cubic_config c;
+            c.max_datagram_size = core::max_datagram_size;
+            c.maximum_window = std::max(cfg.send_window, c.initial_window_packets) * core::max_datagram_size;
+            return Controller(c);
         } else {
             return Controller{};
         }
     }
 
-    /// Room for another DATA packet: the send window and the congestion controller agree.
-    /// spec: neutrino.md §18.2 item 13 (bounded, backpressure)
+    /// Room for another DATA packet: the send window, the congestion controller and the pacer
+    /// (at the controller's pacing rate; a controller of rate 0 is not paced) agree, at the
+    /// latest time the session was given.  spec: neutrino.md §18.2 item 13 (bounded, backpressure)
     [[nodiscard]] bool can_send() const noexcept {
+        return window_open() && pacer_.can_send(core::max_datagram_size, last_now_);
+    }
+    /// Room in the send window and the congestion window (pacing aside).
+    [[nodiscard]] bool window_open() const noexcept {
         return !tx_.data_full() && !tx_.full() && cc_.can_send(tx_.bytes_in_flight(), last_now_);
+    }
+    /// Tells the session the time before asking `can_send` (the pacer refills with time).
+    void advance(time_point now) noexcept { last_now_ = std::max(last_now_, now); }
+    /// When the pacer lets the next DATA datagram go, if the windows have room and it does not
+    /// yet: the layer wakes then to report `writable`.
+    [[nodiscard]] std::optional<time_point> pacing_deadline() const noexcept {
+        if (!window_open() || pacer_.can_send(core::max_datagram_size, last_now_)) return std::nullopt;
+        const time_point t = pacer_.next_send_time(core::max_datagram_size);
+        if (t == time_point::max() || t <= last_now_) return std::nullopt;
+        return t;
     }
     [[nodiscard]] const Controller& controller() const noexcept { return cc_; }
     [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return rtt_est_; }
@@ -104,7 +127,7 @@ public:
         if (side_ != core::role::client) return;
         ++sent_since_solicit_;
         const std::size_t every = std::max<std::size_t>(cfg_.send_window / 8, 1);
-        if (sent_since_solicit_ >= every || !can_send()) send_keep_alive(port, timestamp(now), now, st);
+        if (sent_since_solicit_ >= every || !window_open()) send_keep_alive(port, timestamp(now), now, st);
     }
 
     /// A numbered packet the core sealed for this session: keep its bytes.
@@ -118,7 +141,10 @@ public:
         }
         last_now_ = now;
         if (e.type == core::packet_type::keep_alive) last_keep_alive_ = now;
-        if (e.type == core::packet_type::data) cc_.on_sent(e.wire.size(), now);
+        if (e.type == core::packet_type::data) {
+            cc_.on_sent(e.wire.size(), now);
+            pacer_.on_sent(e.wire.size(), now);
+        }
         if (tx_.size() == 1) last_ack_progress_ = now;
         st.max_send_buffered = std::max(st.max_send_buffered, tx_.data());
     }
@@ -219,6 +245,7 @@ public:
     /// giving up.
     template <class Port>
     void on_deadline(Port& port, time_point now, stats& st) {
+        advance(now);
         if (failure_) return;
         request_missing(port, now, st);
         if (failure_) return;
@@ -254,6 +281,7 @@ public:
         }
         if (auto ka = next_keep_alive(port)) consider(*ka);
         if (side_ == core::role::server && !tx_.empty()) consider(next_probe());
+        if (auto p = pacing_deadline()) consider(*p);
         return d;
     }
 
@@ -445,6 +473,7 @@ private:
             sample.bytes_in_flight = tx_.bytes_in_flight();
             sample.sent = newest_sent;
             cc_.on_acknowledged(sample);
+            pacer_.set_rate(cc_.pacing_rate(), now);
         }
     }
 
@@ -484,6 +513,7 @@ private:
                                                 .now = now,
                                                 .bytes_in_flight = tx_.bytes_in_flight(),
                                                 .sent = tx_.sent_at(pn)});
+            pacer_.set_rate(cc_.pacing_rate(), now);
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
             if (to_candidate) ++st.candidate_answers;
@@ -570,6 +600,7 @@ private:
     receive_buffer rx_;
     congestion::rtt_estimator rtt_est_;
     Controller cc_;
+    congestion::pacer pacer_{core::max_datagram_size};
     duration last_sample_{};  ///< the RTT sample of the KEEP_ALIVE being handled, zero if none
     time_point last_now_{};   ///< the latest time the session was told (for can_send)
     std::optional<time_point> next_request_;
