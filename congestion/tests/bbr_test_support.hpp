@@ -191,3 +191,16 @@ private:
 };
 
 }  // namespace bbr_test
+
+namespace bbr_test {
+
+/// Drives `f` from a fresh controller through Startup and Drain into ProbeBW_CRUISE on a path
+/// of `rate` bytes/s and `rtt`, 10 acknowledgements per round.
+inline void to_cruise(feeder& f, double rate, duration rtt) {
+    const double bdp = rate * std::chrono::duration<double>(rtt).count();
+    const auto bdp_bytes = static_cast<std::size_t>(bdp);
+    for (int i = 0; i < 4; ++i) f.steady_round(rate, rtt, 3 * bdp_bytes);
+    f.steady_round(rate, rtt, bdp_bytes);
+}
+
+}  // namespace bbr_test

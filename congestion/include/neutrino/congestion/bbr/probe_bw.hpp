@@ -143,6 +143,10 @@ constexpr void adapt_upper_bounds(model& m) noexcept {
         m.ack_phase = ack_phase::probe_feedback;
     }
     if (m.ack_phase == ack_phase::probe_stopping && m.round_start) {
+        // The probe's samples have all arrived: its bandwidth is in the filter, so the cycle
+        // before it can be forgotten (once per cycle; the phase goes back to init).
+        m.bw_probe_samples = false;
+        m.ack_phase = ack_phase::init;
         if (m.in_probe_bw() && !m.rs.app_limited) m.advance_max_bw_filter();
     }
     // BBRCheckInflightTooHigh
