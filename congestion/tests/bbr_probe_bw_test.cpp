@@ -98,16 +98,32 @@ TEST(bbr_probe_bw, cycles_down_cruise_refill_up_with_their_gains) {
     EXPECT_EQ(cc.model().inflight_hi, infinite);  // no loss, no upper bound
 }
 
-TEST(bbr_probe_bw, up_lasts_until_inflight_exceeds_1_25_bdp) {
+TEST(bbr_probe_bw, up_lasts_until_the_delivery_rate_stops_growing_for_three_rounds) {
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
     to_cruise(f, rate, rtt);
     ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}), bbr_state::probe_bw_refill);
     ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
-    for (int i = 0; i < 5; ++i) f.steady_round(rate, rtt, 120'000);  // 1.2 BDP: keep probing
+    // The probe finds 30% more: the plateau check restarts from the higher rate.
+    f.steady_round(rate, rtt, 120'000);
+    f.steady_round(1.3 * rate, rtt, 120'000);
     EXPECT_EQ(cc.state(), bbr_state::probe_bw_up);
-    f.steady_round(rate, rtt, 130'000);
+    EXPECT_DOUBLE_EQ(cc.max_bandwidth(), 1.3 * rate);
+    // Then 20% more, not enough: UP ends at the third round start after the reset (the
+    // round that reset counts from its own round start, which need not be its first ack).
+    f.steady_round(1.56 * rate, rtt, 160'000);
+    EXPECT_EQ(cc.state(), bbr_state::probe_bw_up);
+    int rounds = 1;
+    while (cc.state() == bbr_state::probe_bw_up && rounds < 10) {
+        f.steady_round(1.56 * rate, rtt, 160'000);
+        ++rounds;
+    }
+    EXPECT_GE(rounds, 2);
+    EXPECT_LE(rounds, 3);
+    // 160 kB in flight is above the new BDP (156 kB): DOWN stays.
     EXPECT_EQ(cc.state(), bbr_state::probe_bw_down);
+    EXPECT_DOUBLE_EQ(cc.max_bandwidth(), 1.56 * rate);
+    EXPECT_NEAR(cc.pacing_rate(), 0.9 * 1.56 * rate * 0.99, 1e-6);
 }
 
 TEST(bbr_probe_bw, loss_above_2_percent_in_up_sets_inflight_hi_and_ends_the_probe) {

@@ -61,7 +61,7 @@ public:
         m_.update_latest_delivery_signals();
         m_.update_congestion_signals();
         m_.update_ack_aggregation();
-        check_full_bw_reached(m_);
+        m_.check_full_bw_reached();
         check_startup_done(m_);
         check_drain_done(m_);
         update_probe_bw_cycle_phase(m_);

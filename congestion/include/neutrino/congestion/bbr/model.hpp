@@ -171,9 +171,6 @@ struct rate_sample {
     bool valid = false;
 };
 
-/// BBR.ack_phase: where the acknowledgements of a bandwidth probe are.
-enum class ack_phase : std::uint8_t { init, probe_starting, probe_feedback, probe_stopping, refilling };
-
 /// All BBR state: the path model, the state machine's variables and the control parameters.
 /// The per-state files and `bbr` operate on it; each member is the draft's `BBR.<name>` or
 /// `C.<name>` of the same name unless its comment says otherwise.
@@ -268,9 +265,14 @@ struct model {
     bool probe_rtt_round_done = false;
     bool idle_restart = false;
 
-    // Full pipe (Startup).
+    // Full pipe (Startup and ProbeBW_UP).
+    /// BBR.full_bw: the delivery rate the plateau check compares against, bytes/s.
     double full_bw = 0.0;
+    /// Rounds without 25% growth over full_bw.
     std::uint32_t full_bw_count = 0;
+    /// Whether the pipe is full since the plateau check last restarted (ends ProbeBW_UP).
+    bool full_bw_now = false;
+    /// Whether the pipe was ever full (ends Startup).
     bool full_bw_reached = false;
 
     // Congestion signals.
@@ -297,7 +299,6 @@ struct model {
     double bw_probe_up_acks = 0.0;
     double probe_up_cnt = infinite;
     bool bw_probe_samples = false;
-    enum ack_phase ack_phase = ack_phase::init;
 
     /// The generator behind BBRPickProbeWait.
     xorshift64 rng;
@@ -324,6 +325,37 @@ struct model {
                 rs.delivery_rate = rs.delivered / seconds_of(s.interval);
             }
         }
+    }
+
+    /// Whether the window limited sending before this acknowledgement (is_cwnd_limited):
+    /// what was in flight left no room for another datagram.
+    [[nodiscard]] constexpr bool cwnd_limited() const noexcept {
+        return inflight + rs.newly_acked + smss > cwnd;
+    }
+
+    /// BBRResetFullBW: restarts the plateau check.
+    constexpr void reset_full_bw() noexcept {
+        full_bw = 0.0;
+        full_bw_count = 0;
+        full_bw_now = false;
+    }
+
+    /// BBRCheckFullBWReached (draft §4.3.1.2, "Exiting Acceleration Based on Bandwidth
+    /// Plateau"), run on every acknowledgement in every state: a delivery rate 25% above
+    /// full_bw restarts the check from it; three round starts without one mean the pipe is
+    /// full (full_bw_now, which ends ProbeBW_UP, and full_bw_reached, which ends Startup).
+    /// App-limited samples are skipped.
+    constexpr void check_full_bw_reached() noexcept {
+        if (full_bw_now || !rs.valid || rs.app_limited) return;
+        if (rs.delivery_rate >= full_bw * full_bw_growth) {
+            reset_full_bw();
+            full_bw = rs.delivery_rate;
+            return;
+        }
+        if (!round_start) return;
+        ++full_bw_count;
+        full_bw_now = full_bw_count >= full_bw_count_threshold;
+        if (full_bw_now) full_bw_reached = true;
     }
 
     /// Whether the state is one of the four ProbeBW phases (IsInAProbeBWState).

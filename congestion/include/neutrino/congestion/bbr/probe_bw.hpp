@@ -5,15 +5,17 @@
 ///
 /// spec: draft-ietf-ccwg-bbr (BBRv3), "ProbeBW" (BBRUpdateProbeBWCyclePhase, BBRStartProbeBW_*,
 /// BBRCheckTimeToProbeBW, BBRPickProbeWait, BBRIsRenoCoexistenceProbeTime,
-/// BBRCheckTimeToCruise), "Updating the Model Upon Packet Loss" (BBRAdaptUpperBounds,
+/// BBRCheckTimeToCruise, BBRIsTimeToGoDown), "Updating the Model Upon Packet Loss"
+/// (BBRAdaptUpperBounds,
 /// BBRHandleLostPacket, BBRHandleInflightTooHigh, BBRInflightHiFromLostPacket,
 /// BBRProbeInflightHiUpward, BBRRaiseInflightHiSlope).
 ///
 /// A cycle: DOWN lasts until inflight is at most the BDP (and below inflight_hi's headroom),
 /// then CRUISE until the probe wait (a random 2–3 s, or fewer rounds for Reno coexistence)
 /// has elapsed since the cycle started; REFILL for one round at the estimated rate; UP until
-/// at least min_rtt has passed and inflight exceeds 1.25 × BDP, or loss above 2% says inflight
-/// is too high; then DOWN again.
+/// the delivery rate stops growing (three rounds without 25% growth, BBRIsTimeToGoDown) or
+/// loss above 2% says inflight is too high; then DOWN again, which starts a new cycle of the
+/// max-bw filter.
 
 #include <algorithm>
 #include <chrono>
@@ -36,11 +38,12 @@ constexpr void start_probe_bw_down(model& m) noexcept {
     m.probe_up_cnt = infinite;
     pick_probe_wait(m);
     m.cycle_stamp = m.now;
-    m.ack_phase = ack_phase::probe_stopping;
     m.start_round();
     m.state = bbr_state::probe_bw_down;
     m.pacing_gain = probe_bw_down_pacing_gain;
     m.cwnd_gain = default_cwnd_gain;
+    // A new cycle of the max-bw filter: the last probe's samples are in the current one.
+    if (!m.rs.app_limited) m.advance_max_bw_filter();
 }
 
 /// BBRStartProbeBW_CRUISE.
@@ -55,7 +58,6 @@ constexpr void start_probe_bw_refill(model& m) noexcept {
     m.reset_lower_bounds();
     m.bw_probe_up_rounds = 0;
     m.bw_probe_up_acks = 0.0;
-    m.ack_phase = ack_phase::refilling;
     m.start_round();
     m.state = bbr_state::probe_bw_refill;
     m.pacing_gain = probe_bw_refill_pacing_gain;
@@ -67,15 +69,16 @@ constexpr void raise_inflight_hi_slope(model& m) noexcept {
     const double growth_this_round =
         m.smss * static_cast<double>(std::uint64_t{1} << m.bw_probe_up_rounds);
     m.bw_probe_up_rounds = std::min<std::uint32_t>(m.bw_probe_up_rounds + 1, 30);
-    m.probe_up_cnt = std::max(m.cwnd / growth_this_round, 1.0);
+    // One SMSS of inflight_hi per probe_up_cnt bytes acknowledged: growth_this_round per
+    // window acknowledged.
+    m.probe_up_cnt = std::max(m.cwnd / growth_this_round, 1.0) * m.smss;
 }
 
 /// BBRStartProbeBW_UP.
 constexpr void start_probe_bw_up(model& m) noexcept {
-    m.ack_phase = ack_phase::probe_starting;
     m.start_round();
+    m.reset_full_bw();
     m.full_bw = m.rs.delivery_rate;
-    m.full_bw_count = 0;
     m.state = bbr_state::probe_bw_up;
     m.pacing_gain = probe_bw_up_pacing_gain;
     m.cwnd_gain = probe_bw_up_cwnd_gain;
@@ -123,9 +126,7 @@ constexpr void handle_inflight_too_high(model& m, double tx_in_flight, bool app_
 
 /// BBRProbeInflightHiUpward: while UP is limited by inflight_hi, raise it by the current slope.
 constexpr void probe_inflight_hi_upward(model& m) noexcept {
-    const double prior_inflight = m.inflight + m.rs.newly_acked;
-    const bool cwnd_limited = prior_inflight + m.smss > m.cwnd;
-    if (!cwnd_limited || m.cwnd < m.inflight_hi) return;
+    if (!m.cwnd_limited() || m.cwnd < m.inflight_hi) return;
     m.bw_probe_up_acks += m.rs.newly_acked;
     if (m.bw_probe_up_acks >= m.probe_up_cnt) {
         const auto delta = static_cast<double>(
@@ -136,27 +137,29 @@ constexpr void probe_inflight_hi_upward(model& m) noexcept {
     if (m.round_start) raise_inflight_hi_slope(m);
 }
 
-/// BBRAdaptUpperBounds: track the probe's acknowledgement phase, advance the max-bw filter once
-/// per cycle, and raise inflight_hi when a sample without excessive loss exceeded it.
+/// BBRAdaptUpperBounds: on an acknowledgement reporting too much loss while probing, lower
+/// inflight_hi; otherwise raise it to what was delivered without excessive loss, and in
+/// ProbeBW_UP grow it along the probing slope.
 constexpr void adapt_upper_bounds(model& m) noexcept {
-    if (m.ack_phase == ack_phase::probe_starting && m.round_start) {
-        m.ack_phase = ack_phase::probe_feedback;
-    }
-    if (m.ack_phase == ack_phase::probe_stopping && m.round_start) {
-        // The probe's samples have all arrived: its bandwidth is in the filter, so the cycle
-        // before it can be forgotten (once per cycle; the phase goes back to init).
-        m.bw_probe_samples = false;
-        m.ack_phase = ack_phase::init;
-        if (m.in_probe_bw() && !m.rs.app_limited) m.advance_max_bw_filter();
-    }
-    // BBRCheckInflightTooHigh
-    if (m.bw_probe_samples && m.rs.valid && model::inflight_too_high(m.rs.lost, m.rs.tx_in_flight)) {
-        handle_inflight_too_high(m, m.rs.tx_in_flight, m.rs.app_limited);
+    // BBRIsInflightTooHigh
+    if (m.rs.valid && model::inflight_too_high(m.rs.lost, m.rs.tx_in_flight)) {
+        if (m.bw_probe_samples) handle_inflight_too_high(m, m.rs.tx_in_flight, m.rs.app_limited);
         return;
     }
     if (m.inflight_hi == infinite) return;
     if (m.rs.tx_in_flight > m.inflight_hi) m.inflight_hi = m.rs.tx_in_flight;
     if (m.state == bbr_state::probe_bw_up) probe_inflight_hi_upward(m);
+}
+
+/// BBRIsTimeToGoDown: ProbeBW_UP ends when the delivery rate has stopped growing (three rounds
+/// without 25% growth), unless inflight_hi is what limits it (then the check restarts).
+[[nodiscard]] constexpr bool is_time_to_go_down(model& m) noexcept {
+    if (m.cwnd_limited() && m.cwnd >= m.inflight_hi) {
+        m.reset_full_bw();
+        m.full_bw = m.rs.delivery_rate;
+        return false;
+    }
+    return m.full_bw_now;
 }
 
 /// BBRUpdateProbeBWCyclePhase: the per-acknowledgement ProbeBW transitions.
@@ -180,10 +183,7 @@ constexpr void update_probe_bw_cycle_phase(model& m) noexcept {
             }
             break;
         case bbr_state::probe_bw_up:
-            if (has_elapsed_in_phase(m, m.min_rtt) &&
-                m.inflight > m.inflight_for(m.max_bw, probe_bw_up_pacing_gain)) {
-                start_probe_bw_down(m);
-            }
+            if (is_time_to_go_down(m)) start_probe_bw_down(m);
             break;
         default:
             break;

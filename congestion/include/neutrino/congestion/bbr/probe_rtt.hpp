@@ -72,7 +72,6 @@ constexpr void check_probe_rtt(model& m) noexcept {
         m.save_cwnd();
         enter_probe_rtt(m);
         m.has_probe_rtt_done_stamp = false;
-        m.ack_phase = ack_phase::probe_stopping;
         m.start_round();
     }
     if (m.state == bbr_state::probe_rtt) handle_probe_rtt(m);

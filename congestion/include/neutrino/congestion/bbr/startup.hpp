@@ -7,8 +7,8 @@
 /// on Packet Loss" (BBRCheckStartupHighLoss).
 ///
 /// Startup paces at StartupPacingGain (2.77) × bw with a cwnd gain of 2. It ends (entering
-/// Drain) when three non-app-limited rounds in a row did not grow max_bw by 25% (the pipe is
-/// full), or when a round with at least StartupFullLossCnt (6) loss events ends with a loss
+/// Drain) when three round starts passed without a non-app-limited delivery rate 25% above the
+/// baseline (the pipe is full: `model::check_full_bw_reached`), or when a round with at least StartupFullLossCnt (6) loss events ends with a loss
 /// rate above LossThresh (2%); the latter also sets inflight_hi.
 
 #include <algorithm>
@@ -23,25 +23,6 @@ constexpr void enter_startup(model& m) noexcept {
     m.state = bbr_state::startup;
     m.pacing_gain = startup_pacing_gain;
     m.cwnd_gain = default_cwnd_gain;
-}
-
-/// BBRResetFullBW.
-constexpr void reset_full_bw(model& m) noexcept {
-    m.full_bw = 0.0;
-    m.full_bw_count = 0;
-}
-
-/// BBRCheckFullBWReached: once per non-app-limited round, whether max_bw grew by 25% over the
-/// baseline; three rounds in a row without that growth mean the pipe is full.
-constexpr void check_full_bw_reached(model& m) noexcept {
-    if (m.full_bw_reached || !m.round_start || m.rs.app_limited) return;
-    if (m.max_bw >= m.full_bw * full_bw_growth) {
-        reset_full_bw(m);
-        m.full_bw = m.max_bw;
-        return;
-    }
-    ++m.full_bw_count;
-    m.full_bw_reached = m.full_bw_count >= full_bw_count_threshold;
 }
 
 /// BBRCheckStartupHighLoss: a loss round with many loss events and a loss rate above LossThresh
