@@ -1,10 +1,9 @@
-#include "neutrino/congestion/bbr/drain.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 
 #include "bbr_test_support.hpp"
+#include "neutrino/congestion/bbr/drain.hpp"
 
 namespace {
 

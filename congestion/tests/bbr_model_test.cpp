@@ -1,8 +1,8 @@
-#include "neutrino/congestion/bbr/model.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
+
+#include "neutrino/congestion/bbr/model.hpp"
 
 namespace {
 
@@ -138,9 +138,10 @@ TEST(bbr_model, min_rtt_expires_after_10_s_and_probe_rtt_after_5_s) {
     EXPECT_FALSE(m.probe_rtt_expired);
     m.begin_ack(sample(t0 + seconds{5} + milliseconds{1}, 3600, 1200, 1e6, milliseconds{80}));
     m.update_min_rtt();
-    EXPECT_TRUE(m.probe_rtt_expired);     // 5 s: time for ProbeRTT
+    EXPECT_TRUE(m.probe_rtt_expired);        // 5 s: time for ProbeRTT
     EXPECT_EQ(m.min_rtt, milliseconds{50});  // but min_rtt stands for 10 s
-    m.begin_ack(sample(t0 + seconds{10} + std::chrono::microseconds{500}, 4800, 1200, 1e6, milliseconds{90}));
+    m.begin_ack(sample(t0 + seconds{10} + std::chrono::microseconds{500}, 4800, 1200, 1e6,
+                       milliseconds{90}));
     m.update_min_rtt();
     EXPECT_EQ(m.min_rtt, milliseconds{80});  // expired: replaced by the ProbeRTT minimum
 }

@@ -1,5 +1,3 @@
-#include "neutrino/congestion/bbr/probe_bw.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,6 +5,7 @@
 #include <vector>
 
 #include "bbr_test_support.hpp"
+#include "neutrino/congestion/bbr/probe_bw.hpp"
 
 namespace {
 
@@ -102,7 +101,8 @@ TEST(bbr_probe_bw, up_lasts_until_the_delivery_rate_stops_growing_for_three_roun
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
     to_cruise(f, rate, rtt);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}), bbr_state::probe_bw_refill);
+    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
+              bbr_state::probe_bw_refill);
     ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
     // The probe finds 30% more: the plateau check restarts from the higher rate.
     f.steady_round(rate, rtt, 120'000);
@@ -130,7 +130,8 @@ TEST(bbr_probe_bw, loss_above_2_percent_in_up_sets_inflight_hi_and_ends_the_prob
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
     to_cruise(f, rate, rtt);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}), bbr_state::probe_bw_refill);
+    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
+              bbr_state::probe_bw_refill);
     ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
     // Two of 120 kB lost: 2%, not above it.
     f.lose(2, 110'000, 120'000, 0);
@@ -157,7 +158,8 @@ TEST(bbr_probe_bw, an_acknowledgement_reporting_loss_above_2_percent_in_up_sets_
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
     to_cruise(f, rate, rtt);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}), bbr_state::probe_bw_refill);
+    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
+              bbr_state::probe_bw_refill);
     ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
     f.round(10, 10'000, rate, rtt, 110'000, false, /*lost=*/3'000, /*tx_in_flight=*/120'000);
     EXPECT_EQ(cc.state(), bbr_state::probe_bw_down);
@@ -181,7 +183,8 @@ TEST(bbr_probe_bw, loss_outside_a_probe_lowers_bw_lo_and_inflight_lo_by_beta) {
     EXPECT_NEAR(cc.pacing_rate(), 0.7 * rate * 0.99, 1e-6);
     EXPECT_LT(cc.model().inflight_lo, infinite);
     // REFILL forgets the lower bounds.
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}), bbr_state::probe_bw_refill);
+    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
+              bbr_state::probe_bw_refill);
     EXPECT_EQ(cc.model().bw_lo, infinite);
     EXPECT_DOUBLE_EQ(cc.bottleneck_bandwidth(), rate);
 }

@@ -1,11 +1,10 @@
-#include "neutrino/congestion/bbr/probe_rtt.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <cstddef>
 
 #include "bbr_test_support.hpp"
+#include "neutrino/congestion/bbr/probe_rtt.hpp"
 
 namespace {
 

@@ -1,5 +1,3 @@
-#include "neutrino/congestion/bbr.hpp"
-
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,6 +5,7 @@
 #include <cstdio>
 
 #include "bbr_test_support.hpp"
+#include "neutrino/congestion/bbr.hpp"
 
 namespace {
 

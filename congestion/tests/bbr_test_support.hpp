@@ -129,8 +129,8 @@ struct path_sim {
                 send();
                 continue;
             }
-            time_point next = in_flight_packets.empty() ? time_point::max()
-                                                        : in_flight_packets.front().acked_at;
+            time_point next =
+                in_flight_packets.empty() ? time_point::max() : in_flight_packets.front().acked_at;
             if (window_open) next = std::min(next, next_send);
             if (next == time_point::max()) break;  // nothing can happen: a stuck controller
             now = std::max(now, next);
@@ -155,10 +155,10 @@ private:
         cc.on_sent(mss, now);
         const double pacing = cc.pacing_rate();
         const time_point from = std::max(next_send, now);
-        next_send = pacing > 0.0 ? from + std::chrono::duration_cast<duration>(
-                                              std::chrono::duration<double>(
-                                                  static_cast<double>(mss) / pacing))
-                                 : now;
+        next_send = pacing > 0.0
+                        ? from + std::chrono::duration_cast<duration>(std::chrono::duration<double>(
+                                     static_cast<double>(mss) / pacing))
+                        : now;
     }
 
     void acknowledge() {
@@ -179,11 +179,10 @@ private:
         s.delivered = delivered;
         s.interval_delivered = delivered - p.delivered;
         s.interval = interval;
-        s.delivery_rate_bytes_per_s =
-            interval > duration::zero()
-                ? static_cast<double>(s.interval_delivered) /
-                      std::chrono::duration<double>(interval).count()
-                : 0.0;
+        s.delivery_rate_bytes_per_s = interval > duration::zero()
+                                          ? static_cast<double>(s.interval_delivered) /
+                                                std::chrono::duration<double>(interval).count()
+                                          : 0.0;
         s.tx_in_flight = p.tx_in_flight;
         cc.on_acknowledged(s);
         ++acks;

@@ -3,10 +3,12 @@
 /// `bbr`: the BBR congestion controller (BBRv3, draft-ietf-ccwg-bbr) as a sans-IO
 /// `congestion_controller`.
 ///
-/// spec: draft-ietf-ccwg-bbr, "Algorithm Organization" (BBROnInit, BBRUpdateOnACK,
-/// BBRUpdateModelAndState, BBRUpdateControlParameters, BBRUpdateOnLoss, "Restarting From
-/// Idle"). The states are in `bbr/startup.hpp`, `bbr/drain.hpp`, `bbr/probe_bw.hpp` and
-/// `bbr/probe_rtt.hpp`; the path model and control parameters in `bbr/model.hpp`.
+/// spec: draft-ietf-ccwg-bbr (BBRv3) §4.2 "Algorithm Organization" (§4.2.1 BBROnInit, §4.2.3
+/// BBRUpdateOnACK = BBRUpdateModelAndState + BBRUpdateControlParameters, §4.2.4
+/// BBRUpdateOnLoss), "Restarting From Idle" (BBRHandleRestartFromIdle). Section numbers are
+/// those of draft-ietf-ccwg-bbr-01/-02. The states are in `bbr/startup.hpp`, `bbr/drain.hpp`,
+/// `bbr/probe_bw.hpp` and `bbr/probe_rtt.hpp`; the path model and control parameters in
+/// `bbr/model.hpp`.
 
 #include <cstddef>
 #include <stdexcept>
@@ -36,10 +38,13 @@ namespace neutrino::congestion {
 /// so equal inputs give equal outputs. Not thread-safe: one owner. Models
 /// `congestion_controller`.
 ///
-/// Deviations from the draft: no packet conservation during loss recovery
-/// (BBRModulateCwndForRecovery: the controller is not told when recovery starts and ends);
+/// Deviations from the draft, all because the controller sees only the `congestion_controller`
+/// inputs: no packet conservation during loss recovery (BBRModulateCwndForRecovery) and no
+/// "in recovery for a round" condition for Startup's loss exit (a loss round stands in);
 /// persistent congestion sets the window to BBRMinPipeCwnd (RFC 9002 §7.6.2) after saving it;
-/// ProbeRTT does not mark the connection app-limited (the sender's sampler would).
+/// ProbeRTT does not mark the connection app-limited (the sender's sampler would);
+/// is_cwnd_limited is estimated as "bytes in flight before the acknowledgement left no room
+/// for another datagram".
 class bbr {
 public:
     /// A controller in Startup at `now`. Throws `std::invalid_argument` when

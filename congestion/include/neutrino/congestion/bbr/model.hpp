@@ -91,9 +91,7 @@ public:
         return state_ * 0x2545f4914f6cdd1dULL;
     }
     /// A double uniformly in [0, 1).
-    constexpr double next_unit() noexcept {
-        return static_cast<double>(next() >> 11) * 0x1.0p-53;
-    }
+    constexpr double next_unit() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
     /// An integer uniformly in [0, n) (n > 0; modulo bias is negligible for the small n used).
     constexpr std::uint64_t next_below(std::uint64_t n) noexcept { return next() % n; }
 
@@ -190,8 +188,8 @@ struct model {
           rng(config.seed) {
         now = start;
         // BBRInitPacingRate: InitialCwnd over SRTT (1 ms without one), times the Startup gain.
-        const duration srtt =
-            config.initial_rtt > duration::zero() ? config.initial_rtt : std::chrono::milliseconds{1};
+        const duration srtt = config.initial_rtt > duration::zero() ? config.initial_rtt
+                                                                    : std::chrono::milliseconds{1};
         pacing_rate = startup_pacing_gain * initial_cwnd / seconds_of(srtt);
         send_quantum = 2.0 * smss;
     }
@@ -236,7 +234,7 @@ struct model {
     bool round_start = false;
 
     // Bandwidth.
-    max_bw_filter max_bw_filter_{};
+    max_bw_filter max_bw_window{};
     /// BBR.max_bw, bytes/s.
     double max_bw = 0.0;
     /// BBR.bw = min(max_bw, bw_lo), bytes/s.
@@ -408,15 +406,15 @@ struct model {
     constexpr void update_max_bw() noexcept {
         update_round();
         if (rs.valid && rs.delivery_rate > 0.0 && (rs.delivery_rate >= max_bw || !rs.app_limited)) {
-            max_bw_filter_.update(rs.delivery_rate);
-            max_bw = max_bw_filter_.get();
+            max_bw_window.update(rs.delivery_rate);
+            max_bw = max_bw_window.get();
         }
     }
     /// BBRAdvanceMaxBwFilter: a new ProbeBW cycle for the max-bw filter.
     constexpr void advance_max_bw_filter() noexcept {
         ++cycle_count;
-        max_bw_filter_.advance();
-        max_bw = max_bw_filter_.get();
+        max_bw_window.advance();
+        max_bw = max_bw_window.get();
     }
 
     /// BBRResetCongestionSignals.
@@ -524,7 +522,8 @@ struct model {
         return std::min(bdp_multiple(bw, 1.0), cwnd);
     }
     /// IsInflightTooHigh: losses above LossThresh of what was in flight.
-    [[nodiscard]] static constexpr bool inflight_too_high(double lost, double tx_in_flight) noexcept {
+    [[nodiscard]] static constexpr bool inflight_too_high(double lost,
+                                                          double tx_in_flight) noexcept {
         return lost > tx_in_flight * loss_thresh;
     }
 

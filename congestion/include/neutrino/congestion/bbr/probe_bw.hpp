@@ -3,10 +3,11 @@
 /// BBR's ProbeBW state and its four phases: DOWN (pacing gain 0.9), CRUISE (1.0), REFILL (1.0),
 /// UP (1.25), and the loss-driven upper bound inflight_hi they maintain.
 ///
-/// spec: draft-ietf-ccwg-bbr (BBRv3), "ProbeBW" (BBRUpdateProbeBWCyclePhase, BBRStartProbeBW_*,
+/// spec: draft-ietf-ccwg-bbr (BBRv3) §4.3.3 "ProbeBW" and §4.3.3.1–§4.3.3.4 (its phases)
+/// (BBRUpdateProbeBWCyclePhase, BBRStartProbeBW_*,
 /// BBRCheckTimeToProbeBW, BBRPickProbeWait, BBRIsRenoCoexistenceProbeTime,
-/// BBRCheckTimeToCruise, BBRIsTimeToGoDown), "Updating the Model Upon Packet Loss"
-/// (BBRAdaptUpperBounds,
+/// BBRCheckTimeToCruise, BBRIsTimeToGoDown), §4.5.10.2 "Probing for Bandwidth In ProbeBW" and
+/// "Updating the Model Upon Packet Loss" (BBRAdaptUpperBounds,
 /// BBRHandleLostPacket, BBRHandleInflightTooHigh, BBRInflightHiFromLostPacket,
 /// BBRProbeInflightHiUpward, BBRRaiseInflightHiSlope).
 ///
@@ -129,8 +130,8 @@ constexpr void probe_inflight_hi_upward(model& m) noexcept {
     if (!m.cwnd_limited() || m.cwnd < m.inflight_hi) return;
     m.bw_probe_up_acks += m.rs.newly_acked;
     if (m.bw_probe_up_acks >= m.probe_up_cnt) {
-        const auto delta = static_cast<double>(
-            static_cast<std::uint64_t>(m.bw_probe_up_acks / m.probe_up_cnt));
+        const auto delta =
+            static_cast<double>(static_cast<std::uint64_t>(m.bw_probe_up_acks / m.probe_up_cnt));
         m.bw_probe_up_acks -= delta * m.probe_up_cnt;
         m.inflight_hi += delta * m.smss;
     }
@@ -172,9 +173,7 @@ constexpr void update_probe_bw_cycle_phase(model& m) noexcept {
             if (check_time_to_probe_bw(m)) return;
             if (check_time_to_cruise(m)) start_probe_bw_cruise(m);
             break;
-        case bbr_state::probe_bw_cruise:
-            check_time_to_probe_bw(m);
-            break;
+        case bbr_state::probe_bw_cruise: check_time_to_probe_bw(m); break;
         case bbr_state::probe_bw_refill:
             // After one round of REFILL, start UP.
             if (m.round_start) {
@@ -185,8 +184,7 @@ constexpr void update_probe_bw_cycle_phase(model& m) noexcept {
         case bbr_state::probe_bw_up:
             if (is_time_to_go_down(m)) start_probe_bw_down(m);
             break;
-        default:
-            break;
+        default: break;
     }
 }
 

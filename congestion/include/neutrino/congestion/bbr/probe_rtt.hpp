@@ -3,8 +3,9 @@
 /// BBR's ProbeRTT state: cut inflight to half a BDP for at least 200 ms and a round, so that a
 /// standing queue drains and min_rtt can be measured again.
 ///
-/// spec: draft-ietf-ccwg-bbr (BBRv3), "ProbeRTT" (BBRCheckProbeRTT, BBREnterProbeRTT,
-/// BBRHandleProbeRTT, BBRCheckProbeRTTDone, BBRExitProbeRTT, BBRProbeRTTCwnd).
+/// spec: draft-ietf-ccwg-bbr (BBRv3) §4.3.4 "ProbeRTT", §4.3.4.4 "ProbeRTT Logic"
+/// (BBRCheckProbeRTT, BBRHandleProbeRTT, BBRCheckProbeRTTDone, BBRProbeRTTCwnd), §4.3.4.5
+/// "Exiting ProbeRTT" (BBRExitProbeRTT).
 ///
 /// ProbeRTT is entered when no RTT sample has matched or lowered the ProbeRTT minimum for
 /// ProbeRTTInterval (5 s); min_rtt itself stands for MinRTTFilterLen (10 s). The window is

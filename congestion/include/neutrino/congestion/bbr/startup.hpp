@@ -2,14 +2,16 @@
 /// \file
 /// BBR's Startup state: double the sending rate each round until the pipe is full.
 ///
-/// spec: draft-ietf-ccwg-bbr (BBRv3), "Startup" (BBREnterStartup, BBRCheckStartupDone),
-/// "Exiting Startup Based on Bandwidth Plateau" (BBRCheckFullBWReached), "Exiting Startup Based
-/// on Packet Loss" (BBRCheckStartupHighLoss).
+/// spec: draft-ietf-ccwg-bbr (BBRv3) §4.3.1 "Startup" (BBREnterStartup, BBRCheckStartupDone),
+/// §4.3.1.2 "Exiting Acceleration Based on Bandwidth Plateau" (BBRCheckFullBWReached, in
+/// `model.hpp` because ProbeBW_UP uses it too), §4.3.1.3 "Exiting Startup Based on Packet Loss"
+/// (BBRCheckStartupHighLoss).
 ///
 /// Startup paces at StartupPacingGain (2.77) × bw with a cwnd gain of 2. It ends (entering
 /// Drain) when three round starts passed without a non-app-limited delivery rate 25% above the
-/// baseline (the pipe is full: `model::check_full_bw_reached`), or when a round with at least StartupFullLossCnt (6) loss events ends with a loss
-/// rate above LossThresh (2%); the latter also sets inflight_hi.
+/// baseline (the pipe is full: `model::check_full_bw_reached`), or when a round with at least
+/// StartupFullLossCnt (6) loss events ends with a loss rate above LossThresh (2%); the latter also
+/// sets inflight_hi.
 
 #include <algorithm>
 
@@ -27,6 +29,11 @@ constexpr void enter_startup(model& m) noexcept {
 
 /// BBRCheckStartupHighLoss: a loss round with many loss events and a loss rate above LossThresh
 /// ends Startup; inflight_hi becomes the larger of the BDP and what the round delivered.
+///
+/// Checked when a loss round ends (the acknowledgement of a packet sent after the round's first
+/// loss), with each declared lost datagram counting as one loss event. The draft also asks for
+/// the connection to have been in fast recovery for a round; the controller is not told about
+/// recovery, and the loss round stands in for it.
 constexpr void check_startup_high_loss(model& m) noexcept {
     if (m.full_bw_reached || !m.loss_round_start) return;
     if (m.loss_events_in_last_round >= startup_full_loss_count &&
