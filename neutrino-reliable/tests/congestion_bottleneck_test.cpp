@@ -1,7 +1,8 @@
 // The reliable layer with a real congestion controller through a bottleneck: the inspector's
 // rate stage (20 Mbit/s, a drop-tail queue of one bandwidth-delay product) and 20 ms each way,
-// on virtual time. The same upload runs with today's fixed 512-packet window and with cubic, in
-// the same test, so the comparison is a ratio measured here (issue 13).
+// on virtual time. The same upload runs with the fixed 512-packet window (the default before
+// congestion control), cubic and bbr, in the same test, so the comparison is a ratio measured
+// here (issue 13). RTT is the client's latest sample, averaged over the simulator's steps.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "neutrino/congestion/bbr.hpp"
 #include "neutrino/congestion/cubic.hpp"
 #include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/inspector/simulator.hpp"
@@ -38,7 +40,7 @@ struct upload_result {
 /// Uploads `n` messages of ~1000 bytes from a client with controller `C`; measures from the
 /// first send to the last delivery.
 template <class C>
-upload_result upload(std::size_t n, std::uint64_t seed) {
+upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0) {
     using client = nr::basic_client<core_client, C>;
     using server = nr::basic_server<core_server, C>;
     client a(client_cfg(), nr::config{}, nc::null_observer{}, neutrino::seeded_random(test_seed(seed)));
@@ -49,6 +51,7 @@ upload_result upload(std::size_t n, std::uint64_t seed) {
     sc.a_to_b.rate = ni::rate_limit{.bytes_per_second = static_cast<std::uint64_t>(link_bytes_per_s),
                                     .burst_size = 1500,
                                     .max_queue_size = bdp};
+    sc.a_to_b.drop = random_loss;
     sc.seed = test_seed(seed + 2);
     ni::simulator<client, server> sim(a, neutrino::test::client_address, b, neutrino::test::server_address, sc);
     upload_result r;
@@ -86,10 +89,11 @@ upload_result upload(std::size_t n, std::uint64_t seed) {
 
 }  // namespace
 
-TEST(congestion_bottleneck, cubic_stops_overflowing_the_queue_that_the_fixed_window_overflows) {
+TEST(congestion_bottleneck, cubic_and_bbr_stop_overflowing_the_queue_that_the_fixed_window_overflows) {
     constexpr std::size_t n = 20000;  // ~20 MB, ~8 s at the link rate
     const auto fixed = upload<ncc::fixed_window>(n, 401);
     const auto cub = upload<ncc::cubic>(n, 411);
+    const auto bbr = upload<ncc::bbr>(n, 421);
     std::printf("20 Mbit/s x 40 ms, 1-BDP queue, %zu x 1 KB upload:\n"
                 "  fixed_window: goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms\n"
                 "  cubic:        goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms\n",
@@ -97,6 +101,11 @@ TEST(congestion_bottleneck, cubic_stops_overflowing_the_queue_that_the_fixed_win
                 static_cast<unsigned long long>(fixed.queue_drops), fixed.mean_rtt_ms,
                 cub.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(cub.retransmitted),
                 static_cast<unsigned long long>(cub.queue_drops), cub.mean_rtt_ms);
+    std::printf("  bbr:          goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms\n",
+                bbr.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(bbr.retransmitted),
+                static_cast<unsigned long long>(bbr.queue_drops), bbr.mean_rtt_ms);
+    EXPECT_EQ(bbr.delivered, n);
+    EXPECT_TRUE(bbr.in_order);
     // Exactly once, in order, both ways of controlling.
     EXPECT_EQ(fixed.delivered, n);
     EXPECT_TRUE(fixed.in_order);
@@ -108,4 +117,29 @@ TEST(congestion_bottleneck, cubic_stops_overflowing_the_queue_that_the_fixed_win
     EXPECT_GE(cub.goodput_bytes_per_s, 1.5 * fixed.goodput_bytes_per_s);
     EXPECT_GE(cub.goodput_bytes_per_s, 0.75 * link_bytes_per_s);
     EXPECT_LE(cub.retransmitted * 20, fixed.retransmitted);
+    // bbr: 16.1 Mbit/s with ~90 retransmissions, and no standing queue (RTT ~43 ms on a 40 ms
+    // path, where cubic keeps the buffer full at ~65 ms).
+    EXPECT_GE(bbr.goodput_bytes_per_s, 0.75 * link_bytes_per_s);
+    EXPECT_LE(bbr.retransmitted * 20, fixed.retransmitted);
+    EXPECT_LE(bbr.mean_rtt_ms, 1.25 * 40.0);
+    EXPECT_LT(bbr.mean_rtt_ms, cub.mean_rtt_ms);
+}
+
+TEST(congestion_bottleneck, at_one_percent_random_loss) {
+    constexpr std::size_t n = 20000;
+    const auto fixed = upload<ncc::fixed_window>(n, 431, 0.01);
+    const auto cub = upload<ncc::cubic>(n, 441, 0.01);
+    const auto bbr = upload<ncc::bbr>(n, 451, 0.01);
+    for (const auto& [name, r] : {std::pair{"fixed_window", fixed}, std::pair{"cubic", cub}, std::pair{"bbr", bbr}}) {
+        std::printf("  1%% loss %-12s goodput %.2f Mbit/s, %llu retransmitted, RTT %.1f ms\n", name,
+                    r.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(r.retransmitted), r.mean_rtt_ms);
+        EXPECT_EQ(r.delivered, n);
+        EXPECT_TRUE(r.in_order);
+    }
+    // Measured: fixed 7.0 Mbit/s (~18 800 retransmissions), cubic 1.6 (it halves on random
+    // loss, as loss-based control does), bbr 9.3. Below issue 13's 80% goal: the reliable wire
+    // acknowledges cumulatively only, so every hole stalls the acknowledgements (and the
+    // delivery-rate samples) for a round trip until its retransmission arrives.
+    EXPECT_GE(bbr.goodput_bytes_per_s, fixed.goodput_bytes_per_s);
+    EXPECT_GE(bbr.goodput_bytes_per_s, 2.0 * cub.goodput_bytes_per_s);
 }

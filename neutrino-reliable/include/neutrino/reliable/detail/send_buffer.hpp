@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "neutrino/congestion/delivery_rate_sampler.hpp"
 #include "neutrino/core/constants.hpp"
 #include "neutrino/core/time.hpp"
 
@@ -54,6 +55,7 @@ public:
         record& r = at(pn);
         r.sent_at = now;
         r.resent_at = time_point{};
+        r.rate = {};
         r.buffer = no_buffer;
         if (!control) {
             r.buffer = free_.back();
@@ -66,14 +68,23 @@ public:
         return true;
     }
 
-    /// Drops everything up to and including `ack`. Returns how many were dropped.
-    std::size_t acknowledge(std::uint64_t ack) noexcept {
+    /// Drops everything up to and including `ack`; `on_data(size, rate_state)` hears of each
+    /// DATA datagram dropped (acknowledged) first. Returns how many packets were dropped.
+    template <class OnData>
+    std::size_t acknowledge(std::uint64_t ack, OnData&& on_data) noexcept {
         if (!started_ || ack < base_) return 0;
         const std::uint64_t to = ack >= next_ ? next_ : ack + 1;
         const auto n = static_cast<std::size_t>(to - base_);
-        for (std::uint64_t pn = base_; pn < to; ++pn) release(at(pn));  // bounded by capacity
+        for (std::uint64_t pn = base_; pn < to; ++pn) {  // bounded by capacity
+            record& r = at(pn);
+            if (r.buffer != no_buffer) on_data(pool_[r.buffer].size, r.rate);
+            release(r);
+        }
         base_ = to;
         return n;
+    }
+    std::size_t acknowledge(std::uint64_t ack) noexcept {
+        return acknowledge(ack, [](std::size_t, const congestion::packet_rate_state&) noexcept {});
     }
 
     [[nodiscard]] bool contains(std::uint64_t pn) const noexcept {
@@ -90,6 +101,11 @@ public:
     [[nodiscard]] time_point sent_at(std::uint64_t pn) const noexcept { return at(pn).sent_at; }
     [[nodiscard]] time_point resent_at(std::uint64_t pn) const noexcept { return at(pn).resent_at; }
     void mark_resent(std::uint64_t pn, time_point now) noexcept { at(pn).resent_at = now; }
+    /// The delivery-rate state of packet `pn`'s latest transmission (congestion::delivery_rate_sampler).
+    [[nodiscard]] const congestion::packet_rate_state& rate_state(std::uint64_t pn) const noexcept {
+        return at(pn).rate;
+    }
+    void set_rate_state(std::uint64_t pn, const congestion::packet_rate_state& s) noexcept { at(pn).rate = s; }
     /// The newest DATA packet held, if any (for tail-loss probes).
     [[nodiscard]] std::optional<std::uint64_t> newest_data() const noexcept {
         for (std::uint64_t pn = next_; pn > base_; --pn) {  // bounded by capacity
@@ -117,6 +133,7 @@ private:
         time_point sent_at{};
         time_point resent_at{};
         std::size_t buffer = no_buffer;
+        congestion::packet_rate_state rate{};
     };
     struct datagram {
         std::array<std::byte, core::max_datagram_size> bytes;

@@ -18,7 +18,9 @@
 #include <type_traits>
 
 #include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/bbr.hpp"
 #include "neutrino/congestion/cubic.hpp"
+#include "neutrino/congestion/delivery_rate_sampler.hpp"
 #include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/congestion/pacer.hpp"
 #include "neutrino/congestion/rtt_estimator.hpp"
@@ -75,6 +77,10 @@ public:
     static Controller make_controller(const config& cfg) {
         if constexpr (std::is_constructible_v<Controller, std::size_t>) {
             return Controller(cfg.send_window * core::max_datagram_size);
+        } else if constexpr (std::is_constructible_v<Controller, congestion::bbr_config>) {
+            congestion::bbr_config c;
+            c.max_datagram_size = core::max_datagram_size;
+            return Controller(c);
         } else if constexpr (std::is_constructible_v<Controller, congestion::cubic_config>) {
             congestion::cubic_config c;
             c.max_datagram_size = core::max_datagram_size;
@@ -142,8 +148,10 @@ public:
         last_now_ = now;
         if (e.type == core::packet_type::keep_alive) last_keep_alive_ = now;
         if (e.type == core::packet_type::data) {
-            cc_.on_sent(e.wire.size(), now);
-            pacer_.on_sent(e.wire.size(), now);
+            const std::size_t size = e.wire.size();
+            tx_.set_rate_state(e.packet_number, sampler_.on_sent(size, tx_.bytes_in_flight() - size, now));
+            cc_.on_sent(size, now);
+            pacer_.on_sent(size, now);
         }
         if (tx_.size() == 1) last_ack_progress_ = now;
         st.max_send_buffered = std::max(st.max_send_buffered, tx_.data());
@@ -442,7 +450,10 @@ private:
         const std::size_t in_flight_before = tx_.bytes_in_flight();
         // the newest packet this acknowledgement covers, for the controller's recovery periods
         const time_point newest_sent = tx_.contains(ack) ? tx_.sent_at(ack) : time_point{};
-        if (tx_.acknowledge(ack) > 0) {
+        const auto on_delivered = [this, now](std::size_t size, const congestion::packet_rate_state& r) noexcept {
+            sampler_.on_acknowledged(r, size, now);
+        };
+        if (tx_.acknowledge(ack, on_delivered) > 0) {
             last_ack_progress_ = now;
             probe_backoff_ = 0;
         }
@@ -472,6 +483,7 @@ private:
             sample.now = now;
             sample.bytes_in_flight = tx_.bytes_in_flight();
             sample.sent = newest_sent;
+            sampler_.generate(sample, rtt_est_.min_rtt());
             cc_.on_acknowledged(sample);
             pacer_.set_rate(cc_.pacing_rate(), now);
         }
@@ -509,10 +521,16 @@ private:
         }
         if (port.resend(tx_.bytes(pn), pn, now, to_candidate)) {
             // the peer asked for it: it was lost
-            cc_.on_lost(congestion::loss_sample{.bytes = tx_.bytes(pn).size(),
-                                                .now = now,
-                                                .bytes_in_flight = tx_.bytes_in_flight(),
-                                                .sent = tx_.sent_at(pn)});
+            const std::size_t size = tx_.bytes(pn).size();
+            congestion::loss_sample lost{.bytes = size,
+                                         .now = now,
+                                         .bytes_in_flight = tx_.bytes_in_flight(),
+                                         .sent = tx_.sent_at(pn)};
+            sampler_.on_lost(size);
+            sampler_.fill(lost, tx_.rate_state(pn));
+            cc_.on_lost(lost);
+            // the retransmission is a new transmission for delivery-rate purposes
+            tx_.set_rate_state(pn, sampler_.on_sent(size, tx_.bytes_in_flight() - size, now));
             pacer_.set_rate(cc_.pacing_rate(), now);
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
@@ -601,6 +619,7 @@ private:
     congestion::rtt_estimator rtt_est_;
     Controller cc_;
     congestion::pacer pacer_{core::max_datagram_size};
+    congestion::delivery_rate_sampler sampler_;
     duration last_sample_{};  ///< the RTT sample of the KEEP_ALIVE being handled, zero if none
     time_point last_now_{};   ///< the latest time the session was told (for can_send)
     std::optional<time_point> next_request_;
