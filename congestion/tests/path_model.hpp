@@ -3,7 +3,8 @@
 // controller (and paces at its rate), a drop-tail FIFO of `buffer_bytes` draining at
 // `rate_bytes_per_s`, `base_rtt` of propagation split evenly both ways, optional random loss,
 // and a receiver acknowledging every packet. A dropped packet is declared lost when a packet
-// sent after it is acknowledged (the reliable layer's gap detection). Deterministic for a seed.
+// sent after it is acknowledged (the reliable layer's gap detection). Acknowledgements and losses
+// carry delivery-rate samples (congestion::delivery_rate_sampler). Deterministic for a seed.
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <random>
 
 #include "neutrino/congestion/controller.hpp"
+#include "neutrino/congestion/delivery_rate_sampler.hpp"
 #include "neutrino/core/time.hpp"
 
 namespace neutrino::congestion::test {
@@ -79,6 +81,7 @@ private:
         time_point ack_at;  // when delivered; unused when dropped
         std::size_t size;
         bool dropped;
+        packet_rate_state rate;
     };
 
     [[nodiscard]] time_point next_ack_time() const noexcept {
@@ -107,7 +110,7 @@ private:
         } else if (now_ >= measure_from) {
             ++st.lost;
         }
-        flight_.push_back(packet_state{now_, ack_at, packet_, dropped});
+        flight_.push_back(packet_state{now_, ack_at, packet_, dropped, sampler_.on_sent(packet_, in_flight_, now_)});
         in_flight_ += packet_;
         cc_.on_sent(packet_, now_);
         const double rate = cc_.pacing_rate();
@@ -127,19 +130,23 @@ private:
                 const auto pk = flight_.front();
                 flight_.pop_front();
                 in_flight_ -= pk.size;
-                cc_.on_lost(loss_sample{.bytes = pk.size, .now = now_, .bytes_in_flight = in_flight_, .sent = pk.sent});
+                loss_sample l{.bytes = pk.size, .now = now_, .bytes_in_flight = in_flight_, .sent = pk.sent};
+                sampler_.on_lost(pk.size);
+                sampler_.fill(l, pk.rate);
+                cc_.on_lost(l);
             }
             const auto pk = flight_.front();
             flight_.pop_front();
             in_flight_ -= pk.size;
-            delivered_ += pk.size;
             ack_sample s;
             s.bytes = pk.size;
             s.rtt = now_ - pk.sent;
             s.now = now_;
             s.bytes_in_flight = in_flight_;
-            s.delivered = delivered_;
             s.sent = pk.sent;
+            if (min_rtt_ == duration::zero() || s.rtt < min_rtt_) min_rtt_ = s.rtt;
+            sampler_.on_acknowledged(pk.rate, pk.size, now_);
+            sampler_.generate(s, min_rtt_);
             cc_.on_acknowledged(s);
             if (now_ >= measure_from) {
                 st.delivered_bytes += pk.size;
@@ -158,7 +165,8 @@ private:
     time_point link_free_{};
     std::deque<packet_state> flight_;
     std::size_t in_flight_ = 0;
-    std::uint64_t delivered_ = 0;
+    delivery_rate_sampler sampler_;
+    duration min_rtt_{};
 };
 
 }  // namespace neutrino::congestion::test
