@@ -263,6 +263,23 @@ TEST(io_operations, pending_receives_end_with_the_sessions_reason) {
     EXPECT_THROW(late.get(), boost::system::system_error);
 }
 
+// A session that ends while the application has nothing pending on it keeps its reason for the
+// next receive (once), instead of being forgotten unreported (which answered unknown_session).
+TEST(io_operations, an_unobserved_end_is_reported_to_the_next_receive) {
+    net_pair p;
+    server_ep::session s = p.open();
+    ASSERT_TRUE(s.valid());
+    s.close();
+    p.run_until([] { return false; }, 30ms);
+    auto late = s.async_receive(net::use_future);
+    ASSERT_TRUE(p.ready(late));
+    EXPECT_EQ(nio::to_std(error_of(late)), nc::errc::closed);
+    // reported: now forgotten
+    auto again = s.async_receive(net::use_future);
+    ASSERT_TRUE(p.ready(again));
+    EXPECT_EQ(nio::to_std(error_of(again)), nc::errc::unknown_session);
+}
+
 // Nobody answers: the v2 client keeps dialling, and async_connect completes with timed_out
 // after endpoint_options::connect_timeout, not never.
 TEST(io_operations, connect_to_nobody_completes_with_timed_out) {

@@ -456,6 +456,7 @@ private:
         std::deque<pending_send> sends;
         std::error_code end;  ///< why it ended, once `ended`
         bool ended = false;
+        bool reported = false;    ///< `end` reached the application (a receive or a send)
         bool overflowed = false;  ///< a message was dropped: report it once
         bool accepted = false;
     };
@@ -589,6 +590,7 @@ private:
         }
         if (c->ended) {
             post_completion(std::forward<Handler>(handler), get_executor(), to_boost(c->end), message{});
+            c->reported = true;
             forget_if_done(*c);
             return;
         }
@@ -736,14 +738,19 @@ private:
         if (c.ended) return;
         c.ended = true;
         c.end = reason;
+        c.reported = !c.receivers.empty() || !c.sends.empty();
         fail_channel(c, to_boost(reason));  // receivers wait only while the inbox is empty
         forget_if_done(c);
     }
 
-    // A server session that ended, was reported and holds nothing more is forgotten.
+    // A server session that ended, whose end reached the application (a receive or send it
+    // had pending, or its next receive) and holds nothing more is forgotten; until then a late
+    // async_receive gets the session's reason, not unknown_session.
     void forget_if_done(channel& c) {
         if constexpr (server_layer<Layer>) {
-            if (c.ended && c.inbox.empty() && c.receivers.empty() && c.sends.empty()) channels_.erase(c.id);
+            if (c.ended && c.reported && c.inbox.empty() && c.receivers.empty() && c.sends.empty()) {
+                channels_.erase(c.id);
+            }
         }
     }
 
