@@ -3,12 +3,16 @@
 /// The sender's record of numbered packets [base, next), by packet number: DATA keeps its
 /// sealed bytes for byte-identical retransmission (spec: neutrino.md §12.4, §12.5); a
 /// KEEP_ALIVE keeps only a marker, since a fresh one under the same number stands in for a
-/// lost one. Allocated once: a ring of small records and a pool of datagram buffers.
+/// lost one. Memory follows use: the ring of records grows (doubling) to the numbers in flight,
+/// at most `capacity`, and datagram buffers are allocated when first needed and reused after
+/// (a free list), at most `data_capacity`; an idle session that never sent DATA holds a few
+/// records and no buffer. Nothing is allocated once the pool has reached what the flight needs.
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -22,24 +26,30 @@ namespace neutrino::reliable::detail {
 class send_buffer {
 public:
     /// `data_capacity` DATA packets with bytes, `capacity` packets in all.
+    /// Records the ring starts with.
+    static constexpr std::size_t initial_records = 16;
+
     send_buffer(std::size_t data_capacity, std::size_t capacity)
-        : records_(std::max(capacity, data_capacity) == 0 ? 1 : std::max(capacity, data_capacity)),
-          pool_(data_capacity == 0 ? 1 : data_capacity) {
-        free_.reserve(pool_.size());
-        for (std::size_t i = pool_.size(); i-- > 0;) free_.push_back(i);
-    }
+        : capacity_(std::max(capacity, data_capacity) == 0 ? 1 : std::max(capacity, data_capacity)),
+          data_capacity_(data_capacity == 0 ? 1 : data_capacity),
+          records_(std::min(capacity_, initial_records)) {}
 
     [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(next_ - base_); }
     /// Bytes of the DATA datagrams held: what is in flight, for the congestion controller.
     [[nodiscard]] std::size_t bytes_in_flight() const noexcept { return bytes_; }
-    [[nodiscard]] std::size_t capacity() const noexcept { return records_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] bool full() const noexcept { return size() == capacity(); }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] std::uint64_t base() const noexcept { return base_; }
     [[nodiscard]] std::uint64_t next() const noexcept { return next_; }
     /// DATA packets held (with bytes).
     [[nodiscard]] std::size_t data() const noexcept { return pool_.size() - free_.size(); }
-    [[nodiscard]] bool data_full() const noexcept { return free_.empty(); }
+    [[nodiscard]] bool data_full() const noexcept { return data() >= data_capacity_; }
+    /// Bytes this buffer holds on the heap now (records, datagram buffers, free list).
+    [[nodiscard]] std::size_t memory() const noexcept {
+        return records_.capacity() * sizeof(record) + pool_.size() * sizeof(datagram) +
+               pool_.capacity() * sizeof(pool_[0]) + free_.capacity() * sizeof(std::size_t);
+    }
 
     /// Records packet `pn`, which must follow the previous one (the core numbers
     /// consecutively); DATA (`control` false) keeps a copy of `wire`. Returns false, recording
@@ -51,17 +61,17 @@ public:
             started_ = true;
         }
         if (pn != next_ || full() || wire.size() > core::max_datagram_size) return false;
-        if (!control && free_.empty()) return false;
+        if (!control && data_full()) return false;
+        reserve_through(pn);
         record& r = at(pn);
         r.sent_at = now;
         r.resent_at = time_point{};
         r.rate = {};
         r.buffer = no_buffer;
         if (!control) {
-            r.buffer = free_.back();
-            free_.pop_back();
-            std::memcpy(pool_[r.buffer].bytes.data(), wire.data(), wire.size());
-            pool_[r.buffer].size = wire.size();
+            r.buffer = acquire();
+            std::memcpy(pool_[r.buffer]->bytes.data(), wire.data(), wire.size());
+            pool_[r.buffer]->size = wire.size();
             bytes_ += wire.size();
         }
         ++next_;
@@ -77,7 +87,7 @@ public:
         const auto n = static_cast<std::size_t>(to - base_);
         for (std::uint64_t pn = base_; pn < to; ++pn) {  // bounded by capacity
             record& r = at(pn);
-            if (r.buffer != no_buffer) on_data(pool_[r.buffer].size, r.rate);
+            if (r.buffer != no_buffer) on_data(pool_[r.buffer]->size, r.rate);
             release(r);
         }
         base_ = to;
@@ -96,7 +106,7 @@ public:
     [[nodiscard]] std::span<const std::byte> bytes(std::uint64_t pn) const noexcept {
         const record& r = at(pn);
         if (r.buffer == no_buffer) return {};
-        return {pool_[r.buffer].bytes.data(), pool_[r.buffer].size};
+        return {pool_[r.buffer]->bytes.data(), pool_[r.buffer]->size};
     }
     [[nodiscard]] time_point sent_at(std::uint64_t pn) const noexcept { return at(pn).sent_at; }
     [[nodiscard]] time_point resent_at(std::uint64_t pn) const noexcept { return at(pn).resent_at; }
@@ -141,19 +151,44 @@ private:
     };
     void release(record& r) noexcept {
         if (r.buffer != no_buffer) {
-            bytes_ -= pool_[r.buffer].size;
+            bytes_ -= pool_[r.buffer]->size;
             free_.push_back(r.buffer);
             r.buffer = no_buffer;
         }
     }
+    /// Grows the ring (doubling, at most the capacity) until it spans [base, pn], moving the
+    /// records in flight to their places in the larger ring.
+    void reserve_through(std::uint64_t pn) {
+        const std::uint64_t span = pn - base_ + 1;  // ≤ capacity: store checked full()
+        if (span <= records_.size()) return;
+        std::size_t n = records_.size();
+        while (n < span) n *= 2;
+        n = std::min(n, capacity_);
+        std::vector<record> grown(n);
+        for (std::uint64_t q = base_; q < next_; ++q) grown[static_cast<std::size_t>(q % n)] = at(q);
+        records_ = std::move(grown);
+    }
+    std::size_t acquire() {
+        if (free_.empty()) {
+            pool_.push_back(std::make_unique<datagram>());  // its own allocation: spans stay valid
+            free_.reserve(pool_.capacity());  // release never allocates
+            return pool_.size() - 1;
+        }
+        const std::size_t b = free_.back();
+        free_.pop_back();
+        return b;
+    }
+
     record& at(std::uint64_t pn) noexcept { return records_[static_cast<std::size_t>(pn % records_.size())]; }
     const record& at(std::uint64_t pn) const noexcept {
         return records_[static_cast<std::size_t>(pn % records_.size())];
     }
 
+    std::size_t capacity_;
+    std::size_t data_capacity_;
     std::vector<record> records_;
     std::size_t bytes_ = 0;  ///< sum of the held DATA datagrams' sizes
-    std::vector<datagram> pool_;
+    std::vector<std::unique_ptr<datagram>> pool_;
     std::vector<std::size_t> free_;
     std::uint64_t base_ = 0;
     std::uint64_t next_ = 0;

@@ -1,0 +1,79 @@
+#include "neutrino/reliable/detail/send_buffer.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace {
+
+using neutrino::reliable::detail::send_buffer;
+using neutrino::time_point;
+
+constexpr time_point t0 = time_point{} + std::chrono::seconds{10};
+
+/// A datagram of `size` bytes, each the low byte of `pn`.
+std::vector<std::byte> datagram(std::uint64_t pn, std::size_t size = 1200) {
+    return std::vector<std::byte>(size, static_cast<std::byte>(pn & 0xff));
+}
+
+}  // namespace
+
+// Memory follows use: a buffer that never held DATA holds a few records and no datagram; one
+// that held a flight holds what that flight needed, within its capacity.
+TEST(send_buffer, memory_grows_with_the_flight_and_no_further) {
+    send_buffer b(512, 528);
+    const std::size_t idle = b.memory();
+    EXPECT_LT(idle, std::size_t{4096});
+    // a KEEP_ALIVE marker takes no datagram buffer
+    ASSERT_TRUE(b.store(1, datagram(1, 16), t0, true));
+    EXPECT_EQ(b.data(), 0u);
+    EXPECT_EQ(b.memory(), idle);
+    // a flight of 100 DATA packets, acknowledged, then another 100: the pool is reused
+    std::uint64_t pn = 2;
+    for (int i = 0; i < 100; ++i, ++pn) ASSERT_TRUE(b.store(pn, datagram(pn), t0, false));
+    const std::size_t after_flight = b.memory();
+    EXPECT_GT(after_flight, 100 * 1200u);
+    EXPECT_LT(after_flight, 160 * 1300u);  // ~100 buffers and a 128-record ring
+    b.acknowledge(pn - 1);
+    for (int i = 0; i < 100; ++i, ++pn) ASSERT_TRUE(b.store(pn, datagram(pn), t0, false));
+    EXPECT_EQ(b.memory(), after_flight);
+    // the whole capacity: 512 DATA, then refused
+    b.acknowledge(pn - 1);
+    for (int i = 0; i < 512; ++i, ++pn) ASSERT_TRUE(b.store(pn, datagram(pn), t0, false));
+    EXPECT_TRUE(b.data_full());
+    EXPECT_FALSE(b.store(pn, datagram(pn), t0, false));
+    EXPECT_LT(b.memory(), 512 * 1300u + 528 * 128u);
+}
+
+// Growing the ring keeps every record in flight where bytes() and sent_at() find it.
+TEST(send_buffer, records_survive_the_ring_growing) {
+    send_buffer b(512, 528);
+    const std::uint64_t first = 1000;
+    for (std::uint64_t pn = first; pn < first + 300; ++pn) {
+        ASSERT_TRUE(b.store(pn, datagram(pn, 100 + pn % 50), t0 + std::chrono::milliseconds(pn), pn % 7 == 0));
+        if (pn == first + 40) b.acknowledge(first + 9);  // the base moves while it grows
+    }
+    EXPECT_EQ(b.base(), first + 10);
+    for (std::uint64_t pn = first + 10; pn < first + 300; ++pn) {
+        ASSERT_TRUE(b.contains(pn));
+        EXPECT_EQ(b.sent_at(pn), t0 + std::chrono::milliseconds(pn));
+        if (pn % 7 == 0) {
+            EXPECT_TRUE(b.is_control(pn));
+        } else {
+            const auto bytes = b.bytes(pn);
+            ASSERT_EQ(bytes.size(), 100 + pn % 50);
+            EXPECT_EQ(bytes.front(), static_cast<std::byte>(pn & 0xff));
+        }
+    }
+    std::size_t acked = 0;
+    b.acknowledge(first + 299, [&](std::size_t, const neutrino::congestion::packet_rate_state&) { ++acked; });
+    std::size_t data_packets = 0;
+    for (std::uint64_t pn = first + 10; pn < first + 300; ++pn) data_packets += pn % 7 != 0;
+    EXPECT_EQ(acked, data_packets);  // each DATA packet heard of once, markers not
+    EXPECT_TRUE(b.empty());
+    EXPECT_EQ(b.bytes_in_flight(), 0u);
+}
