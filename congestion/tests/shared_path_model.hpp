@@ -104,8 +104,8 @@ struct send_record {
 
 class shared_path_model {
 public:
-    shared_path_model(shared_link l, time_point origin, duration bin = std::chrono::milliseconds{100},
-                      std::size_t packet = 1200)
+    shared_path_model(shared_link l, time_point origin,
+                      duration bin = std::chrono::milliseconds{100}, std::size_t packet = 1200)
         : link_(l), origin_(origin), now_(origin), bin_(bin), packet_(packet) {
         if (l.rate_bytes_per_s <= 0 || bin <= duration::zero() || packet == 0) {
             throw std::invalid_argument("shared_path_model: rate, bin and packet must be > 0");
@@ -113,7 +113,8 @@ public:
         const double drain_s = static_cast<double>(l.buffer_bytes) / l.rate_bytes_per_s;
         loss_timeout = std::max<duration>(
             std::chrono::seconds{1},
-            3 * (l.base_rtt + std::chrono::duration_cast<duration>(std::chrono::duration<double>(drain_s))));
+            3 * (l.base_rtt +
+                 std::chrono::duration_cast<duration>(std::chrono::duration<double>(drain_s))));
     }
 
     /// Adds a flow driven by `cc` (which must outlive the model), starting at `start`; returns
@@ -143,8 +144,18 @@ public:
     void run(time_point until) {
         for (;;) {
             network_events();
-            for (std::size_t i = 0; i < flows_.size(); ++i) send_from(*flows_[i]);
-            time_point next = next_event();
+            time_point next = time_point::max();
+            for (auto& fp : flows_) {
+                flow& f = *fp;
+                if (f.dirty || now_ >= f.wake) {
+                    expire_losses(f);
+                    send_from(f);
+                    f.wake = wake_of(f);
+                    f.dirty = false;
+                }
+                next = std::min(next, f.wake);
+            }
+            next = std::min(next, network_next());
             if (next >= until) {
                 now_ = std::max(now_, until);
                 return;
@@ -183,7 +194,8 @@ public:
     /// Largest RTT of flow `i`'s acknowledgements in [from, to), seconds (0 without any).
     [[nodiscard]] double max_rtt(std::size_t i, time_point from, time_point to) const {
         double m = 0;
-        for_bins(*flows_.at(i), from, to, [&](const bin_stats& b) { m = std::max(m, b.rtt_max_s); });
+        for_bins(*flows_.at(i), from, to,
+                 [&](const bin_stats& b) { m = std::max(m, b.rtt_max_s); });
         return m;
     }
     /// Packets of flow `i` declared lost in [from, to).
@@ -193,7 +205,9 @@ public:
         return n;
     }
     /// Flow `i`'s sends, when recorded.
-    [[nodiscard]] const std::vector<send_record>& sends(std::size_t i) const { return flows_.at(i)->sends; }
+    [[nodiscard]] const std::vector<send_record>& sends(std::size_t i) const {
+        return flows_.at(i)->sends;
+    }
     /// Packets dropped at the queue so far, all flows.
     [[nodiscard]] std::uint64_t drops() const noexcept { return drops_; }
 
@@ -223,13 +237,15 @@ private:
         time_point start{};
         traffic load{};
         time_point next_message{};
-        std::size_t backlog = 0;  // application bytes waiting (application-limited flows)
+        std::size_t backlog = 0;         // application bytes waiting (application-limited flows)
         std::deque<sent_packet> flight;  // contiguous sequence numbers
         std::uint64_t next_seq = 0;
         std::size_t in_flight = 0;
         duration min_rtt{};
         std::vector<bin_stats> bins;
         std::vector<send_record> sends;
+        bool dirty = true;  // to run at now_ (acknowledgement, loss, drop)
+        time_point wake{};  // when it next has something to do, unless dirty sooner
     };
 
     // A packet on its way: to the queue (at = arrival), in the queue, or its acknowledgement
@@ -256,12 +272,15 @@ private:
 
     template <class F>
     void for_bins(const flow& f, time_point from, time_point to, F&& fn) const {
-        const auto a = static_cast<std::size_t>(std::max<duration::rep>(0, (from - origin_) / bin_));
+        const auto a =
+            static_cast<std::size_t>(std::max<duration::rep>(0, (from - origin_) / bin_));
         const auto b = static_cast<std::size_t>(std::max<duration::rep>(0, (to - origin_) / bin_));
         for (std::size_t k = a; k < b && k < f.bins.size(); ++k) fn(f.bins[k]);
     }
 
-    sent_packet& packet_of(flow& f, std::uint64_t seq) { return f.flight.at(static_cast<std::size_t>(seq - f.flight.front().seq)); }
+    sent_packet& packet_of(flow& f, std::uint64_t seq) {
+        return f.flight.at(static_cast<std::size_t>(seq - f.flight.front().seq));
+    }
 
     // The network's events due by now_, in time order (departure before arrival before
     // acknowledgement on a tie).
@@ -272,7 +291,8 @@ private:
             if (!queue_.empty() && head_departure_ <= now_) best = head_departure_, kind = 0;
             if (!to_queue_.empty() && to_queue_.front().at <= now_ && to_queue_.front().at < best)
                 best = to_queue_.front().at, kind = 1;
-            if (!to_sender_.empty() && to_sender_.front().at <= now_ && to_sender_.front().at < best)
+            if (!to_sender_.empty() && to_sender_.front().at <= now_ &&
+                to_sender_.front().at < best)
                 best = to_sender_.front().at, kind = 2;
             if (kind < 0) break;
             if (kind == 0) {
@@ -285,11 +305,12 @@ private:
                 acknowledge(*flows_[h.flow], h);
             }
         }
-        for (auto& fp : flows_) {
-            flow& f = *fp;
-            while (!f.flight.empty() && f.flight.front().dropped && f.flight.front().sent + loss_timeout <= now_) {
-                declare_lost(f, now_);
-            }
+    }
+
+    void expire_losses(flow& f) {
+        while (!f.flight.empty() && f.flight.front().dropped &&
+               f.flight.front().sent + loss_timeout <= now_) {
+            declare_lost(f, now_);
         }
     }
 
@@ -307,6 +328,7 @@ private:
         to_queue_.pop_front();
         if (queued_bytes_ + h.size > link_.buffer_bytes) {
             packet_of(*flows_[h.flow], h.seq).dropped = true;
+            flows_[h.flow]->dirty = true;  // its loss timeout
             ++drops_;
             return;
         }
@@ -319,7 +341,8 @@ private:
         const sent_packet pk = f.flight.front();
         f.flight.pop_front();
         f.in_flight -= pk.size;
-        loss_sample l{.bytes = pk.size, .now = now, .bytes_in_flight = f.in_flight, .sent = pk.sent};
+        loss_sample l{
+            .bytes = pk.size, .now = now, .bytes_in_flight = f.in_flight, .sent = pk.sent};
         f.sampler.on_lost(pk.size);
         f.sampler.fill(l, pk.rate);
         f.cc->on_lost(l);
@@ -328,6 +351,7 @@ private:
 
     void acknowledge(flow& f, const hop& h) {
         const time_point now = h.at;
+        f.dirty = true;
         // FIFO: every earlier packet of the flow still in flight was dropped
         while (!f.flight.empty() && f.flight.front().seq < h.seq) declare_lost(f, now);
         if (f.flight.empty() || f.flight.front().seq != h.seq) return;  // already timed out
@@ -373,7 +397,8 @@ private:
             const double rate = f.cc->pacing_rate();
             if (rate != f.pace.rate()) f.pace.set_rate(rate, now_);
             if (!f.pace.can_send(size, now_)) return;
-            if (f.in_flight == 0 && f.next_seq > 0 && f.sampler.is_app_limited()) f.cc->on_idle_restart(now_);
+            if (f.in_flight == 0 && f.next_seq > 0 && f.sampler.is_app_limited())
+                f.cc->on_idle_restart(now_);
             const packet_rate_state rs = f.sampler.on_sent(size, f.in_flight, now_);
             f.flight.push_back(sent_packet{f.next_seq, now_, size, false, rs});
             to_queue_.push_back(hop{now_ + link_.base_rtt / 2, f.index, f.next_seq, size});
@@ -381,29 +406,33 @@ private:
             f.in_flight += size;
             if (!f.load.bulk()) f.backlog -= size;
             f.cc->on_sent(size, now_);
-            if (record_sends_) f.sends.push_back(send_record{now_, size, f.pace.rate(), f.pace.burst()});
+            if (record_sends_)
+                f.sends.push_back(send_record{now_, size, f.pace.rate(), f.pace.burst()});
             f.pace.on_sent(size, now_);
         }
     }
 
-    [[nodiscard]] time_point next_event() const {
+    [[nodiscard]] time_point network_next() const noexcept {
         time_point next = time_point::max();
         if (!queue_.empty()) next = std::min(next, head_departure_);
         if (!to_queue_.empty()) next = std::min(next, to_queue_.front().at);
         if (!to_sender_.empty()) next = std::min(next, to_sender_.front().at);
-        for (const auto& fp : flows_) {
-            const flow& f = *fp;
-            if (now_ < f.start) {
-                next = std::min(next, f.start);
-                continue;
-            }
-            if (!f.flight.empty() && f.flight.front().dropped) next = std::min(next, f.flight.front().sent + loss_timeout);
-            if (!f.load.bulk()) next = std::min(next, f.next_message);
-            const bool has_data = f.load.bulk() || f.backlog > 0;
-            if (has_data && f.cc->can_send(f.in_flight, now_)) {
-                const time_point t = f.pace.next_send_time(std::min(packet_, f.load.bulk() ? packet_ : f.backlog));
-                next = std::min(next, std::max(t, now_ + duration{1}));
-            }
+        return next;
+    }
+
+    // When `f` next has something to do on its own: start, a loss timeout, a message, or the
+    // pacer letting it send (acknowledgements make it dirty instead).
+    [[nodiscard]] time_point wake_of(const flow& f) const noexcept {
+        if (now_ < f.start) return f.start;
+        time_point next = time_point::max();
+        if (!f.flight.empty() && f.flight.front().dropped)
+            next = std::min(next, f.flight.front().sent + loss_timeout);
+        if (!f.load.bulk()) next = std::min(next, f.next_message);
+        const bool has_data = f.load.bulk() || f.backlog > 0;
+        if (has_data && f.cc->can_send(f.in_flight, now_)) {
+            const time_point t =
+                f.pace.next_send_time(std::min(packet_, f.load.bulk() ? packet_ : f.backlog));
+            next = std::min(next, std::max(t, now_ + duration{1}));
         }
         return next;
     }
