@@ -39,6 +39,18 @@ loss_sample loss(time_point sent, time_point now) {
     return loss_sample{.bytes = mss, .now = now, .bytes_in_flight = 0, .sent = sent};
 }
 
+/// One round of HyStart++ input: a datagram sent now, ten acknowledgements `rtt` later.
+struct hystart_rounds {
+    cubic& c;
+    time_point now = t0;
+    void run(milliseconds rtt) {
+        const time_point sent = now;
+        c.on_sent(mss, sent);
+        now += rtt;
+        for (int i = 0; i < 10; ++i) c.on_acknowledged(ack(mss, sent, now, c.window()));
+    }
+};
+
 }  // namespace
 
 TEST(cubic, rejects_configurations_that_cannot_work) {
@@ -160,15 +172,10 @@ TEST(cubic, the_window_follows_the_cubic_curve_back_to_w_max_at_k) {
 }
 
 TEST(cubic, hystart_leaves_slow_start_when_the_round_rtt_rises) {
-    cubic c;
-    time_point now = t0;
     // rounds of acknowledgements at 40 ms, then rounds at 60 ms (a queue building)
-    auto round = [&](milliseconds rtt) {
-        const time_point sent = now;
-        c.on_sent(mss, sent);
-        now += rtt;
-        for (int i = 0; i < 10; ++i) c.on_acknowledged(ack(mss, sent, now, c.window()));
-    };
+    cubic c;
+    hystart_rounds rounds{c};
+    auto round = [&](milliseconds rtt) { rounds.run(rtt); };
     round(milliseconds{40});
     round(milliseconds{40});
     EXPECT_EQ(c.current_phase(), cubic::phase::slow_start);
@@ -185,13 +192,8 @@ TEST(cubic, hystart_leaves_slow_start_when_the_round_rtt_rises) {
 
 TEST(cubic, hystart_returns_to_slow_start_when_the_rtt_falls_back) {
     cubic c;
-    time_point now = t0;
-    auto round = [&](milliseconds rtt) {
-        const time_point sent = now;
-        c.on_sent(mss, sent);
-        now += rtt;
-        for (int i = 0; i < 10; ++i) c.on_acknowledged(ack(mss, sent, now, c.window()));
-    };
+    hystart_rounds rounds{c};
+    auto round = [&](milliseconds rtt) { rounds.run(rtt); };
     round(milliseconds{40});
     round(milliseconds{40});
     round(milliseconds{60});
