@@ -41,6 +41,9 @@
 #include <string>
 #include <vector>
 
+#include "neutrino/congestion/bbr.hpp"
+#include "neutrino/congestion/cubic.hpp"
+#include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/io/asio.hpp"
@@ -77,6 +80,7 @@ struct options {
     bool solicit_on_full = false;       ///< experiment: emulate the proposed after_send change
     std::size_t solicit_every = 0;      ///< experiment: also solicit after this many DATA packets
     std::string stacks = "both";
+    std::string cc = "fixed";           ///< the reliable stack's congestion controller
     std::string json;
 };
 
@@ -250,7 +254,7 @@ void run_receiver(const options& opt, int fd, shared_progress& progress, receive
     rep.delivered_total = meter.total();
     rep.datagrams_in = c.datagrams_in;
     rep.rejected = ep.counters().datagrams_rejected;
-    if constexpr (std::is_same_v<Server, nr::server>) {
+    if constexpr (!std::is_same_v<Server, nc::server>) {
         const auto& st = ep.layer().stats();
         rep.events_dropped = ep.layer().next_layer().stats().events_dropped;
         rep.rel_buffered = st.buffered;
@@ -268,7 +272,7 @@ void run_receiver(const options& opt, int fd, shared_progress& progress, receive
 
 template <class Client>
 void run_sender(const options& opt, const shared_progress& progress, sender_report& rep, Client layer) {
-    constexpr bool reliable = std::is_same_v<Client, nr::client>;
+    constexpr bool reliable = !std::is_same_v<Client, nc::client>;
     net::io_context ctx;
     nio::basic_endpoint<Client> ep(ctx, loopback_any, std::move(layer), endpoint_options(opt));
     rep.gso = ep.socket().gso_enabled() ? 1 : 0;
@@ -420,6 +424,18 @@ nc::client_config client_config(const options& opt, std::uint16_t port) {
     return cfg;
 }
 
+/// Calls `f.template operator()<C>()` with the congestion controller `cc` names.
+template <class F>
+void with_controller(const std::string& cc, F&& f) {
+    if (cc == "bbr") {
+        f.template operator()<neutrino::congestion::bbr>();
+    } else if (cc == "cubic") {
+        f.template operator()<neutrino::congestion::cubic>();
+    } else {
+        f.template operator()<neutrino::congestion::fixed_window>();
+    }
+}
+
 measurement measure(const options& opt, stack_kind stack) {
     measurement m;
     m.stack = stack;
@@ -444,7 +460,10 @@ measurement measure(const options& opt, stack_kind stack) {
         if (stack == stack_kind::core) {
             run_receiver(opt, rx_pipe[1], *progress, rep, nc::server(std::move(cfg)));
         } else {
-            run_receiver(opt, rx_pipe[1], *progress, rep, nr::server(std::move(cfg), reliable_config(opt)));
+            with_controller(opt.cc, [&]<class C>() {
+                run_receiver(opt, rx_pipe[1], *progress, rep,
+                             nr::basic_server<nc::server, C>(std::move(cfg), reliable_config(opt)));
+            });
         }
     });
     ::close(rx_pipe[1]);
@@ -465,7 +484,10 @@ measurement measure(const options& opt, stack_kind stack) {
             if (stack == stack_kind::core) {
                 run_sender(opt, *progress, rep, nc::client(client_config(opt, port)));
             } else {
-                run_sender(opt, *progress, rep, nr::client(client_config(opt, port), reliable_config(opt)));
+                with_controller(opt.cc, [&]<class C>() {
+                    run_sender(opt, *progress, rep,
+                               nr::basic_client<nc::client, C>(client_config(opt, port), reliable_config(opt)));
+                });
             }
         });
         ::close(tx_pipe[1]);
@@ -566,11 +588,14 @@ static int run(int argc, char** argv) {
                    "packets (0: off), emulating a proposed library change");
     app.add_option("--stack", opt.stacks, "both, or only one stack (no ratio), e.g. to profile")
         ->check(CLI::IsMember({"both", "core", "reliable"}));
+    app.add_option("--cc", opt.cc, "the reliable stack's congestion controller")
+        ->check(CLI::IsMember({"fixed", "cubic", "bbr"}));
     app.add_option("--json", opt.json, "also write the figures to this JSON file");
     CLI11_PARSE(app, argc, argv);
     ::signal(SIGPIPE, SIG_IGN);
 
     const nr::config rc = reliable_config(opt);
+    std::printf("reliable congestion controller: %s\n", opt.cc.c_str());
     std::printf("1200-byte DATA messages; window %.1f s after %.1f s warm-up; %d round(s); %s sockets; "
                 "core credit-paced (%llu in flight); reliable send window %zu, receive window %zu, "
                 "client send queue %zu\n",

@@ -450,9 +450,9 @@ private:
         const std::size_t in_flight_before = tx_.bytes_in_flight();
         // the newest packet this acknowledgement covers, for the controller's recovery periods
         const time_point newest_sent = tx_.contains(ack) ? tx_.sent_at(ack) : time_point{};
-        // Without echoed timestamps (the server), the controller's RTT sample is the time from
-        // sending the newest acknowledged packet to its acknowledgement, the peer's
-        // acknowledgement delay included; never from a packet sent again (Karn).
+        // Without an echoed timestamp (the server, or a sub-millisecond echo), the controller's RTT
+        // sample is the time from sending the newest acknowledged packet to its acknowledgement,
+        // the peer's acknowledgement delay included; never from a packet sent again (Karn).
         const bool timed = tx_.contains(ack) && tx_.resent_at(ack) == time_point{} && newest_sent <= now;
         const auto on_delivered = [this, now](std::size_t size, const congestion::packet_rate_state& r) noexcept {
             sampler_.on_acknowledged(r, size, now);
@@ -484,7 +484,9 @@ private:
             congestion::ack_sample sample;
             sample.bytes = acked;
             sample.rtt = last_sample_;
-            if (side_ == core::role::server && timed) sample.rtt = now - newest_sent;
+            // the server has no echoes; the client's are in whole milliseconds (0 on a fast
+            // path): then the acknowledgement timing, in the clock's resolution
+            if (sample.rtt == duration::zero() && timed) sample.rtt = now - newest_sent;
             sample.now = now;
             sample.bytes_in_flight = tx_.bytes_in_flight();
             sample.sent = newest_sent;
