@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct upload_result {
     std::size_t delivered = 0;
     bool in_order = true;
     double mean_rtt_ms = 0;
+    std::size_t window = 0;
+    double pacing_rate = 0;
+    neutrino::duration min_rtt{};
 };
 
 /// Moves `n` messages of ~1000 bytes from the client to the server (or, `Download`, from the
@@ -98,6 +102,14 @@ upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0
     r.retransmitted = Download ? b.stats().retransmitted : a.stats().retransmitted;
     r.queue_drops = (Download ? sim.b_to_a() : sim.a_to_b()).stats().dropped_rate_queue;
     r.mean_rtt_ms = rtt_n == 0 ? 0 : rtt_sum / static_cast<double>(rtt_n);
+    // what an observer sees of the sender's congestion control at the end
+    const auto cs = Download ? b.congestion(a.session_id()) : std::optional{a.congestion()};
+    EXPECT_TRUE(cs.has_value());
+    if (cs) {
+        r.window = cs->window;
+        r.pacing_rate = cs->pacing_rate;
+        r.min_rtt = cs->min_rtt;
+    }
     return r;
 }
 
@@ -137,6 +149,13 @@ TEST(congestion_bottleneck, cubic_and_bbr_stop_overflowing_the_queue_that_the_fi
     EXPECT_LE(bbr.retransmitted * 20, fixed.retransmitted);
     EXPECT_LE(bbr.mean_rtt_ms, 1.25 * 40.0);
     EXPECT_LT(bbr.mean_rtt_ms, cub.mean_rtt_ms);
+    // the observer's view: fixed_window unpaced at its 512 packets; the real ones paced
+    EXPECT_EQ(fixed.pacing_rate, 0.0);
+    EXPECT_EQ(fixed.window, 512u * nc::max_datagram_size);
+    EXPECT_GT(bbr.pacing_rate, 0.5 * link_bytes_per_s);
+    EXPECT_LT(bbr.pacing_rate, 2.0 * link_bytes_per_s);
+    EXPECT_GT(cub.pacing_rate, 0.0);
+    EXPECT_GE(bbr.min_rtt, 40ms);
 }
 
 TEST(congestion_bottleneck, at_one_percent_random_loss) {

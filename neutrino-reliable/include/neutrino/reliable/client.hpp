@@ -128,6 +128,8 @@ public:
     [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return session_.rtt_estimator(); }
     /// The session's congestion controller.
     [[nodiscard]] const Controller& controller() const noexcept { return session_.controller(); }
+    /// Where the session's congestion control stands (window, pacing rate, in flight, RTT).
+    [[nodiscard]] reliable::congestion_state congestion() const noexcept { return session_.congestion(); }
 
     // --- datagram_layer ----------------------------------------------------------------------
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "neutrino/core/dialect.hpp"
+#include "neutrino/core/time.hpp"
 
 namespace neutrino::reliable {
 
@@ -57,6 +58,15 @@ struct config {
 };
 
 /// What the reliable layer did (per endpoint, all sessions).
+/// What a session's congestion control stands at (for observers and reports).
+struct congestion_state {
+    std::size_t window = 0;           ///< the controller's congestion window, bytes
+    double pacing_rate = 0.0;         ///< bytes per second; 0: unpaced
+    std::size_t bytes_in_flight = 0;  ///< DATA sent and not yet acknowledged, bytes
+    duration smoothed_rtt{};          ///< RFC 9002 smoothed RTT (the initial RTT before a sample)
+    duration min_rtt{};               ///< zero before a sample
+};
+
 struct stats {
     std::uint64_t delivered = 0;          ///< DATA packets delivered in order
     std::uint64_t buffered = 0;           ///< packets that arrived out of order

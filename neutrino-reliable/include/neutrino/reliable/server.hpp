@@ -79,6 +79,12 @@ public:
         pump(now);
         return {};
     }
+    /// Where session `session_id`'s congestion control stands; empty for an unknown session.
+    [[nodiscard]] std::optional<reliable::congestion_state> congestion(std::uint64_t session_id) const noexcept {
+        auto it = sessions_.find(session_id);
+        if (it == sessions_.end()) return std::nullopt;
+        return it->second->congestion();
+    }
     /// True when `send(session_id, …)` would not return would_block now.
     [[nodiscard]] bool can_send(std::uint64_t session_id) const noexcept {
         auto it = sessions_.find(session_id);

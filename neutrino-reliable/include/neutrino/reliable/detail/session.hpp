@@ -112,6 +112,9 @@ public:
         return t;
     }
     [[nodiscard]] const Controller& controller() const noexcept { return cc_; }
+    [[nodiscard]] congestion_state congestion() const noexcept {
+        return {cc_.window(), cc_.pacing_rate(), tx_.bytes_in_flight(), rtt_est_.smoothed(), rtt_est_.min_rtt()};
+    }
     [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return rtt_est_; }
     [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.data(); }
     [[nodiscard]] std::size_t out_of_order() const noexcept { return rx_.stored(); }
