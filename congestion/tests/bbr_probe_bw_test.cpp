@@ -56,6 +56,20 @@ bbr_state run_until_change(feeder& f, bbr_state from, duration limit,
 
 }  // namespace
 
+namespace {
+// From start-up to ProbeBW_UP on the steady path: cruise, then refill, then up.
+::testing::AssertionResult to_up(feeder& f) {
+    to_cruise(f, rate, rtt);
+    if (run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}) != bbr_state::probe_bw_refill) {
+        return ::testing::AssertionFailure() << "cruise did not lead to refill";
+    }
+    if (run_until_change(f, bbr_state::probe_bw_refill, seconds{5}) != bbr_state::probe_bw_up) {
+        return ::testing::AssertionFailure() << "refill did not lead to up";
+    }
+    return ::testing::AssertionSuccess();
+}
+}  // namespace
+
 TEST(bbr_probe_bw, cycles_down_cruise_refill_up_with_their_gains) {
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
@@ -100,10 +114,7 @@ TEST(bbr_probe_bw, cycles_down_cruise_refill_up_with_their_gains) {
 TEST(bbr_probe_bw, up_lasts_until_the_delivery_rate_stops_growing_for_three_rounds) {
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
-    to_cruise(f, rate, rtt);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
-              bbr_state::probe_bw_refill);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
+    ASSERT_TRUE(to_up(f));
     // The probe finds 30% more: the plateau check restarts from the higher rate.
     f.steady_round(rate, rtt, 120'000);
     f.steady_round(1.3 * rate, rtt, 120'000);
@@ -129,10 +140,7 @@ TEST(bbr_probe_bw, up_lasts_until_the_delivery_rate_stops_growing_for_three_roun
 TEST(bbr_probe_bw, loss_above_2_percent_in_up_sets_inflight_hi_and_ends_the_probe) {
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
-    to_cruise(f, rate, rtt);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
-              bbr_state::probe_bw_refill);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
+    ASSERT_TRUE(to_up(f));
     // Two of 120 kB lost: 2%, not above it.
     f.lose(2, 110'000, 120'000, 0);
     EXPECT_EQ(cc.state(), bbr_state::probe_bw_up);
@@ -157,10 +165,7 @@ TEST(bbr_probe_bw, loss_above_2_percent_in_up_sets_inflight_hi_and_ends_the_prob
 TEST(bbr_probe_bw, an_acknowledgement_reporting_loss_above_2_percent_in_up_sets_inflight_hi) {
     bbr cc{bbr_config{}, t0};
     feeder f{cc};
-    to_cruise(f, rate, rtt);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_cruise, seconds{5}),
-              bbr_state::probe_bw_refill);
-    ASSERT_EQ(run_until_change(f, bbr_state::probe_bw_refill, seconds{5}), bbr_state::probe_bw_up);
+    ASSERT_TRUE(to_up(f));
     f.round(10, 10'000, rate, rtt, 110'000, false, /*lost=*/3'000, /*tx_in_flight=*/120'000);
     EXPECT_EQ(cc.state(), bbr_state::probe_bw_down);
     EXPECT_DOUBLE_EQ(cc.model().inflight_hi, 120'000.0);
