@@ -108,7 +108,8 @@ public:
 
     /// A datagram was declared lost.
     void on_lost(const loss_sample& l) noexcept {
-        if (phase_ == phase::recovery || (have_event_ && l.sent != time_point{} && l.sent <= recovery_start_)) {
+        const bool had_event = recovery_start_ != time_point{};
+        if (phase_ == phase::recovery || (had_event && l.sent != time_point{} && l.sent <= recovery_start_)) {
             return;  // the same congestion event
         }
         congestion_event(l.now);
@@ -121,7 +122,6 @@ public:
         w_max_ = 0.0;
         epoch_ = time_point{};
         recovery_start_ = now;
-        have_event_ = true;
         phase_ = phase::slow_start;
         reset_hystart();
     }
@@ -270,7 +270,6 @@ private:
     void start_epoch(time_point now) noexcept {
         epoch_ = now;
         const double w = static_cast<double>(cwnd_) / mss();
-        cwnd_epoch_ = w;
         w_est_ = w;
         k_ = w_max_ > w ? std::cbrt((w_max_ - w) / cfg_.c) : 0.0;
     }
@@ -303,7 +302,6 @@ private:
         ssthresh_ = cwnd_;
         start_epoch(now);
         recovery_start_ = std::max(now, last_sent_);
-        have_event_ = true;
         phase_ = phase::recovery;
     }
 
@@ -314,14 +312,12 @@ private:
 
     // CUBIC state, in segments and seconds
     double w_max_ = 0.0;
-    double cwnd_epoch_ = 0.0;
     double w_est_ = 0.0;
     double k_ = 0.0;
     time_point epoch_{};
 
     // recovery
-    time_point recovery_start_{};
-    bool have_event_ = false;
+    time_point recovery_start_{};  ///< when the last congestion event began; {} before any
     time_point last_sent_{};
 
     // RTT, seconds (RFC 6298 smoothing of the samples the sender reports)

@@ -70,9 +70,8 @@ public:
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
         }
-        session_.advance(now);
-        if (!session_.can_send()) {
-            blocked_ = true;  // a `writable` event follows when acknowledgements free room
+        if (!session_.can_send(now)) {
+            blocked_ = true;  // a `writable` event follows when acknowledgements or the pacer free room
             return fail(core::errc::would_block);
         }
         auto r = next_.send_packet(core::packet_type::data, words, now);
@@ -93,9 +92,8 @@ public:
             return fail(next_.state() == core::session_state::draining ? core::errc::draining
                                                                        : core::errc::not_connected);
         }
-        session_.advance(now);
-        if (!session_.can_send()) {
-            blocked_ = true;  // a `writable` event follows when acknowledgements free room
+        if (!session_.can_send(now)) {
+            blocked_ = true;  // a `writable` event follows when acknowledgements or the pacer free room
             return fail(core::errc::would_block);
         }
         auto r = next_.send_encoded(keyword, payload, now);

@@ -58,8 +58,7 @@ public:
     result<void> send(std::uint64_t session_id, core::word_list words, time_point now) {
         if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
-        if (it != sessions_.end()) it->second->advance(now);
-        if (it != sessions_.end() && !it->second->can_send()) return refuse_full(session_id);
+        if (it != sessions_.end() && !it->second->can_send(now)) return refuse_full(session_id);
         auto r = next_.send_packet(session_id, core::packet_type::data, words, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);
@@ -72,8 +71,7 @@ public:
         if (!next_.configuration().dialect.raw_data) return fail(core::errc::protocol_violation);
         if (linger_until_) return fail(core::errc::draining);
         auto it = sessions_.find(session_id);
-        if (it != sessions_.end()) it->second->advance(now);
-        if (it != sessions_.end() && !it->second->can_send()) return refuse_full(session_id);
+        if (it != sessions_.end() && !it->second->can_send(now)) return refuse_full(session_id);
         auto r = next_.send_encoded(session_id, keyword, payload, now);
         if (!r) return tl::unexpected(r.error());
         pump(now);

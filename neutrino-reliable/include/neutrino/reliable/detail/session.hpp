@@ -103,6 +103,11 @@ public:
     }
     /// Tells the session the time before asking `can_send` (the pacer refills with time).
     void advance(time_point now) noexcept { last_now_ = std::max(last_now_, now); }
+    /// `can_send()` at `now` (which the session then keeps as the latest time).
+    [[nodiscard]] bool can_send(time_point now) noexcept {
+        advance(now);
+        return can_send();
+    }
     /// When the pacer lets the next DATA datagram go, if the windows have room and it does not
     /// yet: the layer wakes then to report `writable`.
     [[nodiscard]] std::optional<time_point> pacing_deadline() const noexcept {
@@ -152,7 +157,7 @@ public:
         if (e.type == core::packet_type::keep_alive) last_keep_alive_ = now;
         if (e.type == core::packet_type::data) {
             const std::size_t size = e.wire.size();
-            tx_.set_rate_state(e.packet_number, sampler_.on_sent(size, tx_.bytes_in_flight() - size, now));
+            stamp_rate(e.packet_number, size, now);
             cc_.on_sent(size, now);
             pacer_.on_sent(size, now);
         }
@@ -456,7 +461,7 @@ private:
         // Without an echoed timestamp (the server, or a sub-millisecond echo), the controller's RTT
         // sample is the time from sending the newest acknowledged packet to its acknowledgement,
         // the peer's acknowledgement delay included; never from a packet sent again (Karn).
-        const bool timed = tx_.contains(ack) && tx_.resent_at(ack) == time_point{} && newest_sent <= now;
+        const bool timed = newest_sent != time_point{} && tx_.resent_at(ack) == time_point{} && newest_sent <= now;
         const auto on_delivered = [this, now](std::size_t size, const congestion::packet_rate_state& r) noexcept {
             sampler_.on_acknowledged(r, size, now);
         };
@@ -539,8 +544,7 @@ private:
             sampler_.on_lost(size);
             sampler_.fill(lost, tx_.rate_state(pn));
             cc_.on_lost(lost);
-            // the retransmission is a new transmission for delivery-rate purposes
-            tx_.set_rate_state(pn, sampler_.on_sent(size, tx_.bytes_in_flight() - size, now));
+            stamp_rate(pn, size, now);  // the retransmission is a new transmission for the sampler
             pacer_.set_rate(cc_.pacing_rate(), now);
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
@@ -613,6 +617,12 @@ private:
                 port.report_refusal(core::refusal::request_budget, now);
             }
         }
+    }
+
+    /// Records the delivery-rate state of packet `pn` (`size` bytes, held in the send buffer)
+    /// sent at `now`.
+    void stamp_rate(std::uint64_t pn, std::size_t size, time_point now) noexcept {
+        tx_.set_rate_state(pn, sampler_.on_sent(size, tx_.bytes_in_flight() - size, now));
     }
 
     void fail_session(stats& st) noexcept {
