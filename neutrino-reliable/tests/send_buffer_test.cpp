@@ -77,3 +77,19 @@ TEST(send_buffer, records_survive_the_ring_growing) {
     EXPECT_TRUE(b.empty());
     EXPECT_EQ(b.bytes_in_flight(), 0u);
 }
+
+// An acknowledgement reaching over a packet sent again waited for that repair: resent_up_to
+// says so for exactly the acknowledgements that cover it, and forgets it once acknowledged.
+TEST(send_buffer, resent_up_to_marks_acknowledgements_that_waited_for_a_repair) {
+    send_buffer b(512, 528);
+    for (std::uint64_t pn = 1; pn <= 10; ++pn) ASSERT_TRUE(b.store(pn, datagram(pn), t0, false));
+    EXPECT_FALSE(b.resent_up_to(10));
+    b.mark_resent(5, t0 + std::chrono::milliseconds(20));
+    EXPECT_FALSE(b.resent_up_to(4));
+    EXPECT_TRUE(b.resent_up_to(5));
+    EXPECT_TRUE(b.resent_up_to(10));
+    EXPECT_TRUE(b.resent_up_to(1000));  // beyond what was sent: up to the newest held
+    b.acknowledge(5);
+    EXPECT_FALSE(b.resent_up_to(10));
+    EXPECT_FALSE(b.resent_up_to(3));  // already acknowledged
+}

@@ -57,7 +57,6 @@ struct config {
     std::chrono::milliseconds shutdown_linger{2000};
 };
 
-/// What the reliable layer did (per endpoint, all sessions).
 /// What a session's congestion control stands at (for observers and reports).
 struct congestion_state {
     std::size_t window = 0;           ///< the controller's congestion window, bytes
@@ -67,6 +66,7 @@ struct congestion_state {
     duration min_rtt{};               ///< zero before a sample
 };
 
+/// What the reliable layer did (per endpoint, all sessions).
 struct stats {
     std::uint64_t delivered = 0;          ///< DATA packets delivered in order
     std::uint64_t buffered = 0;           ///< packets that arrived out of order
@@ -76,6 +76,8 @@ struct stats {
     std::uint64_t probes = 0;             ///< tail-loss probes (resends or ack-soliciting KEEP_ALIVEs)
     std::uint64_t requests_ignored = 0;   ///< requests for numbers not in the send buffer, or too soon
     std::uint64_t requests_deferred = 0;  ///< request rounds cut short by the request budget
+    std::uint64_t spurious_requests = 0;  ///< requested packets that arrived sooner than an
+                                          ///< answer could (reordered, not lost)
     std::uint64_t beyond_window = 0;      ///< authentic packets past the receive window (dropped)
     std::uint64_t path_probes = 0;        ///< wire v2: probes sent to a candidate address
     std::uint64_t candidate_answers = 0;  ///< requests from a candidate address served there

@@ -114,12 +114,17 @@ public:
         if (to > end_) end_ = to;
     }
 
-    /// When a missing `pn` was requested, if it was requested exactly once (an RTT sample
-    /// when it now arrives; with several requests the answer is ambiguous).
-    [[nodiscard]] std::optional<time_point> first_request(std::uint64_t pn) const noexcept {
+    /// When a missing `pn` was first requested, if it was.
+    [[nodiscard]] std::optional<time_point> requested_at(std::uint64_t pn) const noexcept {
         const slot& s = at(pn);
-        if (s.pn != pn || s.state != slot_state::missing || s.requests != 1) return std::nullopt;
+        if (s.pn != pn || s.state != slot_state::missing || s.requests == 0) return std::nullopt;
         return s.first_request;
+    }
+    /// Whether a missing `pn` was requested exactly once (its arrival is then an RTT sample;
+    /// with several requests the answer is ambiguous).
+    [[nodiscard]] bool requested_once(std::uint64_t pn) const noexcept {
+        const slot& s = at(pn);
+        return s.pn == pn && s.state == slot_state::missing && s.requests == 1;
     }
 
     [[nodiscard]] bool is_stored(std::uint64_t pn) const noexcept {

@@ -97,6 +97,17 @@ public:
         return acknowledge(ack, [](std::size_t, const congestion::packet_rate_state&) noexcept {});
     }
 
+    /// Whether a packet up to `ack` that is still held was sent again: an acknowledgement
+    /// reaching over it waited for the repair, so its timing is no RTT sample.
+    [[nodiscard]] bool resent_up_to(std::uint64_t ack) const noexcept {
+        if (!started_ || ack < base_) return false;
+        const std::uint64_t to = ack >= next_ ? next_ : ack + 1;
+        for (std::uint64_t pn = base_; pn < to; ++pn) {  // bounded by capacity
+            if (at(pn).resent_at != time_point{}) return true;
+        }
+        return false;
+    }
+
     [[nodiscard]] bool contains(std::uint64_t pn) const noexcept {
         return started_ && pn >= base_ && pn < next_;
     }

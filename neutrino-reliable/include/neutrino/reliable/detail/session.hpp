@@ -186,9 +186,7 @@ public:
         const std::uint64_t arrived_before = arrivals_++;
         note_arrival(now);
         if (e.type == core::packet_type::keep_alive) on_keep_alive(e, port, now);
-        if (auto asked = rx_.first_request(pn)) {
-            sample_rtt(port, now - *asked, now);  // the answer to our only request: an RTT sample
-        }
+        if (const auto asked = rx_.requested_at(pn)) judge_request(port, pn, now - *asked, now, st);
         if (pn != rx_.expected()) ++st.buffered;
         const bool raw = raw_data_ && e.type == core::packet_type::data;
         rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now, arrived_before);
@@ -326,6 +324,8 @@ private:
     static constexpr std::size_t control_reserve = 4096;
     static constexpr std::uint64_t reorder_threshold = 3;
     static constexpr std::uint64_t burst_reach = 16;  ///< see request_missing
+    static constexpr unsigned reorder_persist = 16;     ///< see judge_request
+    static constexpr unsigned max_reorder_quarters = 8;  ///< see reorder_wait
 
     // The timestamp of a KEEP_ALIVE this side originates. The client's clock; the server
     // repeats the newest client timestamp it received instead of its own clock: the client
@@ -437,6 +437,35 @@ private:
         }
     }
 
+    /// How long a gap may be reordering before it is requested: a quarter RTT (at least 1 ms),
+    /// widened by a quarter per request that proved spurious, up to two RTTs (RFC 8985 §6.2's
+    /// reordering window, kept by the receiver because the requests are its; RACK stops at one
+    /// RTT, but a reorder delay of about one RTT would then still be requested half the time).
+    [[nodiscard]] duration reorder_wait() const noexcept {
+        return std::max<duration>(rtt() * reorder_quarters_ / 4, std::chrono::milliseconds(1));
+    }
+
+    /// Requested packet `pn` arrived `since_request` after its first request. An answer takes a
+    /// round trip; one that came sooner than the minimum RTT (or at once, before any RTT is
+    /// known) was the original, reordered, not lost: the request was spurious, so gaps wait
+    /// longer, and it is no RTT sample (a zero sample would pull the RTT, and every timer
+    /// derived from it, to nothing). After `reorder_persist` answers in a row that were real,
+    /// the wait narrows back to a quarter.
+    template <class Port>
+    void judge_request(Port& port, std::uint64_t pn, duration since_request, time_point now,
+                       stats& st) {
+        if (since_request <= duration::zero() || since_request < rtt_est_.min_rtt()) {
+            ++st.spurious_requests;
+            reordering_seen_ = true;
+            reorder_quarters_ = std::min(reorder_quarters_ + 1, max_reorder_quarters);
+            genuine_answers_ = 0;
+            return;
+        }
+        if (++genuine_answers_ >= reorder_persist) reorder_quarters_ = 1;
+        // the answer to our only request: an RTT sample
+        if (rx_.requested_once(pn)) sample_rtt(port, since_request, now);
+    }
+
     template <class Port>
     void sample_rtt(Port& port, duration sample, time_point now) {
         if (sample < duration::zero() || sample > std::chrono::seconds(60)) return;
@@ -458,10 +487,14 @@ private:
         const std::size_t in_flight_before = tx_.bytes_in_flight();
         // the newest packet this acknowledgement covers, for the controller's recovery periods
         const time_point newest_sent = tx_.contains(ack) ? tx_.sent_at(ack) : time_point{};
-        // Without an echoed timestamp (the server, or a sub-millisecond echo), the controller's RTT
-        // sample is the time from sending the newest acknowledged packet to its acknowledgement,
-        // the peer's acknowledgement delay included; never from a packet sent again (Karn).
-        const bool timed = newest_sent != time_point{} && tx_.resent_at(ack) == time_point{} && newest_sent <= now;
+        // Without an echoed timestamp (the server, or a sub-millisecond echo), the RTT sample is
+        // the time from sending the newest acknowledged packet to its acknowledgement, the
+        // peer's acknowledgement delay included. Only from DATA, which the peer acknowledges
+        // within its ack_delay (a KEEP_ALIVE waits for the peer's next acknowledgement, however
+        // late), and only when nothing it covers was sent again: the acknowledgement is
+        // cumulative, so one that reaches over a repaired gap waited for the repair (Karn).
+        const bool timed = newest_sent != time_point{} && newest_sent <= now && !tx_.is_control(ack) &&
+                           !tx_.resent_up_to(ack);
         const auto on_delivered = [this, now](std::size_t size, const congestion::packet_rate_state& r) noexcept {
             sampler_.on_acknowledged(r, size, now);
         };
@@ -487,6 +520,12 @@ private:
                 sample_rtt(port, std::chrono::milliseconds(at - echoed), now);
             }
             last_echoed_ = std::max(last_echoed_, echoed);
+        } else if (timed) {
+            // The server has no echoes: the acknowledgement timing is its RTT sample (the peer's
+            // acknowledgement delay included, which errs on the long side). Without it the
+            // server's RTT came only from answers to its requests, which reordering makes
+            // arbitrarily short.
+            sample_rtt(port, now - newest_sent, now);
         }
         if (acked > 0) {
             congestion::ack_sample sample;
@@ -566,16 +605,18 @@ private:
             }
             // A gap may be reordering: request once three later packets arrived, or once a
             // packet more than three numbers later arrived (QUIC's packet threshold) within a
-            // burst's reach of it, or after a quarter RTT (at least 1 ms), whichever is first.
-            // The reach keeps one packet numbered far ahead one piece of evidence: it makes only
-            // the numbers just below it overdue, not every number down to the edge.
+            // burst's reach of it, or after the reorder wait, whichever is first. The reach keeps
+            // one packet numbered far ahead one piece of evidence: it makes only the numbers
+            // just below it overdue, not every number down to the edge. Once a request proved
+            // spurious, only the (widened) wait counts, as RACK does (RFC 8985 §6.2).
             const std::uint64_t behind = rx_.end() - s.pn;
-            const bool overdue = !cfg_.tolerate_reordering || arrivals_ - s.arrivals_at >= reorder_threshold ||
-                                 (behind > reorder_threshold && behind <= reorder_threshold + burst_reach) ||
-                                 now - s.missing_since >= std::max<duration>(rtt() / 4, std::chrono::milliseconds(1));
+            const bool counted = !reordering_seen_ &&
+                                 (arrivals_ - s.arrivals_at >= reorder_threshold ||
+                                  (behind > reorder_threshold && behind <= reorder_threshold + burst_reach));
+            const time_point waited = s.missing_since + reorder_wait();
+            const bool overdue = !cfg_.tolerate_reordering || counted || now >= waited;
             if (!overdue && s.requests == 0) {
-                const time_point due = s.missing_since + std::max<duration>(rtt() / 4, std::chrono::milliseconds(1));
-                if (!next || due < *next) next = due;
+                if (!next || waited < *next) next = waited;
                 return;
             }
             if (s.next_request <= now && sent < cfg_.max_requests_per_round &&
@@ -663,6 +704,10 @@ private:
     std::size_t requests_epoch_ = 0;
     time_point epoch_start_{};
     bool refusal_reported_ = false;
+    // reordering (see reorder_wait, judge_request)
+    bool reordering_seen_ = false;
+    unsigned reorder_quarters_ = 1;
+    unsigned genuine_answers_ = 0;
     // wire v2 path validation (server): a candidate address, and the probe sent only there
     bool candidate_ = false;
     std::optional<std::uint64_t> probe_pn_;
