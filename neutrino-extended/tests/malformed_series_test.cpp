@@ -41,9 +41,11 @@ struct raw_pair {
         c.dialect = neutrino::extended::wire_dialect;
         return c;
     }
-    // Sends (keyword, payload) DATA packets in order, then lets them arrive.
+    // Sends (keyword, payload) DATA packets in order, each once the server's congestion
+    // window and pacer have room for it, then lets them arrive.
     void send(const std::vector<std::pair<std::uint32_t, std::vector<std::byte>>>& packets) {
         for (const auto& [k, p] : packets) {
+            for (int i = 0; i < 2000 && !server.can_send(client.session_id()); ++i) sim.run_for(1ms);
             auto r = server.send_encoded(client.session_id(), k, p, sim.now());
             ASSERT_TRUE(r) << r.error().message();
             sim.flush();

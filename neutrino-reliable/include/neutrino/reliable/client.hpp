@@ -13,23 +13,24 @@
 #include <utility>
 
 #include "neutrino/congestion/controller.hpp"
-#include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/ring.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/congestion.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
 
 namespace neutrino::reliable {
 
-/// `Controller`: the congestion-control policy of the session (`congestion::fixed_window`, a
-/// fixed window of `config::send_window` datagrams, unless told otherwise).
+/// `Controller`: the congestion-control policy of the session (`reliable::default_controller`,
+/// BBRv3, unless told otherwise; `congestion::fixed_window` is the fixed window of
+/// `config::send_window` datagrams the layer had before congestion control).
 template <core::client_connection Next = core::basic_client<>,
-          congestion::congestion_controller Controller = congestion::fixed_window>
+          congestion::congestion_controller Controller = reliable::default_controller>
 class basic_client {
 public:
     using event_type = core::event;

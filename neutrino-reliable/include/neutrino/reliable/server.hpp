@@ -16,13 +16,13 @@
 #include <vector>
 
 #include "neutrino/congestion/controller.hpp"
-#include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/ring.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/reliable/congestion.hpp"
 #include "neutrino/reliable/error.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
@@ -32,7 +32,7 @@ namespace neutrino::reliable {
 
 /// `Controller`: the congestion-control policy of each session (see basic_client).
 template <core::server_connection Next = core::basic_server<>,
-          congestion::congestion_controller Controller = congestion::fixed_window>
+          congestion::congestion_controller Controller = reliable::default_controller>
 class basic_server {
 public:
     using event_type = core::event;
