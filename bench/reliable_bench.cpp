@@ -80,7 +80,7 @@ struct options {
     bool solicit_on_full = false;       ///< experiment: emulate the proposed after_send change
     std::size_t solicit_every = 0;      ///< experiment: also solicit after this many DATA packets
     std::string stacks = "both";
-    std::string cc = "fixed";           ///< the reliable stack's congestion controller
+    std::string cc = "bbr";             ///< the reliable stack's congestion controller (its default)
     std::string json;
 };
 
