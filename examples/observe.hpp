@@ -112,6 +112,9 @@ public:
     void on_rtt_sample(std::uint64_t sid, core::role side, duration rtt, time_point now) {
         if (log_) log_->on_rtt_sample(sid, side, rtt, now);
     }
+    void on_congestion(std::uint64_t sid, core::role side, const core::congestion_info& info, time_point now) {
+        if (log_) log_->on_congestion(sid, side, info, now);
+    }
     void on_refused(std::uint64_t sid, core::role side, core::refusal what, const peer_address& peer,
                     time_point now) {
         if (log_) log_->on_refused(sid, side, what, peer, now);

@@ -120,6 +120,20 @@ void jsonl_observer::on_rtt_sample(std::uint64_t session_id, core::role side, du
                  static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(rtt).count()));
 }
 
+void jsonl_observer::on_congestion(std::uint64_t session_id, core::role side,
+                                   const core::congestion_info& info, time_point now) {
+    const auto ns = [](duration d) {
+        return static_cast<long long>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+    };
+    std::fprintf(s_->out,
+                 R"({"t":%lld,"ev":"cc","role":"%s","sid":"%016llx","cwnd":%zu,"inflight":%zu,"pacing":%.0f,)"
+                 R"("srtt_ns":%lld,"min_rtt_ns":%lld,"cc_state":"%s"})" "\n",
+                 state::ns(now), state::role_name(static_cast<int>(side)),
+                 static_cast<unsigned long long>(session_id), info.window, info.bytes_in_flight,
+                 info.pacing_rate, ns(info.smoothed_rtt), ns(info.min_rtt),
+                 info.state != nullptr ? info.state : "");
+}
+
 void jsonl_observer::on_refused(std::uint64_t session_id, core::role side, core::refusal what,
                                 const peer_address& peer, time_point now) {
     std::fprintf(s_->out, R"({"t":%lld,"ev":"refused","role":"%s","sid":"%016llx","what":"%s","peer":"%s"})" "\n",

@@ -132,6 +132,9 @@ struct session_data {
     std::map<std::string, series> seq;  // by series name
     std::map<std::string, std::map<long long, double>> goodput_bins;  // role → bin → bytes
     std::map<std::string, series> rtt;
+    std::map<std::string, series> window;  // cwnd-<role>, inflight-<role> (kB)
+    std::map<std::string, series> pacing;  // pacing-<role> (kB/s)
+    std::map<std::string, std::string> cc_state;  // role → the controller's last state
     std::map<std::string, std::uint64_t> counters;
     std::map<std::string, std::uint64_t> highest_pn;  // per receiving role
     std::vector<std::string> states;
@@ -281,6 +284,28 @@ std::string render_report(std::string_view jsonl, std::string_view title,
             sr.colour = "#e377c2";
             sr.marks = false;
             sr.points.push_back({t, static_cast<double>(number<long long>(e, "rtt_ns")) / 1e6});
+        } else if (ev == "cc") {
+            auto line = [&](std::map<std::string, series>& m, const std::string& name, const char* colour,
+                            double y) {
+                series& sr = m[name];
+                sr.name = name;
+                sr.colour = colour;
+                sr.marks = false;
+                sr.points.push_back({t, y});
+            };
+            const bool client = role == "client";
+            line(s.window, "cwnd-" + role, client ? "#1f77b4" : "#9467bd",
+                 static_cast<double>(number<std::uint64_t>(e, "cwnd")) / 1000.0);
+            line(s.window, "inflight-" + role, client ? "#aec7e8" : "#c5b0d5",
+                 static_cast<double>(number<std::uint64_t>(e, "inflight")) / 1000.0);
+            line(s.pacing, "pacing-" + role, client ? "#1f77b4" : "#9467bd",
+                 static_cast<double>(number<long long>(e, "pacing")) / 1000.0);
+            const std::string cc = get(e, "cc_state");
+            std::string& last = s.cc_state[role];
+            if (!cc.empty() && cc != last) {
+                s.states.push_back(num(t) + " s: " + role + " congestion control " + (last.empty() ? "" : last + " → ") + cc);
+                last = cc;
+            }
         } else if (ev == "state") {
             s.states.push_back(num(t) + " s: " + get(e, "from") + " → " + get(e, "to"));
         }
@@ -325,6 +350,13 @@ std::string render_report(std::string_view jsonl, std::string_view title,
             o += "<h3>RTT</h3>\n<p class=\"empty\">No RTT samples (this layer does not measure RTT).</p>\n";
         } else {
             o += plot("RTT (ms)", rt, "time (s)", "ms");
+        }
+        if (!s.window.empty()) {
+            std::vector<const series*> w, pr;
+            for (auto& [n, sr] : s.window) w.push_back(&sr);
+            for (auto& [n, sr] : s.pacing) pr.push_back(&sr);
+            o += plot("Congestion window and bytes in flight (kB)", w, "time (s)", "kB");
+            o += plot("Pacing rate (kB/s; 0: unpaced)", pr, "time (s)", "kB/s");
         }
         o += "<h3>Counters</h3>\n<table class=\"counters\">\n";
         for (auto& [name, v] : s.counters) {

@@ -107,6 +107,13 @@ TEST(jsonl_observer, logs_events_and_the_report_draws_them) {
         // What a later layer reports reaches the log through the fanout.
         p.client.observer().on_rtt_sample(p.client.session_id(), nc::role::client, std::chrono::milliseconds(12), p.link.now());
         p.client.observer().on_packet_lost(p.client.session_id(), nc::role::client, std::uint64_t{99}, p.link.now());
+        nc::congestion_info cc{.window = 24000, .pacing_rate = 1.5e6, .bytes_in_flight = 12000,
+                               .smoothed_rtt = std::chrono::milliseconds(12), .min_rtt = std::chrono::milliseconds(10),
+                               .state = "startup"};
+        p.client.observer().on_congestion(p.client.session_id(), nc::role::client, cc, p.link.now());
+        cc.state = "drain";
+        cc.window = 20000;
+        p.client.observer().on_congestion(p.client.session_id(), nc::role::client, cc, p.link.now() + std::chrono::milliseconds(20));
         p.client.observer().on_refused(p.client.session_id(), nc::role::server, nc::refusal::amplification_budget,
                                        client_address, p.link.now());
         j.flush();
@@ -117,6 +124,9 @@ TEST(jsonl_observer, logs_events_and_the_report_draws_them) {
     EXPECT_NE(log.find(R"("type":"DATA","code":71)"), std::string::npos);
     EXPECT_NE(log.find(R"("ev":"state")"), std::string::npos);
     EXPECT_NE(log.find(R"("ev":"rtt")"), std::string::npos);
+    EXPECT_NE(log.find(R"("ev":"cc","role":"client")"), std::string::npos) << log;
+    EXPECT_NE(log.find(R"("cwnd":24000,"inflight":12000,"pacing":1500000,"srtt_ns":12000000,"min_rtt_ns":10000000,"cc_state":"startup")"),
+              std::string::npos) << log;
     EXPECT_NE(log.find(R"("ev":"refused","role":"server")"), std::string::npos) << log;
     EXPECT_NE(log.find(R"("what":"amplification_budget")"), std::string::npos);
     std::vector<std::string> problems;
@@ -128,6 +138,11 @@ TEST(jsonl_observer, logs_events_and_the_report_draws_them) {
     EXPECT_NE(html.find(R"(data-series="goodput-client")"), std::string::npos);
     EXPECT_NE(html.find(R"(data-series="rtt-client" data-count="1")"), std::string::npos);
     EXPECT_NE(html.find(R"(data-series="lost-client" data-count="1")"), std::string::npos);
+    // the congestion controller beside goodput: window and flight, pacing rate, its states
+    EXPECT_NE(html.find(R"(data-series="cwnd-client" data-count="2")"), std::string::npos) << html;
+    EXPECT_NE(html.find(R"(data-series="inflight-client" data-count="2")"), std::string::npos);
+    EXPECT_NE(html.find(R"(data-series="pacing-client" data-count="2")"), std::string::npos);
+    EXPECT_NE(html.find("client congestion control startup → drain"), std::string::npos);
     EXPECT_EQ(html.find("http://") , html.find("http://www.w3.org"));  // only namespaces, no fetches
     EXPECT_EQ(html.find("<script"), std::string::npos);
     // Well formed: every opened element is closed, in order.

@@ -48,6 +48,7 @@ public:
     result<void> send_request(std::uint64_t, time_point) { return {}; }
     void set_receive_limit(std::uint64_t) {}
     void report_rtt(duration, time_point) {}
+    void report_congestion(const core::congestion_info&, time_point) {}
     void report_refusal(core::refusal, time_point) {}
     [[nodiscard]] time_point last_sent() const noexcept { return {}; }
     [[nodiscard]] time_point last_received() const noexcept { return {}; }
@@ -100,6 +101,7 @@ public:
     result<void> validate_path(std::uint64_t, time_point) { return {}; }
     void set_receive_limit(std::uint64_t, std::uint64_t) {}
     void report_rtt(std::uint64_t, duration, time_point) {}
+    void report_congestion(std::uint64_t, const core::congestion_info&, time_point) {}
     void report_refusal(std::uint64_t, core::refusal, time_point) {}
     void drop_session(std::uint64_t, time_point) {}
     void shutdown(time_point) {}

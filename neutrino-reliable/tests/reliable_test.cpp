@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -124,6 +125,54 @@ TEST(reliable, rtt_samples_reach_the_observer) {
     const auto& samples = *p.client.next_layer().observer().samples;
     ASSERT_GE(samples.size(), 3U);
     for (auto s : samples) EXPECT_LE(s, std::chrono::milliseconds(3));
+}
+
+namespace {
+struct congestion_log : nc::null_observer {
+    struct entry {
+        nc::congestion_info info;
+        neutrino::time_point at;
+    };
+    std::shared_ptr<std::vector<entry>> reports = std::make_shared<std::vector<entry>>();
+    void on_congestion(std::uint64_t, nc::role, const nc::congestion_info& i, neutrino::time_point now) {
+        reports->push_back({i, now});
+    }
+};
+}  // namespace
+
+// The observer hears where the sender's controller stands (bbr by default): its window, rate,
+// flight, RTT and state, at most once per RTT (10 ms at least), never per acknowledgement.
+TEST(reliable, congestion_state_reaches_the_observer_once_per_rtt) {
+    using observed_server =
+        nr::basic_server<nc::basic_server<nc::wire::v2, congestion_log, neutrino::seeded_random>>;
+    using pair = neutrino::test::basic_pair<client_t, observed_server>;
+    pair p;
+    ASSERT_TRUE(p.client.connect(p.link.now()));
+    ASSERT_TRUE(p.link.run_until([&] { return p.server.can_send(p.client.session_id()); }, 30s));
+    const auto sid = p.client.session_id();
+    std::size_t sent = 0;
+    const auto until = p.link.now() + 1s;
+    while (p.link.now() < until) {  // a bulk transfer for a second
+        while (p.server.can_send(sid) && p.server.send(sid, nc::words(std::string(1000, 'x')), p.link.now())) ++sent;
+        p.link.run_for(1ms);
+    }
+    const auto& reports = *p.server.next_layer().observer().reports;
+    ASSERT_GE(reports.size(), 10U);
+    std::set<std::string> states;
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        const auto& r = reports[i];
+        EXPECT_GT(r.info.window, 0U);
+        EXPECT_GT(r.info.pacing_rate, 0.0);  // bbr paces
+        states.insert(r.info.state);
+        if (i > 0) {
+            EXPECT_GE(r.at - reports[i - 1].at, 10ms);
+        }
+    }
+    EXPECT_TRUE(states.contains("startup")) << "the first reports are bbr's startup";
+    for (const auto& s : states) {
+        EXPECT_TRUE(s == "startup" || s == "drain" || s.starts_with("probe_")) << s;
+    }
+    EXPECT_GT(sent, 1000U);
 }
 
 // A server shutdown reaches the application (server_shutdown, then closed after draining),

@@ -2,7 +2,7 @@
 /// \file
 /// `fanout<O...>`: one observer that forwards every call to several, in order. Optional
 /// members (`on_session_keys`, `on_handshake_hash`, and those later layers report: `on_packet_lost`,
-/// `on_packet_retransmitted`, `on_rtt_sample`, signatures as in terminal_observer.hpp) reach
+/// `on_packet_retransmitted`, `on_rtt_sample`, `on_congestion`, signatures as in terminal_observer.hpp) reach
 /// only the observers that have them.
 ///
 ///     monitor::fanout<terminal_observer, recording_observer> obs{term, rec};
@@ -74,6 +74,13 @@ public:
         each([&](auto& o) {
             if constexpr (requires { o.on_rtt_sample(sid, side, rtt, now); }) {
                 o.on_rtt_sample(sid, side, rtt, now);
+            }
+        });
+    }
+    void on_congestion(std::uint64_t sid, core::role side, const core::congestion_info& info, time_point now) {
+        each([&](auto& o) {
+            if constexpr (requires { o.on_congestion(sid, side, info, now); }) {
+                o.on_congestion(sid, side, info, now);
             }
         });
     }

@@ -6,7 +6,7 @@
 /// | field | meaning |
 /// |---|---|
 /// | `t` | steady-clock time of the event, nanoseconds (only differences matter) |
-/// | `ev` | `send`, `recv`, `drop`, `state`, `lost`, `retr`, `rtt` |
+/// | `ev` | `send`, `recv`, `drop`, `state`, `lost`, `retr`, `rtt`, `cc` |
 /// | `role` | `client` or `server` (`drop`/`state`: as learnt from packets, else absent) |
 /// | `sid` | session id, 16 hex digits (a string: JSON numbers lose 64-bit precision) |
 /// | `type`, `code` | packet type name and code (`send`, `recv`, `retr`) |
@@ -15,6 +15,7 @@
 /// | `reason` | `drop`: the error message |
 /// | `from`, `to` | `state`: state names |
 /// | `rtt_ns` | `rtt`: the sample |
+/// | `cwnd`, `inflight`, `pacing`, `srtt_ns`, `min_rtt_ns`, `cc_state` | `cc`: congestion window and bytes in flight (bytes), pacing rate (bytes/s, 0: unpaced), smoothed and minimum RTT, the controller's state name |
 ///
 /// Later layers' members as in `terminal_observer`. Copies share the file. Not thread-safe.
 
@@ -50,6 +51,8 @@ public:
                         time_point now);
     void on_packet_retransmitted(const core::packet_info& info, time_point now);
     void on_rtt_sample(std::uint64_t session_id, core::role side, duration rtt, time_point now);
+    void on_congestion(std::uint64_t session_id, core::role side, const core::congestion_info& info,
+                       time_point now);
     /// A refusal to protect a peer or the machine (core::refusal): counted per session.
     void on_refused(std::uint64_t session_id, core::role side, core::refusal what, const peer_address& peer,
                     time_point now);

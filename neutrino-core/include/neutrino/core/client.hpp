@@ -165,6 +165,9 @@ public:
     void report_rtt(duration rtt, time_point now) {
         report_rtt_sample(observer_, session_.id, role::client, rtt, now);
     }
+    void report_congestion(const congestion_info& info, time_point now) {
+        report_congestion_to(observer_, session_.id, role::client, info, now);
+    }
 
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(refusal what, time_point now) {

@@ -34,6 +34,7 @@
 /// | `c.send_request(pn, now)` | `result<void>` | queues an unnumbered REQUEST_RETRANSMISSION for `pn` |
 /// | `c.set_receive_limit(pn)` | any (discarded) | accept no peer packet numbered above `pn` (the receive window) |
 /// | `c.report_rtt(rtt, now)` | any (discarded) | an RTT sample the layer above measured, for the observer |
+/// | `c.report_congestion(info, now)` | any (discarded) | where the layer above's congestion controller stands (`congestion_info`), for the observer |
 /// | `c.report_refusal(what, now)` | any (discarded) | a refusal the layer above made, for the observer |
 /// | `cc.last_sent()`, `cc.last_received()` | `time_point` (noexcept) | when a datagram was last queued / a packet last accepted (keep-alive timing) |
 /// | `cc.state()` | `session_state` (noexcept) | the session's state |
@@ -58,6 +59,7 @@
 /// | `s.validate_path(id, now)` | `result<void>` | the peer acknowledged a probe from the candidate address: the session moves there |
 /// | `s.set_receive_limit(id, pn)` | any (discarded) | as the client's |
 /// | `s.report_rtt(id, rtt, now)` | any (discarded) | as the client's |
+/// | `s.report_congestion(id, info, now)` | any (discarded) | as the client's |
 /// | `s.report_refusal(id, what, now)` | any (discarded) | as the client's |
 /// | `s.drop_session(id, now)` | any (discarded) | ends the session (a `closed` event follows) |
 /// | `s.shutdown(now)` | any (discarded) | sends SERVER_SHUTDOWN to every session and accepts no new one |
@@ -100,7 +102,8 @@ template <class C>
 concept client_connection =
     datagram_layer<C> && std::same_as<typename C::event_type, event> &&
     requires(C& c, const C& cc, time_point now, packet_type t, word_list w, std::uint32_t k,
-             std::span<const std::byte> b, std::uint64_t pn, duration rtt, refusal what) {
+             std::span<const std::byte> b, std::uint64_t pn, duration rtt, refusal what,
+             const congestion_info& info) {
         { c.connect(now) } -> std::same_as<result<void>>;
         c.close(now);
         { c.send_packet(t, w, now) } -> std::same_as<result<std::uint64_t>>;
@@ -110,6 +113,7 @@ concept client_connection =
         { c.send_request(pn, now) } -> std::same_as<result<void>>;
         c.set_receive_limit(pn);
         c.report_rtt(rtt, now);
+        c.report_congestion(info, now);
         c.report_refusal(what, now);
         { cc.last_sent() } noexcept -> std::same_as<time_point>;
         { cc.last_received() } noexcept -> std::same_as<time_point>;
@@ -126,7 +130,8 @@ concept server_connection =
     datagram_layer<S> && std::same_as<typename S::event_type, event> &&
     requires(S& s, const S& cs, time_point now, std::uint64_t id, packet_type t, word_list w,
              std::uint32_t k, std::span<const std::byte> b, std::uint64_t pn, bool cand,
-             duration rtt, refusal what, void (*f)(std::uint64_t, session_state)) {
+             duration rtt, refusal what, const congestion_info& info,
+             void (*f)(std::uint64_t, session_state)) {
         { s.send_packet(id, t, w, now) } -> std::same_as<result<std::uint64_t>>;
         { s.send_encoded(id, k, b, now) } -> std::same_as<result<std::uint64_t>>;
         { s.reseal(id, pn, t, w, now, cand) } -> std::same_as<result<void>>;
@@ -136,6 +141,7 @@ concept server_connection =
         { s.validate_path(id, now) } -> std::same_as<result<void>>;
         s.set_receive_limit(id, pn);
         s.report_rtt(id, rtt, now);
+        s.report_congestion(id, info, now);
         s.report_refusal(id, what, now);
         s.drop_session(id, now);
         s.shutdown(now);

@@ -117,6 +117,12 @@ public:
             return result<void>{};
         });
     }
+    void report_congestion(std::uint64_t id, const congestion_info& info, time_point now) {
+        (void)route(id, [&](auto& m) {
+            m.report_congestion(id, info, now);
+            return result<void>{};
+        });
+    }
     void set_receive_limit(std::uint64_t id, std::uint64_t max_pn) noexcept {
         if (version_of(id) == 3) {
             v3_.set_receive_limit(id, max_pn);

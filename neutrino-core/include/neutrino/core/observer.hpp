@@ -21,6 +21,7 @@
 /// | `on_session_keys(session_id, side, keys, now)` | a session's keys are in use (client: HELLO2 accepted; server: HELLO1 accepted). For key logs; `keys.rx`/`keys.tx` are the reporting side's directions. Long-term keys are never passed. |
 /// | `on_packet_retransmitted(info, now)` | a stored datagram was queued again, byte for byte (`info.wire`; `info.packet_number` as the layer above knows it) |
 /// | `on_rtt_sample(session_id, side, rtt, now)` | a layer above measured a round-trip time |
+/// | `on_congestion(session_id, side, info, now)` | a layer above reports where its congestion controller stands (`congestion_info`: window, pacing rate, bytes in flight, RTT, controller state), at most about once per RTT |
 /// | `on_refused(session_id, side, what, peer, now)` | a layer held something back to protect a peer or itself (`refusal`): a send to an unvalidated address over its 3× budget, a retransmission request over the request budget, a migration to an address that was never validated |
 /// | `on_handshake_hash(session_id, side, hash, now)` | wire v3 only, before `on_session_keys` for the same session: the final Noise handshake hash `h` (64 bytes, not secret). For key logs (neutrino-v3.md §16.3); it also tells that the keys which follow are v3 phase-0 keys |
 ///
@@ -38,6 +39,17 @@
 #include "neutrino/core/words.hpp"
 
 namespace neutrino::core {
+
+/// Where a layer's congestion controller stands, for observers (plain data: the layer and its
+/// controller are the reporter's business, core only carries the figures).
+struct congestion_info {
+    std::size_t window = 0;           ///< congestion window, bytes
+    double pacing_rate = 0.0;         ///< bytes per second; 0: unpaced
+    std::size_t bytes_in_flight = 0;  ///< sent and not yet acknowledged, bytes
+    duration smoothed_rtt{};
+    duration min_rtt{};               ///< zero before a sample
+    const char* state = "";           ///< the controller's state (e.g. BBR's "probe_bw_up"); static storage
+};
 
 /// Which side of the handshake a machine plays.
 enum class role : std::uint8_t { client, server };
@@ -117,6 +129,15 @@ template <class O>
 void report_rtt_sample(O& o, std::uint64_t session_id, role side, duration rtt, time_point now) {
     if constexpr (requires { o.on_rtt_sample(session_id, side, rtt, now); }) {
         o.on_rtt_sample(session_id, side, rtt, now);
+    }
+}
+
+/// Reports a congestion controller's state to an observer that wants it (see the table above).
+template <class O>
+void report_congestion_to(O& o, std::uint64_t session_id, role side, const congestion_info& info,
+                          time_point now) {
+    if constexpr (requires { o.on_congestion(session_id, side, info, now); }) {
+        o.on_congestion(session_id, side, info, now);
     }
 }
 

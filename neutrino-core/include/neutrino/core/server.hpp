@@ -224,6 +224,9 @@ public:
     void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
         report_rtt_sample(observer_, session_id, role::server, rtt, now);
     }
+    void report_congestion(std::uint64_t session_id, const congestion_info& info, time_point now) {
+        report_congestion_to(observer_, session_id, role::server, info, now);
+    }
 
     /// Accept no packet number above `max_pn` from this session (dropped as outside_window).
     void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {

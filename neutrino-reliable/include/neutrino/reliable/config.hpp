@@ -64,6 +64,7 @@ struct congestion_state {
     std::size_t bytes_in_flight = 0;  ///< DATA sent and not yet acknowledged, bytes
     duration smoothed_rtt{};          ///< RFC 9002 smoothed RTT (the initial RTT before a sample)
     duration min_rtt{};               ///< zero before a sample
+    const char* state = "";           ///< the controller's state, if it has named ones (bbr's)
 };
 
 /// What the reliable layer did (per endpoint, all sessions).

@@ -38,4 +38,18 @@ enum class bbr_state : std::uint8_t {
     probe_rtt,        ///< ProbeRTT: inflight cut to half a BDP to measure min_rtt again
 };
 
+/// The state's name as the draft writes it, lower case (static storage).
+[[nodiscard]] constexpr const char* to_string(bbr_state s) noexcept {
+    switch (s) {
+        case bbr_state::startup: return "startup";
+        case bbr_state::drain: return "drain";
+        case bbr_state::probe_bw_down: return "probe_bw_down";
+        case bbr_state::probe_bw_cruise: return "probe_bw_cruise";
+        case bbr_state::probe_bw_refill: return "probe_bw_refill";
+        case bbr_state::probe_bw_up: return "probe_bw_up";
+        case bbr_state::probe_rtt: return "probe_rtt";
+    }
+    return "";
+}
+
 }  // namespace neutrino::congestion

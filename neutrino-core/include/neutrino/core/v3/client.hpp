@@ -218,6 +218,9 @@ public:
     void report_rtt(duration rtt, time_point now) {
         report_rtt_sample(observer_, s_.id, core::role::client, rtt, now);
     }
+    void report_congestion(const core::congestion_info& info, time_point now) {
+        report_congestion_to(observer_, s_.id, core::role::client, info, now);
+    }
 
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(core::refusal what, time_point now) {

@@ -251,6 +251,9 @@ public:
     void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
         report_rtt_sample(observer_, session_id, core::role::server, rtt, now);
     }
+    void report_congestion(std::uint64_t session_id, const core::congestion_info& info, time_point now) {
+        report_congestion_to(observer_, session_id, core::role::server, info, now);
+    }
 
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(std::uint64_t session_id, core::refusal what, time_point now) {

@@ -36,6 +36,7 @@ struct client_port {
     result<void> validate_path(time_point) { return fail(core::errc::not_connected); }
     void set_receive_limit(std::uint64_t pn) { c.set_receive_limit(pn); }
     void report_rtt(duration rtt, time_point now) { c.report_rtt(rtt, now); }
+    void report_congestion(const core::congestion_info& info, time_point now) { c.report_congestion(info, now); }
     void report_refusal(core::refusal what, time_point now) { c.report_refusal(what, now); }
     [[nodiscard]] time_point last_sent() const { return c.last_sent(); }
     [[nodiscard]] time_point last_received() const { return c.last_received(); }
@@ -63,6 +64,7 @@ struct server_port {
     result<void> validate_path(time_point now) { return s.validate_path(id, now); }
     void set_receive_limit(std::uint64_t pn) { s.set_receive_limit(id, pn); }
     void report_rtt(duration rtt, time_point now) { s.report_rtt(id, rtt, now); }
+    void report_congestion(const core::congestion_info& info, time_point now) { s.report_congestion(id, info, now); }
     void report_refusal(core::refusal what, time_point now) { s.report_refusal(id, what, now); }
     [[nodiscard]] time_point last_sent() const { return time_point{}; }      // unused (client rule)
     [[nodiscard]] time_point last_received() const { return time_point{}; }  // unused (client rule)

@@ -118,7 +118,9 @@ public:
     }
     [[nodiscard]] const Controller& controller() const noexcept { return cc_; }
     [[nodiscard]] congestion_state congestion() const noexcept {
-        return {cc_.window(), cc_.pacing_rate(), tx_.bytes_in_flight(), rtt_est_.smoothed(), rtt_est_.min_rtt()};
+        const char* state = "";
+        if constexpr (requires { to_string(cc_.state()); }) state = to_string(cc_.state());
+        return {cc_.window(), cc_.pacing_rate(), tx_.bytes_in_flight(), rtt_est_.smoothed(), rtt_est_.min_rtt(), state};
     }
     [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return rtt_est_; }
     [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.data(); }
@@ -466,6 +468,23 @@ private:
         if (rx_.requested_once(pn)) sample_rtt(port, since_request, now);
     }
 
+    /// Tells the observer where the controller stands, at most once per RTT (at least 10 ms
+    /// apart): enough to plot window, rate and state, never a line per acknowledgement.
+    template <class Port>
+    void report_congestion(Port& port, time_point now) {
+        const duration every = std::max<duration>(rtt(), std::chrono::milliseconds(10));
+        if (last_congestion_report_ != time_point{} && now - last_congestion_report_ < every) return;
+        last_congestion_report_ = now;
+        const congestion_state c = congestion();
+        port.report_congestion({.window = c.window,
+                                .pacing_rate = c.pacing_rate,
+                                .bytes_in_flight = c.bytes_in_flight,
+                                .smoothed_rtt = c.smoothed_rtt,
+                                .min_rtt = c.min_rtt,
+                                .state = c.state},
+                               now);
+    }
+
     template <class Port>
     void sample_rtt(Port& port, duration sample, time_point now) {
         if (sample < duration::zero() || sample > std::chrono::seconds(60)) return;
@@ -540,6 +559,7 @@ private:
             sampler_.generate(sample, rtt_est_.min_rtt());
             cc_.on_acknowledged(sample);
             pacer_.set_rate(cc_.pacing_rate(), now);
+            report_congestion(port, now);
         }
     }
 
@@ -585,6 +605,7 @@ private:
             cc_.on_lost(lost);
             stamp_rate(pn, size, now);  // the retransmission is a new transmission for the sampler
             pacer_.set_rate(cc_.pacing_rate(), now);
+            report_congestion(port, now);
             tx_.mark_resent(pn, now);
             ++st.retransmitted;
             if (to_candidate) ++st.candidate_answers;
@@ -683,6 +704,7 @@ private:
     congestion::delivery_rate_sampler sampler_;
     duration last_sample_{};  ///< the RTT sample of the KEEP_ALIVE being handled, zero if none
     time_point last_now_{};   ///< the latest time the session was told (for can_send)
+    time_point last_congestion_report_{};
     std::optional<time_point> next_request_;
     std::error_code failure_;
     std::size_t unacked_received_ = 0;
