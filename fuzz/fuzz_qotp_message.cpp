@@ -28,10 +28,14 @@ namespace qotp = neutrino::qotp;
 using qotp::message_type;
 using qotp::sender;
 
-qotp::shared_secret secret(const char* hex) { return qotp::shared_secret(*qotp::parse_key_hex(hex)); }
+qotp::shared_secret secret(const char* hex) {
+    return qotp::shared_secret(*qotp::parse_key_hex(hex));
+}
 
-const qotp::shared_secret s = secret("3c528e9fd39731b15d10de8feb5f71d3f65b73c993581dedb03315a9ed177730");
-const qotp::shared_secret s0 = secret("1fdc192faa0212a9aae7bb4f41b580227fd5ad3e5d777faae230dfe973f3e805");
+const qotp::shared_secret s =
+    secret("3c528e9fd39731b15d10de8feb5f71d3f65b73c993581dedb03315a9ed177730");
+const qotp::shared_secret s0 =
+    secret("1fdc192faa0212a9aae7bb4f41b580227fd5ad3e5d777faae230dfe973f3e805");
 const std::array<const qotp::shared_secret*, 2> candidates{&s, &s0};
 
 void check(bool ok) {
@@ -43,7 +47,9 @@ void parse(std::span<const std::byte> d) {
     const auto type = qotp::parse_type(d);
     const auto id = qotp::parse_connection_id(d);
     check(type.has_value() == id.has_value());
-    const auto is = [&](message_type t) { return type && *type == t && d.size() >= qotp::min_size(t); };
+    const auto is = [&](message_type t) {
+        return type && *type == t && d.size() >= qotp::min_size(t);
+    };
     check(qotp::parse_init_snd(d).has_value() == is(message_type::init_snd));
     check(qotp::parse_init_rcv(d).has_value() == is(message_type::init_rcv));
     check(qotp::parse_init_crypto_snd(d).has_value() == is(message_type::init_crypto_snd));
@@ -70,9 +76,9 @@ void open_raw(std::span<const std::uint8_t> in) {
         }
         const message_type t = *qotp::parse_type(d);
         const std::size_t h = qotp::header_size(t);
-        const auto resealed = qotp::seal_in_place(copy, h, d.size() - h - qotp::protection_overhead,
-                                                  *candidates[opened->secret_index], opened->sequence_number,
-                                                  qotp::sender_of(t, from));
+        const auto resealed = qotp::seal_in_place(
+            copy, h, d.size() - h - qotp::protection_overhead, *candidates[opened->secret_index],
+            opened->sequence_number, qotp::sender_of(t, from));
         check(resealed.has_value() && *resealed == d.size() && copy == d);
     }
 }
@@ -80,14 +86,17 @@ void open_raw(std::span<const std::uint8_t> in) {
 constexpr message_type encrypted_types[] = {message_type::init_rcv, message_type::init_crypto_snd,
                                             message_type::init_crypto_rcv, message_type::data};
 
-qotp::result<std::size_t> seal(message_type t, std::span<std::byte> out, std::span<const std::byte> payload,
-                               std::uint64_t sn) {
+qotp::result<std::size_t> seal(message_type t, std::span<std::byte> out,
+                               std::span<const std::byte> payload, std::uint64_t sn) {
     const qotp::connection_id id{0x31f82734d9470d7b};
     const qotp::public_key key{};
     switch (t) {
-        case message_type::init_rcv: return qotp::seal_init_rcv(out, id, key, key, payload, s, sn);
-        case message_type::init_crypto_snd: return qotp::seal_init_crypto_snd(out, key, key, payload, s0, sn);
-        case message_type::init_crypto_rcv: return qotp::seal_init_crypto_rcv(out, id, key, payload, s, sn);
+        case message_type::init_rcv:
+            return qotp::seal_init_rcv(out, id, {key, key}, payload, s, sn);
+        case message_type::init_crypto_snd:
+            return qotp::seal_init_crypto_snd(out, {key, key}, payload, s0, sn);
+        case message_type::init_crypto_rcv:
+            return qotp::seal_init_crypto_rcv(out, id, key, payload, s, sn);
         case message_type::data:
         case message_type::init_snd: break;
     }
@@ -116,7 +125,8 @@ void seal_and_open(std::uint8_t mode, std::span<const std::uint8_t> in) {
     }
     check(opened.has_value());
     check(opened->sequence_number == sn);
-    check(std::equal(opened->payload.begin(), opened->payload.end(), payload.begin(), payload.end()));
+    check(
+        std::equal(opened->payload.begin(), opened->payload.end(), payload.begin(), payload.end()));
 
     d = out;
     d[(mode >> 1) % d.size()] ^= std::byte{static_cast<std::uint8_t>(1 | (mode & 0xFE))};

@@ -23,16 +23,19 @@ void check(bool ok) {
     if (!ok) __builtin_trap();
 }
 
-bool same_stream(const std::optional<qotp::stream_frame>& a, const std::optional<qotp::stream_frame>& b) {
+bool same_stream(const std::optional<qotp::stream_frame>& a,
+                 const std::optional<qotp::stream_frame>& b) {
     if (a.has_value() != b.has_value()) return false;
     if (!a) return true;
-    return a->stream_id == b->stream_id && a->best_effort == b->best_effort && a->offset == b->offset &&
-           a->close == b->close && std::equal(a->data.begin(), a->data.end(), b->data.begin(), b->data.end());
+    return a->stream_id == b->stream_id && a->best_effort == b->best_effort &&
+           a->offset == b->offset && a->close == b->close &&
+           std::equal(a->data.begin(), a->data.end(), b->data.begin(), b->data.end());
 }
 
 bool same(const qotp::transport_payload& a, const qotp::transport_payload& b) {
-    return a.max_payload == b.max_payload && a.receive_window == b.receive_window && a.ack == b.ack &&
-           a.key_update == b.key_update && a.key_update_ack == b.key_update_ack && same_stream(a.stream, b.stream);
+    return a.max_payload == b.max_payload && a.receive_window == b.receive_window &&
+           a.ack == b.ack && a.key_update == b.key_update && a.key_update_ack == b.key_update_ack &&
+           same_stream(a.stream, b.stream);
 }
 
 }  // namespace

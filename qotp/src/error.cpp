@@ -29,8 +29,8 @@ condition condition_of(errc e) noexcept {
 
 class qotp_category final : public std::error_category {
 public:
-    const char* name() const noexcept override { return "neutrino.qotp"; }
-    std::string message(int ev) const override {
+    [[nodiscard]] const char* name() const noexcept override { return "neutrino.qotp"; }
+    [[nodiscard]] std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
             case errc::datagram_too_short: return "datagram too short for its message type";
             case errc::bad_version: return "type byte version is not 0";
@@ -53,15 +53,15 @@ public:
         }
         return "unknown neutrino.qotp error";
     }
-    std::error_condition default_error_condition(int ev) const noexcept override {
+    [[nodiscard]] std::error_condition default_error_condition(int ev) const noexcept override {
         return make_error_condition(condition_of(static_cast<errc>(ev)));
     }
 };
 
 class qotp_condition_category final : public std::error_category {
 public:
-    const char* name() const noexcept override { return "neutrino.qotp.condition"; }
-    std::string message(int ev) const override {
+    [[nodiscard]] const char* name() const noexcept override { return "neutrino.qotp.condition"; }
+    [[nodiscard]] std::string message(int ev) const override {
         switch (static_cast<condition>(ev)) {
             case condition::malformed: return "malformed input";
             case condition::unauthenticated: return "unauthenticated input";

@@ -21,7 +21,7 @@ int hex_digit(char c) noexcept {
 
 // Go's %x of a u64: lowercase, no leading zeros ("0" for zero).
 void append_hex_u64(std::string& out, std::uint64_t v) {
-    static constexpr char digits[] = "0123456789abcdef";
+    static constexpr std::string_view digits = "0123456789abcdef";
     std::array<char, max_id_digits> buf{};
     std::size_t n = 0;
     do {

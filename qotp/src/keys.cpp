@@ -75,7 +75,7 @@ private_key private_key_from_string(std::string_view seed) {
 }
 
 void append_hex(std::string& out, std::span<const std::byte> bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
+    static constexpr std::string_view digits = "0123456789abcdef";
     out.reserve(out.size() + bytes.size() * 2);
     for (const std::byte b : bytes) {
         const auto v = std::to_integer<unsigned>(b);

@@ -8,7 +8,8 @@ namespace {
 // Byte offsets of the public keys.  spec: qotp.md §4.1–§4.4
 constexpr std::size_t initiator_ephemeral_offset = 1;  // InitSnd, InitCryptoSnd
 constexpr std::size_t initiator_identity_offset = initiator_ephemeral_offset + key_size;
-constexpr std::size_t responder_ephemeral_offset = 1 + connection_id_size;  // InitRcv, InitCryptoRcv
+constexpr std::size_t responder_ephemeral_offset =
+    1 + connection_id_size;  // InitRcv, InitCryptoRcv
 constexpr std::size_t responder_identity_offset = responder_ephemeral_offset + key_size;
 
 key_view key_at(std::span<const std::byte> datagram, std::size_t offset) noexcept {
@@ -23,7 +24,8 @@ result<message_type> expect(std::span<const std::byte> datagram, message_type wa
     return type;
 }
 
-result<sealed_message> expect_sealed(std::span<const std::byte> datagram, message_type wanted) noexcept {
+result<sealed_message> expect_sealed(std::span<const std::byte> datagram,
+                                     message_type wanted) noexcept {
     auto type = expect(datagram, wanted);
     if (!type) return tl::unexpected(type.error());
     return parse_sealed(datagram);
@@ -73,12 +75,13 @@ result<sealed_message> parse_sealed(std::span<const std::byte> datagram) noexcep
     if (!is_encrypted(*type)) return fail(errc::unexpected_message);
     if (datagram.size() < min_size(*type)) return fail(errc::datagram_too_short);
     const std::size_t h = header_size(*type);
-    return sealed_message{*type,
-                          connection_id::from_bytes(datagram.subspan(1).first<connection_id_size>()),
-                          datagram.first(h), datagram.subspan(h)};
+    return sealed_message{
+        *type, connection_id::from_bytes(datagram.subspan(1).first<connection_id_size>()),
+        datagram.first(h), datagram.subspan(h)};
 }
 
-result<init_crypto_snd_message> parse_init_crypto_snd(std::span<const std::byte> datagram) noexcept {
+result<init_crypto_snd_message> parse_init_crypto_snd(
+    std::span<const std::byte> datagram) noexcept {
     auto sealed = expect_sealed(datagram, message_type::init_crypto_snd);
     if (!sealed) return tl::unexpected(sealed.error());
     return init_crypto_snd_message{*sealed, key_at(datagram, initiator_ephemeral_offset),
@@ -92,7 +95,8 @@ result<init_rcv_message> parse_init_rcv(std::span<const std::byte> datagram) noe
                             key_at(datagram, responder_identity_offset)};
 }
 
-result<init_crypto_rcv_message> parse_init_crypto_rcv(std::span<const std::byte> datagram) noexcept {
+result<init_crypto_rcv_message> parse_init_crypto_rcv(
+    std::span<const std::byte> datagram) noexcept {
     auto sealed = expect_sealed(datagram, message_type::init_crypto_rcv);
     if (!sealed) return tl::unexpected(sealed.error());
     return init_crypto_rcv_message{*sealed, key_at(datagram, responder_ephemeral_offset)};
@@ -102,13 +106,13 @@ result<sealed_message> parse_data(std::span<const std::byte> datagram) noexcept 
     return expect_sealed(datagram, message_type::data);
 }
 
-result<std::size_t> write_init_snd(std::span<std::byte> out, const public_key& ephemeral,
-                                   const public_key& identity, std::uint16_t max_payload) noexcept {
+result<std::size_t> write_init_snd(std::span<std::byte> out, const announced_keys& keys,
+                                   std::uint16_t max_payload) noexcept {
     if (out.size() < init_datagram_size) return fail(errc::buffer_too_small);
     detail::writer w(out);
     w.put_byte(type_byte(message_type::init_snd));
-    w.put_bytes(ephemeral);
-    w.put_bytes(identity);
+    w.put_bytes(keys.ephemeral);
+    w.put_bytes(keys.identity);
     w.put_le(max_payload, 2);
     w.put_zeros(init_datagram_size - w.size());
     return w.size();

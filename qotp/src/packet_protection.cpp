@@ -13,7 +13,7 @@ namespace {
 using detail::uc;
 
 constexpr std::size_t payload_nonce_size = crypto_aead_chacha20poly1305_IETF_NPUBBYTES;  // 12
-constexpr std::size_t sn_nonce_size = crypto_stream_xchacha20_NONCEBYTES;                 // 24
+constexpr std::size_t sn_nonce_size = crypto_stream_xchacha20_NONCEBYTES;                // 24
 constexpr std::uint64_t keystream_block_1 = 1;  // block 0 is the Poly1305 key  spec: §6.2
 static_assert(tag_size == crypto_aead_chacha20poly1305_IETF_ABYTES);
 static_assert(key_size == crypto_aead_chacha20poly1305_IETF_KEYBYTES);
@@ -32,7 +32,8 @@ std::array<std::byte, payload_nonce_size> payload_nonce(std::uint64_t sn, sender
 // sn XOR XChaCha20(key, first 24 ciphertext bytes, counter 1): encrypts and decrypts.
 // spec: qotp.md §6.2
 sn_bytes xor_sequence_number(std::span<const std::byte, sequence_number_size> in,
-                             std::span<const std::byte> ciphertext, const shared_secret& key) noexcept {
+                             std::span<const std::byte> ciphertext,
+                             const shared_secret& key) noexcept {
     sn_bytes out{};
     crypto_stream_xchacha20_xor_ic(uc(out.data()), uc(in.data()), out.size(), uc(ciphertext.data()),
                                    keystream_block_1, uc(key.bytes().data()));
@@ -41,7 +42,8 @@ sn_bytes xor_sequence_number(std::span<const std::byte, sequence_number_size> in
 
 // Verifies the tag only (libsodium decrypts nothing when given no output).
 bool tag_verifies(std::span<const std::byte> ciphertext, std::span<const std::byte> header,
-                  std::span<const std::byte, payload_nonce_size> nonce, const shared_secret& key) noexcept {
+                  std::span<const std::byte, payload_nonce_size> nonce,
+                  const shared_secret& key) noexcept {
     const std::size_t n = ciphertext.size() - tag_size;
     return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
                nullptr, nullptr, uc(ciphertext.data()), n, uc(ciphertext.data() + n),
@@ -50,15 +52,18 @@ bool tag_verifies(std::span<const std::byte> ciphertext, std::span<const std::by
 
 // The AEAD's own decryption step after a verified tag: ChaCha20-IETF from block 1.
 void decrypt_verified(std::span<std::byte> ciphertext,
-                      std::span<const std::byte, payload_nonce_size> nonce, const shared_secret& key) noexcept {
+                      std::span<const std::byte, payload_nonce_size> nonce,
+                      const shared_secret& key) noexcept {
     const std::size_t n = ciphertext.size() - tag_size;
-    crypto_stream_chacha20_ietf_xor_ic(uc(ciphertext.data()), uc(ciphertext.data()), n, uc(nonce.data()),
-                                       static_cast<std::uint32_t>(keystream_block_1), uc(key.bytes().data()));
+    crypto_stream_chacha20_ietf_xor_ic(
+        uc(ciphertext.data()), uc(ciphertext.data()), n, uc(nonce.data()),
+        static_cast<std::uint32_t>(keystream_block_1), uc(key.bytes().data()));
 }
 
 // Checks that `out` holds a `t` datagram with `payload`, and moves the payload behind the header
 // and the sn field. Done before the header is written: the payload may overlap the header area.
-bool place_payload(std::span<std::byte> out, message_type t, std::span<const std::byte> payload) noexcept {
+bool place_payload(std::span<std::byte> out, message_type t,
+                   std::span<const std::byte> payload) noexcept {
     const std::size_t h = header_size(t);
     if (out.size() < h + protection_overhead + payload.size()) return false;
     detail::writer(out.subspan(h + sequence_number_size)).put_bytes(payload);
@@ -68,8 +73,8 @@ bool place_payload(std::span<std::byte> out, message_type t, std::span<const std
 }  // namespace
 
 result<std::size_t> seal_in_place(std::span<std::byte> datagram, std::size_t header_size,
-                                  std::size_t plaintext_size, const shared_secret& key, std::uint64_t sn,
-                                  sender from) noexcept {
+                                  std::size_t plaintext_size, const shared_secret& key,
+                                  std::uint64_t sn, sender from) noexcept {
     const std::size_t total = header_size + protection_overhead + plaintext_size;
     if (datagram.size() < total || total < header_size) return fail(errc::buffer_too_small);
     if (plaintext_size < min_sealed_plaintext_size) return fail(errc::payload_too_short);
@@ -77,12 +82,13 @@ result<std::size_t> seal_in_place(std::span<std::byte> datagram, std::size_t hea
 
     const auto header = datagram.first(header_size);
     const auto enc_sn = datagram.subspan(header_size).first<sequence_number_size>();
-    const auto ciphertext = datagram.subspan(header_size + sequence_number_size, plaintext_size + tag_size);
+    const auto ciphertext =
+        datagram.subspan(header_size + sequence_number_size, plaintext_size + tag_size);
     const auto nonce = payload_nonce(sn, from);
     crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-        uc(ciphertext.data()), uc(ciphertext.data() + plaintext_size), nullptr, uc(ciphertext.data()),
-        plaintext_size, uc(header.data()), header.size(), nullptr, uc(nonce.data()),
-        uc(key.bytes().data()));
+        uc(ciphertext.data()), uc(ciphertext.data() + plaintext_size), nullptr,
+        uc(ciphertext.data()), plaintext_size, uc(header.data()), header.size(), nullptr,
+        uc(nonce.data()), uc(key.bytes().data()));
 
     sn_bytes plain_sn{};
     store_le(plain_sn, sn);
@@ -92,7 +98,8 @@ result<std::size_t> seal_in_place(std::span<std::byte> datagram, std::size_t hea
 }
 
 result<opened_packet> open_in_place(std::span<std::byte> datagram, std::size_t header_size,
-                                    std::span<const shared_secret* const> candidates, sender from) noexcept {
+                                    std::span<const shared_secret* const> candidates,
+                                    sender from) noexcept {
     if (datagram.size() < header_size || datagram.size() - header_size < min_protected_size) {
         return fail(errc::datagram_too_short);
     }
@@ -111,8 +118,8 @@ result<opened_packet> open_in_place(std::span<std::byte> datagram, std::size_t h
     return fail(errc::decryption_failed);
 }
 
-result<std::size_t> seal_init_crypto_snd(std::span<std::byte> out, const public_key& ephemeral,
-                                         const public_key& identity, std::span<const std::byte> payload,
+result<std::size_t> seal_init_crypto_snd(std::span<std::byte> out, const announced_keys& keys,
+                                         std::span<const std::byte> payload,
                                          const shared_secret& s0, std::uint64_t sn) noexcept {
     if (payload.size() > max_init_crypto_snd_payload) return fail(errc::payload_too_large);
     if (out.size() < init_datagram_size) return fail(errc::buffer_too_small);
@@ -124,29 +131,31 @@ result<std::size_t> seal_init_crypto_snd(std::span<std::byte> out, const public_
     detail::writer(body.subspan(filler_length_size + fill)).put_bytes(payload);
     detail::writer w(out);
     w.put_byte(type_byte(message_type::init_crypto_snd));
-    w.put_bytes(ephemeral);
-    w.put_bytes(identity);
+    w.put_bytes(keys.ephemeral);
+    w.put_bytes(keys.identity);
     detail::writer(body).put_le(fill, filler_length_size);
     std::fill_n(body.begin() + filler_length_size, fill, std::byte{0});
-    return seal_in_place(out, h, filler_length_size + fill + payload.size(), s0, sn, sender::initiator);
+    return seal_in_place(out, h, filler_length_size + fill + payload.size(), s0, sn,
+                         sender::initiator);
 }
 
-result<std::size_t> seal_init_rcv(std::span<std::byte> out, connection_id id, const public_key& ephemeral,
-                                  const public_key& identity, std::span<const std::byte> payload,
+result<std::size_t> seal_init_rcv(std::span<std::byte> out, connection_id id,
+                                  const announced_keys& keys, std::span<const std::byte> payload,
                                   const shared_secret& s, std::uint64_t sn) noexcept {
     constexpr auto type = message_type::init_rcv;
     if (!place_payload(out, type, payload)) return fail(errc::buffer_too_small);
     detail::writer w(out);
     w.put_byte(type_byte(type));
     w.put_le(id.value, connection_id_size);
-    w.put_bytes(ephemeral);
-    w.put_bytes(identity);
+    w.put_bytes(keys.ephemeral);
+    w.put_bytes(keys.identity);
     return seal_in_place(out, header_size(type), payload.size(), s, sn, sender::responder);
 }
 
 result<std::size_t> seal_init_crypto_rcv(std::span<std::byte> out, connection_id id,
-                                         const public_key& ephemeral, std::span<const std::byte> payload,
-                                         const shared_secret& s, std::uint64_t sn) noexcept {
+                                         const public_key& ephemeral,
+                                         std::span<const std::byte> payload, const shared_secret& s,
+                                         std::uint64_t sn) noexcept {
     constexpr auto type = message_type::init_crypto_rcv;
     if (!place_payload(out, type, payload)) return fail(errc::buffer_too_small);
     detail::writer w(out);
@@ -156,8 +165,9 @@ result<std::size_t> seal_init_crypto_rcv(std::span<std::byte> out, connection_id
     return seal_in_place(out, header_size(type), payload.size(), s, sn, sender::responder);
 }
 
-result<std::size_t> seal_data(std::span<std::byte> out, connection_id id, std::span<const std::byte> payload,
-                              const shared_secret& key, std::uint64_t sn, sender from) noexcept {
+result<std::size_t> seal_data(std::span<std::byte> out, connection_id id,
+                              std::span<const std::byte> payload, const shared_secret& key,
+                              std::uint64_t sn, sender from) noexcept {
     constexpr auto type = message_type::data;
     if (!place_payload(out, type, payload)) return fail(errc::buffer_too_small);
     detail::writer w(out);

@@ -17,9 +17,15 @@ bool needs_extend(const transport_payload& p) noexcept {
            (p.stream && p.stream->offset > max_short_offset);
 }
 
-std::size_t offset_size(bool extend) noexcept { return extend ? long_offset_size : short_offset_size; }
-std::size_t ack_size(bool extend) noexcept { return stream_id_size + offset_size(extend) + ack_length_size; }
-std::size_t stream_header_size(bool extend) noexcept { return stream_id_size + offset_size(extend); }
+std::size_t offset_size(bool extend) noexcept {
+    return extend ? long_offset_size : short_offset_size;
+}
+std::size_t ack_size(bool extend) noexcept {
+    return stream_id_size + offset_size(extend) + ack_length_size;
+}
+std::size_t stream_header_size(bool extend) noexcept {
+    return stream_id_size + offset_size(extend);
+}
 
 std::uint8_t flags_of(const transport_payload& p) noexcept {
     std::uint8_t f = 0;
@@ -108,7 +114,8 @@ result<std::size_t> encode_payload(const transport_payload& p, std::span<std::by
     put_key(w, p.key_update);
     put_key(w, p.key_update_ack);
     if (p.stream) {
-        const std::uint32_t wire_id = p.stream->stream_id | (p.stream->best_effort ? best_effort_bit : 0);
+        const std::uint32_t wire_id =
+            p.stream->stream_id | (p.stream->best_effort ? best_effort_bit : 0);
         w.put_le(wire_id, stream_id_size);
         w.put_le(p.stream->offset, offset_bytes);
         w.put_bytes(p.stream->data);

@@ -32,13 +32,37 @@ std::string sha256_hex(std::span<const std::byte> b) {
 qotp::connection_id conn_id() { return qotp::connection_id::of(public_key_named("epI")); }
 
 // Names handled by the tests below; prefixes end in '*'.
-const std::set<std::string> handled = {
-    "idI_prv", "idI_pub", "idR_prv", "idR_pub", "epI_prv", "epI_pub", "epR_prv", "epR_pub",
-    "connId_u64", "ss_session", "ss_0rtt", "seedString(my-secret-seed)_prv", "rwnd", "rwnd_dec",
-    "proto_data_noack", "proto_ackonly", "proto_data_ack", "proto_close_ext", "proto_ping_unrel",
-    "proto_initrcv_payload", "data_i2r_sn0", "data_i2r_sn1", "data_i2r_sn123456789a",
-    "data_r2i_sn0", "initrcv_sn0", "initcryptorcv_sn0", "initcryptosnd_len",
-    "initcryptosnd_first80", "initcryptosnd_last40", "initcryptosnd_hex", "initsnd_first67"};
+const std::set<std::string> handled = {"idI_prv",
+                                       "idI_pub",
+                                       "idR_prv",
+                                       "idR_pub",
+                                       "epI_prv",
+                                       "epI_pub",
+                                       "epR_prv",
+                                       "epR_pub",
+                                       "connId_u64",
+                                       "ss_session",
+                                       "ss_0rtt",
+                                       "seedString(my-secret-seed)_prv",
+                                       "rwnd",
+                                       "rwnd_dec",
+                                       "proto_data_noack",
+                                       "proto_ackonly",
+                                       "proto_data_ack",
+                                       "proto_close_ext",
+                                       "proto_ping_unrel",
+                                       "proto_initrcv_payload",
+                                       "data_i2r_sn0",
+                                       "data_i2r_sn1",
+                                       "data_i2r_sn123456789a",
+                                       "data_r2i_sn0",
+                                       "initrcv_sn0",
+                                       "initcryptorcv_sn0",
+                                       "initcryptosnd_len",
+                                       "initcryptosnd_first80",
+                                       "initcryptosnd_last40",
+                                       "initcryptosnd_hex",
+                                       "initsnd_first67"};
 
 TEST(qotp_kat, every_line_is_checked) {
     ASSERT_GE(vector_lines().size(), 60U);
@@ -96,8 +120,10 @@ TEST(qotp_kat, session_and_0rtt_secrets) {
 
 TEST(qotp_kat, key_log_lines_of_spec_21_2) {
     std::string log;
-    qotp::append_key_log_line(log, qotp::key_log_label::session, conn_id(), secret_named("ss_session"));
-    qotp::append_key_log_line(log, qotp::key_log_label::zero_rtt, conn_id(), secret_named("ss_0rtt"));
+    qotp::append_key_log_line(log, qotp::key_log_label::session, conn_id(),
+                              secret_named("ss_session"));
+    qotp::append_key_log_line(log, qotp::key_log_label::zero_rtt, conn_id(),
+                              secret_named("ss_0rtt"));
     EXPECT_EQ(log,
               "QOTP_SHARED_SECRET 31f82734d9470d7b "
               "3c528e9fd39731b15d10de8feb5f71d3f65b73c993581dedb03315a9ed177730\n"
@@ -179,10 +205,12 @@ struct datagram_case {
 const datagram_case datagram_cases[] = {
     {"data_i2r_sn0", message_type::data, sender::initiator, 0, "proto_data_noack"},
     {"data_i2r_sn1", message_type::data, sender::initiator, 1, "proto_data_noack"},
-    {"data_i2r_sn123456789a", message_type::data, sender::initiator, 0x123456789a, "proto_data_noack"},
+    {"data_i2r_sn123456789a", message_type::data, sender::initiator, 0x123456789a,
+     "proto_data_noack"},
     {"data_r2i_sn0", message_type::data, sender::responder, 0, "proto_ackonly"},
     {"initrcv_sn0", message_type::init_rcv, sender::responder, 0, "proto_initrcv_payload"},
-    {"initcryptorcv_sn0", message_type::init_crypto_rcv, sender::responder, 0, "proto_initrcv_payload"},
+    {"initcryptorcv_sn0", message_type::init_crypto_rcv, sender::responder, 0,
+     "proto_initrcv_payload"},
     {"initcryptosnd_hex", message_type::init_crypto_snd, sender::initiator, 0, "proto_data_noack"},
 };
 
@@ -190,18 +218,25 @@ qotp::shared_secret key_for(message_type t) {
     return secret_named(t == message_type::init_crypto_snd ? "ss_0rtt" : "ss_session");
 }
 
-qotp::result<std::size_t> seal_as(const datagram_case& c, std::span<const std::byte> payload, std::span<std::byte> out) {
+qotp::result<std::size_t> seal_as(const datagram_case& c, std::span<const std::byte> payload,
+                                  std::span<std::byte> out) {
     const auto key = key_for(c.type);
     switch (c.type) {
         case message_type::data: return qotp::seal_data(out, conn_id(), payload, key, c.sn, c.from);
         case message_type::init_rcv:
-            return qotp::seal_init_rcv(out, conn_id(), public_key_named("epR"), public_key_named("idR"),
+            return qotp::seal_init_rcv(out, conn_id(),
+                                       qotp::announced_keys{.ephemeral = public_key_named("epR"),
+                                                            .identity = public_key_named("idR")},
                                        payload, key, c.sn);
         case message_type::init_crypto_rcv:
-            return qotp::seal_init_crypto_rcv(out, conn_id(), public_key_named("epR"), payload, key, c.sn);
+            return qotp::seal_init_crypto_rcv(out, conn_id(), public_key_named("epR"), payload, key,
+                                              c.sn);
         case message_type::init_crypto_snd:
-            return qotp::seal_init_crypto_snd(out, public_key_named("epI"), public_key_named("idI"),
-                                              payload, key, c.sn);
+            return qotp::seal_init_crypto_snd(
+                out,
+                qotp::announced_keys{.ephemeral = public_key_named("epI"),
+                                     .identity = public_key_named("idI")},
+                payload, key, c.sn);
         case message_type::init_snd: break;
     }
     return qotp::fail(qotp::errc::unexpected_message);
@@ -225,8 +260,8 @@ TEST(qotp_kat, datagrams_seal_in_place) {
         SCOPED_TRACE(c.vector);
         const bytes payload = vector_bytes(c.payload_vector);
         std::array<std::byte, 1500> out{};
-        const auto at = std::span(out).subspan(qotp::header_size(c.type) + qotp::sequence_number_size,
-                                               payload.size());
+        const auto at = std::span(out).subspan(
+            qotp::header_size(c.type) + qotp::sequence_number_size, payload.size());
         std::copy(payload.begin(), payload.end(), at.begin());
         auto n = seal_as(c, at, out);
         ASSERT_TRUE(n.has_value()) << n.error().message();
@@ -265,11 +300,13 @@ TEST(qotp_kat, init_crypto_snd_summary_lines) {
     // fillLen = 1232 − (65 + 22 + 2 + 16) = 1127 (spec §21.5), inside the ciphertext: open it.
     bytes d = full;
     auto opened = qotp::open_in_place(d, qotp::header_size(message_type::init_crypto_snd),
-                                      std::array{static_cast<const qotp::shared_secret*>(nullptr)}, sender::initiator);
+                                      std::array{static_cast<const qotp::shared_secret*>(nullptr)},
+                                      sender::initiator);
     EXPECT_FALSE(opened.has_value());
     const auto s0 = secret_named("ss_0rtt");
     const std::array candidates{&s0};
-    opened = qotp::open_in_place(d, qotp::header_size(message_type::init_crypto_snd), candidates, sender::initiator);
+    opened = qotp::open_in_place(d, qotp::header_size(message_type::init_crypto_snd), candidates,
+                                 sender::initiator);
     ASSERT_TRUE(opened.has_value());
     EXPECT_EQ(opened->payload.size(), 2U + 1127U + 16U);
     EXPECT_EQ(qotp::load_le(opened->payload.first(2)), 1127U);
@@ -281,7 +318,10 @@ TEST(qotp_kat, init_snd) {
     ASSERT_EQ(f[1], "sha256");
     std::array<std::byte, 1300> out{};
     out.fill(std::byte{0xAA});
-    auto n = qotp::write_init_snd(out, public_key_named("epI"), public_key_named("idI"), 1452);
+    auto n = qotp::write_init_snd(out,
+                                  qotp::announced_keys{.ephemeral = public_key_named("epI"),
+                                                       .identity = public_key_named("idI")},
+                                  1452);
     ASSERT_TRUE(n.has_value());
     ASSERT_EQ(*n, qotp::init_datagram_size);
     const auto d = std::span(out).first(*n);

@@ -65,7 +65,8 @@ TEST(qotp_keys, secrets_compare_and_generate) {
     auto yx = qotp::x25519(y, qotp::public_key_of(x));
     ASSERT_TRUE(xy && yx);
     EXPECT_TRUE(xy->equals(*yx));
-    EXPECT_NE(hex(qotp::private_key_from_string("a").bytes()), hex(qotp::private_key_from_string("b").bytes()));
+    EXPECT_NE(hex(qotp::private_key_from_string("a").bytes()),
+              hex(qotp::private_key_from_string("b").bytes()));
 }
 
 TEST(qotp_keys, to_hex) {

@@ -152,14 +152,17 @@ TEST(qotp_message, connection_id_bytes) {
 
 TEST(qotp_message, init_snd_needs_room) {
     std::array<std::byte, 1231> small{};
-    auto n = qotp::write_init_snd(small, {}, {}, 1232);
+    auto n = qotp::write_init_snd(small, {}, 1232);
     EXPECT_EQ(n.error(), errc::buffer_too_small);
 }
 
 // Bytes after 66 are padding the receiver ignores, and longer datagrams are fine.  spec §4.1
 TEST(qotp_message, init_snd_ignores_padding) {
     std::array<std::byte, 1400> out{};
-    ASSERT_TRUE(qotp::write_init_snd(out, public_key_named("epI"), public_key_named("idI"), 65488));
+    ASSERT_TRUE(qotp::write_init_snd(out,
+                                     qotp::announced_keys{.ephemeral = public_key_named("epI"),
+                                                          .identity = public_key_named("idI")},
+                                     65488));
     std::fill(out.begin() + 67, out.end(), std::byte{0xFF});
     auto m = qotp::parse_init_snd(out);
     ASSERT_TRUE(m.has_value());

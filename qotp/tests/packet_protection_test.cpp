@@ -43,7 +43,8 @@ TEST(qotp_packet_protection, every_datagram_truncated_at_every_length) {
             ASSERT_FALSE(r.has_value()) << n;
             const bool too_short = n < qotp::min_datagram_size ||
                                    (n > 0 && n < qotp::min_size(*qotp::parse_type(full)));
-            EXPECT_EQ(r.error(), too_short ? errc::datagram_too_short : errc::decryption_failed) << n;
+            EXPECT_EQ(r.error(), too_short ? errc::datagram_too_short : errc::decryption_failed)
+                << n;
         }
     }
 }
@@ -73,13 +74,16 @@ TEST(qotp_packet_protection, wrong_key_or_direction_fails) {
     for (const auto& v : sealed_vectors) {
         SCOPED_TRACE(v.name);
         const bytes full = vector_bytes(v.name);
-        const auto other = secret_named(std::string_view(v.secret) == "ss_session" ? "ss_0rtt" : "ss_session");
+        const auto other =
+            secret_named(std::string_view(v.secret) == "ss_session" ? "ss_0rtt" : "ss_session");
         bytes d = full;
         EXPECT_EQ(qotp::open_message(d, other, v.data_sender).error(), errc::decryption_failed);
         EXPECT_EQ(d, full);  // a failed try leaves the buffer as it was
         if (*qotp::parse_type(full) == message_type::data) {
-            const sender wrong = v.data_sender == sender::initiator ? sender::responder : sender::initiator;
-            EXPECT_EQ(qotp::open_message(d, secret_named(v.secret), wrong).error(), errc::decryption_failed);
+            const sender wrong =
+                v.data_sender == sender::initiator ? sender::responder : sender::initiator;
+            EXPECT_EQ(qotp::open_message(d, secret_named(v.secret), wrong).error(),
+                      errc::decryption_failed);
         }
     }
 }
@@ -101,13 +105,18 @@ TEST(qotp_packet_protection, candidates_in_order) {
     d = full;
     const std::array<const qotp::shared_secret*, 2> none{nullptr, &s0};
     EXPECT_EQ(qotp::open_message(d, none, sender::initiator).error(), errc::decryption_failed);
-    EXPECT_EQ(qotp::open_message(d, std::span<const qotp::shared_secret* const>{}, sender::initiator).error(),
-              errc::decryption_failed);
+    EXPECT_EQ(
+        qotp::open_message(d, std::span<const qotp::shared_secret* const>{}, sender::initiator)
+            .error(),
+        errc::decryption_failed);
 }
 
 TEST(qotp_packet_protection, init_snd_is_not_sealed) {
     std::array<std::byte, 1232> d{};
-    ASSERT_TRUE(qotp::write_init_snd(d, public_key_named("epI"), public_key_named("idI"), 1452));
+    ASSERT_TRUE(qotp::write_init_snd(d,
+                                     qotp::announced_keys{.ephemeral = public_key_named("epI"),
+                                                          .identity = public_key_named("idI")},
+                                     1452));
     EXPECT_EQ(qotp::open_message(d, secret_named("ss_session"), sender::initiator).error(),
               errc::unexpected_message);
 }
@@ -119,18 +128,28 @@ TEST(qotp_packet_protection, seal_errors) {
     std::array<std::byte, 2000> out{};
     const std::size_t need = 9 + 22 + payload.size();
     for (std::size_t n = 0; n < need; ++n) {
-        EXPECT_EQ(qotp::seal_data(std::span(out).first(n), id, payload, s, 0, sender::initiator).error(),
-                  errc::buffer_too_small) << n;
+        EXPECT_EQ(
+            qotp::seal_data(std::span(out).first(n), id, payload, s, 0, sender::initiator).error(),
+            errc::buffer_too_small)
+            << n;
     }
-    EXPECT_EQ(qotp::seal_data(out, id, payload, s, qotp::max_sequence_number + 1, sender::initiator).error(),
+    EXPECT_EQ(qotp::seal_data(out, id, payload, s, qotp::max_sequence_number + 1, sender::initiator)
+                  .error(),
               errc::sequence_exhausted);
-    EXPECT_TRUE(qotp::seal_data(out, id, payload, s, qotp::max_sequence_number, sender::initiator).has_value());
-    EXPECT_EQ(qotp::seal_data(out, id, std::span(payload).first(7), s, 0, sender::initiator).error(),
-              errc::payload_too_short);
-    EXPECT_TRUE(qotp::seal_data(out, id, std::span(payload).first(8), s, 0, sender::initiator).has_value());
-    EXPECT_EQ(qotp::seal_init_rcv(std::span(out).first(105), id, {}, {}, std::span(payload).first(11), s, 0).error(),
-              errc::buffer_too_small);
-    EXPECT_EQ(qotp::seal_init_crypto_rcv(std::span(out).first(73), id, {}, std::span(payload).first(11), s, 0).error(),
+    EXPECT_TRUE(qotp::seal_data(out, id, payload, s, qotp::max_sequence_number, sender::initiator)
+                    .has_value());
+    EXPECT_EQ(
+        qotp::seal_data(out, id, std::span(payload).first(7), s, 0, sender::initiator).error(),
+        errc::payload_too_short);
+    EXPECT_TRUE(
+        qotp::seal_data(out, id, std::span(payload).first(8), s, 0, sender::initiator).has_value());
+    EXPECT_EQ(
+        qotp::seal_init_rcv(std::span(out).first(105), id, {}, std::span(payload).first(11), s, 0)
+            .error(),
+        errc::buffer_too_small);
+    EXPECT_EQ(qotp::seal_init_crypto_rcv(std::span(out).first(73), id, {},
+                                         std::span(payload).first(11), s, 0)
+                  .error(),
               errc::buffer_too_small);
 }
 
@@ -138,11 +157,16 @@ TEST(qotp_packet_protection, init_crypto_snd_payload_limits) {
     const auto s0 = secret_named("ss_0rtt");
     const bytes big(qotp::max_init_crypto_snd_payload + 1, std::byte{7});
     std::array<std::byte, 1232> out{};
-    EXPECT_EQ(qotp::seal_init_crypto_snd(out, {}, {}, big, s0, 0).error(), errc::payload_too_large);
-    EXPECT_EQ(qotp::seal_init_crypto_snd(std::span(out).first(1231), {}, {}, std::span(big).first(11), s0, 0).error(),
-              errc::buffer_too_small);
-    for (const std::size_t len : {std::size_t{0}, std::size_t{11}, qotp::max_init_crypto_snd_payload}) {
-        auto n = qotp::seal_init_crypto_snd(out, public_key_named("epI"), {}, std::span(big).first(len), s0, 5);
+    EXPECT_EQ(qotp::seal_init_crypto_snd(out, {}, big, s0, 0).error(), errc::payload_too_large);
+    EXPECT_EQ(
+        qotp::seal_init_crypto_snd(std::span(out).first(1231), {}, std::span(big).first(11), s0, 0)
+            .error(),
+        errc::buffer_too_small);
+    for (const std::size_t len :
+         {std::size_t{0}, std::size_t{11}, qotp::max_init_crypto_snd_payload}) {
+        auto n = qotp::seal_init_crypto_snd(
+            out, qotp::announced_keys{.ephemeral = public_key_named("epI")},
+            std::span(big).first(len), s0, 5);
         ASSERT_TRUE(n.has_value()) << len;
         EXPECT_EQ(*n, 1232U);
         auto r = qotp::open_message(out, s0, sender::responder);  // the data sender does not apply
@@ -186,7 +210,7 @@ TEST(qotp_packet_protection, random_round_trips) {
         qotp::result<std::size_t> n;
         switch (rng() % 3) {
             case 0: n = qotp::seal_data(out, id, p, s, sn, from); break;
-            case 1: n = qotp::seal_init_rcv(out, id, {}, {}, p, s, sn); break;
+            case 1: n = qotp::seal_init_rcv(out, id, {}, p, s, sn); break;
             default: n = qotp::seal_init_crypto_rcv(out, id, {}, p, s, sn); break;
         }
         ASSERT_TRUE(n.has_value());

@@ -60,7 +60,7 @@ TEST(qotp_payload, key_update_fields_round_trip) {
     p.key_update_ack = key_filled(0xB2);
     const bytes wire = encode(p);
     EXPECT_EQ(wire[0], std::byte{0x32});  // hasStream | KU | KUA
-    EXPECT_EQ(wire[4], std::byte{0xA1});   // KU right after the fixed part (no ACK)
+    EXPECT_EQ(wire[4], std::byte{0xA1});  // KU right after the fixed part (no ACK)
     EXPECT_EQ(wire[36], std::byte{0xB2});
     auto back = qotp::decode_payload(wire);
     ASSERT_TRUE(back.has_value());
@@ -94,7 +94,8 @@ TEST(qotp_payload, encoder_needs_room_at_every_size) {
     const std::size_t need = qotp::encoded_size(p);
     bytes out(need);
     for (std::size_t n = 0; n < need; ++n) {
-        EXPECT_EQ(qotp::encode_payload(p, std::span(out).first(n)).error(), errc::buffer_too_small) << n;
+        EXPECT_EQ(qotp::encode_payload(p, std::span(out).first(n)).error(), errc::buffer_too_small)
+            << n;
     }
     EXPECT_TRUE(qotp::encode_payload(p, out).has_value());
 }
@@ -119,8 +120,8 @@ TEST(qotp_payload, decoder_errors) {
 // Cutting any vector payload inside its fixed blocks is an error; cutting its stream data
 // only shortens the data.
 TEST(qotp_payload, every_vector_truncated_at_every_length) {
-    for (const char* name : {"proto_data_noack", "proto_ackonly", "proto_data_ack", "proto_close_ext",
-                             "proto_ping_unrel", "proto_initrcv_payload"}) {
+    for (const char* name : {"proto_data_noack", "proto_ackonly", "proto_data_ack",
+                             "proto_close_ext", "proto_ping_unrel", "proto_initrcv_payload"}) {
         SCOPED_TRACE(name);
         const bytes wire = vector_bytes(name);
         auto full = qotp::decode_payload(wire);
@@ -146,7 +147,8 @@ TEST(qotp_payload, keys_truncated) {
     p.key_update = key_filled(7);
     const bytes wire = encode(p);
     for (std::size_t n = 4; n < 4 + 32 + 7; ++n) {
-        EXPECT_EQ(qotp::decode_payload(std::span(wire).first(n)).error(), errc::payload_truncated) << n;
+        EXPECT_EQ(qotp::decode_payload(std::span(wire).first(n)).error(), errc::payload_truncated)
+            << n;
     }
 }
 
@@ -178,12 +180,17 @@ TEST(qotp_payload, random_round_trips) {
         qotp::transport_payload p;
         p.max_payload = static_cast<std::uint16_t>(rng());
         p.receive_window = static_cast<std::uint8_t>(rng());
-        const auto offset = [&] { return rng() % 2 ? rng() % 0x1000000 : rng() & qotp::max_offset; };
-        if (rng() % 2) p.ack = qotp::ack_block{static_cast<std::uint32_t>(rng()) & qotp::max_stream_id, offset(), static_cast<std::uint16_t>(rng())};
+        const auto offset = [&] {
+            return rng() % 2 ? rng() % 0x1000000 : rng() & qotp::max_offset;
+        };
+        if (rng() % 2)
+            p.ack = qotp::ack_block{static_cast<std::uint32_t>(rng()) & qotp::max_stream_id,
+                                    offset(), static_cast<std::uint16_t>(rng())};
         if (rng() % 4 == 0) p.key_update = key_filled(static_cast<std::uint8_t>(rng()));
         if (rng() % 4 == 0) p.key_update_ack = key_filled(static_cast<std::uint8_t>(rng()));
         if (!p.ack || p.key_update || p.key_update_ack || rng() % 2) {
-            p.stream = qotp::stream_frame{static_cast<std::uint32_t>(rng()) & qotp::max_stream_id, rng() % 2 == 0, offset(), rng() % 2 == 0,
+            p.stream = qotp::stream_frame{static_cast<std::uint32_t>(rng()) & qotp::max_stream_id,
+                                          rng() % 2 == 0, offset(), rng() % 2 == 0,
                                           std::span(data).first(rng() % data.size())};
         }
         const bytes wire = encode(p);

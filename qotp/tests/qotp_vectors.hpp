@@ -159,7 +159,8 @@ inline qotp::transport_payload payload_pi() {  // proto_initrcv_payload
 }
 
 /// Field-by-field equality of payloads (stream data by content).
-inline void expect_same_payload(const qotp::transport_payload& got, const qotp::transport_payload& want) {
+inline void expect_same_payload(const qotp::transport_payload& got,
+                                const qotp::transport_payload& want) {
     EXPECT_EQ(got.max_payload, want.max_payload);
     EXPECT_EQ(got.receive_window, want.receive_window);
     EXPECT_EQ(got.ack, want.ack);

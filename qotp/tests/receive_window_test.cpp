@@ -35,7 +35,9 @@ TEST(qotp_receive_window, every_code) {
         // a code decodes to a value that encodes back to it: the encoding is canonical
         EXPECT_EQ(encode_receive_window(decode_receive_window(code)), code) << e;
         if (e >= 1 && e < 255) {
-            EXPECT_LT(decode_receive_window(code), decode_receive_window(static_cast<std::uint8_t>(e + 1))) << e;
+            EXPECT_LT(decode_receive_window(code),
+                      decode_receive_window(static_cast<std::uint8_t>(e + 1)))
+                << e;
         }
     }
 }
@@ -46,7 +48,8 @@ TEST(qotp_receive_window, rounds_down_within_an_eighth) {
     std::mt19937_64 rng(neutrino::test::env_seed_or(1, "qotp_receive_window"));
     for (int i = 0; i < 100000; ++i) {
         const unsigned bits = 8 + static_cast<unsigned>(rng() % 32);  // 256 .. 2^40
-        const std::uint64_t x = (std::uint64_t{1} << bits) | (rng() & ((std::uint64_t{1} << bits) - 1));
+        const std::uint64_t x =
+            (std::uint64_t{1} << bits) | (rng() & ((std::uint64_t{1} << bits) - 1));
         const std::uint64_t d = decode_receive_window(encode_receive_window(x));
         if (x >= max_window) {
             EXPECT_EQ(d, max_window);
@@ -55,8 +58,10 @@ TEST(qotp_receive_window, rounds_down_within_an_eighth) {
         EXPECT_LE(d, x) << x;
         EXPECT_GT(d, x - x / 8) << x;
     }
-    for (std::uint64_t x = 128; x < 256; ++x) EXPECT_EQ(decode_receive_window(encode_receive_window(x)), 128U);
-    for (std::uint64_t x = 1; x < 128; ++x) EXPECT_EQ(decode_receive_window(encode_receive_window(x)), 128U);
+    for (std::uint64_t x = 128; x < 256; ++x)
+        EXPECT_EQ(decode_receive_window(encode_receive_window(x)), 128U);
+    for (std::uint64_t x = 1; x < 128; ++x)
+        EXPECT_EQ(decode_receive_window(encode_receive_window(x)), 128U);
 }
 
 TEST(qotp_receive_window, monotone) {

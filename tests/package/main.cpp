@@ -29,7 +29,8 @@ int main() {
     secret[0] = std::byte{1};
     const auto pub = neutrino::core::public_key_of(neutrino::core::secret_key{secret});  // libsodium
     const bool described = neutrino::monitor::neutrino_description(2) != nullptr;  // libneutrino_monitor
-    const auto qotp_key = neutrino::qotp::private_key_from_string("my-secret-seed");  // libneutrino_qotp
+    // libneutrino_qotp
+    const auto qotp_key = neutrino::qotp::private_key_from_string("my-secret-seed");
     const bool qotp_ok = neutrino::qotp::public_key_of(qotp_key) != neutrino::qotp::public_key{} &&
                          neutrino::qotp::decode_receive_window(98) == 1024 * 1024;
     return r.has_value() && *r == 42 && forwarded && pub != neutrino::core::public_key{} &&

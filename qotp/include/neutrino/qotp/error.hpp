@@ -6,9 +6,8 @@
 
 #include <string>
 #include <system_error>
-#include <type_traits>
-
 #include <tl/expected.hpp>
+#include <type_traits>
 
 namespace neutrino::qotp {
 

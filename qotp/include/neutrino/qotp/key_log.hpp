@@ -33,7 +33,8 @@ struct key_log_entry {
 /// Appends one line, newline included: the label, the connection id as lowercase hex of its
 /// little-endian u64 without leading zeros (Go `%x`), and the secret as 64 lowercase hex
 /// characters. The string then holds a secret: the caller wipes or guards it.
-void append_key_log_line(std::string& out, key_log_label label, connection_id id, const shared_secret& secret);
+void append_key_log_line(std::string& out, key_log_label label, connection_id id,
+                         const shared_secret& secret);
 
 /// Parses one line (a trailing "\n" or "\r\n" is allowed). The id takes 1 to 16 hex digits,
 /// the secret exactly 64, either case; fields are separated by one space.

@@ -28,7 +28,7 @@ inline constexpr unsigned type_shift = 5;
 inline constexpr std::uint8_t version_mask = 0x1F;  ///< must be 0: version 0
 inline constexpr std::size_t connection_id_size = 8;
 inline constexpr std::size_t sequence_number_size = 6;  ///< encrypted u48 `sn`
-inline constexpr std::size_t tag_size = 16;              ///< Poly1305 tag of the payload AEAD
+inline constexpr std::size_t tag_size = 16;             ///< Poly1305 tag of the payload AEAD
 inline constexpr std::size_t protection_overhead = sequence_number_size + tag_size;  ///< 22
 inline constexpr std::size_t init_datagram_size = 1232;  ///< InitSnd, InitCryptoSnd: exactly
 inline constexpr std::size_t min_payload_size = 11;      ///< smallest W2 transport payload (§9.4)
@@ -74,13 +74,22 @@ inline constexpr std::size_t init_snd_max_payload_offset = 65;
 struct connection_id {
     std::uint64_t value = 0;
 
-    [[nodiscard]] static connection_id from_bytes(std::span<const std::byte, connection_id_size> b) noexcept;
+    [[nodiscard]] static connection_id from_bytes(
+        std::span<const std::byte, connection_id_size> b) noexcept;
     /// The id of the connection an initiator with ephemeral key `ephemeral` opens.
     [[nodiscard]] static connection_id of(const public_key& ephemeral) noexcept;
     /// Writes the 8 wire bytes.
     void write(std::span<std::byte, connection_id_size> out) const noexcept;
 
     friend constexpr auto operator<=>(connection_id, connection_id) noexcept = default;
+};
+
+/// The public keys an initiating message or its reply announces: epI and idI (InitSnd,
+/// InitCryptoSnd) or epR and idR (InitRcv). A struct, so that the two cannot be swapped at a
+/// call site: `announced_keys{.ephemeral = ep, .identity = id}`.
+struct announced_keys {
+    public_key ephemeral{};
+    public_key identity{};
 };
 
 /// An InitSnd, viewed in its datagram.  spec: qotp.md §4.1
@@ -125,21 +134,24 @@ struct init_crypto_rcv_message {
 /// The message type of a datagram, after the checks every receiver does first.  spec: §4.6, §3
 [[nodiscard]] result<message_type> parse_type(std::span<const std::byte> datagram) noexcept;
 /// The connection id at bytes 1..8 (after `parse_type`'s checks).  spec: qotp.md §4.8, §6.4
-[[nodiscard]] result<connection_id> parse_connection_id(std::span<const std::byte> datagram) noexcept;
+[[nodiscard]] result<connection_id> parse_connection_id(
+    std::span<const std::byte> datagram) noexcept;
 /// An InitSnd (bytes after 66 are ignored).  spec: qotp.md §4.1
 [[nodiscard]] result<init_snd_message> parse_init_snd(std::span<const std::byte> datagram) noexcept;
 /// Any of the four encrypted types.
 [[nodiscard]] result<sealed_message> parse_sealed(std::span<const std::byte> datagram) noexcept;
-[[nodiscard]] result<init_crypto_snd_message> parse_init_crypto_snd(std::span<const std::byte> datagram) noexcept;
+[[nodiscard]] result<init_crypto_snd_message> parse_init_crypto_snd(
+    std::span<const std::byte> datagram) noexcept;
 [[nodiscard]] result<init_rcv_message> parse_init_rcv(std::span<const std::byte> datagram) noexcept;
-[[nodiscard]] result<init_crypto_rcv_message> parse_init_crypto_rcv(std::span<const std::byte> datagram) noexcept;
+[[nodiscard]] result<init_crypto_rcv_message> parse_init_crypto_rcv(
+    std::span<const std::byte> datagram) noexcept;
 /// A Data message (its fields are those of every sealed message).
 [[nodiscard]] result<sealed_message> parse_data(std::span<const std::byte> datagram) noexcept;
 
 /// Writes a complete InitSnd (exactly 1232 bytes, zero padded) into `out`; returns 1232.
 /// Error: `errc::buffer_too_small`.  spec: qotp.md §4.1
-[[nodiscard]] result<std::size_t> write_init_snd(std::span<std::byte> out, const public_key& ephemeral,
-                                                 const public_key& identity,
+[[nodiscard]] result<std::size_t> write_init_snd(std::span<std::byte> out,
+                                                 const announced_keys& keys,
                                                  std::uint16_t max_payload) noexcept;
 
 }  // namespace neutrino::qotp

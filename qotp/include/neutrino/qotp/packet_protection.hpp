@@ -57,9 +57,10 @@ struct opened_packet {
 /// `header_size + 22 + plaintext_size`.
 /// Errors: `errc::buffer_too_small` (`datagram` shorter than that), `errc::payload_too_short`
 /// (plaintext below 8 bytes), `errc::sequence_exhausted` (`sn` above 2^48 − 1).
-[[nodiscard]] result<std::size_t> seal_in_place(std::span<std::byte> datagram, std::size_t header_size,
-                                                std::size_t plaintext_size, const shared_secret& key,
-                                                std::uint64_t sn, sender from) noexcept;
+[[nodiscard]] result<std::size_t> seal_in_place(std::span<std::byte> datagram,
+                                                std::size_t header_size, std::size_t plaintext_size,
+                                                const shared_secret& key, std::uint64_t sn,
+                                                sender from) noexcept;
 
 /// Opens in place: tries each non-null candidate in order (Data: current, previous, next
 /// receive secret) and decrypts with the first whose tag verifies; a failed try leaves the
@@ -67,7 +68,8 @@ struct opened_packet {
 /// Errors: `errc::datagram_too_short` (fewer than 30 bytes after the header),
 /// `errc::decryption_failed` (no candidate verifies). No replay check: the reference has none.
 /// spec: qotp.md §6.4
-[[nodiscard]] result<opened_packet> open_in_place(std::span<std::byte> datagram, std::size_t header_size,
+[[nodiscard]] result<opened_packet> open_in_place(std::span<std::byte> datagram,
+                                                  std::size_t header_size,
                                                   std::span<const shared_secret* const> candidates,
                                                   sender from) noexcept;
 
@@ -79,24 +81,27 @@ struct opened_packet {
 
 /// InitCryptoSnd (I → R) under S0, padded to exactly 1232 bytes with the `fillLen` filler.
 /// spec: qotp.md §4.2
-[[nodiscard]] result<std::size_t> seal_init_crypto_snd(std::span<std::byte> out, const public_key& ephemeral,
-                                                       const public_key& identity,
+[[nodiscard]] result<std::size_t> seal_init_crypto_snd(std::span<std::byte> out,
+                                                       const announced_keys& keys,
                                                        std::span<const std::byte> payload,
-                                                       const shared_secret& s0, std::uint64_t sn) noexcept;
+                                                       const shared_secret& s0,
+                                                       std::uint64_t sn) noexcept;
 /// InitRcv (R → I) under S.  spec: qotp.md §4.3
 [[nodiscard]] result<std::size_t> seal_init_rcv(std::span<std::byte> out, connection_id id,
-                                                const public_key& ephemeral, const public_key& identity,
-                                                std::span<const std::byte> payload, const shared_secret& s,
-                                                std::uint64_t sn) noexcept;
+                                                const announced_keys& keys,
+                                                std::span<const std::byte> payload,
+                                                const shared_secret& s, std::uint64_t sn) noexcept;
 /// InitCryptoRcv (R → I) under S.  spec: qotp.md §4.4
 [[nodiscard]] result<std::size_t> seal_init_crypto_rcv(std::span<std::byte> out, connection_id id,
                                                        const public_key& ephemeral,
                                                        std::span<const std::byte> payload,
-                                                       const shared_secret& s, std::uint64_t sn) noexcept;
+                                                       const shared_secret& s,
+                                                       std::uint64_t sn) noexcept;
 /// Data (either direction) under `key`.  spec: qotp.md §4.5
 [[nodiscard]] result<std::size_t> seal_data(std::span<std::byte> out, connection_id id,
-                                            std::span<const std::byte> payload, const shared_secret& key,
-                                            std::uint64_t sn, sender from) noexcept;
+                                            std::span<const std::byte> payload,
+                                            const shared_secret& key, std::uint64_t sn,
+                                            sender from) noexcept;
 
 /// Opens any encrypted message in place: parses the type (the size rules of §4.6), opens with
 /// the candidates under the type's sender (`data_sender` for Data: the peer's role), and for an
@@ -107,7 +112,8 @@ struct opened_packet {
                                                  std::span<const shared_secret* const> candidates,
                                                  sender data_sender) noexcept;
 /// The same with one secret.
-[[nodiscard]] result<opened_packet> open_message(std::span<std::byte> datagram, const shared_secret& key,
+[[nodiscard]] result<opened_packet> open_message(std::span<std::byte> datagram,
+                                                 const shared_secret& key,
                                                  sender data_sender) noexcept;
 
 /// The InitCryptoSnd plaintext without its `fillLen` and filler. Error: `errc::bad_filler`.

@@ -33,24 +33,25 @@ inline constexpr std::size_t long_offset_size = 6;   ///< u48, when `extend`
 inline constexpr std::size_t ack_length_size = 2;
 inline constexpr std::uint64_t max_short_offset = 0xFFFFFF;
 inline constexpr std::uint64_t max_offset = (std::uint64_t{1} << 48) - 1;
-inline constexpr std::uint32_t max_stream_id = 0x7FFFFFFF;  ///< ids are 0..2^31−1 (§11)
+inline constexpr std::uint32_t max_stream_id = 0x7FFFFFFF;    ///< ids are 0..2^31−1 (§11)
 inline constexpr std::uint32_t best_effort_bit = 0x80000000;  ///< bit 31 of the wire stream id
 
 /// Acknowledges exactly one received packet.  spec: qotp.md §9.3
 struct ack_block {
-    std::uint32_t stream_id = 0;  ///< plain id; the wire value as read (bit 31 is not set by senders)
-    std::uint64_t offset = 0;     ///< stream offset of the acknowledged packet
-    std::uint16_t length = 0;     ///< its stream data length (0 for empty packets)
+    std::uint32_t stream_id =
+        0;                     ///< plain id; the wire value as read (bit 31 is not set by senders)
+    std::uint64_t offset = 0;  ///< stream offset of the acknowledged packet
+    std::uint16_t length = 0;  ///< its stream data length (0 for empty packets)
 
     friend bool operator==(const ack_block&, const ack_block&) = default;
 };
 
 /// A stream header and the data after it.  spec: qotp.md §9.3, §11
 struct stream_frame {
-    std::uint32_t stream_id = 0;  ///< 0..2^31−1
-    bool best_effort = false;     ///< bit 31 of the wire id: an unreliable stream
-    std::uint64_t offset = 0;     ///< stream offset of the first data byte
-    bool close = false;           ///< FIN for this stream (isClose)
+    std::uint32_t stream_id = 0;      ///< 0..2^31−1
+    bool best_effort = false;         ///< bit 31 of the wire id: an unreliable stream
+    std::uint64_t offset = 0;         ///< stream offset of the first data byte
+    bool close = false;               ///< FIN for this stream (isClose)
     std::span<const std::byte> data;  ///< empty for a ping, probe, bare FIN or key-update carrier
 };
 
@@ -74,7 +75,8 @@ struct transport_payload {
 /// Errors: `errc::missing_stream_header` (§9.4: a stream header is required when there is no
 /// ACK, or a KU or KUA), `errc::bad_stream_id` (a stream id above 2^31 − 1),
 /// `errc::offset_too_large` (an offset above 2^48 − 1), `errc::buffer_too_small`.
-[[nodiscard]] result<std::size_t> encode_payload(const transport_payload& p, std::span<std::byte> out) noexcept;
+[[nodiscard]] result<std::size_t> encode_payload(const transport_payload& p,
+                                                 std::span<std::byte> out) noexcept;
 
 /// Decodes a payload. `in` must outlive the result (stream data is a view into it). Reserved
 /// bits 6–7 are ignored, and so is `isClose` without a stream header (there is no stream for it).
