@@ -114,15 +114,16 @@ void seal_and_open(std::uint8_t mode, std::span<const std::uint8_t> in) {
 
     std::vector<std::byte> out(payload.size() + 1300);
     const auto n = seal(t, out, payload, sn);
-    if (!n) return;  // payload below 8 bytes, or too large for an InitCryptoSnd
-    out.resize(*n);
-    parse(out);
-    auto d = out;
-    const auto opened = qotp::open_message(d, candidates, sender::initiator);
-    if (out.size() < qotp::min_size(t)) {  // a payload below 11 bytes: sealed, but not accepted
-        check(!opened);
+    if (!n) {  // a payload below 11 bytes, or too large for an InitCryptoSnd
+        check(n.error() == qotp::errc::payload_too_short ||
+              n.error() == qotp::errc::payload_too_large);
         return;
     }
+    out.resize(*n);
+    parse(out);
+    check(out.size() >= qotp::min_size(t));  // what seals, a receiver accepts
+    auto d = out;
+    const auto opened = qotp::open_message(d, candidates, sender::initiator);
     check(opened.has_value());
     check(opened->sequence_number == sn);
     check(

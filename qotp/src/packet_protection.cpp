@@ -60,14 +60,16 @@ void decrypt_verified(std::span<std::byte> ciphertext,
         static_cast<std::uint32_t>(keystream_block_1), uc(key.bytes().data()));
 }
 
-// Checks that `out` holds a `t` datagram with `payload`, and moves the payload behind the header
+// Checks the payload size (below 11 bytes the peer drops the datagram as too short, spec
+// §4.6) and that `out` holds a `t` datagram with it, then moves the payload behind the header
 // and the sn field. Done before the header is written: the payload may overlap the header area.
-bool place_payload(std::span<std::byte> out, message_type t,
-                   std::span<const std::byte> payload) noexcept {
+result<void> place_payload(std::span<std::byte> out, message_type t,
+                           std::span<const std::byte> payload) noexcept {
+    if (payload.size() < min_payload_size) return fail(errc::payload_too_short);
     const std::size_t h = header_size(t);
-    if (out.size() < h + protection_overhead + payload.size()) return false;
+    if (out.size() < h + protection_overhead + payload.size()) return fail(errc::buffer_too_small);
     detail::writer(out.subspan(h + sequence_number_size)).put_bytes(payload);
-    return true;
+    return {};
 }
 
 }  // namespace
@@ -143,7 +145,8 @@ result<std::size_t> seal_init_rcv(std::span<std::byte> out, connection_id id,
                                   const announced_keys& keys, std::span<const std::byte> payload,
                                   const shared_secret& s, std::uint64_t sn) noexcept {
     constexpr auto type = message_type::init_rcv;
-    if (!place_payload(out, type, payload)) return fail(errc::buffer_too_small);
+    if (auto placed = place_payload(out, type, payload); !placed)
+        return tl::unexpected(placed.error());
     detail::writer w(out);
     w.put_byte(type_byte(type));
     w.put_le(id.value, connection_id_size);
@@ -157,7 +160,8 @@ result<std::size_t> seal_init_crypto_rcv(std::span<std::byte> out, connection_id
                                          std::span<const std::byte> payload, const shared_secret& s,
                                          std::uint64_t sn) noexcept {
     constexpr auto type = message_type::init_crypto_rcv;
-    if (!place_payload(out, type, payload)) return fail(errc::buffer_too_small);
+    if (auto placed = place_payload(out, type, payload); !placed)
+        return tl::unexpected(placed.error());
     detail::writer w(out);
     w.put_byte(type_byte(type));
     w.put_le(id.value, connection_id_size);
@@ -169,7 +173,8 @@ result<std::size_t> seal_data(std::span<std::byte> out, connection_id id,
                               std::span<const std::byte> payload, const shared_secret& key,
                               std::uint64_t sn, sender from) noexcept {
     constexpr auto type = message_type::data;
-    if (!place_payload(out, type, payload)) return fail(errc::buffer_too_small);
+    if (auto placed = place_payload(out, type, payload); !placed)
+        return tl::unexpected(placed.error());
     detail::writer w(out);
     w.put_byte(type_byte(type));
     w.put_le(id.value, connection_id_size);

@@ -76,8 +76,10 @@ struct opened_packet {
 // Message-level sealing. Each moves `payload` to its place in `out` (it may overlap `out`
 // anywhere; encoded in place at `header_size(type) + 6` nothing moves), writes the header of
 // its type before it and seals.
-// They return the datagram size. Errors: those of `seal_in_place`, and for InitCryptoSnd
-// `errc::payload_too_large` above 1143 bytes.
+// They return the datagram size. Errors: those of `seal_in_place`; `errc::payload_too_short`
+// below the 11 bytes of the smallest W2 payload (the peer would drop the datagram, §4.6) except
+// for InitCryptoSnd, whose filler makes up any size; for InitCryptoSnd `errc::payload_too_large`
+// above 1143 bytes.
 
 /// InitCryptoSnd (I → R) under S0, padded to exactly 1232 bytes with the `fillLen` filler.
 /// spec: qotp.md §4.2
