@@ -62,7 +62,7 @@ TEST(qotp_key_log, malformed_lines) {
         "QOTP_SHARED_SECRET 1 " + ok_secret.substr(1) + "z",
     };
     for (const std::string& bad : bad_lines) {
-        EXPECT_EQ(qotp::parse_key_log_line(bad).error(), errc::bad_key_log_line) << bad;
+        EXPECT_EQ(error_of(qotp::parse_key_log_line(bad)), errc::bad_key_log_line) << bad;
     }
 }
 

@@ -47,9 +47,9 @@ TEST(qotp_message, every_type_byte) {
         d[0] = static_cast<std::byte>(b);
         auto t = qotp::parse_type(d);
         if ((b & 0x1F) != 0) {
-            EXPECT_EQ(t.error(), errc::bad_version) << b;
+            EXPECT_EQ(error_of(t), errc::bad_version) << b;
         } else if ((b >> 5) > 4) {
-            EXPECT_EQ(t.error(), errc::bad_message_type) << b;
+            EXPECT_EQ(error_of(t), errc::bad_message_type) << b;
         } else {
             ASSERT_TRUE(t.has_value()) << b;
             EXPECT_EQ(qotp::type_byte(*t), static_cast<std::byte>(b));
@@ -61,8 +61,8 @@ TEST(qotp_message, shorter_than_42_is_dropped_first) {
     for (std::size_t n = 0; n < qotp::min_datagram_size; ++n) {
         bytes d(n, std::byte{0xFF});  // also a bad type byte: the size check comes first
         if (n > 0) d[0] = std::byte{0xFF};
-        EXPECT_EQ(qotp::parse_type(d).error(), errc::datagram_too_short) << n;
-        EXPECT_EQ(qotp::parse_connection_id(d).error(), errc::datagram_too_short) << n;
+        EXPECT_EQ(error_of(qotp::parse_type(d)), errc::datagram_too_short) << n;
+        EXPECT_EQ(error_of(qotp::parse_connection_id(d)), errc::datagram_too_short) << n;
     }
 }
 
@@ -76,7 +76,7 @@ TEST(qotp_message, every_type_truncated_at_every_length) {
             const auto check = [&](auto r) {
                 EXPECT_EQ(r.has_value(), long_enough) << n;
                 if (!long_enough) {
-                    EXPECT_EQ(r.error(), errc::datagram_too_short) << n;
+                    EXPECT_EQ(error_of(r), errc::datagram_too_short) << n;
                 }
             };
             switch (t) {
@@ -101,7 +101,7 @@ TEST(qotp_message, typed_parsers_reject_other_types) {
         EXPECT_EQ(qotp::parse_data(d).has_value(), t == message_type::data);
         EXPECT_EQ(qotp::parse_sealed(d).has_value(), t != message_type::init_snd);
         if (t != message_type::data) {
-            EXPECT_EQ(qotp::parse_data(d).error(), errc::unexpected_message);
+            EXPECT_EQ(error_of(qotp::parse_data(d)), errc::unexpected_message);
         }
     }
 }
@@ -153,7 +153,7 @@ TEST(qotp_message, connection_id_bytes) {
 TEST(qotp_message, init_snd_needs_room) {
     std::array<std::byte, 1231> small{};
     auto n = qotp::write_init_snd(small, {}, 1232);
-    EXPECT_EQ(n.error(), errc::buffer_too_small);
+    EXPECT_EQ(error_of(n), errc::buffer_too_small);
 }
 
 // Bytes after 66 are padding the receiver ignores, and longer datagrams are fine.  spec §4.1

@@ -71,22 +71,22 @@ TEST(qotp_payload, key_update_fields_round_trip) {
 TEST(qotp_payload, encoder_presence_rules) {
     qotp::transport_payload nothing;
     std::array<std::byte, 128> out{};
-    EXPECT_EQ(qotp::encode_payload(nothing, out).error(), errc::missing_stream_header);
+    EXPECT_EQ(error_of(qotp::encode_payload(nothing, out)), errc::missing_stream_header);
     auto ku = payload_p2();
     ku.key_update = key_filled(1);
-    EXPECT_EQ(qotp::encode_payload(ku, out).error(), errc::missing_stream_header);
+    EXPECT_EQ(error_of(qotp::encode_payload(ku, out)), errc::missing_stream_header);
     auto kua = payload_p2();
     kua.key_update_ack = key_filled(1);
-    EXPECT_EQ(qotp::encode_payload(kua, out).error(), errc::missing_stream_header);
+    EXPECT_EQ(error_of(qotp::encode_payload(kua, out)), errc::missing_stream_header);
     auto bad_id = payload_p1();
     bad_id.stream->stream_id = qotp::max_stream_id + 1;
-    EXPECT_EQ(qotp::encode_payload(bad_id, out).error(), errc::bad_stream_id);
+    EXPECT_EQ(error_of(qotp::encode_payload(bad_id, out)), errc::bad_stream_id);
     auto far = payload_p3();
     far.ack->offset = qotp::max_offset + 1;
-    EXPECT_EQ(qotp::encode_payload(far, out).error(), errc::offset_too_large);
+    EXPECT_EQ(error_of(qotp::encode_payload(far, out)), errc::offset_too_large);
     far = payload_p3();
     far.stream->offset = qotp::max_offset + 1;
-    EXPECT_EQ(qotp::encode_payload(far, out).error(), errc::offset_too_large);
+    EXPECT_EQ(error_of(qotp::encode_payload(far, out)), errc::offset_too_large);
 }
 
 TEST(qotp_payload, encoder_needs_room_at_every_size) {
@@ -94,7 +94,8 @@ TEST(qotp_payload, encoder_needs_room_at_every_size) {
     const std::size_t need = qotp::encoded_size(p);
     bytes out(need);
     for (std::size_t n = 0; n < need; ++n) {
-        EXPECT_EQ(qotp::encode_payload(p, std::span(out).first(n)).error(), errc::buffer_too_small)
+        EXPECT_EQ(error_of(qotp::encode_payload(p, std::span(out).first(n))),
+                  errc::buffer_too_small)
             << n;
     }
     EXPECT_TRUE(qotp::encode_payload(p, out).has_value());
@@ -103,18 +104,18 @@ TEST(qotp_payload, encoder_needs_room_at_every_size) {
 TEST(qotp_payload, decoder_errors) {
     for (std::size_t n = 0; n < 4; ++n) {
         const bytes b(n, std::byte{0});
-        EXPECT_EQ(qotp::decode_payload(b).error(), errc::payload_too_short) << n;
+        EXPECT_EQ(error_of(qotp::decode_payload(b)), errc::payload_too_short) << n;
     }
     // ACK-only plus a byte: trailing bytes  spec §9.5
     bytes ack_only = vector_bytes("proto_ackonly");
     ack_only.push_back(std::byte{0});
-    EXPECT_EQ(qotp::decode_payload(ack_only).error(), errc::trailing_bytes);
+    EXPECT_EQ(error_of(qotp::decode_payload(ack_only)), errc::trailing_bytes);
     // nothing at all after the fixed part and no flags: accepted, nothing present
     const bytes bare = from_hex("00ac0582");
     auto p = qotp::decode_payload(bare);
     ASSERT_TRUE(p.has_value());
     EXPECT_FALSE(p->ack || p->stream || p->key_update || p->key_update_ack);
-    EXPECT_EQ(qotp::decode_payload(from_hex("00ac058200")).error(), errc::trailing_bytes);
+    EXPECT_EQ(error_of(qotp::decode_payload(from_hex("00ac058200"))), errc::trailing_bytes);
 }
 
 // Cutting any vector payload inside its fixed blocks is an error; cutting its stream data
@@ -131,9 +132,9 @@ TEST(qotp_payload, every_vector_truncated_at_every_length) {
         for (std::size_t n = 0; n < wire.size(); ++n) {
             auto cut = qotp::decode_payload(std::span(wire).first(n));
             if (n < 4) {
-                EXPECT_EQ(cut.error(), errc::payload_too_short) << n;
+                EXPECT_EQ(error_of(cut), errc::payload_too_short) << n;
             } else if (n < blocks_end) {
-                EXPECT_EQ(cut.error(), errc::payload_truncated) << n;
+                EXPECT_EQ(error_of(cut), errc::payload_truncated) << n;
             } else {
                 ASSERT_TRUE(cut.has_value()) << n;
                 EXPECT_EQ(cut->stream->data.size(), n - blocks_end);
@@ -147,7 +148,7 @@ TEST(qotp_payload, keys_truncated) {
     p.key_update = key_filled(7);
     const bytes wire = encode(p);
     for (std::size_t n = 4; n < 4 + 32 + 7; ++n) {
-        EXPECT_EQ(qotp::decode_payload(std::span(wire).first(n)).error(), errc::payload_truncated)
+        EXPECT_EQ(error_of(qotp::decode_payload(std::span(wire).first(n))), errc::payload_truncated)
             << n;
     }
 }

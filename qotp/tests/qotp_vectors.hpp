@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "neutrino/qotp/keys.hpp"
@@ -44,6 +45,13 @@ inline bytes from_text(std::string_view s) {
 }
 
 inline std::string hex(std::span<const std::byte> b) { return qotp::to_hex(b); }
+
+/// The error of `r`, or no error when it holds a value (so that a test expecting an error
+/// fails cleanly instead of reading a missing error).
+template <class T>
+std::error_code error_of(const qotp::result<T>& r) {
+    return r ? std::error_code{} : r.error();
+}
 
 /// One line of vectors.txt: its name and the whitespace-separated fields after it.
 struct vector_line {
