@@ -164,6 +164,23 @@ TEST(qotp_payload, reserved_bits_and_orphan_close) {
     EXPECT_EQ(hex(encode(*p)), hex(vector_bytes("proto_ackonly")));
 }
 
+// spec §7.1, §9.5: as if an empty stream packet on stream 0, offset 0, had arrived.
+TEST(qotp_payload, implied_init_snd_payload) {
+    const auto p = qotp::implied_init_snd_payload();
+    EXPECT_EQ(p.max_payload, 0);
+    EXPECT_EQ(p.receive_window, 0);
+    EXPECT_FALSE(p.ack || p.key_update || p.key_update_ack);
+    ASSERT_TRUE(p.stream.has_value());
+    EXPECT_EQ(p.stream->stream_id, 0U);
+    EXPECT_EQ(p.stream->offset, 0U);
+    EXPECT_FALSE(p.stream->best_effort || p.stream->close);
+    EXPECT_TRUE(p.stream->data.empty());
+    EXPECT_EQ(hex(encode(p)),
+              "02000000"
+              "00000000"
+              "000000");  // as a peer would have sent it
+}
+
 TEST(qotp_payload, best_effort_bit_is_split_off) {
     auto p = qotp::decode_payload(vector_bytes("proto_ping_unrel"));
     ASSERT_TRUE(p.has_value());

@@ -67,6 +67,16 @@ struct transport_payload {
     std::optional<stream_frame> stream;
 };
 
+/// What a responder processes in place of the payload an InitSnd does not carry: maxPayload 0
+/// (no MTU update), rcvWnd 0 (the responder may not send stream data until the initiator's
+/// first Data announces a window), no ACK, and an empty stream packet on stream 0 at offset 0,
+/// which the responder ACKs as (0, 0, 0).  spec: qotp.md §7.1, §9.5
+[[nodiscard]] inline transport_payload implied_init_snd_payload() noexcept {
+    transport_payload p;
+    p.stream = stream_frame{};
+    return p;
+}
+
 /// Bytes `p` encodes to: 4, +9/12 ACK, +32 per key, +7/10 stream header, + data.  spec: §9.4
 [[nodiscard]] std::size_t encoded_size(const transport_payload& p) noexcept;
 
