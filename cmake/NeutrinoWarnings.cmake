@@ -28,11 +28,15 @@ endfunction()
 # `"m" + std::to_string(i)` (GCC bug 105329) and -Wmaybe-uninitialized on moving into an
 # std::optional<std::vector<…>> (GCC bug 80635). The library, tools and examples keep both.
 # It also gives the test the shared support headers of tests/support (the seed, the client/
-# server pair fixture).
+# server pair fixture), and the precompiled header of neutrino_precompile unless NO_PCH is given
+# (for modules that do not use neutrino-core, whose headers that one parses).
 function(neutrino_set_test_warnings target)
+    cmake_parse_arguments(arg "NO_PCH" "" "" ${ARGN})
     neutrino_set_warnings(${target})
     target_include_directories(${target} PRIVATE "${PROJECT_SOURCE_DIR}/tests/support")
-    neutrino_precompile(${target} GTEST)
+    if(NOT arg_NO_PCH)
+        neutrino_precompile(${target} GTEST)
+    endif()
     target_compile_options(${target} PRIVATE
         "$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_GREATER_EQUAL:$<CXX_COMPILER_VERSION>,12>>:-Wno-restrict;-Wno-maybe-uninitialized>")
 endfunction()

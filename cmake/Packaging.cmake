@@ -53,6 +53,12 @@ if(TARGET neutrino_congestion)
         DESCRIPTION "Neutrino congestion control: RTT estimator, controller concept and models (header-only)"
         REQUIRES "${neutrino_pc_core}")
 endif()
+if(TARGET neutrino_qotp)
+    neutrino_pkg_config(neutrino-qotp
+        DESCRIPTION "QOTP (qo-proto/qotp wire format W2): keys, messages, packet protection, payload codec"
+        REQUIRES libsodium
+        LIBS "-L\${libdir}" -lneutrino_qotp)
+endif()
 if(TARGET neutrino_reliable)
     neutrino_pkg_config(neutrino-reliable
         DESCRIPTION "Neutrino reliable layer: loss, duplicate and reorder repair (header-only)"
@@ -126,8 +132,8 @@ NeutrinoReliable, NeutrinoExtended, wire v3), built as sans-IO state machines
 that stack as policy-templated layers.
 This package has the static libraries, the headers, the CMake package
 (find_package(neutrino)) and pkg-config files (neutrino-core, neutrino-congestion,
-neutrino-reliable, neutrino-extended, neutrino-inspector, neutrino-monitor; C++20 required), the
-tools neutrino-inspector (fault-injecting UDP proxy) and neutrino-monitor
+neutrino-qotp, neutrino-reliable, neutrino-extended, neutrino-inspector, neutrino-monitor; C++20
+required), the tools neutrino-inspector (fault-injecting UDP proxy) and neutrino-monitor
 (decrypt, report), and the Wireshark Lua dissector.")
 set(CPACK_PACKAGE_CONTACT "${NEUTRINO_PACKAGE_MAINTAINER}")
 set(CPACK_STRIP_FILES ON)  # the tools; static libraries are not stripped

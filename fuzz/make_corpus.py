@@ -299,6 +299,59 @@ def v3_corpora():
     c.add("extended-raw", b"\x02" + b"\x1a\x00" + b"\x05abcde" + NO_EDIT + b"\x00" + b"\x1b\x01" + b"\x03xyz" + NO_EDIT + b"\x01")
 
 
+# --- QOTP (see fuzz_qotp_*.cpp) ---------------------------------------------------------------
+
+QOTP_VECTORS = ROOT / "tests/vectors/qotp/vectors.txt"
+
+
+def load_qotp_vectors():
+    v = {}
+    for line in QOTP_VECTORS.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, *fields = line.split()
+            v.setdefault(name, fields)
+    return v
+
+
+def qotp_corpora():
+    v = load_qotp_vectors()
+    payloads = {k: bytes.fromhex(f[0]) for k, f in v.items() if k.startswith("proto_")}
+
+    c = corpus("qotp_message")
+    # even mode byte: a raw datagram (the vectors open under S / S0 and must re-seal identically)
+    for name in ("data_i2r_sn0", "data_i2r_sn123456789a", "data_r2i_sn0", "initrcv_sn0",
+                 "initcryptorcv_sn0", "initcryptosnd_hex"):
+        c.add(f"raw-{name}", b"\x00" + bytes.fromhex(v[name][0]))
+    initsnd = bytes.fromhex(v["initsnd_first67"][0])
+    c.add("raw-initsnd", b"\x00" + initsnd + bytes(1232 - len(initsnd)))
+    c.add("raw-short", b"\x00" + bytes([0x80]) + bytes(40))
+    c.add("raw-bad-version", b"\x00" + bytes([0x81]) + bytes(60))
+    # odd mode byte: type selector (0 InitRcv, 1 InitCryptoSnd, 2 InitCryptoRcv, 3 Data), u48 sn,
+    # payload; sealed, opened, then one byte changed
+    for i, (name, p) in enumerate(sorted(payloads.items())):
+        c.add(f"seal-{name}", bytes([1 + 2 * i, i % 4]) + (i * 0x1111).to_bytes(6, "little") + p)
+    c.add("seal-data-max-sn", b"\x07\x03" + b"\xff" * 6 + payloads["proto_data_ack"])
+    c.add("seal-crypto-snd-big", b"\x09\x01" + bytes(6) + payloads["proto_data_noack"] + bytes(1100))
+
+    c = corpus("qotp_payload")
+    for name, p in sorted(payloads.items()):
+        c.add(name, p)
+    ku = bytes(range(32))
+    c.add("key-update-both", b"\x32\xac\x05\x82" + ku + ku[::-1] + u32(5) + b"\x00\x00\x00" + b"data")
+    c.add("ack-extend", b"\x05\xd0\x04\x10" + u32(1) + (2**40).to_bytes(6, "little") + u16(9))
+    c.add("reserved-bits", b"\xc1" + payloads["proto_ackonly"][1:])
+    c.add("truncated-ack", payloads["proto_ackonly"][:9])
+    c.add("trailing", payloads["proto_ackonly"] + b"\x00")
+
+    c = corpus("qotp_rwnd")
+    rows = [int(line.split()[1]) for line in QOTP_VECTORS.read_text().splitlines()
+            if line.startswith("rwnd ")]
+    c.add("vector-rows", b"".join(u64(x) for x in rows))
+    c.add("edges", b"".join(u64(x) for x in (0, 1, 127, 128, 255, 256, 893353197567, 893353197568,
+                                               893353197569, 2**63, 2**64 - 1)))
+    c.add("powers", b"".join(u64(2**k - 1) + u64(2**k) for k in range(64)))
+
+
 def main():
     vectors = load_vectors()
     words_corpus(vectors)
@@ -308,6 +361,7 @@ def main():
     replay_window_corpus()
     reassembler_corpus()
     v3_corpora()
+    qotp_corpora()
     for d in sorted((HERE / "corpus").iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} files")
 

@@ -1,6 +1,6 @@
 // Compiles against the installed headers and runs: every module of the package is usable from
 // outside (headers found, libraries linked, dependencies re-found by neutrinoConfig.cmake, or
-// given by the pkg-config files). Needs both static libraries and libsodium at link time.
+// given by the pkg-config files). Needs the static libraries and libsodium at link time.
 #include <array>
 #include <cstddef>
 
@@ -11,6 +11,8 @@
 #include <neutrino/inspector/impairment.hpp>
 #include <neutrino/monitor/describe.hpp>
 #include <neutrino/monitor/terminal_observer.hpp>
+#include <neutrino/qotp/keys.hpp>
+#include <neutrino/qotp/receive_window.hpp>
 #include <neutrino/reliable/client.hpp>
 #include <neutrino/reliable/server.hpp>
 
@@ -27,7 +29,12 @@ int main() {
     secret[0] = std::byte{1};
     const auto pub = neutrino::core::public_key_of(neutrino::core::secret_key{secret});  // libsodium
     const bool described = neutrino::monitor::neutrino_description(2) != nullptr;  // libneutrino_monitor
-    return r.has_value() && *r == 42 && forwarded && pub != neutrino::core::public_key{} && described
+    // libneutrino_qotp
+    const auto qotp_key = neutrino::qotp::private_key_from_string("my-secret-seed");
+    const bool qotp_ok = neutrino::qotp::public_key_of(qotp_key) != neutrino::qotp::public_key{} &&
+                         neutrino::qotp::decode_receive_window(98) == 1024 * 1024;
+    return r.has_value() && *r == 42 && forwarded && pub != neutrino::core::public_key{} &&
+                   described && qotp_ok
                ? 0
                : 1;
 }

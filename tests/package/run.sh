@@ -5,7 +5,7 @@
 #              against it; the pkg-config files there name that prefix.
 #   2. deb     `cpack -G DEB` into a temporary directory, `dpkg-deb -x` into a temporary root (no
 #              root, no change to the system); check its metadata and contents (libraries,
-#              headers, CMake package, six .pc files, the two tools and nothing else in bin, the
+#              headers, CMake package, seven .pc files, the two tools and nothing else in bin, the
 #              Lua dissector in Wireshark's global Lua plugin directory); configure, build and
 #              run the consumer with CMAKE_PREFIX_PATH=<root>/usr; compile and run main.cpp
 #              with only the flags of the extracted .pc files (PKG_CONFIG_SYSROOT_DIR=<root>).
@@ -30,7 +30,7 @@ fail() {
     exit 1
 }
 
-modules=(neutrino-core neutrino-congestion neutrino-reliable neutrino-extended neutrino-inspector neutrino-monitor)
+modules=(neutrino-core neutrino-congestion neutrino-qotp neutrino-reliable neutrino-extended neutrino-inspector neutrino-monitor)
 version=$(sed -n 's/^set(PACKAGE_VERSION "\([^"]*\)")$/\1/p' "$build_dir/neutrinoConfigVersion.cmake")
 [[ -n $version ]] || fail "no version in $build_dir/neutrinoConfigVersion.cmake"
 
@@ -107,10 +107,10 @@ root=$tmp/root
 dpkg-deb -x "$deb" "$root"
 usr=$root/usr
 [[ -z $(find "$root" -mindepth 1 -maxdepth 1 ! -name usr) ]] || fail "files outside /usr"
-for m in core congestion reliable extended inspector monitor io; do
+for m in core congestion qotp reliable extended inspector monitor io; do
     [[ -n $(find "$usr/include/neutrino/$m" -name '*.hpp' 2>/dev/null) ]] || fail "no headers neutrino/$m"
 done
-for lib in libneutrino_core.a libneutrino_monitor.a; do
+for lib in libneutrino_core.a libneutrino_qotp.a libneutrino_monitor.a; do
     [[ -n $(find "$usr/lib" -name "$lib") ]] || fail "no $lib"
 done
 for f in neutrinoConfig.cmake neutrinoConfigVersion.cmake neutrinoTargets.cmake; do

@@ -1,0 +1,75 @@
+#pragma once
+/// \file
+/// Error codes of neutrino-qotp, the coarser conditions they belong to, and `qotp::result<T>`.
+/// qotp does not depend on neutrino-core, so it has its own `result` alias (the same type as
+/// `neutrino::result<T>`: `tl::expected<T, std::error_code>`).
+
+#include <string>
+#include <system_error>
+#include <tl/expected.hpp>
+#include <type_traits>
+
+namespace neutrino::qotp {
+
+/// Every way the stateless layer rejects input or refuses a call. Nothing here throws.
+enum class errc {
+    // malformed input (drop, count)
+    datagram_too_short = 1,  ///< below 42 bytes, or below the minimum of its message type (§4.6)
+    bad_version,             ///< low 5 bits of the type byte are not 0 (§3)
+    bad_message_type,        ///< type 5, 6 or 7 (§3)
+    unexpected_message,      ///< a valid type, but not the one the caller asked for
+    bad_filler,              ///< InitCryptoSnd filler length beyond the plaintext (§4.2)
+    payload_too_short,       ///< transport payload below 4 bytes (§9.5)
+    payload_truncated,       ///< an ACK block, key or stream header cut short (§9.5)
+    trailing_bytes,          ///< bytes after the last block of a payload without a stream (§9.5)
+    bad_key_log_line,        ///< not a `QOTP_SHARED_SECRET[_ID] <connid> <secret>` line (§19)
+    // unauthenticated input
+    decryption_failed,  ///< no candidate secret opens the datagram (§6.4)
+    low_order_key,      ///< X25519 output all zero: low-order peer key (§2, §6.4)
+    // too large
+    payload_too_large,  ///< the payload does not fit the message (InitCryptoSnd: 1143 bytes)
+    offset_too_large,   ///< a stream or ACK offset above 2^48 − 1 (§9.3)
+    // API misuse
+    buffer_too_small,       ///< the output span cannot hold the encoding
+    bad_key,                ///< key text malformed (64 hex characters, optional 0x)
+    bad_stream_id,          ///< a stream id above 2^31 − 1 (§11)
+    missing_stream_header,  ///< a payload that §9.4 requires a stream header for has none
+    sequence_exhausted,     ///< the 48-bit send counter is used up (§6.5, §8)
+};
+
+/// Coarse groups of `errc` (house style §5).
+enum class condition {
+    malformed = 1,
+    unauthenticated,
+    replayed,
+    too_large,
+    protocol_violation,
+    timed_out,
+    misuse,
+};
+
+[[nodiscard]] const std::error_category& error_category() noexcept;
+[[nodiscard]] const std::error_category& condition_category() noexcept;
+
+[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+[[nodiscard]] inline std::error_condition make_error_condition(condition c) noexcept {
+    return {static_cast<int>(c), condition_category()};
+}
+
+/// A value or the `std::error_code` that explains why there is none.
+template <class T>
+using result = tl::expected<T, std::error_code>;
+
+/// The error alternative of a `result`.
+[[nodiscard]] inline tl::unexpected<std::error_code> fail(errc e) noexcept {
+    return tl::unexpected<std::error_code>(make_error_code(e));
+}
+
+}  // namespace neutrino::qotp
+
+template <>
+struct std::is_error_code_enum<neutrino::qotp::errc> : std::true_type {};
+template <>
+struct std::is_error_condition_enum<neutrino::qotp::condition> : std::true_type {};
