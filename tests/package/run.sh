@@ -141,7 +141,7 @@ for m in "${modules[@]}"; do
         fail "deb: pkg-config $m: not version $version"
 done
 read -ra pc_flags <<<"$("${pc_env[@]}" pkg-config --cflags --libs \
-    neutrino-monitor neutrino-extended neutrino-inspector)"
+    neutrino-monitor neutrino-extended neutrino-inspector neutrino-qotp)"
 [[ " ${pc_flags[*]} " == *" -I$usr/include "* ]] || fail "deb: pkg-config --cflags lacks -I$usr/include"
 echo "pkg-config flags: ${pc_flags[*]}"
 "$cxx" -std=c++20 "${cxx_flag_words[@]}" "$here/main.cpp" "${pc_flags[@]}" -o "$tmp/consumer-pc"
