@@ -4,7 +4,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <type_traits>
 
+#include "neutrino/congestion/bbr.hpp"
+#include "neutrino/congestion/cubic.hpp"
 #include "neutrino/congestion/fixed_window.hpp"
 
 namespace {
@@ -92,4 +95,33 @@ TEST(congestion_controller, ack_sample_defaults_mean_unknown) {
     EXPECT_FALSE(s.app_limited);
     EXPECT_EQ(s.now, time_point{});
     EXPECT_EQ(s.bytes_in_flight, 0U);
+}
+
+// One construction convention: every model takes the sender's limits (a sender builds any
+// controller the same way), each reading what applies to it.
+TEST(congestion_controller, every_model_is_built_from_the_senders_limits) {
+    using namespace neutrino::congestion;
+    const sender_limits limits{.max_datagram_size = 1000, .maximum_window = 50'000};
+    static_assert(std::is_constructible_v<fixed_window, sender_limits>);
+    static_assert(std::is_constructible_v<cubic, sender_limits>);
+    static_assert(std::is_constructible_v<bbr, sender_limits>);
+    static_assert(!std::is_constructible_v<congestion_controller_archetype, sender_limits>);
+    EXPECT_EQ(fixed_window(limits).window(), 50'000U);       // the whole buffer
+    EXPECT_EQ(cubic(limits).window(), 10U * 1000U);          // RFC 9002's 10 datagrams
+    EXPECT_EQ(bbr(limits).window(), 10U * 1000U);            // the draft's InitialCwnd
+    // cubic never grows past the sender's buffer: slow start on acknowledgements of everything
+    cubic c(limits);
+    const time_point t0{};
+    for (int i = 0; i < 200; ++i) {
+        ack_sample s;
+        s.bytes = 1000;
+        s.rtt = milliseconds(10);
+        s.now = t0 + milliseconds(i);
+        s.sent = s.now - milliseconds(10);
+        s.bytes_in_flight = c.window();  // window-limited, so it may grow
+        c.on_acknowledged(s);
+    }
+    EXPECT_EQ(c.window(), 50'000U);
+    // a buffer smaller than the initial window does not shrink it below that
+    EXPECT_EQ(cubic(sender_limits{.max_datagram_size = 1000, .maximum_window = 2000}).window(), 10U * 1000U);
 }

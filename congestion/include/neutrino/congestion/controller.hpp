@@ -27,6 +27,9 @@
 /// The sender calls `on_sent` after `can_send` said yes, and removes acknowledged and lost bytes
 /// from its own count of bytes in flight; a controller that needs that count reads it from
 /// `ack_sample::bytes_in_flight` or from `can_send`.
+///
+/// Construction: a sender builds a controller from `sender_limits` (`C(limits)`) when it can,
+/// else default-constructs it, so a model of its own plugs in without the sender knowing it.
 // clang-format on
 
 #include <concepts>
@@ -36,6 +39,15 @@
 #include "neutrino/core/time.hpp"
 
 namespace neutrino::congestion {
+
+/// What a sender tells a controller when it builds one (see the concept's Construction note).
+struct sender_limits {
+    /// Bytes of the largest datagram it sends (SMSS): windows and steps are counted in it.
+    std::size_t max_datagram_size = 1200;
+    /// The most bytes the sender can ever hold in flight (its send buffer); a window beyond it
+    /// could never be used.
+    std::size_t maximum_window = std::size_t{64} << 20;
+};
 
 /// What one acknowledgement tells the controller. Plain data, filled by the sender (a sender with
 /// a `delivery_rate_sampler` gets the rate fields from it; one without leaves them zero, and a

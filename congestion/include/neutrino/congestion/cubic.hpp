@@ -67,6 +67,9 @@ public:
 
     /// A controller configured by `cfg`. Throws `std::invalid_argument` when a size is zero, the
     /// minimum exceeds the initial window, or β or C is outside (0, 1) / (0, ∞).
+    /// RFC 9438's defaults for a sender of `limits.max_datagram_size`-byte datagrams whose window
+    /// never exceeds `limits.maximum_window` (nor falls below the initial window for it).
+    explicit cubic(const sender_limits& limits) : cubic(config_for(limits)) {}
     explicit cubic(const cubic_config& cfg = {}) : cfg_(cfg) {
         if (cfg.max_datagram_size == 0 || cfg.minimum_window_packets == 0 ||
             cfg.initial_window_packets < cfg.minimum_window_packets ||
@@ -161,6 +164,13 @@ public:
     [[nodiscard]] double k() const noexcept { return k_; }
 
 private:
+    [[nodiscard]] static cubic_config config_for(const sender_limits& limits) noexcept {
+        cubic_config c;
+        c.max_datagram_size = limits.max_datagram_size;
+        c.maximum_window = std::max(limits.maximum_window, c.initial_window_packets * limits.max_datagram_size);
+        return c;
+    }
+
     static constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
     // RFC 9406 §4.3 constants.
     static constexpr duration min_rtt_thresh = std::chrono::milliseconds{4};

@@ -27,6 +27,10 @@ public:
         if (window_size == 0) throw std::invalid_argument("fixed_window: window_size must be > 0");
     }
 
+    /// The sender's whole buffer as the window (`limits.maximum_window`): what a sender without
+    /// congestion control does.
+    explicit constexpr fixed_window(const sender_limits& limits) : fixed_window(limits.maximum_window) {}
+
     /// A window of `count` datagrams of `packet_size` bytes (the product, saturating at
     /// `SIZE_MAX`). Throws `std::invalid_argument` when either is zero.
     [[nodiscard]] static constexpr fixed_window packets(std::size_t count,

@@ -70,22 +70,13 @@ public:
           rtt_est_(cfg.initial_rtt),
           cc_(make_controller(cfg)) {}
 
-    /// A controller constructible from an initial window in bytes gets the send window's worth
-    /// of full datagrams (`fixed_window` then behaves as the fixed 512-packet window did);
-    /// `cubic` gets full datagrams and the send window as its largest window; any other is
-    /// default-constructed.
+    /// The controller, built from the session's limits (full datagrams; the send window's worth
+    /// of them as the largest window, so `fixed_window` is the fixed 512-packet window of before)
+    /// when it takes `congestion::sender_limits`, else default-constructed.
     static Controller make_controller(const config& cfg) {
-        if constexpr (std::is_constructible_v<Controller, std::size_t>) {
-            return Controller(cfg.send_window * core::max_datagram_size);
-        } else if constexpr (std::is_constructible_v<Controller, congestion::bbr_config>) {
-            congestion::bbr_config c;
-            c.max_datagram_size = core::max_datagram_size;
-            return Controller(c);
-        } else if constexpr (std::is_constructible_v<Controller, congestion::cubic_config>) {
-            congestion::cubic_config c;
-            c.max_datagram_size = core::max_datagram_size;
-            c.maximum_window = std::max(cfg.send_window, c.initial_window_packets) * core::max_datagram_size;
-            return Controller(c);
+        if constexpr (std::is_constructible_v<Controller, congestion::sender_limits>) {
+            return Controller(congestion::sender_limits{.max_datagram_size = core::max_datagram_size,
+                                                        .maximum_window = cfg.send_window * core::max_datagram_size});
         } else {
             return Controller{};
         }
