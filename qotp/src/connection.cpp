@@ -46,8 +46,13 @@ void connection::check_config() const {
 connection::connection(const connection_config& config, key_source& keys,
                        const public_key& identity,
                        const std::optional<public_key>& responder_identity, time_point now)
-    : config_(config), keys_(&keys), role_(role::initiator), identity_(identity),
-      init_due_(now), plaintext_(config.max_payload), receive_scratch_(config.max_payload) {
+    : config_(config),
+      keys_(&keys),
+      role_(role::initiator),
+      identity_(identity),
+      init_due_(now),
+      plaintext_(config.max_payload),
+      receive_scratch_(config.max_payload) {
     check_config();
     ephemeral_ = keys_->generate();
     ephemeral_public_ = public_key_of(ephemeral_);
@@ -63,11 +68,18 @@ connection::connection(const connection_config& config, key_source& keys,
 
 connection::connection(const connection_config& config, key_source& keys, responder_start start,
                        time_point now)
-    : config_(config), keys_(&keys), role_(role::responder),
-      ephemeral_(std::move(start.ephemeral)), identity_(start.identity),
-      peer_ephemeral_(start.peer_ephemeral), peer_identity_(start.peer_identity),
-      zero_rtt_(std::move(start.zero_rtt)), init_due_(now), send_key_(start.session),
-      last_received_(now), plaintext_(config.max_payload),
+    : config_(config),
+      keys_(&keys),
+      role_(role::responder),
+      ephemeral_(std::move(start.ephemeral)),
+      identity_(start.identity),
+      peer_ephemeral_(start.peer_ephemeral),
+      peer_identity_(start.peer_identity),
+      zero_rtt_(std::move(start.zero_rtt)),
+      init_due_(now),
+      send_key_(start.session),
+      last_received_(now),
+      plaintext_(config.max_payload),
       receive_scratch_(config.max_payload) {
     check_config();
     ephemeral_public_ = public_key_of(ephemeral_);
@@ -185,7 +197,8 @@ std::optional<std::size_t> connection::new_segment(std::size_t budget, time_poin
     // receiver then never needs more than that many reorder slots, so an ACKed packet past a
     // gap cannot let the sender run ahead until the receiver drops data unacknowledged.
     if (send_next_offset_ - send_base_ >= config_.max_in_flight * budget) return std::nullopt;
-    const auto len = static_cast<std::uint16_t>(std::min<std::uint64_t>(end - send_next_offset_, budget));
+    const auto len =
+        static_cast<std::uint16_t>(std::min<std::uint64_t>(end - send_next_offset_, budget));
     in_flight_.push_back(segment{send_next_offset_, len, 1, now});
     send_next_offset_ += len;
     return in_flight_.size() - 1;
@@ -293,7 +306,8 @@ std::optional<std::size_t> connection::poll_before_ready(std::span<std::byte> ou
             auto w = write_init_snd(out, announced_keys{ephemeral_public_, identity_},
                                     config_.max_payload);
             if (!w) blocked_ = true;
-            if (w && phase_ == phase::created) (void)counter_.next();  // §6.5: InitSnd uses a number
+            if (w && phase_ == phase::created)
+                (void)counter_.next();  // §6.5: InitSnd uses a number
             if (w) n = *w;
         } else {
             // spec: qotp.md §7.3 — 0-RTT data is tracked; re-sends carry the same segment.
@@ -504,8 +518,8 @@ result<void> connection::handle_datagram(std::span<const std::byte> datagram,
     return fail_code(errc::bad_message_type);
 }
 
-result<void> connection::handle_initial_payload(const transport_payload& payload,
-                                                std::uint64_t sn, time_point now) noexcept {
+result<void> connection::handle_initial_payload(const transport_payload& payload, std::uint64_t sn,
+                                                time_point now) noexcept {
     if (phase_ == phase::closed) return fail_code(errc::connection_closed);
     if (!zero_rtt_window_.fresh(sn)) return fail_code(errc::replayed);
     zero_rtt_window_.mark(sn);
@@ -550,8 +564,8 @@ result<void> connection::process(const transport_payload& p, time_point now) noe
     (void)now;
     if (p.max_payload != 0) {
         // spec: qotp.md §16 — mtu = max(min(local, peer), 1232).
-        mtu_ = std::max<std::size_t>(std::min(config_.max_payload, p.max_payload),
-                                     init_datagram_size);
+        mtu_ =
+            std::max<std::size_t>(std::min(config_.max_payload, p.max_payload), init_datagram_size);
     }
     if (p.ack) process_ack(*p.ack);
     if (p.key_update_ack && next_ephemeral_ && !send_next_ &&
@@ -589,7 +603,7 @@ void connection::process_ack(const ack_block& a) noexcept {
 
 // spec: qotp.md §8, peer side.
 result<void> connection::process_key_update(const public_key& ku) noexcept {
-    if (receive_current_ && receive_current_->peer_key == ku) return {};  // stale
+    if (receive_current_ && receive_current_->peer_key == ku) return {};    // stale
     if (receive_previous_ && receive_previous_->peer_key == ku) return {};  // older still
     if (receive_next_ && receive_next_->peer_key == ku) {
         key_update_ack_owed_ = true;  // re-ACK, no new key
@@ -638,7 +652,8 @@ void connection::process_stream(const stream_frame& s) noexcept {
             if (!h.used || h.offset > receive_offset_) continue;
             const std::uint64_t h_end = h.offset + h.length;
             if (h_end > receive_offset_) {
-                if (receive_buffer_.size() + (h_end - receive_offset_) > config_.receive_buffer_size) {
+                if (receive_buffer_.size() + (h_end - receive_offset_) >
+                    config_.receive_buffer_size) {
                     continue;  // stays held until the application reads
                 }
                 deliver(std::span<const std::byte>(held_bytes_)

@@ -42,8 +42,7 @@ std::uint64_t endpoint_stats::total_drops() const noexcept {
 }
 
 endpoint::endpoint(const endpoint_config& config, key_source& keys, private_key identity)
-    : config_(config), keys_(&keys), identity_(std::move(identity)),
-      scratch_(init_datagram_size) {
+    : config_(config), keys_(&keys), identity_(std::move(identity)), scratch_(init_datagram_size) {
     if (config_.max_connections == 0 || config_.amplification_factor == 0) {
         throw std::invalid_argument("qotp: endpoint needs max_connections and a factor > 0");
     }
@@ -180,7 +179,8 @@ std::optional<outgoing_datagram> endpoint::poll_datagram(std::span<std::byte> ou
             // reply that does not fit counts as sent and lost, so the timers still run out.
             const std::uint64_t budget =
                 std::uint64_t{config_.amplification_factor} * e.received_unvalidated;
-            const std::uint64_t left = budget > e.sent_unvalidated ? budget - e.sent_unvalidated : 0;
+            const std::uint64_t left =
+                budget > e.sent_unvalidated ? budget - e.sent_unvalidated : 0;
             room = out.first(static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), left)));
         }
         const auto n = e.conn->poll_datagram(room, now);

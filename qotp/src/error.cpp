@@ -67,7 +67,8 @@ public:
             case errc::rotation_not_completed: return "key rotation not completed";
             case errc::idle_timeout: return "connection idle";
             case errc::unknown_connection: return "unknown connection id";
-            case errc::connection_exists: return "init message for a live connection with other keys";
+            case errc::connection_exists:
+                return "init message for a live connection with other keys";
             case errc::connection_limit: return "connection limit reached";
             case errc::connection_closed: return "connection closed";
         }

@@ -37,7 +37,8 @@ struct exchange {
             pump(*c, to_server, client_sent);
             drain(*c, at_client);
             while (auto e = c->poll_event()) {
-                if (e->what == qotp::connection_event::kind::handshake_complete) client_ready = true;
+                if (e->what == qotp::connection_event::kind::handshake_complete)
+                    client_ready = true;
             }
         }
         if (!s_.accepted) return;
@@ -45,7 +46,8 @@ struct exchange {
             pump(*c, to_client, server_sent);
             drain(*c, at_server);
             while (auto e = c->poll_event()) {
-                if (e->what == qotp::connection_event::kind::handshake_complete) server_ready = true;
+                if (e->what == qotp::connection_event::kind::handshake_complete)
+                    server_ready = true;
             }
         }
     }
@@ -135,8 +137,10 @@ std::vector<handshake_case> handshake_cases() {
 INSTANTIATE_TEST_SUITE_P(all, qotp_handshake, testing::ValuesIn(handshake_cases()), name_of);
 
 TEST(qotp_handshake_more, one_rtt_first_data_goes_without_waiting_for_an_rto) {
-    // Our InitRcv carries an empty stream header, so the initiator's ACK completes the
-    // responder at once (spec §24.10 makes the reference wait for data or an RTO).
+    // Our InitRcv carries an empty stream header (which the initiator ACKs) and the initiator
+    // sends a probe right after InitRcv: either makes a Data packet reach the responder one hop
+    // later, where the reference waits for initiator data or an RTO (spec §24.10). Checked: the
+    // test fails only when both are removed.
     sim s(config(), config());
     exchange x(s, false, 0);
     ASSERT_TRUE(s.run_until([&] { return x.server_ready; }, 5s));
@@ -197,7 +201,8 @@ TEST(qotp_data, replayed_data_datagram_is_dropped_and_not_delivered_twice) {
 std::string dump(const qotp::endpoint_stats& st) {
     std::string out = " drops:";
     for (std::size_t i = 0; i < st.dropped.size(); ++i) {
-        if (st.dropped[i] != 0) out += " " + std::to_string(i) + "=" + std::to_string(st.dropped[i]);
+        if (st.dropped[i] != 0)
+            out += " " + std::to_string(i) + "=" + std::to_string(st.dropped[i]);
     }
     return out;
 }
@@ -231,8 +236,8 @@ TEST(qotp_rotation, small_threshold_under_loss_keeps_data_byte_exact) {
     auto app = s.on_step;
     s.on_step = [&] {
         // count key_rotated before the exchange's own polling consumes the events
-        for (auto* conn : {s.client.find(x.client_id),
-                           s.accepted ? s.server.find(*s.accepted) : nullptr}) {
+        for (auto* conn :
+             {s.client.find(x.client_id), s.accepted ? s.server.find(*s.accepted) : nullptr}) {
             if (conn == nullptr) continue;
             while (auto e = conn->poll_event()) {
                 if (e->what == qotp::connection_event::kind::key_rotated) ++rotated_events;

@@ -21,8 +21,7 @@ qotp::endpoint_config config() {
 
 // A client that dials, streams `to_server`, and a server that echoes nothing but reads.
 struct transfer {
-    transfer(sim& s, std::size_t size, bool zero_rtt = false)
-        : s_(s), to_server(pattern(size, 3)) {
+    transfer(sim& s, std::size_t size, bool zero_rtt = false) : s_(s), to_server(pattern(size, 3)) {
         id = *s.client.connect(s.server_address, s.now,
                                zero_rtt ? std::optional(s.server.identity()) : std::nullopt);
         s.on_step = [this] {
@@ -52,7 +51,8 @@ bytes forged_init_snd(qotp::connection_id id, std::uint8_t salt) {
 TEST(qotp_endpoint, forged_init_snd_on_a_live_id_does_not_disturb_it) {
     sim s(config(), config());
     transfer t(s, 200000);
-    ASSERT_TRUE(s.run_until([&] { return s.server.find(t.id) != nullptr && t.at_server.size() > 1000; }, 5s));
+    ASSERT_TRUE(s.run_until(
+        [&] { return s.server.find(t.id) != nullptr && t.at_server.size() > 1000; }, 5s));
     const auto peer_key = s.server.find(t.id)->peer_ephemeral();
     for (std::uint8_t i = 0; i < 20; ++i) {
         s.inject_to_server(forged_init_snd(t.id, i), address_of(9));
@@ -79,7 +79,8 @@ TEST(qotp_endpoint, junk_flood_is_counted_and_the_live_connection_finishes) {
     real.insert(real.end(), donor.server_log.begin(), donor.server_log.end());
 
     transfer t(s, 300000);
-    ASSERT_TRUE(s.run_until([&] { return s.server.find(t.id) != nullptr && t.at_server.size() > 0; }, 5s));
+    ASSERT_TRUE(
+        s.run_until([&] { return s.server.find(t.id) != nullptr && t.at_server.size() > 0; }, 5s));
     std::mt19937_64 rng(4242);
     std::size_t injected = 0;
     auto junk = [&]() -> bytes {
@@ -104,7 +105,8 @@ TEST(qotp_endpoint, junk_flood_is_counted_and_the_live_connection_finishes) {
     s.on_step = [&, app = s.on_step] {
         if (!t.done() && s.server.find(t.id) == nullptr) closed_early = true;
         for (int i = 0; i < 500 && injected < 100000; ++i, ++injected) {
-            s.server.handle_datagram(junk(), address_of(static_cast<std::uint8_t>(10 + rng() % 200)), s.now);
+            s.server.handle_datagram(
+                junk(), address_of(static_cast<std::uint8_t>(10 + rng() % 200)), s.now);
         }
         app();
     };
@@ -142,9 +144,8 @@ TEST(qotp_endpoint, unvalidated_address_never_gets_more_than_three_times_what_it
         s.filter = [](const sent_info& d) {
             return d.from_client ? action{action::kind::drop, {}} : action{};
         };
-        const auto id = *s.client.connect(s.server_address, s.now,
-                                          zero_rtt ? std::optional(s.server.identity())
-                                                   : std::nullopt);
+        const auto id = *s.client.connect(
+            s.server_address, s.now, zero_rtt ? std::optional(s.server.identity()) : std::nullopt);
         (void)s.client.find(id)->send(pattern(500, 1));
         std::array<std::byte, 65535> buf{};
         const auto first = s.client.poll_datagram(buf, s.now);

@@ -55,7 +55,8 @@ class sim {
 public:
     sim(const qotp::endpoint_config& client_config, const qotp::endpoint_config& server_config,
         std::uint64_t seed = 1)
-        : client_keys(seed * 2 + 1), server_keys(seed * 2 + 2),
+        : client_keys(seed * 2 + 1),
+          server_keys(seed * 2 + 2),
           client(client_config, client_keys, client_keys.generate()),
           server(server_config, server_keys, server_keys.generate()) {}
 
@@ -145,8 +146,8 @@ public:
 
     /// Puts a datagram on the pipe towards the server (an injected one, not filtered).
     void inject_to_server(std::span<const std::byte> data, const qotp::address& from) {
-        pipe_.push_back(in_flight{now + latency, true, from, bytes(data.begin(), data.end()),
-                                  order_++});
+        pipe_.push_back(
+            in_flight{now + latency, true, from, bytes(data.begin(), data.end()), order_++});
     }
 
 private:
@@ -154,8 +155,8 @@ private:
         const auto data = std::span<const std::byte>(buffer_).first(d.size);
         (from_client ? client_log : server_log).emplace_back(data.begin(), data.end());
         if (!from_client) server_sent.emplace_back(d.to, d.size);
-        const sent_info info{from_client, from_client ? client_sent_++ : server_sent_++,
-                             overall_++, data};
+        const sent_info info{from_client, from_client ? client_sent_++ : server_sent_++, overall_++,
+                             data};
         const action a = filter ? filter(info) : action{};
         const bool to_server = d.to == server_address;
         if (!to_server && !(d.to == client_address)) return;  // an address nobody listens on
@@ -202,7 +203,8 @@ inline void pump(qotp::connection& c, const bytes& data, std::size_t& sent) {
 /// Reads everything readable into `into`.
 inline void drain(qotp::connection& c, bytes& into) {
     std::array<std::byte, 4096> chunk{};
-    while (const std::size_t n = c.read(chunk)) into.insert(into.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
+    while (const std::size_t n = c.read(chunk))
+        into.insert(into.end(), chunk.begin(), chunk.begin() + static_cast<long>(n));
 }
 
 }  // namespace qotp_sim

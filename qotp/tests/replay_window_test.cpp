@@ -28,7 +28,7 @@ TEST(qotp_replay_window, slides_and_forgets_old_numbers) {
     EXPECT_TRUE(w.fresh(11));
     w.mark(10 + replay_window::size);
     EXPECT_FALSE(w.fresh(10));  // fell out: too old counts as replayed
-    EXPECT_TRUE(w.fresh(11));  // the oldest number still inside
+    EXPECT_TRUE(w.fresh(11));   // the oldest number still inside
     w.mark(11 + replay_window::size);
     EXPECT_FALSE(w.fresh(11));
 }

@@ -85,11 +85,11 @@ struct connection_event {
 /// The two secrets and keys a responder connection starts from; built by `endpoint` after it
 /// checked the initiating message (so junk costs no connection).
 struct responder_start {
-    private_key ephemeral;       ///< epR
-    public_key peer_ephemeral{};  ///< epI
-    public_key peer_identity{};   ///< idI (not authenticated: §24.1)
-    public_key identity{};        ///< idR, announced in InitRcv
-    shared_secret session;       ///< S = X25519(epR, epI)
+    private_key ephemeral;                  ///< epR
+    public_key peer_ephemeral{};            ///< epI
+    public_key peer_identity{};             ///< idI (not authenticated: §24.1)
+    public_key identity{};                  ///< idR, announced in InitRcv
+    shared_secret session;                  ///< S = X25519(epR, epI)
     std::optional<shared_secret> zero_rtt;  ///< S0, for 0-RTT (InitCryptoSnd) only
     std::uint16_t peer_max_payload = 0;     ///< from InitSnd (0 = not given)
 };
@@ -280,9 +280,9 @@ private:
         std::uint16_t length = 0;
         bool used = false;
     };
-    std::vector<held_segment> held_;       ///< out-of-order packets, one per slot
-    std::vector<std::byte> held_bytes_;   ///< reorder_slots × max_payload
-    public_key last_key_update_ack_{};     ///< the KUA that made send_next_ (stale copies ignored)
+    std::vector<held_segment> held_;     ///< out-of-order packets, one per slot
+    std::vector<std::byte> held_bytes_;  ///< reorder_slots × max_payload
+    public_key last_key_update_ack_{};   ///< the KUA that made send_next_ (stale copies ignored)
     std::array<ack_block, 64> acks_{};
     std::size_t ack_head_ = 0;
     std::size_t ack_count_ = 0;
@@ -298,7 +298,7 @@ private:
     std::uint64_t event_rotations_ = 0;
     bool event_closed_ = false;
 
-    std::vector<std::byte> plaintext_;  ///< payload being encoded
+    std::vector<std::byte> plaintext_;        ///< payload being encoded
     std::vector<std::byte> receive_scratch_;  ///< datagram being opened
 };
 

@@ -39,21 +39,21 @@ struct address {
 
 /// Why the endpoint dropped a datagram (or, for `amplification_limit`, an outgoing one).
 enum class drop_reason : std::uint8_t {
-    too_short,                ///< below 42 bytes or the type's minimum (§4.6)
-    bad_header,               ///< version bits or type byte invalid (§3)
-    unknown_connection,       ///< no connection with that id, and not an initiating message
-    unexpected_message,       ///< a type the connection's role/phase does not take
-    decryption_failed,        ///< no candidate secret opens it, or a low-order key (§6.4, §2)
-    malformed_payload,        ///< authentic, but the payload does not decode (§9.5)
-    replayed,                 ///< authentic, already received (replay window)
-    init_for_live_connection, ///< an init message with other keys for a live id (§24.3)
-    connection_limit,         ///< max_connections reached
-    half_open_limit,          ///< max_half_open reached
-    zero_rtt_replay,          ///< InitCryptoSnd whose epI was seen before (§24.2)
-    replay_cache_full,        ///< 0-RTT refused: the replay cache is full of live entries
-    not_accepting,            ///< an initiating message while accept is off
-    connection_closed,        ///< for a connection that has just closed
-    amplification_limit,      ///< outgoing: would exceed 3× the bytes of an unvalidated address
+    too_short,                 ///< below 42 bytes or the type's minimum (§4.6)
+    bad_header,                ///< version bits or type byte invalid (§3)
+    unknown_connection,        ///< no connection with that id, and not an initiating message
+    unexpected_message,        ///< a type the connection's role/phase does not take
+    decryption_failed,         ///< no candidate secret opens it, or a low-order key (§6.4, §2)
+    malformed_payload,         ///< authentic, but the payload does not decode (§9.5)
+    replayed,                  ///< authentic, already received (replay window)
+    init_for_live_connection,  ///< an init message with other keys for a live id (§24.3)
+    connection_limit,          ///< max_connections reached
+    half_open_limit,           ///< max_half_open reached
+    zero_rtt_replay,           ///< InitCryptoSnd whose epI was seen before (§24.2)
+    replay_cache_full,         ///< 0-RTT refused: the replay cache is full of live entries
+    not_accepting,             ///< an initiating message while accept is off
+    connection_closed,         ///< for a connection that has just closed
+    amplification_limit,       ///< outgoing: would exceed 3× the bytes of an unvalidated address
 };
 inline constexpr std::size_t drop_reason_count = 15;
 
@@ -75,8 +75,8 @@ struct endpoint_stats {
 
 /// Endpoint settings.
 struct endpoint_config {
-    connection_config connection;   ///< for every connection of this endpoint
-    bool accept = true;             ///< create responder connections (a listener)
+    connection_config connection;  ///< for every connection of this endpoint
+    bool accept = true;            ///< create responder connections (a listener)
     std::size_t max_connections = 1024;
     std::size_t max_half_open = 64;  ///< responder connections not yet `ready`
     /// 0-RTT replay rule: the ephemeral key of every accepted InitCryptoSnd is remembered for
