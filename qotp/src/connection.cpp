@@ -48,11 +48,11 @@ connection::connection(const connection_config& config, key_source& keys,
                        const std::optional<public_key>& responder_identity, time_point now)
     : config_(config),
       keys_(&keys),
-      role_(role::initiator),
       identity_(identity),
       init_due_(now),
       plaintext_(config.max_payload),
-      receive_scratch_(config.max_payload) {
+      receive_scratch_(config.max_payload),
+      role_(role::initiator) {
     check_config();
     ephemeral_ = keys_->generate();
     ephemeral_public_ = public_key_of(ephemeral_);
@@ -66,21 +66,21 @@ connection::connection(const connection_config& config, key_source& keys,
     in_flight_.reserve(config_.max_in_flight);
 }
 
-connection::connection(const connection_config& config, key_source& keys, responder_start start,
-                       time_point now)
+connection::connection(const connection_config& config, key_source& keys,
+                       const responder_start& start, time_point now)
     : config_(config),
       keys_(&keys),
-      role_(role::responder),
-      ephemeral_(std::move(start.ephemeral)),
+      ephemeral_(start.ephemeral),
       identity_(start.identity),
       peer_ephemeral_(start.peer_ephemeral),
       peer_identity_(start.peer_identity),
-      zero_rtt_(std::move(start.zero_rtt)),
+      zero_rtt_(start.zero_rtt),
       init_due_(now),
       send_key_(start.session),
       last_received_(now),
       plaintext_(config.max_payload),
-      receive_scratch_(config.max_payload) {
+      receive_scratch_(config.max_payload),
+      role_(role::responder) {
     check_config();
     ephemeral_public_ = public_key_of(ephemeral_);
     id_ = connection_id::of(peer_ephemeral_);
@@ -640,7 +640,7 @@ void connection::process_stream(const stream_frame& s) noexcept {
         if (store_out_of_order(s)) push_ack(ack);
         return;
     }
-    const std::size_t fresh = static_cast<std::size_t>(end - receive_offset_);
+    const auto fresh = static_cast<std::size_t>(end - receive_offset_);
     if (receive_buffer_.size() + fresh > config_.receive_buffer_size) return;  // full: no ACK
     deliver(s.data, s.offset);
     push_ack(ack);

@@ -41,8 +41,8 @@ std::uint64_t endpoint_stats::total_drops() const noexcept {
     return std::accumulate(dropped.begin(), dropped.end(), std::uint64_t{0});
 }
 
-endpoint::endpoint(const endpoint_config& config, key_source& keys, private_key identity)
-    : config_(config), keys_(&keys), identity_(std::move(identity)), scratch_(init_datagram_size) {
+endpoint::endpoint(const endpoint_config& config, key_source& keys, const private_key& identity)
+    : config_(config), keys_(&keys), identity_(identity), scratch_(init_datagram_size) {
     if (config_.max_connections == 0 || config_.amplification_factor == 0) {
         throw std::invalid_argument("qotp: endpoint needs max_connections and a factor > 0");
     }
@@ -149,7 +149,7 @@ void endpoint::accept(std::span<const std::byte> datagram, message_type type, co
         }
         zero_rtt_seen_[start.peer_ephemeral] = now + config_.zero_rtt_cache_lifetime;
         start.zero_rtt = *s0;
-        initial = std::move(*p);
+        initial = *p;
         initial_sn = o->sequence_number;
     }
     start.ephemeral = keys_->generate();
@@ -157,7 +157,7 @@ void endpoint::accept(std::span<const std::byte> datagram, message_type type, co
     auto s = x25519(start.ephemeral, start.peer_ephemeral);
     if (!s) return drop(s.error());
     start.session = *s;
-    auto conn = std::make_unique<connection>(config_.connection, *keys_, std::move(start), now);
+    auto conn = std::make_unique<connection>(config_.connection, *keys_, start, now);
     if (initial) {
         if (const auto r = conn->handle_initial_payload(*initial, initial_sn, now); !r) {
             return drop(r.error());

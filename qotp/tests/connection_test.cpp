@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -24,7 +25,7 @@ qotp::endpoint_config config() {
 // take it and read everything.
 struct exchange {
     explicit exchange(sim& s, bool zero_rtt, std::size_t size = 20000)
-        : s_(s), to_server(pattern(size, 1)), to_client(pattern(size + 7, 2)) {
+        : net(s), to_server(pattern(size, 1)), to_client(pattern(size + 7, 2)) {
         auto id = s.client.connect(s.server_address, s.now,
                                    zero_rtt ? std::optional(s.server.identity()) : std::nullopt);
         EXPECT_TRUE(id.has_value());
@@ -33,7 +34,7 @@ struct exchange {
         s.on_step = [this] { run(); };
     }
     void run() {
-        if (auto* c = s_.client.find(client_id)) {
+        if (auto* c = net.client.find(client_id)) {
             pump(*c, to_server, client_sent);
             drain(*c, at_client);
             while (auto e = c->poll_event()) {
@@ -41,8 +42,8 @@ struct exchange {
                     client_ready = true;
             }
         }
-        if (!s_.accepted) return;
-        if (auto* c = s_.server.find(*s_.accepted)) {
+        if (!net.accepted) return;
+        if (auto* c = net.server.find(*net.accepted)) {
             pump(*c, to_client, server_sent);
             drain(*c, at_server);
             while (auto e = c->poll_event()) {
@@ -56,7 +57,7 @@ struct exchange {
                at_client.size() == to_client.size();
     }
 
-    sim& s_;
+    sim& net;
     bytes to_server;
     bytes to_client;
     bytes at_server;
@@ -79,9 +80,10 @@ struct handshake_case {
 };
 
 std::string name_of(const testing::TestParamInfo<handshake_case>& p) {
-    static const char* const names[] = {"none", "lose", "duplicate", "reorder"};
+    static const std::array<const char*, 4> names{"none", "lose", "duplicate", "reorder"};
     return std::string(p.param.zero_rtt ? "zero_rtt_" : "one_rtt_") +
-           names[static_cast<int>(p.param.what)] + "_" + std::to_string(p.param.datagram);
+           names.at(static_cast<std::size_t>(p.param.what)) + "_" +
+           std::to_string(p.param.datagram);
 }
 
 class qotp_handshake : public testing::TestWithParam<handshake_case> {};

@@ -21,16 +21,17 @@ qotp::endpoint_config config() {
 
 // A client that dials, streams `to_server`, and a server that echoes nothing but reads.
 struct transfer {
-    transfer(sim& s, std::size_t size, bool zero_rtt = false) : s_(s), to_server(pattern(size, 3)) {
+    transfer(sim& s, std::size_t size, bool zero_rtt = false)
+        : net(s), to_server(pattern(size, 3)) {
         id = *s.client.connect(s.server_address, s.now,
                                zero_rtt ? std::optional(s.server.identity()) : std::nullopt);
         s.on_step = [this] {
-            if (auto* c = s_.client.find(id)) pump(*c, to_server, sent);
-            if (auto* c = s_.server.find(id)) drain(*c, at_server);
+            if (auto* c = net.client.find(id)) pump(*c, to_server, sent);
+            if (auto* c = net.server.find(id)) drain(*c, at_server);
         };
     }
     [[nodiscard]] bool done() const { return at_server.size() == to_server.size(); }
-    sim& s_;
+    sim& net;
     bytes to_server;
     bytes at_server;
     std::size_t sent = 0;

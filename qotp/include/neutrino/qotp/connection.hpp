@@ -113,7 +113,7 @@ public:
 
     /// A responder, from a checked initiating message (`endpoint` builds `start`). The initial
     /// payload of an InitCryptoSnd is passed to `handle_initial_payload`.
-    connection(const connection_config& config, key_source& keys, responder_start start,
+    connection(const connection_config& config, key_source& keys, const responder_start& start,
                time_point now);
 
     connection(connection&&) noexcept = default;
@@ -217,7 +217,7 @@ private:
                                     std::optional<stream_frame> stream) noexcept;
     void after_send(time_point now) noexcept;
     [[nodiscard]] std::size_t data_budget(message_type type, std::size_t cap) const noexcept;
-    std::optional<stream_frame> frame_of(const segment& s) const noexcept;
+    [[nodiscard]] std::optional<stream_frame> frame_of(const segment& s) const noexcept;
     std::optional<std::size_t> new_segment(std::size_t budget, time_point now);
     result<void> open_and_process(std::span<std::byte> datagram, time_point now) noexcept;
     result<void> process(const transport_payload& p, time_point now) noexcept;
@@ -233,8 +233,6 @@ private:
 
     connection_config config_;
     key_source* keys_;
-    qotp::role role_;
-    qotp::phase phase_ = phase::created;
     connection_id id_;
     std::error_code error_;
 
@@ -246,9 +244,7 @@ private:
     std::optional<public_key> peer_identity_;
     std::optional<shared_secret> zero_rtt_;  ///< S0
     replay_window zero_rtt_window_;          ///< responder: InitCryptoSnd numbers under S0
-    unsigned init_sends_ = 0;
     time_point init_due_{};
-    bool reply_owed_ = false;  ///< responder: answer a re-sent init message at once
 
     // Sending.
     sequence_counter counter_;
@@ -256,7 +252,6 @@ private:
     std::optional<private_key> next_ephemeral_;  ///< epNext (§8)
     public_key next_ephemeral_public_{};
     std::optional<shared_secret> send_next_;
-    unsigned key_update_sends_ = 0;
     time_point key_update_due_{};
     std::uint64_t send_rotations_ = 0;
 
@@ -265,7 +260,6 @@ private:
     std::optional<receive_key> receive_previous_;
     std::optional<receive_key> receive_next_;
     public_key key_update_ack_{};  ///< KUA owed / last sent
-    bool key_update_ack_owed_ = false;
     std::uint64_t receive_rotations_ = 0;
 
     // Stream 0.
@@ -286,20 +280,28 @@ private:
     std::array<ack_block, 64> acks_{};
     std::size_t ack_head_ = 0;
     std::size_t ack_count_ = 0;
-    bool probe_owed_ = false;
-    bool blocked_ = false;
 
     std::size_t mtu_ = init_datagram_size;
     std::optional<time_point> last_received_;
 
     // Events (flags: nothing to allocate).
-    bool event_ready_ = false;
-    bool event_readable_ = false;
     std::uint64_t event_rotations_ = 0;
-    bool event_closed_ = false;
 
     std::vector<std::byte> plaintext_;        ///< payload being encoded
     std::vector<std::byte> receive_scratch_;  ///< datagram being opened
+
+    // Small members last (padding).
+    qotp::role role_;
+    qotp::phase phase_ = phase::created;
+    unsigned init_sends_ = 0;
+    bool reply_owed_ = false;  ///< responder: answer a re-sent init message at once
+    unsigned key_update_sends_ = 0;
+    bool key_update_ack_owed_ = false;
+    bool probe_owed_ = false;
+    bool blocked_ = false;
+    bool event_ready_ = false;
+    bool event_readable_ = false;
+    bool event_closed_ = false;
 };
 
 }  // namespace neutrino::qotp

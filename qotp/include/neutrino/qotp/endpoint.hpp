@@ -110,7 +110,7 @@ struct outgoing_datagram {
 class endpoint {
 public:
     /// `keys` must outlive the endpoint. Throws std::invalid_argument for a bad config.
-    endpoint(const endpoint_config& config, key_source& keys, private_key identity);
+    endpoint(const endpoint_config& config, key_source& keys, const private_key& identity);
 
     /// Our identity public key (what 0-RTT initiators must know).
     [[nodiscard]] const public_key& identity() const noexcept { return identity_public_; }
