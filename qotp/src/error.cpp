@@ -22,7 +22,17 @@ condition condition_of(errc e) noexcept {
         case errc::bad_key:
         case errc::bad_stream_id:
         case errc::missing_stream_header:
-        case errc::sequence_exhausted: return condition::misuse;
+        case errc::sequence_exhausted:
+        case errc::connection_closed: return condition::misuse;
+        case errc::replayed: return condition::replayed;
+        case errc::handshake_timeout:
+        case errc::retransmission_timeout:
+        case errc::key_update_timeout:
+        case errc::idle_timeout: return condition::timed_out;
+        case errc::rotation_not_completed:
+        case errc::connection_exists: return condition::protocol_violation;
+        case errc::unknown_connection: return condition::malformed;
+        case errc::connection_limit: return condition::too_large;
     }
     return condition::malformed;
 }
@@ -50,6 +60,17 @@ public:
             case errc::bad_stream_id: return "stream id above 2^31 - 1";
             case errc::missing_stream_header: return "payload needs a stream header";
             case errc::sequence_exhausted: return "48-bit sequence number space exhausted";
+            case errc::replayed: return "packet already received";
+            case errc::handshake_timeout: return "handshake: max retry";
+            case errc::retransmission_timeout: return "max retry";
+            case errc::key_update_timeout: return "key update not answered";
+            case errc::rotation_not_completed: return "key rotation not completed";
+            case errc::idle_timeout: return "connection idle";
+            case errc::unknown_connection: return "unknown connection id";
+            case errc::connection_exists:
+                return "init message for a live connection with other keys";
+            case errc::connection_limit: return "connection limit reached";
+            case errc::connection_closed: return "connection closed";
         }
         return "unknown neutrino.qotp error";
     }

@@ -35,6 +35,17 @@ enum class errc {
     bad_stream_id,          ///< a stream id above 2^31 − 1 (§11)
     missing_stream_header,  ///< a payload that §9.4 requires a stream header for has none
     sequence_exhausted,     ///< the 48-bit send counter is used up (§6.5, §8)
+    // Connection and endpoint (connection.hpp, endpoint.hpp):
+    replayed,                ///< an authentic packet already received (replay window, 0-RTT cache)
+    handshake_timeout,       ///< init message re-sent 5 times without an answer (§7.3)
+    retransmission_timeout,  ///< a data packet sent 6 times without an ACK (§13.3)
+    key_update_timeout,      ///< KU re-attached 5 times without a KUA (§8)
+    rotation_not_completed,  ///< the send counter reached the rotation deadline without a KUA (§8)
+    idle_timeout,            ///< nothing received for the idle timeout (§17)
+    unknown_connection,      ///< no connection has this id (§4.8)
+    connection_exists,       ///< an init message for a live connection id with other keys (§24.3)
+    connection_limit,        ///< the endpoint's connection or half-open limit is reached
+    connection_closed,       ///< the connection has failed or been closed
 };
 
 /// Coarse groups of `errc` (house style §5).
