@@ -204,6 +204,16 @@ std::optional<std::size_t> connection::new_segment(std::size_t budget, time_poin
     return in_flight_.size() - 1;
 }
 
+std::optional<stream_frame> connection::handshake_frame(time_point now) noexcept {
+    if (!in_flight_.empty()) {
+        in_flight_.front().last_sent = now;
+        return frame_of(in_flight_.front());
+    }
+    stream_frame f{};
+    f.offset = send_next_offset_;
+    return f;
+}
+
 std::optional<stream_frame> connection::frame_of(const segment& s) const noexcept {
     stream_frame f;
     f.offset = s.offset;
@@ -312,15 +322,7 @@ std::optional<std::size_t> connection::poll_before_ready(std::span<std::byte> ou
         } else {
             // spec: qotp.md §7.3 — 0-RTT data is tracked; re-sends carry the same segment.
             if (in_flight_.empty()) (void)new_segment(data_budget(type, out.size()), now);
-            std::optional<stream_frame> frame;
-            if (!in_flight_.empty()) {
-                in_flight_.front().last_sent = now;
-                frame = frame_of(in_flight_.front());
-            } else {
-                frame = stream_frame{};
-                frame->offset = send_next_offset_;
-            }
-            n = emit(out, type, std::nullopt, {}, frame);
+            n = emit(out, type, std::nullopt, {}, handshake_frame(now));
         }
         // Sent or not (no room), the re-send timer moves on: a blocked send counts as lost.
         phase_ = phase::init_sent;
@@ -338,13 +340,7 @@ std::optional<std::size_t> connection::poll_before_ready(std::span<std::byte> ou
         // An empty stream header makes the initiator ACK it with a Data packet, which completes
         // our handshake without waiting for its data (§7.3, fixes §24.10's RTO wait).
         if (first && zero_rtt_) (void)new_segment(data_budget(type, out.size()), now);
-        if (!in_flight_.empty()) {
-            in_flight_.front().last_sent = now;
-            frame = frame_of(in_flight_.front());
-        } else {
-            frame = stream_frame{};
-            frame->offset = send_next_offset_;
-        }
+        frame = handshake_frame(now);
     }
     auto n = emit(out, type, ack, {}, frame);
     if (first || resend) {  // even when blocked: counts as sent and lost

@@ -218,6 +218,9 @@ private:
     void after_send(time_point now) noexcept;
     [[nodiscard]] std::size_t data_budget(message_type type, std::size_t cap) const noexcept;
     [[nodiscard]] std::optional<stream_frame> frame_of(const segment& s) const noexcept;
+    /// What a handshake message (re-)sent at `now` carries: the oldest segment in flight
+    /// (stamped as sent), or an empty stream header at the next offset.
+    [[nodiscard]] std::optional<stream_frame> handshake_frame(time_point now) noexcept;
     std::optional<std::size_t> new_segment(std::size_t budget, time_point now);
     result<void> open_and_process(std::span<std::byte> datagram, time_point now) noexcept;
     result<void> process(const transport_payload& p, time_point now) noexcept;
