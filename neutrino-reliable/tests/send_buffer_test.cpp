@@ -78,18 +78,21 @@ TEST(send_buffer, records_survive_the_ring_growing) {
     EXPECT_EQ(b.bytes_in_flight(), 0u);
 }
 
-// An acknowledgement reaching over a packet sent again waited for that repair: resent_up_to
-// says so for exactly the acknowledgements that cover it, and forgets it once acknowledged.
-TEST(send_buffer, resent_up_to_marks_acknowledgements_that_waited_for_a_repair) {
+// An acknowledgement reaching over a packet sent again waited for that repair: acknowledge says
+// so for exactly the acknowledgements that cover it, and forgets it once acknowledged.
+TEST(send_buffer, an_acknowledgement_over_a_repair_says_so) {
     send_buffer b(512, 528);
-    for (std::uint64_t pn = 1; pn <= 10; ++pn) ASSERT_TRUE(b.store(pn, datagram(pn), t0, false));
-    EXPECT_FALSE(b.resent_up_to(10));
+    for (std::uint64_t pn = 1; pn <= 12; ++pn) ASSERT_TRUE(b.store(pn, datagram(pn), t0, false));
     b.mark_resent(5, t0 + std::chrono::milliseconds(20));
-    EXPECT_FALSE(b.resent_up_to(4));
-    EXPECT_TRUE(b.resent_up_to(5));
-    EXPECT_TRUE(b.resent_up_to(10));
-    EXPECT_TRUE(b.resent_up_to(1000));  // beyond what was sent: up to the newest held
-    b.acknowledge(5);
-    EXPECT_FALSE(b.resent_up_to(10));
-    EXPECT_FALSE(b.resent_up_to(3));  // already acknowledged
+    const auto below = b.acknowledge(4);
+    EXPECT_EQ(below.packets, 4U);
+    EXPECT_FALSE(below.repaired);
+    const auto over = b.acknowledge(6);
+    EXPECT_EQ(over.packets, 2U);
+    EXPECT_TRUE(over.repaired);
+    const auto after = b.acknowledge(1000);  // beyond what was sent: up to the newest held
+    EXPECT_EQ(after.packets, 6U);
+    EXPECT_FALSE(after.repaired);  // the repaired packet is gone
+    EXPECT_FALSE(b.acknowledge(3).repaired);  // already acknowledged
+    EXPECT_EQ(b.acknowledge(3).packets, 0U);
 }

@@ -78,34 +78,32 @@ public:
         return true;
     }
 
+    /// What one acknowledgement dropped.
+    struct acknowledged {
+        std::size_t packets = 0;  ///< how many packets were dropped
+        /// Whether one of them had been sent again: the acknowledgement is cumulative, so one
+        /// that reaches over a repair waited for it, and its timing is no RTT sample.
+        bool repaired = false;
+    };
+
     /// Drops everything up to and including `ack`; `on_data(size, rate_state)` hears of each
-    /// DATA datagram dropped (acknowledged) first. Returns how many packets were dropped.
+    /// DATA datagram dropped (acknowledged) first.
     template <class OnData>
-    std::size_t acknowledge(std::uint64_t ack, OnData&& on_data) noexcept {
-        if (!started_ || ack < base_) return 0;
+    acknowledged acknowledge(std::uint64_t ack, OnData&& on_data) noexcept {
+        if (!started_ || ack < base_) return {};
         const std::uint64_t to = ack >= next_ ? next_ : ack + 1;
-        const auto n = static_cast<std::size_t>(to - base_);
+        acknowledged a{.packets = static_cast<std::size_t>(to - base_)};
         for (std::uint64_t pn = base_; pn < to; ++pn) {  // bounded by capacity
             record& r = at(pn);
+            a.repaired = a.repaired || r.resent_at != time_point{};
             if (r.buffer != no_buffer) on_data(pool_[r.buffer]->size, r.rate);
             release(r);
         }
         base_ = to;
-        return n;
+        return a;
     }
-    std::size_t acknowledge(std::uint64_t ack) noexcept {
+    acknowledged acknowledge(std::uint64_t ack) noexcept {
         return acknowledge(ack, [](std::size_t, const congestion::packet_rate_state&) noexcept {});
-    }
-
-    /// Whether a packet up to `ack` that is still held was sent again: an acknowledgement
-    /// reaching over it waited for the repair, so its timing is no RTT sample.
-    [[nodiscard]] bool resent_up_to(std::uint64_t ack) const noexcept {
-        if (!started_ || ack < base_) return false;
-        const std::uint64_t to = ack >= next_ ? next_ : ack + 1;
-        for (std::uint64_t pn = base_; pn < to; ++pn) {  // bounded by capacity
-            if (at(pn).resent_at != time_point{}) return true;
-        }
-        return false;
     }
 
     [[nodiscard]] bool contains(std::uint64_t pn) const noexcept {

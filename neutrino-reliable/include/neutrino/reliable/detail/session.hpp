@@ -503,12 +503,13 @@ private:
         // within its ack_delay (a KEEP_ALIVE waits for the peer's next acknowledgement, however
         // late), and only when nothing it covers was sent again: the acknowledgement is
         // cumulative, so one that reaches over a repaired gap waited for the repair (Karn).
-        const bool timed = newest_sent != time_point{} && newest_sent <= now && !tx_.is_control(ack) &&
-                           !tx_.resent_up_to(ack);
+        const bool data_newest = newest_sent != time_point{} && newest_sent <= now && !tx_.is_control(ack);
         const auto on_delivered = [this, now](std::size_t size, const congestion::packet_rate_state& r) noexcept {
             sampler_.on_acknowledged(r, size, now);
         };
-        if (tx_.acknowledge(ack, on_delivered) > 0) {
+        const auto dropped = tx_.acknowledge(ack, on_delivered);
+        const bool timed = data_newest && !dropped.repaired;
+        if (dropped.packets > 0) {
             last_ack_progress_ = now;
             probe_backoff_ = 0;
         }
