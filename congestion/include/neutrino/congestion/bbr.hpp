@@ -49,12 +49,12 @@ class bbr {
 public:
     /// A controller in Startup at `now`. Throws `std::invalid_argument` when
     /// `config.max_datagram_size` or `config.initial_window_packets` is zero.
-    /// The draft's defaults for a sender of `limits.max_datagram_size`-byte datagrams (BBR needs
-    /// no largest window: its bounds follow the path).
-    explicit bbr(const sender_limits& limits) : bbr(bbr_config{.max_datagram_size = limits.max_datagram_size}) {}
     explicit bbr(const bbr_config& config = {}, time_point now = {}) : m_(checked(config), now) {
         bbr_detail::enter_startup(m_);
     }
+    /// The draft's defaults for a sender of `limits.max_datagram_size`-byte datagrams (BBR needs
+    /// no largest window: its bounds follow the path).
+    explicit bbr(const sender_limits& limits) : bbr(bbr_config{.max_datagram_size = limits.max_datagram_size}) {}
 
     /// A datagram of `bytes` was sent; BBR needs nothing from it (idle restarts come through
     /// `on_idle_restart`).

@@ -67,9 +67,6 @@ public:
 
     /// A controller configured by `cfg`. Throws `std::invalid_argument` when a size is zero, the
     /// minimum exceeds the initial window, or β or C is outside (0, 1) / (0, ∞).
-    /// RFC 9438's defaults for a sender of `limits.max_datagram_size`-byte datagrams whose window
-    /// never exceeds `limits.maximum_window` (nor falls below the initial window for it).
-    explicit cubic(const sender_limits& limits) : cubic(config_for(limits)) {}
     explicit cubic(const cubic_config& cfg = {}) : cfg_(cfg) {
         if (cfg.max_datagram_size == 0 || cfg.minimum_window_packets == 0 ||
             cfg.initial_window_packets < cfg.minimum_window_packets ||
@@ -79,6 +76,9 @@ public:
         }
         cwnd_ = cfg.initial_window_packets * cfg.max_datagram_size;
     }
+    /// RFC 9438's defaults for a sender of `limits.max_datagram_size`-byte datagrams whose window
+    /// never exceeds `limits.maximum_window` (nor falls below the initial window for it).
+    explicit cubic(const sender_limits& limits) : cubic(config_for(limits)) {}
 
     // ---- inputs --------------------------------------------------------------------------------
 
