@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "neutrino/core/dialect.hpp"
+#include "neutrino/core/observer.hpp"
 #include "neutrino/core/time.hpp"
 
 namespace neutrino::reliable {
@@ -57,15 +58,11 @@ struct config {
     std::chrono::milliseconds shutdown_linger{2000};
 };
 
-/// What a session's congestion control stands at (for observers and reports).
-struct congestion_state {
-    std::size_t window = 0;           ///< the controller's congestion window, bytes
-    double pacing_rate = 0.0;         ///< bytes per second; 0: unpaced
-    std::size_t bytes_in_flight = 0;  ///< DATA sent and not yet acknowledged, bytes
-    duration smoothed_rtt{};          ///< RFC 9002 smoothed RTT (the initial RTT before a sample)
-    duration min_rtt{};               ///< zero before a sample
-    const char* state = "";           ///< the controller's state, if it has named ones (bbr's)
-};
+/// What a session's congestion control stands at: window, pacing rate, DATA in flight, RFC 9002
+/// smoothed RTT (the initial RTT before a sample), min RTT and the controller's state name (bbr's;
+/// empty for a model without named states). The same figures the observer hears of through
+/// `on_congestion`, so one type serves both.
+using congestion_state = core::congestion_info;
 
 /// What the reliable layer did (per endpoint, all sessions).
 struct stats {

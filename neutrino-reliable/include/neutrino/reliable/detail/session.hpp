@@ -466,14 +466,7 @@ private:
         const duration every = std::max<duration>(rtt(), std::chrono::milliseconds(10));
         if (last_congestion_report_ != time_point{} && now - last_congestion_report_ < every) return;
         last_congestion_report_ = now;
-        const congestion_state c = congestion();
-        port.report_congestion({.window = c.window,
-                                .pacing_rate = c.pacing_rate,
-                                .bytes_in_flight = c.bytes_in_flight,
-                                .smoothed_rtt = c.smoothed_rtt,
-                                .min_rtt = c.min_rtt,
-                                .state = c.state},
-                               now);
+        port.report_congestion(congestion(), now);
     }
 
     template <class Port>
