@@ -109,6 +109,7 @@ struct options {
     std::uint64_t seed = 20240601;
     std::string json;
     bool smoke = false;
+    bool trace = false;
 };
 
 // ---- shared memory and reports ------------------------------------------------------------
@@ -119,6 +120,7 @@ struct shared_state {
     lab::transfer_control transfer;  ///< stop, receiver_ready, the window
     std::atomic<int> echo_ready{0};
     std::atomic<int> idle_done{0};   ///< the prober measured the idle RTT
+    std::atomic<std::uint64_t> delivered_bytes{0};  ///< the reliable receiver's, for --trace
 };
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
@@ -295,6 +297,7 @@ void run_reliable_receiver(shared_state& s, const path& p, receiver_report& rep)
         if (seq != last + 1) ++rep.out_of_order;
         last = seq;
         rep.counts.total_bytes += w.size();
+        s.delivered_bytes.store(rep.counts.total_bytes, std::memory_order_relaxed);
         if (in_window(s, now_ns())) rep.counts.window_bytes += w.size();
     });
     s.transfer.receiver_ready.store(1);
@@ -306,7 +309,7 @@ void run_reliable_receiver(shared_state& s, const path& p, receiver_report& rep)
 }
 
 template <class Controller>
-void run_reliable_sender(shared_state& s, const path& p, sender_report& rep) {
+void run_reliable_sender(shared_state& s, const path& p, bool trace, sender_report& rep) {
     using client = nr::basic_client<nc::client, Controller>;
     nc::client_config cfg;
     cfg.server_key = example_keys().pk;
@@ -332,6 +335,10 @@ void run_reliable_sender(shared_state& s, const path& p, sender_report& rep) {
     std::uint64_t seq = 0;
     std::int64_t next_sample = 0;
     const time_point end = at_ns(s.transfer.window_end_ns.load());
+    const time_point began = clock::now();
+    time_point next_trace = began;
+    std::uint64_t traced_bytes = 0;
+    const char* traced_state = "";
     // Queries go through the const view: the mutable `layer()` schedules a drain each call, which
     // would make every `run_one_for` below return at once.
     const auto& machine = std::as_const(ep).layer();
@@ -355,6 +362,30 @@ void run_reliable_sender(shared_state& s, const path& p, sender_report& rep) {
         if (full) ctx.run_one_for(std::chrono::milliseconds(1));
         ctx.poll();
         if (ep.last_error()) return copy_error(rep, "reliable: fatal send error");
+        if (trace) {
+            const auto cc = machine.congestion();
+            const time_point at = clock::now();
+            if (at >= next_trace || std::strcmp(cc.state, traced_state) != 0) {
+                const bool periodic = at >= next_trace;
+                const std::uint64_t d = s.delivered_bytes.load(std::memory_order_relaxed);
+                std::fprintf(stderr, "%s t=%6.3f %-16s pacing %6.1f Mbit/s cwnd %5.0f KB in flight %5.0f KB srtt %5.1f ms",
+                             periodic ? "   " : " ->", fseconds(at - began).count(), cc.state, cc.pacing_rate * 8e-6,
+                             static_cast<double>(cc.window) / 1e3, static_cast<double>(cc.bytes_in_flight) / 1e3,
+                             std::chrono::duration<double, std::milli>(cc.smoothed_rtt).count());
+                if constexpr (requires { machine.controller().max_bandwidth(); }) {
+                    std::fprintf(stderr, " max_bw %6.1f bw %6.1f", machine.controller().max_bandwidth() * 8e-6,
+                                 machine.controller().bottleneck_bandwidth() * 8e-6);
+                }
+                if (periodic) {
+                    std::fprintf(stderr, "  delivered %6.1f Mbit/s  resent %llu", static_cast<double>(d - traced_bytes) * 8 / 0.25e6,
+                                 static_cast<unsigned long long>(machine.stats().retransmitted));
+                    traced_bytes = d;
+                    next_trace += std::chrono::milliseconds(250);
+                }
+                std::fprintf(stderr, "\n");
+                traced_state = cc.state;
+            }
+        }
         const std::int64_t t = now_ns();
         if (in_window(s, t) && t >= next_sample) {
             const auto cc = machine.congestion();
@@ -511,7 +542,7 @@ measurement measure(const lab::netns_lab& netns, const options& opt, const path&
                 const char* algorithm = st == stack::tcp_bbr ? "bbr" : "cubic";
                 return finish(r, lab::tcp_send(s->transfer, algorithm, lab::server_address, data_port, r.counts));
             }
-            with_controller(st, [&]<class C>() { run_reliable_sender<C>(*s, p, r); });
+            with_controller(st, [&]<class C>() { run_reliable_sender<C>(*s, p, opt.trace, r); });
         }));
     }
     ::close(tx_fds[1]);
@@ -586,6 +617,9 @@ static int run(int argc, char** argv) {
     app.add_flag("--smoke", opt.smoke,
                  "a short check that the lab works and is torn down (20x40, 2 s, tcp-bbr and reliable-bbr, "
                  "no loss); exit 1 on any failure");
+    app.add_flag("--trace", opt.trace,
+                 "reliable senders print their controller's state, pacing rate, window and the delivered rate "
+                 "every 250 ms and on each state change (stderr)");
     CLI11_PARSE(app, argc, argv);
     ::signal(SIGPIPE, SIG_IGN);
     if (opt.smoke) {

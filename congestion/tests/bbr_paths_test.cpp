@@ -52,11 +52,10 @@ TEST_P(bbr_path, fills_the_bottleneck_without_a_standing_queue) {
 INSTANTIATE_TEST_SUITE_P(issue13, bbr_path,
                          ::testing::Values(path_case{100, 40, 0.0, 0.90, 1.25}, path_case{20, 40, 0.0, 0.90, 1.25},
                                            path_case{100, 200, 0.0, 0.90, 1.25},
-                                           // Issue 13 asks ≥ 80% at 1% random loss. Measured:
-                                           // 0.81 at 20 Mbit/s but 0.64 at 100 Mbit/s: with ~4
-                                           // losses in every round, the draft's bw_lo
-                                           // (max(bw_latest, 0.7 bw_lo) on each lossy round
-                                           // outside probing) follows the delivery rate down
-                                           // between probes. Asserted as measured, short of the goal.
-                                           path_case{100, 40, 0.01, 0.60, 1.25},
+                                           // Issue 13 asks ≥ 80% at 1% random loss. With the
+                                           // draft's loss response (bw_lo and inflight_lo cut on
+                                           // any lossy round) 0.64 at 100 Mbit/s; cut only above
+                                           // LossThresh (bbr.hpp's deviation) 0.79. Asserted
+                                           // as measured, just short of the goal.
+                                           path_case{100, 40, 0.01, 0.75, 1.25},
                                            path_case{20, 40, 0.01, 0.80, 1.25}));

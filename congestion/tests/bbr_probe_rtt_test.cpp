@@ -58,6 +58,24 @@ TEST(bbr_probe_rtt, entered_5_s_after_the_last_new_minimum) {
     EXPECT_EQ(cc.min_rtt(), rtt);  // min_rtt itself has not expired (10 s)
 }
 
+TEST(bbr_probe_rtt, a_controller_built_without_a_time_counts_from_its_first_input_not_the_epoch) {
+    // The reliable layer builds its controller from sender_limits, before it has a time; a
+    // steady clock's epoch is the machine's boot, hours before the first sample. Measured in
+    // the bottleneck lab: BBR went to ProbeRTT on its first acknowledgement and left Startup
+    // with a bandwidth of 1.2 Mbit/s on a 100 Mbit/s path.
+    bbr cc{neutrino::congestion::sender_limits{.max_datagram_size = bbr_config{}.max_datagram_size}};
+    feeder f{cc};
+    f.now = t0 + std::chrono::hours{18};
+    cc.on_sent(mss, f.now);
+    const time_point first_sample = f.now + rtt / 10;
+    to_cruise(f, rate, rtt);
+    EXPECT_NE(cc.state(), bbr_state::startup);
+    EXPECT_GT(cc.bottleneck_bandwidth(), 0.9 * rate);
+    const time_point entered = run_to_probe_rtt(f);
+    EXPECT_GT(entered, first_sample + seconds{5});
+    EXPECT_LE(entered, first_sample + seconds{5} + rtt);
+}
+
 TEST(bbr_probe_rtt, a_falling_rtt_postpones_probe_rtt) {
     bbr cc{bbr_config{}, t0};
     feeder f{cc};

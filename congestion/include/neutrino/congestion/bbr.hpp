@@ -44,26 +44,35 @@ namespace neutrino::congestion {
 /// persistent congestion sets the window to BBRMinPipeCwnd (RFC 9002 §7.6.2) after saving it;
 /// ProbeRTT does not mark the connection app-limited (the sender's sampler would);
 /// is_cwnd_limited is estimated as "bytes in flight before the acknowledgement left no room
-/// for another datagram".
+/// for another datagram". One deviation is a choice: the lower bounds (bw_lo, inflight_lo)
+/// are cut only after a round that lost more than LossThresh (2%), not after any loss, so
+/// random loss below 2% does not walk the rate down (see
+/// `bbr_detail::model::adapt_lower_bounds_from_congestion` for the measurement).
 class bbr {
 public:
     /// A controller in Startup at `now`. Throws `std::invalid_argument` when
     /// `config.max_datagram_size` or `config.initial_window_packets` is zero.
-    explicit bbr(const bbr_config& config = {}, time_point now = {}) : m_(checked(config), now) {
+    bbr(const bbr_config& config, time_point now) : m_(checked(config), now), clock_started_(true) {
         bbr_detail::enter_startup(m_);
     }
+    /// A controller in Startup whose clock starts with the first input it gets (`on_sent`, an
+    /// acknowledgement, a loss): its timers (the ProbeRTT interval, the min_rtt filter, the
+    /// ProbeBW cycle) count from there, not from the clock's epoch, which for a steady clock is
+    /// the machine's boot and would make the first RTT sample look 10 s overdue. Throws as above.
+    explicit bbr(const bbr_config& config = {}) : bbr(config, time_point{}) { clock_started_ = false; }
     /// The draft's defaults for a sender of `limits.max_datagram_size`-byte datagrams (BBR needs
-    /// no largest window: its bounds follow the path).
+    /// no largest window: its bounds follow the path); the clock starts with the first input.
     explicit bbr(const sender_limits& limits) : bbr(bbr_config{.max_datagram_size = limits.max_datagram_size}) {}
 
-    /// A datagram of `bytes` was sent; BBR needs nothing from it (idle restarts come through
-    /// `on_idle_restart`).
-    void on_sent(std::size_t /*bytes*/, time_point /*now*/) noexcept {}
+    /// A datagram of `bytes` was sent; BBR needs nothing from it but the time, to start its
+    /// clock (idle restarts come through `on_idle_restart`).
+    void on_sent(std::size_t /*bytes*/, time_point now) noexcept { start_clock(now); }
 
     /// BBRUpdateOnACK: updates the model and the state machine, then the pacing rate, send
     /// quantum and window.
     void on_acknowledged(const ack_sample& sample) noexcept {
         using namespace bbr_detail;
+        start_clock(sample.now);
         m_.begin_ack(sample);
         // BBRUpdateModelAndState
         m_.update_latest_delivery_signals();
@@ -86,6 +95,7 @@ public:
     /// BBRUpdateOnLoss: notes the loss for this round and, while probing for bandwidth, lowers
     /// inflight_hi when the loss rate exceeds 2%.
     void on_lost(const loss_sample& sample) noexcept {
+        start_clock(sample.now);
         m_.now = sample.now;
         m_.inflight = static_cast<double>(sample.bytes_in_flight);
         bbr_detail::handle_lost_packet(m_, sample);
@@ -94,6 +104,7 @@ public:
     /// Persistent congestion (RFC 9002 §7.6.2): the window falls to the minimum (4 datagrams);
     /// the model is kept.
     void on_persistent_congestion(time_point now) noexcept {
+        start_clock(now);
         m_.now = now;
         m_.save_cwnd();
         m_.cwnd = m_.min_pipe_cwnd;
@@ -101,6 +112,7 @@ public:
 
     /// BBRHandleRestartFromIdle: sending resumes after an idle period.
     void on_idle_restart(time_point now) noexcept {
+        start_clock(now);
         m_.now = now;
         m_.idle_restart = true;
         m_.extra_acked_interval_start = now;
@@ -151,7 +163,19 @@ private:
         return config;
     }
 
+    /// The first input's time becomes the start of every timer the model keeps.
+    void start_clock(time_point now) noexcept {
+        if (clock_started_) return;
+        clock_started_ = true;
+        m_.now = now;
+        m_.min_rtt_stamp = now;
+        m_.probe_rtt_min_stamp = now;
+        m_.extra_acked_interval_start = now;
+        m_.cycle_stamp = now;
+    }
+
     bbr_detail::model m_;
+    bool clock_started_ = false;
 };
 
 static_assert(congestion_controller<bbr>);

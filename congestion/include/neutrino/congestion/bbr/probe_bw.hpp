@@ -202,7 +202,7 @@ constexpr void update_probe_bw_cycle_phase(model& m) noexcept {
 /// BBRHandleLostPacket: while a bandwidth probe's samples are valid, a packet whose loss
 /// brings the loss rate above LossThresh sets inflight_hi.
 constexpr void handle_lost_packet(model& m, const loss_sample& l) noexcept {
-    m.note_loss();
+    m.note_loss(static_cast<double>(l.bytes));
     if (!m.bw_probe_samples) return;
     const auto tx_in_flight = static_cast<double>(l.tx_in_flight);
     const auto lost = static_cast<double>(l.lost);
