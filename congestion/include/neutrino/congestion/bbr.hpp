@@ -45,9 +45,9 @@ namespace neutrino::congestion {
 /// ProbeRTT does not mark the connection app-limited (the sender's sampler would);
 /// is_cwnd_limited is estimated as "bytes in flight before the acknowledgement left no room
 /// for another datagram". One deviation is a choice: the lower bounds (bw_lo, inflight_lo)
-/// are cut only after a round that lost more than LossThresh (2%), not after any loss, so
-/// random loss below 2% does not walk the rate down (see
-/// `bbr_detail::model::adapt_lower_bounds_from_congestion` for the measurement).
+/// are cut after a lossy round only while the loss rate averaged over about four rounds is
+/// above LossThresh (2%), not after any loss, so random loss below 2% does not walk the rate
+/// down (see `bbr_detail::model::adapt_lower_bounds_from_congestion` for the measurement).
 class bbr {
 public:
     /// A controller in Startup at `now`. Throws `std::invalid_argument` when

@@ -283,6 +283,8 @@ struct model {
     /// adapt_lower_bounds_from_congestion).
     double loss_bytes_in_round = 0.0;
     std::uint64_t loss_round_base = 0;
+    /// Moving average of the loss rounds' loss rates (weight 1/4 per round; not in the draft).
+    double loss_rate_average = 0.0;
     /// Loss events of the loss round that ended at the last loss round start (not in the
     /// draft, which reads the count before resetting it; here the reset happens first).
     std::uint32_t loss_events_in_last_round = 0;
@@ -446,22 +448,29 @@ struct model {
         bw_lo = std::max(bw_latest, beta * bw_lo);
         inflight_lo = std::max(inflight_latest, beta * inflight_lo);
     }
-    /// Whether the loss round that just ended lost more than LossThresh (2%) of what it sent
-    /// (lost / (delivered + lost) in the round).
-    [[nodiscard]] constexpr bool round_loss_above_thresh() const noexcept {
+    /// Folds the loss round that just ended (lost / (delivered + lost) in it) into
+    /// `loss_rate_average`, a moving average over about four rounds, and says whether that
+    /// average is above LossThresh (2%).
+    constexpr bool round_loss_above_thresh() noexcept {
         const double delivered_in_round = static_cast<double>(delivered - std::min(delivered, loss_round_base));
-        return loss_bytes_in_round > loss_thresh * (delivered_in_round + loss_bytes_in_round);
+        const double sent = delivered_in_round + loss_bytes_in_round;
+        const double round_rate = sent > 0.0 ? loss_bytes_in_round / sent : 0.0;
+        loss_rate_average = 0.75 * loss_rate_average + 0.25 * round_rate;
+        return loss_rate_average > loss_thresh;
     }
     /// BBRAdaptLowerBoundsFromCongestion: once per round with loss, outside bandwidth probing.
-    /// Deviation: only a round that lost more than LossThresh (the threshold the draft uses for
-    /// inflight_hi) cuts the lower bounds. The cut keeps max(bw_latest, 0.7 bw_lo) and
+    /// Deviation: a lossy round cuts the lower bounds only while the loss rate, averaged over
+    /// about four rounds, is above LossThresh (the threshold the draft uses for inflight_hi):
+    /// a queue overflowing loses far more than 2% in a round, random loss of 1% does not, even
+    /// when two losses fall into one small round. The cut keeps max(bw_latest, 0.7 bw_lo) and
     /// max(inflight_latest, 0.7 inflight_lo), so it relies on delivery signals that follow the
     /// path through a loss; with a cumulative acknowledgement (no SACK: Neutrino's wire) they
     /// stall behind every hole, and 1% random loss, which cuts in nearly every round, brought a
     /// 100 Mbit/s x 40 ms path down to 3-9 Mbit/s (bottleneck lab) and the model to 64%.
     constexpr void adapt_lower_bounds_from_congestion() noexcept {
+        const bool above = round_loss_above_thresh();  // every round counts in the average
         if (probing_bw()) return;
-        if (loss_in_round && round_loss_above_thresh()) {
+        if (loss_in_round && above) {
             init_lower_bounds();
             loss_lower_bounds();
         }
