@@ -104,6 +104,7 @@ if(NOT DEFINED NEUTRINO_WIRESHARK_PLUGIN_DIR)
         "Where the Lua dissector is installed, relative to the install prefix")
 endif()
 install(FILES "${PROJECT_SOURCE_DIR}/tools/wireshark/neutrino.lua"
+    "${PROJECT_SOURCE_DIR}/tools/wireshark/qotp.lua"
     DESTINATION "${NEUTRINO_WIRESHARK_PLUGIN_DIR}" COMPONENT wireshark)
 
 # --- Debian package ----------------------------------------------------------------------------
