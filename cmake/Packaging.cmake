@@ -76,8 +76,8 @@ if(TARGET neutrino_inspector)
 endif()
 if(TARGET neutrino_monitor)
     neutrino_pkg_config(neutrino-monitor
-        DESCRIPTION "Neutrino monitor: terminal view, pcapng and key log recording, decryption"
-        REQUIRES "${neutrino_pc_core}"
+        DESCRIPTION "Neutrino monitor: terminal view, pcapng and key log recording, decryption (Neutrino, QOTP)"
+        REQUIRES "${neutrino_pc_core}" "neutrino-qotp = ${PROJECT_VERSION}"
         LIBS "-L\${libdir}" -lneutrino_monitor)
 endif()
 
