@@ -31,7 +31,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     keys.parse(
         "QOTP_SHARED_SECRET 31f82734d9470d7b "
         "3c528e9fd39731b15d10de8feb5f71d3f65b73c993581dedb03315a9ed177730\n"
-        "QOTP_SHARED_SECRET_ID 0 " + std::string(64, '2') + "\n");
+        "QOTP_SHARED_SECRET_ID 0 " +
+        std::string(64, '2') + "\n");
     (void)neutrino::monitor::decrypt_capture(in, keys, w);
     return 0;
 }

@@ -101,7 +101,8 @@ struct qotp_decryptor {
                 std::optional<std::string>& opened) {
         opened.reset();
         auto where = [&] {
-            return "packet " + std::to_string(record) + " (block at " + std::to_string(offset) + ")";
+            return "packet " + std::to_string(record) + " (block at " + std::to_string(offset) +
+                   ")";
         };
         const auto type = qotp::parse_type(d);
         if (!type) return false;
@@ -151,8 +152,8 @@ struct qotp_decryptor {
             payload.insert(payload.end(), o->payload.begin(), o->payload.end());
             const auto sender_bit = qotp::sender_of(*type, from);
             opened = "qotp: decrypted with " +
-                     std::string(qotp::key_log_label_text(zero_rtt ? qotp::key_log_label::zero_rtt
-                                                                   : qotp::key_log_label::session)) +
+                     std::string(qotp::key_log_label_text(
+                         zero_rtt ? qotp::key_log_label::zero_rtt : qotp::key_log_label::session)) +
                      (o->secret_index == 0 ? "" : " #" + std::to_string(o->secret_index + 1)) +
                      " of connection " + qotp_id_hex(id) +
                      (sender_bit == qotp::sender::initiator ? ", initiator to responder"
@@ -162,9 +163,10 @@ struct qotp_decryptor {
             return true;
         }
         ++st.qotp_failed;
-        note(st, where() + ": QOTP connection " + qotp_id_hex(id) + ": " + std::to_string(d.size()) +
-                     "-byte datagram does not open with the logged secrets (after a key rotation, "
-                     "whose keys are never logged, or corrupt, truncated or foreign); copied as is");
+        note(st,
+             where() + ": QOTP connection " + qotp_id_hex(id) + ": " + std::to_string(d.size()) +
+                 "-byte datagram does not open with the logged secrets (after a key rotation, "
+                 "whose keys are never logged, or corrupt, truncated or foreign); copied as is");
         return true;
     }
 };
@@ -225,7 +227,8 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
         auto h = core::clear_header::parse(udp->payload);
         if (!h || (h->version != core::wire::v2::version && h->version != core::v3::protocol_version)) {
             std::optional<std::string> opened;
-            if (!h && qotp_state.handle(udp->payload, keys, st, record, rec->offset, payload, opened) &&
+            if (!h &&
+                qotp_state.handle(udp->payload, keys, st, record, rec->offset, payload, opened) &&
                 opened) {
                 if (!have_decrypted_iface) {
                     decrypted_iface = out.add_interface("neutrino-decrypted", pcapng::linktype_raw);

@@ -80,8 +80,8 @@ void key_log::parse(std::string_view text, std::vector<std::string>* problems) {
         if (label.empty() || label.front() == '#') continue;
         if (label == qotp::key_log_label_text(qotp::key_log_label::session) ||
             label == qotp::key_log_label_text(qotp::key_log_label::zero_rtt)) {
-            (void)add_qotp(whole.substr(static_cast<std::size_t>(label.data() - whole.data())), number,
-                           problems);
+            (void)add_qotp(whole.substr(static_cast<std::size_t>(label.data() - whole.data())),
+                           number, problems);
             continue;
         }
         const bool hash = label == key_label_v3_hash;

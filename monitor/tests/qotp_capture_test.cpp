@@ -2,14 +2,13 @@
 // written with pcapng_writer and decrypted with the key log the machines produced; the §21
 // complete-datagram vectors as a known-answer test; bad input; one key log for both protocols.
 
-#include "neutrino/monitor/decrypt.hpp"
-
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <map>
 
 #include "monitor_test_support.hpp"
+#include "neutrino/monitor/decrypt.hpp"
 #include "neutrino/monitor/key_log.hpp"
 #include "neutrino/monitor/pcapng_reader.hpp"
 #include "neutrino/monitor/pcapng_writer.hpp"
@@ -112,8 +111,8 @@ struct recorded_exchange {
             if (std::to_integer<std::uint8_t>(i.bytes[0]) == 0) ++init_snd;
             return qotp_sim::action{};
         };
-        const auto cid = *s.client.connect(s.server_address, s.now,
-                                           zero_rtt ? std::optional(s.server.identity()) : std::nullopt);
+        const auto cid = *s.client.connect(
+            s.server_address, s.now, zero_rtt ? std::optional(s.server.identity()) : std::nullopt);
         id = cid.value;
         qotp_test::bytes at_server, at_client;
         std::size_t sent_c = 0, sent_s = 0;
@@ -128,7 +127,9 @@ struct recorded_exchange {
             }
         };
         EXPECT_TRUE(s.run_until(
-            [&] { return at_server.size() == to_server.size() && at_client.size() == to_client.size(); },
+            [&] {
+                return at_server.size() == to_server.size() && at_client.size() == to_client.size();
+            },
             10s));
         EXPECT_EQ(at_server, to_server);
         EXPECT_EQ(at_client, to_client);
@@ -303,7 +304,8 @@ TEST(qotp_capture, bad_datagrams_and_lines_are_counted_and_copied) {
     }
     ASSERT_FALSE(data.empty());
     std::vector<qotp_test::bytes> spoilt;
-    for (std::size_t n = 0; n < data.size(); n += 7) spoilt.emplace_back(data.begin(), data.begin() + static_cast<long>(n));
+    for (std::size_t n = 0; n < data.size(); n += 7)
+        spoilt.emplace_back(data.begin(), data.begin() + static_cast<long>(n));
     for (std::size_t i = 0; i < data.size(); ++i) {
         spoilt.push_back(data);
         spoilt.back()[i] ^= std::byte{0x10};
@@ -315,7 +317,8 @@ TEST(qotp_capture, bad_datagrams_and_lines_are_counted_and_copied) {
     {
         nm::pcapng_writer w(capture);
         const auto iface = w.add_interface("spoilt");
-        for (const auto& d : spoilt) w.write_udp(iface, neutrino::time_point{}, qotp_client, qotp_server, d);
+        for (const auto& d : spoilt)
+            w.write_udp(iface, neutrino::time_point{}, qotp_client, qotp_server, d);
     }
     std::vector<std::byte> out_bytes;
     nm::pcapng_writer out(out_bytes);
@@ -386,8 +389,10 @@ TEST(qotp_capture, key_log_sink_writes_lines_the_decryptor_reads) {
     const auto writer = std::make_shared<nm::key_log_writer>(path);
     nm::qotp_key_log_sink sink(writer);
     const auto s = qotp_test::secret_named("ss_session");
-    sink.on_secret(qotp::key_log_entry{qotp::key_log_label::session, qotp::connection_id{0xabc}, s});
-    sink.on_secret(qotp::key_log_entry{qotp::key_log_label::zero_rtt, qotp::connection_id{0xabc}, s});
+    sink.on_secret(
+        qotp::key_log_entry{qotp::key_log_label::session, qotp::connection_id{0xabc}, s});
+    sink.on_secret(
+        qotp::key_log_entry{qotp::key_log_label::zero_rtt, qotp::connection_id{0xabc}, s});
     EXPECT_EQ(sink.lost(), 0U);
     nm::key_log keys;
     std::vector<std::string> problems;
@@ -412,24 +417,26 @@ TEST(qotp_capture, tool_decrypts_a_qotp_capture_file) {
     const auto out = nm::test::temp_path("qotp_tool_out.pcapng");
     const auto keys = nm::test::temp_path("qotp_tool_keys.log");
     for (const auto& [path, text] :
-         {std::pair{in, std::string(reinterpret_cast<const char*>(x.capture.data()), x.capture.size())},
+         {std::pair{in,
+                    std::string(reinterpret_cast<const char*>(x.capture.data()), x.capture.size())},
           std::pair{keys, x.key_log_text}}) {
         std::FILE* f = std::fopen(path.c_str(), "wb");
         ASSERT_NE(f, nullptr);
         EXPECT_EQ(std::fwrite(text.data(), 1, text.size(), f), text.size());
         std::fclose(f);
     }
-    const std::string cmd = std::string(NEUTRINO_MONITOR_TOOL) + " decrypt --keylog " + keys.string() +
-                            " " + in.string() + " " + out.string() + " 2>&1";
+    const std::string cmd = std::string(NEUTRINO_MONITOR_TOOL) + " decrypt --keylog " +
+                            keys.string() + " " + in.string() + " " + out.string() + " 2>&1";
     std::string log;
     std::FILE* p = ::popen(cmd.c_str(), "r");
     ASSERT_NE(p, nullptr);
     std::array<char, 4096> buf{};
-    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;) log.append(buf.data(), n);
+    for (std::size_t n; (n = std::fread(buf.data(), 1, buf.size(), p)) > 0;)
+        log.append(buf.data(), n);
     EXPECT_EQ(::pclose(p), 0) << log;
-    const std::string want = std::to_string(x.sent) + " QOTP datagrams: " +
-                             std::to_string(x.sent - x.init_snd) + " decrypted, " +
-                             std::to_string(x.init_snd) + " clear, 0 without key, 0 failed";
+    const std::string want =
+        std::to_string(x.sent) + " QOTP datagrams: " + std::to_string(x.sent - x.init_snd) +
+        " decrypted, " + std::to_string(x.init_snd) + " clear, 0 without key, 0 failed";
     EXPECT_NE(log.find(want), std::string::npos) << log;
     const output o = read_output(nm::test::read_bytes(out));
     EXPECT_EQ(o.opened.size(), x.sent - x.init_snd);

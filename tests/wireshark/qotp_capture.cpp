@@ -85,7 +85,8 @@ int main(int argc, char** argv) {
         {
             nm::pcapng_writer w(dir / "qotp.pcapng");
             const auto iface = w.add_interface("qotp");
-            ok = exchange(w, iface, keys, port, static_cast<std::uint16_t>(port + 1), false, 21, 0s) &&
+            ok = exchange(w, iface, keys, port, static_cast<std::uint16_t>(port + 1), false, 21,
+                          0s) &&
                  exchange(w, iface, keys, port, static_cast<std::uint16_t>(port + 2), true, 22, 1s);
         }
         std::string lines = keys.take();

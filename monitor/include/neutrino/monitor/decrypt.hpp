@@ -61,11 +61,11 @@ struct decrypt_stats {
     std::uint64_t no_key = 0;       ///< session not in the key log
     std::uint64_t failed = 0;       ///< key present, authentication failed
     std::uint64_t bad_records = 0;  ///< problems reported by the reader
-    std::uint64_t qotp = 0;            ///< not Neutrino, but a QOTP type byte and size
+    std::uint64_t qotp = 0;         ///< not Neutrino, but a QOTP type byte and size
     std::uint64_t qotp_decrypted = 0;
-    std::uint64_t qotp_clear = 0;      ///< InitSnd: nothing to decrypt
-    std::uint64_t qotp_no_key = 0;     ///< connection id not in the key log
-    std::uint64_t qotp_failed = 0;     ///< secrets present, none opens it (e.g. rotated keys)
+    std::uint64_t qotp_clear = 0;       ///< InitSnd: nothing to decrypt
+    std::uint64_t qotp_no_key = 0;      ///< connection id not in the key log
+    std::uint64_t qotp_failed = 0;      ///< secrets present, none opens it (e.g. rotated keys)
     std::vector<std::string> problems;  ///< one clear message per bad record (capped at 1000)
 };
 

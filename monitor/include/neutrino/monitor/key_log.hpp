@@ -142,7 +142,8 @@ private:
 /// that cannot be written is dropped (the sink must not throw) and counted in `lost()`.
 class qotp_key_log_sink final : public qotp::key_log_sink {
 public:
-    explicit qotp_key_log_sink(std::shared_ptr<key_log_writer> w) noexcept : writer_(std::move(w)) {}
+    explicit qotp_key_log_sink(std::shared_ptr<key_log_writer> w) noexcept
+        : writer_(std::move(w)) {}
     void on_secret(const qotp::key_log_entry& entry) noexcept override;
     [[nodiscard]] std::uint64_t lost() const noexcept { return lost_; }
 

@@ -47,10 +47,10 @@ void append_key_log_line(std::string& out, key_log_label label, connection_id id
 /// Where a connection reports a secret the moment it knows it, so that a key log line exists
 /// before the first datagram sealed with that secret leaves `poll_datagram`. When (§19):
 ///
-/// | secret | initiator | responder |
-/// |---|---|---|
-/// | S0 (`zero_rtt`) | 0-RTT: on construction | on the InitCryptoSnd that creates it |
-/// | S (`session`) | on the first authentic InitRcv / InitCryptoRcv | on the initiating message that creates it (after S0) |
+/// - S0 (`zero_rtt`): a 0-RTT initiator on construction; a responder when the InitCryptoSnd
+///   that creates it arrives;
+/// - S (`session`): an initiator on the first authentic InitRcv / InitCryptoRcv; a responder
+///   when the initiating message that creates it arrives (after S0).
 ///
 /// Each secret is reported once per connection (the Go peer repeats the line for re-sent
 /// initiating messages; the lines would be identical). Rotated keys are not reported (§19).
