@@ -76,8 +76,8 @@ if(TARGET neutrino_inspector)
 endif()
 if(TARGET neutrino_monitor)
     neutrino_pkg_config(neutrino-monitor
-        DESCRIPTION "Neutrino monitor: terminal view, pcapng and key log recording, decryption"
-        REQUIRES "${neutrino_pc_core}"
+        DESCRIPTION "Neutrino monitor: terminal view, pcapng and key log recording, decryption (Neutrino, QOTP)"
+        REQUIRES "${neutrino_pc_core}" "neutrino-qotp = ${PROJECT_VERSION}"
         LIBS "-L\${libdir}" -lneutrino_monitor)
 endif()
 
@@ -104,6 +104,7 @@ if(NOT DEFINED NEUTRINO_WIRESHARK_PLUGIN_DIR)
         "Where the Lua dissector is installed, relative to the install prefix")
 endif()
 install(FILES "${PROJECT_SOURCE_DIR}/tools/wireshark/neutrino.lua"
+    "${PROJECT_SOURCE_DIR}/tools/wireshark/qotp.lua"
     DESTINATION "${NEUTRINO_WIRESHARK_PLUGIN_DIR}" COMPONENT wireshark)
 
 # --- Debian package ----------------------------------------------------------------------------

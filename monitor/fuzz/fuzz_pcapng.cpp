@@ -1,4 +1,5 @@
-// libFuzzer target: the pcapng reader, UDP extraction and the decryptor on arbitrary bytes.
+// libFuzzer target: the pcapng reader, UDP extraction and the decryptor (Neutrino and QOTP) on
+// arbitrary bytes.
 // Every input must end in a finite number of records without crashing; the decryptor must
 // accept whatever the reader yields.
 
@@ -25,6 +26,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     neutrino::monitor::pcapng_writer w(out);
     neutrino::monitor::key_log keys;
     keys.parse("NEUTRINO2_C2S 40 " + std::string(64, '1') + "\n");
+    // QOTP: S of the §21 vectors' connection (seed qotp-vectors.pcapng opens with it), and a
+    // secret for the all-zero connection id that mutated inputs reach easily.
+    keys.parse(
+        "QOTP_SHARED_SECRET 31f82734d9470d7b "
+        "3c528e9fd39731b15d10de8feb5f71d3f65b73c993581dedb03315a9ed177730\n"
+        "QOTP_SHARED_SECRET_ID 0 " +
+        std::string(64, '2') + "\n");
     (void)neutrino::monitor::decrypt_capture(in, keys, w);
     return 0;
 }

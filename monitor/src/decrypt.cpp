@@ -11,6 +11,8 @@
 #include "neutrino/core/v3/packet_protection.hpp"
 #include "neutrino/core/wire_v2.hpp"
 #include "neutrino/monitor/pcapng_reader.hpp"
+#include "neutrino/qotp/message.hpp"
+#include "neutrino/qotp/packet_protection.hpp"
 
 namespace neutrino::monitor {
 namespace {
@@ -79,6 +81,96 @@ std::optional<core::v3::transport_header> v3_transport_header(std::span<const st
     return std::nullopt;
 }
 
+std::string qotp_id_hex(std::uint64_t id) {
+    std::array<char, 20> b{};
+    std::snprintf(b.data(), b.size(), "%llx", static_cast<unsigned long long>(id));  // as §19
+    return b.data();
+}
+
+/// The QOTP part of the decryptor: what it keeps across packets.
+struct qotp_decryptor {
+    static constexpr std::size_t max_datagram = 65535;
+    std::set<std::uint64_t> unknown_ids;
+    std::vector<std::byte> scratch = std::vector<std::byte>(max_datagram);
+
+    /// Whether `d` is a QOTP datagram (type byte and the sizes of §4.6). For one, counts it and,
+    /// when it opens, fills `payload` with the decrypted form (decrypt.hpp) and `opened` with
+    /// the packet comment; `opened` stays empty when it is clear, has no key or does not open.
+    bool handle(std::span<const std::byte> d, const key_log& keys, decrypt_stats& st,
+                std::uint64_t record, std::size_t offset, std::vector<std::byte>& payload,
+                std::optional<std::string>& opened) {
+        opened.reset();
+        auto where = [&] {
+            return "packet " + std::to_string(record) + " (block at " + std::to_string(offset) +
+                   ")";
+        };
+        const auto type = qotp::parse_type(d);
+        if (!type) return false;
+        if (*type == qotp::message_type::init_snd) {
+            if (!qotp::parse_init_snd(d)) return false;  // spec: qotp.md §4.1, §4.6
+            ++st.qotp;
+            ++st.qotp_clear;
+            return true;
+        }
+        const auto sealed = qotp::parse_sealed(d);  // spec: qotp.md §4.6 — the type's sizes
+        if (!sealed || d.size() > scratch.size()) return false;
+        ++st.qotp;
+        const std::uint64_t id = sealed->id.value;
+        const qotp_secrets* s = keys.find_qotp(id);
+        if (s == nullptr) {
+            ++st.qotp_no_key;
+            // Only worth a word when the key log has QOTP secrets at all: other UDP traffic
+            // may pass for QOTP.
+            if (keys.qotp_size() != 0 && unknown_ids.insert(id).second) {
+                note(st, where() + ": no QOTP secret for connection " + qotp_id_hex(id) +
+                             " (further packets of it not listed)");
+            }
+            return true;
+        }
+        const bool zero_rtt = *type == qotp::message_type::init_crypto_snd;
+        const auto& list = zero_rtt ? s->zero_rtt : s->session;
+        std::array<const qotp::shared_secret*, max_qotp_secrets> candidates{};
+        for (std::size_t i = 0; i < list.size(); ++i) candidates[i] = &list[i];
+        const auto work = std::span<std::byte>(scratch).first(d.size());
+        // spec: qotp.md §19 — Data from either side: try both direction bits.
+        for (const auto from : {qotp::sender::initiator, qotp::sender::responder}) {
+            std::copy(d.begin(), d.end(), work.begin());
+            const auto o =
+                qotp::open_message(work, std::span(candidates.data(), list.size()), from);
+            if (!o) {
+                if (*type != qotp::message_type::data) break;  // the type fixes the direction
+                continue;
+            }
+            const auto clear = d.first(qotp::header_size(*type));
+            const auto marker = std::as_bytes(
+                std::span(qotp_decrypted_marker.data(), qotp_decrypted_marker.size()));
+            payload.assign(clear.begin(), clear.end());
+            payload.insert(payload.end(), marker.begin(), marker.end());
+            for (std::size_t i = 0; i < qotp::sequence_number_size; ++i) {
+                payload.push_back(static_cast<std::byte>(o->sequence_number >> (8 * i)));
+            }
+            payload.insert(payload.end(), o->payload.begin(), o->payload.end());
+            const auto sender_bit = qotp::sender_of(*type, from);
+            opened = "qotp: decrypted with " +
+                     std::string(qotp::key_log_label_text(
+                         zero_rtt ? qotp::key_log_label::zero_rtt : qotp::key_log_label::session)) +
+                     (o->secret_index == 0 ? "" : " #" + std::to_string(o->secret_index + 1)) +
+                     " of connection " + qotp_id_hex(id) +
+                     (sender_bit == qotp::sender::initiator ? ", initiator to responder"
+                                                            : ", responder to initiator") +
+                     "; datagram was " + std::to_string(d.size()) + " bytes";
+            ++st.qotp_decrypted;
+            return true;
+        }
+        ++st.qotp_failed;
+        note(st,
+             where() + ": QOTP connection " + qotp_id_hex(id) + ": " + std::to_string(d.size()) +
+                 "-byte datagram does not open with the logged secrets (after a key rotation, "
+                 "whose keys are never logged, or corrupt, truncated or foreign); copied as is");
+        return true;
+    }
+};
+
 }  // namespace
 
 decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapng_writer& out) {
@@ -106,6 +198,7 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
     std::vector<std::byte> payload;
     payload.reserve(core::max_datagram_size + decrypted_marker.size());
     std::uint64_t record = 0;
+    qotp_decryptor qotp_state;
 
     while (auto rec = r.next()) {
         switch (rec->what) {
@@ -133,6 +226,21 @@ decrypt_stats decrypt_capture(std::span<const std::byte> in, key_log keys, pcapn
         }
         auto h = core::clear_header::parse(udp->payload);
         if (!h || (h->version != core::wire::v2::version && h->version != core::v3::protocol_version)) {
+            std::optional<std::string> opened;
+            if (!h &&
+                qotp_state.handle(udp->payload, keys, st, record, rec->offset, payload, opened) &&
+                opened) {
+                if (!have_decrypted_iface) {
+                    decrypted_iface = out.add_interface("neutrino-decrypted", pcapng::linktype_raw);
+                    have_decrypted_iface = true;
+                }
+                std::vector<std::byte> frame;
+                if (build_udp_packet(frame, udp->src, udp->dst, payload)) {
+                    out.write_packet(decrypted_iface, rec->timestamp_ns, frame,
+                                     static_cast<std::uint32_t>(frame.size()), *opened);
+                    continue;
+                }
+            }
             copy();
             continue;
         }

@@ -75,8 +75,15 @@ void key_log::parse(std::string_view text, std::vector<std::string>* problems) {
         std::string_view line = text.substr(0, nl);
         text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        const std::string_view whole = line;
         const std::string_view label = next_field(line);
         if (label.empty() || label.front() == '#') continue;
+        if (label == qotp::key_log_label_text(qotp::key_log_label::session) ||
+            label == qotp::key_log_label_text(qotp::key_log_label::zero_rtt)) {
+            (void)add_qotp(whole.substr(static_cast<std::size_t>(label.data() - whole.data())),
+                           number, problems);
+            continue;
+        }
         const bool hash = label == key_label_v3_hash;
         const bool v3 = hash || label == key_label_v3_c2s || label == key_label_v3_s2c;
         const bool c2s = label == key_label_c2s || label == key_label_v3_c2s;
@@ -109,6 +116,38 @@ void key_log::parse(std::string_view text, std::vector<std::string>* problems) {
             (c2s ? s.c2s : s.s2c).emplace(*key);
         }
     }
+}
+
+bool key_log::add_qotp(std::string_view line, std::size_t number,
+                       std::vector<std::string>* problems) {
+    auto e = qotp::parse_key_log_line(line);
+    auto complain = [&](const std::string& what) {
+        if (problems != nullptr) {
+            problems->push_back("key log line " + std::to_string(number) + ": " + what);
+        }
+    };
+    if (!e) {
+        complain("expected '" + std::string(line.substr(0, line.find(' '))) +
+                 " <connection-id hex, 1-16 digits> <64 hex digits>' separated by single spaces");
+        return false;
+    }
+    auto& secrets = qotp_[e->id.value];
+    auto& list = e->label == qotp::key_log_label::session ? secrets.session : secrets.zero_rtt;
+    for (const auto& known : list) {
+        if (known.equals(e->secret)) return true;  // the Go peer repeats lines (§19)
+    }
+    if (list.size() >= max_qotp_secrets) {
+        complain("more than " + std::to_string(max_qotp_secrets) +
+                 " different secrets of one kind for one QOTP connection id; skipped");
+        return false;
+    }
+    list.push_back(e->secret);
+    return true;
+}
+
+const qotp_secrets* key_log::find_qotp(std::uint64_t id) const noexcept {
+    auto it = qotp_.find(id);
+    return it == qotp_.end() ? nullptr : &it->second;
 }
 
 void key_log::load(const std::filesystem::path& path, std::vector<std::string>* problems) {
@@ -158,6 +197,22 @@ void key_log_writer::write_handshake_hash(std::uint64_t session_id, std::span<co
     std::string line = handshake_hash_line(session_id, hash);
     put(line);
     v3_session_ = session_id;
+}
+
+void key_log_writer::write_qotp(const qotp::key_log_entry& entry) {
+    std::string line;
+    line.reserve(128);  // one allocation: the secret is never left in a freed block
+    qotp::append_key_log_line(line, entry.label, entry.id, entry.secret);
+    put(line);
+}
+
+void qotp_key_log_sink::on_secret(const qotp::key_log_entry& entry) noexcept {
+    if (!writer_) return;
+    try {
+        writer_->write_qotp(entry);
+    } catch (...) {
+        ++lost_;
+    }
 }
 
 }  // namespace neutrino::monitor

@@ -1,6 +1,7 @@
 // neutrino-monitor: offline tools for captures and event logs.
 //
-//   neutrino-monitor decrypt --keylog K in.pcapng out.pcapng   decrypt for the Lua dissector
+//   neutrino-monitor decrypt --keylog K in.pcapng out.pcapng   decrypt Neutrino and QOTP for the
+//                                                              Lua dissectors
 //   neutrino-monitor report events.jsonl -o report.html        HTML page with inline SVG
 //   neutrino-monitor summary in.pcapng                         datagrams per session and type
 //
@@ -56,6 +57,11 @@ int decrypt(const std::string& keylog, const std::string& in_path, const std::st
                st.bad_records);
     if (st.v3 != 0) {
         fmt::print(stderr, "{}: {} of them wire v3, key phases up to {}\n", in_path, st.v3, st.max_phase);
+    }
+    if (st.qotp != 0) {
+        fmt::print(
+            stderr, "{}: {} QOTP datagrams: {} decrypted, {} clear, {} without key, {} failed\n",
+            in_path, st.qotp, st.qotp_decrypted, st.qotp_clear, st.qotp_no_key, st.qotp_failed);
     }
     return 0;
 }
@@ -121,8 +127,13 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::string keylog, in, out, title;
 
-    auto* dec = app.add_subcommand("decrypt", "decrypt a pcapng capture with a key log (for tools/wireshark/neutrino.lua)");
-    dec->add_option("--keylog", keylog, "key log (NEUTRINO2_C2S/S2C, NEUTRINO3_C2S_0/S2C_0 lines; later v3 key phases are derived); secrets embedded in the capture are used too");
+    auto* dec = app.add_subcommand("decrypt",
+                                   "decrypt a pcapng capture with a key log (Neutrino and QOTP; "
+                                   "for tools/wireshark/neutrino.lua and qotp.lua)");
+    dec->add_option(
+        "--keylog", keylog,
+        "key log (NEUTRINO2_C2S/S2C, NEUTRINO3_C2S_0/S2C_0 lines, later v3 key phases are derived; "
+        "QOTP_SHARED_SECRET[_ID] lines); secrets embedded in the capture are used too");
     dec->add_option("input", in, "input capture (pcapng)")->required();
     dec->add_option("output", out, "output capture (pcapng)")->required();
 

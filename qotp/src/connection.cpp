@@ -64,6 +64,7 @@ connection::connection(const connection_config& config, key_source& keys,
         peer_identity_ = responder_identity;
     }
     in_flight_.reserve(config_.max_in_flight);
+    if (zero_rtt_) log_secret(key_log_label::zero_rtt, *zero_rtt_);  // spec: qotp.md §19
 }
 
 connection::connection(const connection_config& config, key_source& keys,
@@ -94,6 +95,13 @@ connection::connection(const connection_config& config, key_source& keys,
         push_ack(ack_block{0, 0, 0});
     }
     in_flight_.reserve(config_.max_in_flight);
+    // spec: qotp.md §19 — the responder logs S0 (0-RTT) and S on the initiating message.
+    if (zero_rtt_) log_secret(key_log_label::zero_rtt, *zero_rtt_);
+    log_secret(key_log_label::session, start.session);
+}
+
+void connection::log_secret(key_log_label label, const shared_secret& secret) const noexcept {
+    if (config_.key_log != nullptr) config_.key_log->on_secret(key_log_entry{label, id_, secret});
 }
 
 void connection::fail(errc e) noexcept {
@@ -501,6 +509,7 @@ result<void> connection::handle_datagram(std::span<const std::byte> datagram,
             const auto p = decode_payload(o->payload);
             if (!p) return tl::unexpected(p.error());
             send_key_ = *s;
+            log_secret(key_log_label::session, *s);  // spec: qotp.md §19
             receive_current_ = receive_key{*s, peer, {}};
             receive_current_->window.mark(o->sequence_number);
             peer_ephemeral_ = peer;

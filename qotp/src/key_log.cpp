@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <array>
 
 namespace neutrino::qotp {
@@ -97,6 +98,37 @@ result<key_log_entry> parse_key_log_line(std::string_view line) noexcept {
     entry.secret = shared_secret(*secret);
     sodium_memzero(secret->data(), secret->size());
     return entry;
+}
+
+key_log_buffer::~key_log_buffer() { wipe(); }
+
+void key_log_buffer::wipe() noexcept {
+    if (!text_.empty()) sodium_memzero(text_.data(), text_.size());
+    text_.clear();
+}
+
+void key_log_buffer::on_secret(const key_log_entry& entry) noexcept {
+    // The longest line: label, space, 16 id digits, space, 64 secret digits, newline.
+    constexpr std::size_t max_line = label_s0.size() + 1 + max_id_digits + 1 + 2 * key_size + 1;
+    try {
+        if (text_.capacity() - text_.size() < max_line) {
+            // Grow by hand so that no freed block keeps a copy of earlier secrets.
+            std::string bigger;
+            bigger.reserve(std::max(2 * text_.capacity(), text_.size() + max_line));
+            bigger.append(text_);
+            wipe();
+            text_.swap(bigger);
+        }
+        append_key_log_line(text_, entry.label, entry.id, entry.secret);  // fits: no allocation
+    } catch (...) {
+        ++lost_;
+    }
+}
+
+std::string key_log_buffer::take() {
+    std::string out(text_);
+    wipe();
+    return out;
 }
 
 }  // namespace neutrino::qotp

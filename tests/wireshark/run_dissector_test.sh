@@ -26,6 +26,21 @@
 #     1) are named and decoded, and near-misses (wrong version, type, session id, size, pn space,
 #     random bytes) are left to UDP: the heuristic does not claim them.
 #
+# QOTP (tools/wireshark/qotp.lua, loaded next to neutrino.lua): neutrino-qotp-capture writes a
+# capture of a 1-RTT and a 0-RTT qotp connection on 127.0.0.1:<port> (24571; 24591 or 24611
+# when tshark's own dissectors claim it) and their key log; `neutrino-monitor decrypt` decrypts
+# it. The script asserts that
+#   - every datagram is QOTP by the heuristic (no port preference), with type, version and
+#     connection id; all five message types are named, InitSnd/InitRcv show their keys and
+#     maxPayload, encrypted datagrams their encrypted sn and tag;
+#   - every datagram of the decrypted capture but InitSnd is marked decrypted with its sn, and
+#     the stream data shows the text both sides sent;
+#   - with both dissectors loaded the Neutrino captures stay Neutrino, and neutrino.lua alone
+#     claims nothing of the QOTP capture;
+#   - no expert info and no Lua error; synthetic near-misses (a 0x80 datagram of an unknown
+#     connection, type 5, version bits set, an InitSnd with non-zero padding or too short) are
+#     left to UDP, while a decrypted form and Data after its InitSnd are claimed.
+#
 # Exit 0: passed; 1: failed; 77: skipped (no tshark, or a tshark that runs no Lua scripts).
 # tshark runs with HOME and XDG_CONFIG_HOME in the temporary directory, so personal preferences
 # and personal plugins (a copy of neutrino.lua there) do not interfere.
@@ -41,10 +56,12 @@ lua="$root/tools/wireshark/neutrino.lua"
 server="$build/examples/core/neutrino-core-server"
 client="$build/examples/core/neutrino-core-client"
 monitor="$build/monitor/neutrino-monitor"
+qotp_capture="$build/neutrino-qotp-capture"
+qlua="$root/tools/wireshark/qotp.lua"
 
-for program in "$server" "$client" "$monitor"; do
+for program in "$server" "$client" "$monitor" "$qotp_capture"; do
     if [[ ! -x $program ]]; then
-        echo "FAIL: $program is missing: build the core examples and neutrino-monitor" >&2
+        echo "FAIL: $program is missing: build the core examples, neutrino-monitor and neutrino-qotp-capture" >&2
         exit 1
     fi
 done
@@ -363,6 +380,167 @@ if command -v text2pcap >/dev/null 2>&1; then
     fi
 else
     echo "note: text2pcap is missing: the synthetic datagrams are not tested"
+fi
+
+# --- QOTP ---------------------------------------------------------------------------------------
+both=(-X "lua_script:$lua" -X "lua_script:$qlua")
+if ! tshark_run -G protocols "${both[@]}" 2>"$work/qlua.err" | grep -qP '\tqotp$'; then
+    echo "FAIL: $qlua does not load:" >&2
+    cat "$work/qlua.err" >&2
+    exit 1
+fi
+# qrows FILE FIELD…: as rows, with both dissectors.
+qrows() {
+    local file=$1
+    shift
+    local args=() f
+    for f in "$@"; do args+=(-e "$f"); done
+    if ! tshark_run -n "${both[@]}" -r "$file" -T fields -E separator='|' -E occurrence=a \
+        -E aggregator=, "${args[@]}" 2>"$work/rows.err"; then
+        fail "tshark -T fields on $file: $(grep -v 'Running as user' "$work/rows.err")"
+    fi
+    cat "$work/rows.err" >>"$work/tshark.err"
+}
+qport=""
+for port in 24571 24591 24611; do
+    mkdir -p "$work/qotp-$port"
+    if ! "$qotp_capture" "$work/qotp-$port" "$port" >"$work/qotp-$port/capture.log" 2>&1; then
+        cat "$work/qotp-$port/capture.log" >&2
+        echo "FAIL: neutrino-qotp-capture failed" >&2
+        exit 1
+    fi
+    plain=$(tshark_run -n -r "$work/qotp-$port/qotp.pcapng" -T fields -e _ws.col.Protocol 2>/dev/null | sort -u | tr '\n' ' ') || true
+    if [[ $plain == "UDP " ]]; then
+        qport=$port
+        break
+    fi
+    echo "  (QOTP: tshark shows '$plain' on port $port without the dissector; trying another port)" >&2
+done
+if [[ -z $qport ]]; then
+    fail "QOTP: every port tried is claimed by another dissector"
+else
+    qdir="$work/qotp-$qport"
+    if "$monitor" decrypt --keylog "$qdir/keys.log" "$qdir/qotp.pcapng" "$qdir/decrypted.pcapng" \
+        >"$qdir/decrypt.log" 2>&1 && grep -q "QOTP datagrams: .* 0 without key, 0 failed" "$qdir/decrypt.log"; then
+        ok "QOTP: captured on port $qport, decrypted: $(grep 'QOTP datagrams' "$qdir/decrypt.log")"
+    else
+        fail "QOTP: neutrino-monitor decrypt: $(cat "$qdir/decrypt.log")"
+    fi
+    qcols=(frame.number _ws.col.Protocol udp.srcport udp.dstport qotp.type qotp.type_name qotp.version
+        qotp.connection_id qotp.ephemeral qotp.identity qotp.init_max_payload qotp.encrypted_sn qotp.tag
+        qotp.decrypted qotp.sn qotp.flags qotp.stream_id qotp.data_text)
+    for kind in raw decrypted; do
+        file="$qdir/qotp.pcapng"
+        [[ $kind == decrypted ]] && file="$qdir/decrypted.pcapng"
+        frames=$(tshark_run -n -r "$file" -T fields -e frame.number 2>/dev/null | wc -l) || true
+        out=$(qrows "$file" "${qcols[@]}")
+        echo "$out" >"$work/qotp-$kind.rows"
+        if [[ $frames -lt 10 || $(echo "$out" | wc -l) -ne $frames ]]; then
+            fail "QOTP $kind: $frames frames, $(echo "$out" | wc -l) rows"
+            continue
+        fi
+        bad=$(echo "$out" | awk -F'|' -v p="$qport" '
+            !($2 == "QOTP" && ($3 == p || $4 == p) && $5 ~ /^0x/ && $6 != "" && $7 == "0" &&
+              length($8) == 18 && $8 ~ /^0x[0-9a-f]+$/) { print }')
+        if [[ -n $bad ]]; then
+            fail "QOTP $kind: frames not recognised as QOTP with type and connection id:"$'\n'"$bad"
+        else
+            ok "QOTP $kind: all $frames frames are QOTP on port $qport (heuristic, no port preference), type and connection id shown"
+        fi
+        named=1
+        for type in InitSnd InitRcv InitCryptoSnd InitCryptoRcv Data; do
+            if [[ $(echo "$out" | awk -F'|' -v t="$type" '$6 == t' | wc -l) -lt 1 ]]; then
+                fail "QOTP $kind: no $type named"
+                named=0
+            fi
+        done
+        [[ $named -eq 0 ]] ||
+            ok "QOTP $kind: types named:$(echo "$out" | cut -d'|' -f6 | sort | uniq -c | awk '{printf " %s x%s", $2, $1}')"
+        bad=$(echo "$out" | awk -F'|' '
+            ($6 == "InitSnd" && !($9 != "" && $10 != "" && $11 ~ /^[0-9]+$/ && $14 == "")) ||
+            ($6 == "InitRcv" && !($9 != "" && $10 != "")) || ($6 == "InitCryptoRcv" && $9 == "")')
+        [[ -z $bad ]] || fail "QOTP $kind: keys or maxPayload of the handshake messages missing:"$'\n'"$bad"
+        if [[ $kind == raw ]]; then
+            bad=$(echo "$out" | awk -F'|' '$6 != "InitSnd" && !($12 != "" && $13 != "" && $14 == "" && $15 == "")')
+            [[ -z $bad ]] || fail "QOTP raw: encrypted datagrams not shown as such:"$'\n'"$bad"
+        else
+            bad=$(echo "$out" | awk -F'|' '$6 != "InitSnd" && !($14 == "1" && $15 ~ /^[0-9]+$/ && $16 ~ /^0x/)')
+            [[ -z $bad ]] || fail "QOTP decrypted: datagrams without decrypted sn and payload:"$'\n'"$bad"
+            texts=$(echo "$out" | cut -d'|' -f18 | tr -d '\n')
+            if grep -qF "hello qotp, line 0 (1-RTT); " <<<"$texts" && grep -qF "hello qotp, line 39 (0-RTT); " <<<"$texts" &&
+                [[ $(grep -oF "thanks, all lines arrived" <<<"$texts" | wc -l) -eq 2 ]]; then
+                ok "QOTP decrypted: the stream data of both connections, both ways, shown as text"
+            else
+                fail "QOTP decrypted: the text of the exchange is not in qotp.data_text"
+            fi
+            v=$(tshark_run -n "${both[@]}" -r "$file" -V -Y 'qotp.type_name == "Data"' 2>/dev/null) || true
+            if grep -q 'rcvWnd (encoded): [0-9]* ([0-9]* bytes)' <<<"$v" && grep -q 'ACK offset: ' <<<"$v" &&
+                grep -q 'hasStream: True' <<<"$v"; then
+                ok "QOTP decrypted: tshark -V shows flags, rcvWnd, ACK and stream"
+            else
+                fail "QOTP decrypted: tshark -V lacks the transport payload tree"
+            fi
+        fi
+        experts=$(tshark_run -n "${both[@]}" -r "$file" -Y \
+            'qotp.malformed || qotp.violation || neutrino || _ws.malformed || _ws.lua' -T fields -e frame.number 2>/dev/null) || true
+        experts=$(grep -c . <<<"$experts" || true)
+        [[ $experts -eq 0 ]] || fail "QOTP $kind: $experts frames with expert info, a Lua error or claimed by Neutrino"
+        claimed=$(rows "$file" _ws.col.Protocol | grep -c Neutrino || true)
+        [[ $claimed -eq 0 ]] || fail "QOTP $kind: neutrino.lua alone claims $claimed QOTP datagrams"
+    done
+    # Both dissectors loaded: the Neutrino captures stay Neutrino.
+    for wire in v2 v3; do
+        for file in "$work/$wire/server.pcapng" "$work/$wire/decrypted.pcapng"; do
+            stolen=$(qrows "$file" _ws.col.Protocol qotp.type | awk -F'|' -v v="Neutrino${wire#v}" '$1 != v || $2 != ""' | wc -l)
+            [[ $stolen -eq 0 ]] || fail "QOTP: with qotp.lua loaded, $stolen frames of $file are not Neutrino${wire#v}"
+        done
+    done
+    ok "QOTP: with both dissectors loaded every frame of the v2 and v3 captures stays Neutrino"
+
+    if command -v text2pcap >/dev/null 2>&1; then
+        zeros() { printf '00%.0s' $(seq 1 "$1"); }
+        random_hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
+        qmarker=514f54504c41494e  # "QOTPLAIN"
+        ep=a1a2a3a4a5a6a7a8$(random_hex 24)
+        qcases=(
+            "InitSnd|InitSnd|00${ep}$(random_hex 32)d0040000$(zeros 1163)"
+            "Data after that InitSnd|Data|80${ep:0:16}$(random_hex 40)"
+            "decrypted ACK-only Data of an unknown connection|Data|800102030405060708${qmarker}07000000000001000000000000000000000500"
+            "0x80 datagram of an unknown connection||80$(random_hex 70)"
+            "type 5||a0${ep:0:16}$(random_hex 60)"
+            "version bits set||81${ep:0:16}$(random_hex 60)"
+            "InitSnd with non-zero padding||00$(random_hex 32)$(random_hex 32)d004$(zeros 100)01$(zeros 1064)"
+            "InitSnd of 100 bytes||00$(random_hex 99)"
+        )
+        : >"$work/qsynthetic.txt"
+        for c in "${qcases[@]}"; do
+            echo "000000 $(sed 's/../& /g' <<<"${c##*|}")" >>"$work/qsynthetic.txt"
+        done
+        if text2pcap -q -4 127.0.0.1,127.0.0.1 -u "$((qport + 1)),$qport" "$work/qsynthetic.txt" \
+            "$work/qsynthetic.pcapng" >/dev/null 2>&1; then
+            mapfile -t got < <(qrows "$work/qsynthetic.pcapng" _ws.col.Protocol qotp.type_name)
+            if [[ ${#got[@]} -ne ${#qcases[@]} ]]; then
+                fail "QOTP synthetic: ${#got[@]} frames for ${#qcases[@]} datagrams"
+            else
+                bad_synth=0
+                for i in "${!qcases[@]}"; do
+                    IFS='|' read -r name want _ <<<"${qcases[$i]}"
+                    IFS='|' read -r proto tname <<<"${got[$i]}"
+                    if [[ -z $want && $proto == QOTP ]]; then
+                        fail "QOTP synthetic: the heuristic claims '$name' ($tname)"
+                        bad_synth=1
+                    elif [[ -n $want && ($proto != QOTP || $tname != "$want") ]]; then
+                        fail "QOTP synthetic: '$name' shows as '$proto' '$tname', expected $want"
+                        bad_synth=1
+                    fi
+                done
+                [[ $bad_synth -ne 0 ]] ||
+                    ok "QOTP synthetic: InitSnd, Data of its connection and a decrypted form claimed; 5 near-misses left to UDP"
+            fi
+        else
+            fail "text2pcap could not write the QOTP synthetic capture"
+        fi
+    fi
 fi
 
 if grep -q "Lua: Error\|Lua Error" "$work/tshark.err" 2>/dev/null; then

@@ -21,6 +21,20 @@
 /// direction. Per session and direction the decryptor follows the phases as a receiver does
 /// (the phase bit selects current or next, then previous) and looks two phases further ahead,
 /// so captures taken on either side, across any number of key updates, decrypt.
+///
+/// QOTP (qotp.md §3–§6, §19), told apart by its type byte (low 5 bits zero, type 0–4; never
+/// Neutrino's first byte 0x0c) and the sizes of §4.6: a datagram whose connection id has
+/// secrets in the key log (`QOTP_SHARED_SECRET` S, `QOTP_SHARED_SECRET_ID` S0) and opens with
+/// them becomes, on the same decrypted interface,
+///
+///     clear header (the AAD as sent: 73 InitRcv, 65 InitCryptoSnd, 41 InitCryptoRcv, 9 Data)
+///     ‖ "QOTPLAIN" (8, `qotp_decrypted_marker`) ‖ sn u48 LE (6, decrypted)
+///     ‖ transport payload (§9, plaintext; InitCryptoSnd: without fillLen and filler)
+///
+/// with a comment naming the secret, the direction and the original size. As §19's decryptor:
+/// InitRcv, InitCryptoRcv under S (sent by the responder), InitCryptoSnd under S0 (initiator),
+/// Data under S in either direction. InitSnd is clear and copied. Rotated keys (§8) are not in
+/// key logs, so Data after a key rotation cannot be opened: it counts as failed.
 
 #include <cstddef>
 #include <cstdint>
@@ -35,6 +49,7 @@
 namespace neutrino::monitor {
 
 inline constexpr std::string_view decrypted_marker = "NTRPLAIN";
+inline constexpr std::string_view qotp_decrypted_marker = "QOTPLAIN";
 
 struct decrypt_stats {
     std::uint64_t packets = 0;      ///< packet records read
@@ -46,6 +61,11 @@ struct decrypt_stats {
     std::uint64_t no_key = 0;       ///< session not in the key log
     std::uint64_t failed = 0;       ///< key present, authentication failed
     std::uint64_t bad_records = 0;  ///< problems reported by the reader
+    std::uint64_t qotp = 0;         ///< not Neutrino, but a QOTP type byte and size
+    std::uint64_t qotp_decrypted = 0;
+    std::uint64_t qotp_clear = 0;       ///< InitSnd: nothing to decrypt
+    std::uint64_t qotp_no_key = 0;      ///< connection id not in the key log
+    std::uint64_t qotp_failed = 0;      ///< secrets present, none opens it (e.g. rotated keys)
     std::vector<std::string> problems;  ///< one clear message per bad record (capped at 1000)
 };
 

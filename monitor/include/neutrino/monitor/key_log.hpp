@@ -10,6 +10,11 @@
 /// Which labels a session gets: the v3 machines report the handshake hash
 /// (`on_handshake_hash`) before the keys, so the observers here write v3 labels for the keys of
 /// a session whose hash they have just seen, and v2 labels otherwise.
+///
+/// QOTP (qotp.md §19): `QOTP_SHARED_SECRET <connid> <S>` and `QOTP_SHARED_SECRET_ID <connid>
+/// <S0>`, as the Go peer and the qotp machines (`qotp::key_log_sink`) write them. One file may
+/// hold lines of both protocols; `key_log` keeps QOTP secrets apart, by connection id, and
+/// `qotp_key_log_sink` writes a qotp endpoint's lines to a `key_log_writer`.
 
 #include <array>
 #include <cstddef>
@@ -26,6 +31,7 @@
 
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/observer.hpp"
+#include "neutrino/qotp/key_log.hpp"
 
 namespace neutrino::monitor {
 
@@ -44,6 +50,16 @@ struct session_secrets {
     std::optional<std::array<std::byte, handshake_hash_size>> handshake_hash;  ///< v3
 };
 
+/// The secrets of one QOTP connection (qotp.md §19). A connection id may carry more than one
+/// of each (the Go peer logs S again for a re-sent InitSnd, possibly with another key, §20.1;
+/// ids may repeat across captures): all are tried, in the order logged, at most
+/// `max_qotp_secrets` each.
+struct qotp_secrets {
+    std::vector<qotp::shared_secret> session;   ///< S: InitRcv, InitCryptoRcv, Data
+    std::vector<qotp::shared_secret> zero_rtt;  ///< S0: InitCryptoSnd
+};
+inline constexpr std::size_t max_qotp_secrets = 16;
+
 /// The key-log lines (with '\n') for a session's keys as reported by side `side`, with the
 /// labels of wire `version` (2, or 3 for the phase-0 keys).
 [[nodiscard]] std::string key_log_lines(std::uint64_t session_id, core::role side,
@@ -57,17 +73,24 @@ struct session_secrets {
 class key_log {
 public:
     /// Adds the lines of `text`. Lines that are empty, comments (`#`) or carry unknown labels
-    /// are ignored (NSS files mix protocols); malformed Neutrino lines are described in
-    /// `problems` (with their line number) and skipped.
+    /// are ignored (NSS files mix protocols); malformed Neutrino and QOTP lines are described
+    /// in `problems` (with their line number) and skipped, as are QOTP secrets beyond
+    /// `max_qotp_secrets` for one connection id.
     void parse(std::string_view text, std::vector<std::string>* problems = nullptr);
     /// Reads and parses a file. Throws `std::system_error` when it cannot be read.
     void load(const std::filesystem::path& path, std::vector<std::string>* problems = nullptr);
 
     [[nodiscard]] const session_secrets* find(std::uint64_t session_id) const noexcept;
     [[nodiscard]] std::size_t size() const noexcept { return sessions_.size(); }
+    /// The QOTP secrets of connection id `id` (the u64 of §4.8), or null.
+    [[nodiscard]] const qotp_secrets* find_qotp(std::uint64_t id) const noexcept;
+    /// QOTP connection ids with secrets.
+    [[nodiscard]] std::size_t qotp_size() const noexcept { return qotp_.size(); }
 
 private:
+    bool add_qotp(std::string_view line, std::size_t number, std::vector<std::string>* problems);
     std::map<std::uint64_t, session_secrets> sessions_;
+    std::map<std::uint64_t, qotp_secrets> qotp_;
 };
 
 /// Appends key-log lines to a file, flushed at once (keys are rare and must survive a crash).
@@ -88,6 +111,8 @@ public:
     void write(std::uint64_t session_id, core::role side, const core::session_keys& keys);
     /// Writes a v3 session's `NEUTRINO3_HANDSHAKE_HASH` line.
     void write_handshake_hash(std::uint64_t session_id, std::span<const std::byte> hash);
+    /// Writes one QOTP line (qotp.md §19).
+    void write_qotp(const qotp::key_log_entry& entry);
 
 private:
     void put(std::string& text);
@@ -110,6 +135,21 @@ public:
 
 private:
     std::shared_ptr<key_log_writer> writer_;
+};
+
+/// A qotp key log sink (`qotp::connection_config::key_log`) that writes the §19 lines to a
+/// `key_log_writer`, e.g. the one of `$NEUTRINO_KEYLOGFILE`, next to Neutrino's lines. A line
+/// that cannot be written is dropped (the sink must not throw) and counted in `lost()`.
+class qotp_key_log_sink final : public qotp::key_log_sink {
+public:
+    explicit qotp_key_log_sink(std::shared_ptr<key_log_writer> w) noexcept
+        : writer_(std::move(w)) {}
+    void on_secret(const qotp::key_log_entry& entry) noexcept override;
+    [[nodiscard]] std::uint64_t lost() const noexcept { return lost_; }
+
+private:
+    std::shared_ptr<key_log_writer> writer_;
+    std::uint64_t lost_ = 0;
 };
 
 }  // namespace neutrino::monitor

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "neutrino/qotp/error.hpp"
+#include "neutrino/qotp/key_log.hpp"
 #include "neutrino/qotp/key_source.hpp"
 #include "neutrino/qotp/keys.hpp"
 #include "neutrino/qotp/message.hpp"
@@ -68,6 +69,9 @@ struct connection_config {
     std::size_t reorder_slots = 32;
     /// Silence after which the connection fails, once something has been received (§17).
     std::chrono::milliseconds idle_timeout{30000};
+    /// Where to report S and S0 for a key log (§19; see `key_log_sink` for when), or null for
+    /// no key log. Not owned: it must outlive every connection made with this config.
+    key_log_sink* key_log = nullptr;
 };
 
 /// What a connection reports; `poll_event` hands them out one at a time.
@@ -206,6 +210,7 @@ private:
     };
 
     void check_config() const;
+    void log_secret(key_log_label label, const shared_secret& secret) const noexcept;
     void fail(errc e) noexcept;
     [[nodiscard]] std::chrono::milliseconds backoff(unsigned sends) const noexcept;
     [[nodiscard]] message_type send_type() const noexcept;
