@@ -124,7 +124,7 @@ struct shared_state {
 };
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
-std::int64_t now_ns() { return lab::steady_now_ns(); }
+using lab::steady_now_ns;
 time_point at_ns(std::int64_t ns) { return time_point(std::chrono::duration_cast<clock::duration>(std::chrono::nanoseconds(ns))); }
 
 struct receiver_report {
@@ -219,16 +219,16 @@ void run_prober(shared_state& s, probe_report& rep) {
     std::vector<double> loaded;
     auto probe_round = [&](bool idle_phase) {
         std::array<std::int64_t, 8> msg{};  // 64 bytes: the send time, then zeros
-        msg[0] = now_ns();
+        msg[0] = steady_now_ns();
         ++rep.sent;
         (void)::sendto(fd, msg.data(), sizeof msg, 0, reinterpret_cast<const ::sockaddr*>(&to), sizeof to);
         const std::int64_t until = msg[0] + 20'000'000;  // the next probe in 20 ms
-        for (std::int64_t now = now_ns(); now < until; now = now_ns()) {
+        for (std::int64_t now = steady_now_ns(); now < until; now = steady_now_ns()) {
             ::pollfd p{fd, POLLIN, 0};
             if (::poll(&p, 1, static_cast<int>((until - now) / 1'000'000 + 1)) <= 0) continue;
             std::array<std::int64_t, 8> back{};
             if (::recv(fd, back.data(), sizeof back, 0) != static_cast<ssize_t>(sizeof back)) continue;
-            const std::int64_t t = now_ns();
+            const std::int64_t t = steady_now_ns();
             ++rep.answered;
             const double ms = static_cast<double>(t - back[0]) / 1e6;
             if (idle_phase) {
@@ -298,7 +298,7 @@ void run_reliable_receiver(shared_state& s, const path& p, receiver_report& rep)
         last = seq;
         rep.counts.total_bytes += w.size();
         s.delivered_bytes.store(rep.counts.total_bytes, std::memory_order_relaxed);
-        if (in_window(s, now_ns())) rep.counts.window_bytes += w.size();
+        if (in_window(s, steady_now_ns())) rep.counts.window_bytes += w.size();
     });
     s.transfer.receiver_ready.store(1);
     while (s.transfer.stop.load(std::memory_order_relaxed) == 0) {
@@ -386,7 +386,7 @@ void run_reliable_sender(shared_state& s, const path& p, bool trace, sender_repo
                 traced_state = cc.state;
             }
         }
-        const std::int64_t t = now_ns();
+        const std::int64_t t = steady_now_ns();
         if (in_window(s, t) && t >= next_sample) {
             const auto cc = machine.congestion();
             rep.counts.sample(std::chrono::duration<double, std::milli>(cc.smoothed_rtt).count(), cc.pacing_rate,
@@ -484,7 +484,7 @@ measurement measure(const lab::netns_lab& netns, const options& opt, const path&
             rc.one_way = std::chrono::microseconds(static_cast<std::int64_t>(p.rtt_ms * 500));
             rc.forward_loss = loss;
             rc.seed = seed;
-            const std::string e = lab::run_delay_relay(rc, s->relay);
+            const std::string e = lab::run_delay_relay(rc, s->transfer, s->relay);
             if (!e.empty()) std::fprintf(stderr, "delay relay: %s\n", e.c_str());
             code = e.empty() ? 0 : 1;
         }
@@ -517,14 +517,12 @@ measurement measure(const lab::netns_lab& netns, const options& opt, const path&
     }
     ::close(rx_fds[1]);
     if (m.error.empty() && !wait_for(s->transfer.receiver_ready, 5)) m.error = "the receiver did not start";
-    const std::int64_t t0 = now_ns();
+    const std::int64_t t0 = steady_now_ns();
     const auto window_start = t0 + static_cast<std::int64_t>(warmup * 1e9);
     const auto window_end = window_start + static_cast<std::int64_t>(opt.seconds * 1e9);
     if (m.error.empty()) {
         s->transfer.window_start_ns.store(window_start);
         s->transfer.window_end_ns.store(window_end);
-        s->relay.window_start_ns.store(window_start);
-        s->relay.window_end_ns.store(window_end);
         pids.push_back(spawn_in<sender_report>(netns, lab::node::client, 1, tx_fds, [&](sender_report& r) {
             const auto began = clock::now();
             struct cpu_meter {  // the sender's CPU share, whichever way the body returns
@@ -548,10 +546,9 @@ measurement measure(const lab::netns_lab& netns, const options& opt, const path&
     ::close(tx_fds[1]);
     // Run the transfer: until the window ends (plus a little for the last acknowledgements).
     if (m.error.empty()) {
-        while (now_ns() < window_end + 300'000'000) ::usleep(20000);
+        while (steady_now_ns() < window_end + 300'000'000) ::usleep(20000);
     }
     s->transfer.stop.store(1);
-    s->relay.stop.store(1);
     const time_point deadline = clock::now() + std::chrono::seconds(10);
     collect(tx_fds[0], m.tx, deadline, m.error, "sender");
     collect(rx_fds[0], m.rx, deadline, m.error, "receiver");

@@ -19,12 +19,6 @@
 namespace neutrino::bench::lab {
 namespace {
 
-using steady = std::chrono::steady_clock;
-
-std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(steady::now().time_since_epoch()).count();
-}
-
 /// A raw socket on one interface: every frame arriving on it (not the ones we send), non-blocking.
 class packet_socket {
 public:
@@ -142,7 +136,7 @@ private:
 
 }  // namespace
 
-std::string run_delay_relay(const relay_config& config, relay_counters& counters) {
+std::string run_delay_relay(const relay_config& config, const transfer_control& control, relay_counters& counters) {
     packet_socket client_side;
     packet_socket server_side;
     if (auto e = client_side.open(config.client_side); !e.empty()) return e;
@@ -153,15 +147,15 @@ std::string run_delay_relay(const relay_config& config, relay_counters& counters
     counters.ready.store(1);
 
     std::array<::pollfd, 2> fds{::pollfd{client_side.fd(), POLLIN, 0}, ::pollfd{server_side.fd(), POLLIN, 0}};
-    while (counters.stop.load(std::memory_order_relaxed) == 0) {
-        const std::int64_t now = now_ns();
-        const std::int64_t ws = counters.window_start_ns.load(std::memory_order_relaxed);
-        const std::int64_t we = counters.window_end_ns.load(std::memory_order_relaxed);
+    while (control.stop.load(std::memory_order_relaxed) == 0) {
+        const std::int64_t now = steady_now_ns();
+        const std::int64_t ws = control.window_start_ns.load(std::memory_order_relaxed);
+        const std::int64_t we = control.window_end_ns.load(std::memory_order_relaxed);
         forward.receive(now);
         reverse.receive(now);
         const std::int64_t next = std::min(forward.release(now, ws, we), reverse.release(now, ws, we));
         // Sleep until the next release, a new frame, or 50 ms (to see `stop`), to the microsecond.
-        const std::int64_t wait = std::clamp<std::int64_t>(next - now_ns(), 0, 50'000'000);
+        const std::int64_t wait = std::clamp<std::int64_t>(next - steady_now_ns(), 0, 50'000'000);
         if (wait == 0) continue;
         const ::timespec ts{static_cast<time_t>(wait / 1'000'000'000), static_cast<long>(wait % 1'000'000'000)};
         (void)::ppoll(fds.data(), fds.size(), &ts, nullptr);

@@ -14,10 +14,12 @@
 #include <cstdint>
 #include <string>
 
+#include "transfer.hpp"
+
 namespace neutrino::bench::lab {
 
 /// Counters of one direction, in shared memory so the parent reads them while the relay runs.
-/// "window" counters count only frames released inside [window_start, window_end).
+/// "window" counters count only frames released inside the transfer's window.
 struct relay_direction_counters {
     std::atomic<std::uint64_t> frames{0};         ///< handed to the egress veth and accepted
     std::atomic<std::uint64_t> bytes{0};          ///< their L2 bytes
@@ -31,10 +33,7 @@ struct relay_direction_counters {
 struct relay_counters {
     relay_direction_counters forward;  ///< client side → server side (the data direction)
     relay_direction_counters reverse;  ///< server side → client side (acknowledgements)
-    std::atomic<std::int64_t> window_start_ns{0};  ///< steady_clock, set by the parent
-    std::atomic<std::int64_t> window_end_ns{0};
     std::atomic<int> ready{0};  ///< the relay's sockets are bound
-    std::atomic<int> stop{0};   ///< the parent asks the relay to return
 };
 
 struct relay_config {
@@ -45,8 +44,10 @@ struct relay_config {
     std::uint64_t seed = 1;
 };
 
-/// Runs until `counters.stop` is set (checked at least every 50 ms). Must be called inside the
-/// router namespace with CAP_NET_RAW. Returns an empty string, or why it could not run.
-[[nodiscard]] std::string run_delay_relay(const relay_config& config, relay_counters& counters);
+/// Runs until `control.stop` is set (checked at least every 50 ms), counting in `counters`
+/// ("window" counters inside `control`'s window). Must be called inside the router namespace
+/// with CAP_NET_RAW. Returns an empty string, or why it could not run.
+[[nodiscard]] std::string run_delay_relay(const relay_config& config, const transfer_control& control,
+                                          relay_counters& counters);
 
 }  // namespace neutrino::bench::lab

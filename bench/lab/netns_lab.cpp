@@ -110,8 +110,6 @@ std::string netns_lab::name(node n) const {
     return {};
 }
 
-std::string netns_lab::run(const std::vector<std::string>& argv) const { return run_command(argv); }
-
 void netns_lab::remove_stale() {
     // A lab whose bench was killed (SIGKILL, a crash) leaves its namespaces: `nlab<pid>-x` with a
     // pid that no longer runs.
@@ -144,7 +142,7 @@ std::string netns_lab::create() {
         {"ip", "-n", s, "addr", "add", std::string(server_address) + "/24", "dev", "s0"},
     };
     for (const auto& step : steps) {
-        if (auto e = run(step); !e.empty()) return e;
+        if (auto e = run_command(step); !e.empty()) return e;
     }
     // Per namespace: IPv6 off (no router solicitations crossing the relay), offloads off, links up.
     const std::array<std::pair<node, std::vector<const char*>>, 3> links{{
@@ -164,19 +162,19 @@ std::string netns_lab::create() {
         }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "cannot enter namespace " + name(n);
         for (const char* i : ifs) {
-            if (auto e = run({"ip", "-n", name(n), "link", "set", i, "up"}); !e.empty()) return e;
+            if (auto e = run_command({"ip", "-n", name(n), "link", "set", i, "up"}); !e.empty()) return e;
         }
     }
     for (const char* i : {"r0", "r1"}) {
-        if (auto e = run({"ip", "-n", r, "link", "set", i, "promisc", "on"}); !e.empty()) return e;
+        if (auto e = run_command({"ip", "-n", r, "link", "set", i, "promisc", "on"}); !e.empty()) return e;
     }
-    return run({"ip", "-n", c, "link", "set", "lo", "up"});
+    return run_command({"ip", "-n", c, "link", "set", "lo", "up"});
 }
 
 std::string netns_lab::set_bottleneck(std::uint64_t rate_bit_s, std::uint64_t queue_bytes) {
     // burst: 10 full frames, so the token bucket never starves at these rates (≥ 1 ms of tokens at
     // 100 Mbit/s) and a frame always fits.
-    return run({"tc", "-n", name(node::router), "qdisc", "replace", "dev", router_server_side(), "root", "tbf",
+    return run_command({"tc", "-n", name(node::router), "qdisc", "replace", "dev", router_server_side(), "root", "tbf",
                 "rate", std::to_string(rate_bit_s) + "bit", "burst", "15140", "limit", std::to_string(queue_bytes)});
 }
 

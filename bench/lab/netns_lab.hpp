@@ -53,7 +53,6 @@ public:
 
 private:
     static void remove_stale();
-    std::string run(const std::vector<std::string>& argv) const;
     std::string prefix_;
     bool made_ = false;
 };

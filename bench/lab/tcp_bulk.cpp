@@ -33,11 +33,6 @@ struct fd_guard {
 
 }  // namespace
 
-std::int64_t steady_now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-}
-
 std::string tcp_receive(transfer_control& control, const char* address, std::uint16_t port, receive_counts& counts) {
     fd_guard ls{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
     const int one = 1;

@@ -3,24 +3,12 @@
 // own translation unit because it needs <linux/tcp.h>'s tcp_info (tcpi_data_segs_out), which
 // clashes with the <netinet/tcp.h> that Asio includes.
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 
+#include "transfer.hpp"
+
 namespace neutrino::bench::lab {
-
-std::int64_t steady_now_ns();
-
-/// What the parent and both ends of one transfer share (in shared memory).
-struct transfer_control {
-    std::atomic<int> stop{0};            ///< both ends return
-    std::atomic<int> receiver_ready{0};  ///< the receiver listens
-    std::atomic<std::int64_t> window_start_ns{INT64_MAX};  ///< steady_clock
-    std::atomic<std::int64_t> window_end_ns{INT64_MAX};
-    [[nodiscard]] bool in_window(std::int64_t t) const noexcept {
-        return t >= window_start_ns.load(std::memory_order_relaxed) && t < window_end_ns.load(std::memory_order_relaxed);
-    }
-};
 
 struct receive_counts {
     std::uint64_t window_bytes = 0;  ///< application bytes received inside the window

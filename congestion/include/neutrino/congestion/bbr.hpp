@@ -52,7 +52,7 @@ class bbr {
 public:
     /// A controller in Startup at `now`. Throws `std::invalid_argument` when
     /// `config.max_datagram_size` or `config.initial_window_packets` is zero.
-    bbr(const bbr_config& config, time_point now) : m_(checked(config), now), clock_started_(true) {
+    explicit bbr(const bbr_config& config, time_point now) : m_(checked(config), now), clock_started_(true) {
         bbr_detail::enter_startup(m_);
     }
     /// A controller in Startup whose clock starts with the first input it gets (`on_sent`, an
