@@ -18,7 +18,7 @@
 #include <exception>
 #include <vector>
 
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::bench {
 

@@ -64,7 +64,6 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/wire_v2.hpp"
 #include "neutrino/io/asio.hpp"
@@ -73,6 +72,7 @@
 #include "neutrino/monitor/key_log.hpp"
 #include "neutrino/monitor/pcapng_writer.hpp"
 #include "neutrino/monitor/recording_observer.hpp"
+#include "neutrino/random.hpp"
 #include "child_process.hpp"
 
 namespace {

@@ -20,14 +20,14 @@
 #include <span>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/endian.hpp"
-#include "neutrino/core/random.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/inspector/impairment.hpp"
 #include "neutrino/inspector/simulator.hpp"
+#include "neutrino/random.hpp"
+#include "neutrino/result.hpp"
 
 namespace nc = neutrino::core;
 namespace ni = neutrino::inspector;
@@ -60,7 +60,7 @@ public:
     std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point) {
         if (owed_ == 0) return std::nullopt;
         --owed_;
-        nc::detail::store_le(out.data(), ++sent_);
+        neutrino::store_le(out.data(), ++sent_);
         std::fill(out.begin() + 8, out.begin() + size, std::byte{0x5a});
         return neutrino::transmit{size, peer_};
     }

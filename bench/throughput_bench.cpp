@@ -43,11 +43,11 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/io/asio.hpp"
 #include "neutrino/io/basic_endpoint.hpp"
 #include "neutrino/io/udp_socket.hpp"
+#include "neutrino/random.hpp"
 #include "child_process.hpp"
 
 namespace {

@@ -43,20 +43,25 @@ endfunction()
 
 # Boost (headers only), range-v3 and tl-expected have no pkg-config module on Debian; their
 # headers are in /usr/include. libneutrino_core.a needs libsodium and threads at link time.
+set(neutrino_pc_base "neutrino-base = ${PROJECT_VERSION}")
+neutrino_pkg_config(neutrino-base
+    DESCRIPTION "Neutrino base: addresses, time, randomness, results and error conditions, endian and hex"
+    REQUIRES libsodium
+    LIBS "-L\${libdir}" -lneutrino_base)
 set(neutrino_pc_core "neutrino-core = ${PROJECT_VERSION}")
 neutrino_pkg_config(neutrino-core
     DESCRIPTION "Neutrino encrypted UDP transport: datagrams, sans-IO machines, Asio driver"
-    REQUIRES libsodium
+    REQUIRES "${neutrino_pc_base}" libsodium
     LIBS "-L\${libdir}" -lneutrino_core -pthread)
 if(TARGET neutrino_congestion)
     neutrino_pkg_config(neutrino-congestion
         DESCRIPTION "Neutrino congestion control: RTT estimator, controller concept and models (header-only)"
-        REQUIRES "${neutrino_pc_core}")
+        REQUIRES "${neutrino_pc_base}")
 endif()
 if(TARGET neutrino_qotp)
     neutrino_pkg_config(neutrino-qotp
         DESCRIPTION "QOTP (qo-proto/qotp wire format W2): keys, messages, packet protection, payload codec"
-        REQUIRES libsodium
+        REQUIRES "${neutrino_pc_base}" libsodium
         LIBS "-L\${libdir}" -lneutrino_qotp)
 endif()
 if(TARGET neutrino_reliable)

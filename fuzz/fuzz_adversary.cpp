@@ -121,8 +121,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     const std::uint64_t ack = mode % 3 == 0   ? in.u64()
                                               : mode % 3 == 1 ? edge + in.u16() - 0x8000
                                                               : 0;
-                    neutrino::core::store_le(w0.data(), std::uint64_t{0});
-                    neutrino::core::store_le(w1.data(), ack);
+                    neutrino::store_le(w0.data(), std::uint64_t{0});
+                    neutrino::store_le(w1.data(), ack);
                     const std::array<nc::word, 2> w{nc::word(w0), nc::word(w1)};
                     seal_and_inject(nc::packet_type::keep_alive, pn, w, addr);
                 }
@@ -130,7 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             }
             case 2: {
                 const std::uint64_t pn = in.u8() & 1 ? in.u64() : edge + in.u16();
-                neutrino::core::store_le(w0.data(), pn);
+                neutrino::store_le(w0.data(), pn);
                 const nc::word w(w0);
                 seal_and_inject(nc::packet_type::request_retransmission, nc::packet_number_none,
                                 {&w, 1}, in.u8());

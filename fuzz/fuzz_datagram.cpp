@@ -37,7 +37,7 @@ secret_key key_from_hex(std::string_view hex) {
 }
 
 struct fixture {
-    fixture() { ensure_sodium(); }
+    fixture() { neutrino::ensure_sodium(); }
     // basic_session of the reference vectors: key_c2s, key_s2c
     secret_key c2s = key_from_hex("0c2f40eaa67b00d24c2022db9f131d67c42b5cf4e7f5edc524bc5bb91b505738");
     secret_key s2c = key_from_hex("f94e9f60a5486fefb4c8663a51dcd1b8bad1c62f93150244baea5781456648de");
@@ -115,8 +115,8 @@ void on_the_wire(std::span<const std::byte> d) {
 
 void pre_seal_hook(std::span<const std::byte> in) {
     if (in.size() < protected_header_size) return;
-    const auto pn = detail::load_le<std::uint64_t>(in.data());
-    const auto keyword = detail::load_le<std::uint32_t>(in.data() + 8);
+    const auto pn = neutrino::load_le<std::uint64_t>(in.data());
+    const auto keyword = neutrino::load_le<std::uint32_t>(in.data() + 8);
     const auto payload = in.subspan(protected_header_size);
     static constexpr std::array<std::byte, wire_type::nonce_size> nonce{};
     const std::uint64_t sid = 64 + (pn & 0xff);

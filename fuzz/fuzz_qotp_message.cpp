@@ -17,7 +17,7 @@
 #include <span>
 #include <vector>
 
-#include "neutrino/qotp/endian.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/qotp/keys.hpp"
 #include "neutrino/qotp/message.hpp"
 #include "neutrino/qotp/packet_protection.hpp"
@@ -108,7 +108,7 @@ void seal_and_open(std::uint8_t mode, std::span<const std::uint8_t> in) {
     const message_type t = encrypted_types[in[0] % 4];
     std::array<std::byte, 6> sn_bytes{};
     for (std::size_t i = 0; i < 6; ++i) sn_bytes[i] = static_cast<std::byte>(in[1 + i]);
-    const std::uint64_t sn = qotp::load_le(sn_bytes);
+    const std::uint64_t sn = neutrino::load_le(sn_bytes);
     std::vector<std::byte> payload(in.size() - 7);
     for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::byte>(in[7 + i]);
 

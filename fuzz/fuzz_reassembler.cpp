@@ -15,8 +15,8 @@
 #include <limits>
 #include <span>
 
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/extended/detail/reassembler.hpp"
 #include "neutrino/extended/stream_decoder.hpp"
 
@@ -81,13 +81,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         in = in.subspan(1);
         if (keyword == 0xff) {
             if (in.size() < 4) break;
-            keyword = neutrino::core::load_le<std::uint32_t>(in.data());
+            keyword = neutrino::load_le<std::uint32_t>(in.data());
             in = in.subspan(4);
         } else {
             keyword %= 8;
         }
         if (in.size() < 2) break;
-        std::size_t len = neutrino::core::load_le<std::uint16_t>(in.data()) % 1300;
+        std::size_t len = neutrino::load_le<std::uint16_t>(in.data()) % 1300;
         in = in.subspan(2);
         len = std::min(len, in.size());
         const auto payload = in.first(len);

@@ -112,8 +112,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (op & 0x10) pn = r.u64();
         if (type == nc::packet_type::request_retransmission) pn = nc::packet_number_none;
         std::array<std::byte, 8> w0{}, w1{};
-        nc::detail::store_le(w0.data(), r.u64());
-        nc::detail::store_le(w1.data(), (op & 0x20) ? r.u64() : base + r.u8());
+        neutrino::store_le(w0.data(), r.u64());
+        neutrino::store_le(w1.data(), (op & 0x20) ? r.u64() : base + r.u8());
         std::array<nc::word, 2> ws{nc::word(w0), nc::word(w1)};
         const std::size_t count = type == nc::packet_type::keep_alive ? 2 : 1;
         auto n = nc::wire::v2::seal(buf, type, sid, pn, 0, {ws.data(), count}, 0, *client.observer().tx, rnd);

@@ -9,8 +9,8 @@
 #include <cstring>
 #include <set>
 
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/replay_window.hpp"
+#include "neutrino/endian.hpp"
 
 namespace {
 
@@ -53,7 +53,7 @@ void run(const std::uint8_t* data, std::size_t size) {
     std::uint64_t base = 0;
     for (std::size_t off = 0; off + 9 <= size; off += 9) {
         const std::uint8_t op = data[off];
-        const auto raw = neutrino::core::load_le<std::uint64_t>(
+        const auto raw = neutrino::load_le<std::uint64_t>(
             reinterpret_cast<const std::byte*>(data + off + 1));
         std::uint64_t pn = 0;
         switch (op % 4) {

@@ -21,9 +21,9 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/wire_v2.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::fuzz {
 

@@ -33,7 +33,7 @@
 #include "neutrino/congestion/controller.hpp"
 #include "neutrino/congestion/delivery_rate_sampler.hpp"
 #include "neutrino/congestion/pacer.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion::test {
 

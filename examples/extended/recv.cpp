@@ -218,7 +218,7 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
     const auto bound = ep.local_endpoint();
     spdlog::info("listening on {}:{} (wire {}, public key {}), writing to {}",
                  bound.address().to_string(), bound.port(), o.wire,
-                 nc::to_hex(ep.layer().next_layer().next_layer().configuration().keys.pk),
+                 neutrino::to_hex(ep.layer().next_layer().next_layer().configuration().keys.pk),
                  dir.string());
 
     std::map<std::uint64_t, std::unique_ptr<incoming_file>> files;  // session id → its transfer
@@ -308,7 +308,7 @@ int run(const options& o, nc::server_config cfg, const ne::config& ecfg,
         const auto elapsed = neutrino::clock::now() - f.started();
         spdlog::info("session {:016x}: received {} ({}) in {:.3f} s: {:.1f} MB/s; BLAKE2b-256 {}",
                      id, f.name(), ex::format_bytes(f.size()), ex::seconds(elapsed),
-                     ex::mb_per_s(f.size(), elapsed), nc::to_hex(*result.hash));
+                     ex::mb_per_s(f.size(), elapsed), neutrino::to_hex(*result.hash));
         const std::array<nc::word, 2> answer{nc::as_word(ex::reply_ok), nc::word(*result.hash)};
         reply(id, answer);
         concluded(id, true);

@@ -248,8 +248,8 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
         const auto elapsed = neutrino::clock::now() - started;
         const auto mine = source.digest();
         if (!ex::same_digest(mine, e.words[1])) {
-            fail(fmt::format("hash mismatch: sent {}, the receiver has {}", nc::to_hex(mine),
-                             nc::to_hex(e.words[1])));
+            fail(fmt::format("hash mismatch: sent {}, the receiver has {}", neutrino::to_hex(mine),
+                             neutrino::to_hex(e.words[1])));
             return;
         }
         confirmed = true;
@@ -257,7 +257,7 @@ int run(const options& o, const nc::client_config& cfg, const ne::config& ecfg, 
         spdlog::info(
             "sent {} ({}) in {:.3f} s: {:.1f} MB/s; BLAKE2b-256 {} confirmed by the receiver", name,
             ex::format_bytes(size), ex::seconds(elapsed), ex::mb_per_s(size, elapsed),
-            nc::to_hex(mine));
+            neutrino::to_hex(mine));
         spdlog::info(
             "{} fragments of {} bytes sent (wire {}); reliable: {} retransmitted, {} requests "
             "received, {} keep-alives",

@@ -34,10 +34,10 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/result.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::examples {
 

@@ -139,7 +139,7 @@ int run(const options& o, nc::server_config cfg, const nm::terminal_options& mon
                                             make_server<Server>(std::move(cfg), ex::placeholder_observer()));
     ex::observe_machines(ep.layer(), o.observe, monitor_options, ep.local_address(), "neutrino-reliable-server");
     spdlog::info("listening on {} (wire {}, public key {})", bind, o.wire,
-                 nc::to_hex(ep.layer().next_layer().configuration().keys.pk));
+                 neutrino::to_hex(ep.layer().next_layer().configuration().keys.pk));
 
     std::mt19937_64 rng(std::random_device{}());
     std::map<std::uint64_t, double> expected;  // session id → product of its last request

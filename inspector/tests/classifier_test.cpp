@@ -11,10 +11,10 @@ namespace {
 std::vector<std::byte> header(std::uint32_t id, std::uint8_t type, std::uint64_t sid,
                               std::size_t size = 14) {
     std::vector<std::byte> d(size);
-    nc::detail::store_le(d.data(), id);
+    neutrino::store_le(d.data(), id);
     d[4] = std::byte{2};
     d[5] = std::byte{type};
-    nc::detail::store_le(d.data() + 6, sid);
+    neutrino::store_le(d.data() + 6, sid);
     return d;
 }
 }  // namespace

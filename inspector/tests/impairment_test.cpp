@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/inspector/classifier.hpp"
 #include "test_seed.hpp"
 
@@ -25,7 +25,7 @@ using neutrino::test::test_seed;
 // A datagram of `size` bytes (≥ 8) carrying `n` in its first eight bytes and a pattern after.
 std::vector<std::byte> numbered(std::uint64_t n, std::size_t size = 100) {
     std::vector<std::byte> d(std::max<std::size_t>(size, 8));
-    neutrino::core::store_le(d.data(), n);
+    neutrino::store_le(d.data(), n);
     for (std::size_t i = 8; i < d.size(); ++i) d[i] = static_cast<std::byte>(i * 7 + n);
     return d;
 }
@@ -509,11 +509,11 @@ namespace {
 // A synthetic Neutrino datagram: clear header with `type`, session id 99, then `n`.
 std::vector<std::byte> neutrino_datagram(neutrino::core::packet_type type, std::uint64_t n) {
     std::vector<std::byte> d(40);
-    neutrino::core::store_le(d.data(), neutrino::core::protocol_identifier);
+    neutrino::store_le(d.data(), neutrino::core::protocol_identifier);
     d[4] = std::byte{2};
     d[5] = static_cast<std::byte>(type);
-    neutrino::core::store_le(d.data() + 6, std::uint64_t{99});
-    neutrino::core::store_le(d.data() + 14, n);
+    neutrino::store_le(d.data() + 6, std::uint64_t{99});
+    neutrino::store_le(d.data() + 14, n);
     return d;
 }
 

@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/endian.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/inspector/classifier.hpp"
+#include "neutrino/result.hpp"
 #include "test_seed.hpp"
 
 namespace nc = neutrino::core;
@@ -42,14 +42,14 @@ public:
     neutrino::result<void> handle_datagram(std::span<const std::byte> in, const peer_address&,
                                            time_point) {
         if (in.size() < 8) return neutrino::fail(nc::errc::datagram_too_short);
-        received.push_back(nc::detail::load_le<std::uint64_t>(in.data()));
+        received.push_back(neutrino::load_le<std::uint64_t>(in.data()));
         return {};
     }
     std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point) {
         if (budget_ == 0 || sent_ == count_) return std::nullopt;
         --budget_;
         ++sent_;
-        nc::detail::store_le(out.data(), sent_);
+        neutrino::store_le(out.data(), sent_);
         std::fill(out.begin() + 8, out.begin() + static_cast<std::ptrdiff_t>(size_),
                   std::byte{0x5a});
         return neutrino::transmit{size_, peer_};

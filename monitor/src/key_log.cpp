@@ -55,15 +55,15 @@ std::string key_log_lines(std::uint64_t session_id, core::role side, const core:
     std::string out;
     out.reserve(2 * (16 + 17 + 65));
     out.append(v3 ? key_label_v3_c2s : key_label_c2s).append(" ").append(sid).append(" ");
-    out.append(core::to_hex(c2s.bytes())).append("\n");
+    out.append(neutrino::to_hex(c2s.bytes())).append("\n");
     out.append(v3 ? key_label_v3_s2c : key_label_s2c).append(" ").append(sid).append(" ");
-    out.append(core::to_hex(s2c.bytes())).append("\n");
+    out.append(neutrino::to_hex(s2c.bytes())).append("\n");
     return out;
 }
 
 std::string handshake_hash_line(std::uint64_t session_id, std::span<const std::byte> hash) {
     std::string out(key_label_v3_hash);
-    out.append(" ").append(sid_hex(session_id)).append(" ").append(core::to_hex(hash)).append("\n");
+    out.append(" ").append(sid_hex(session_id)).append(" ").append(neutrino::to_hex(hash)).append("\n");
     return out;
 }
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/memory_link.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/memory_link.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::monitor::test {
 

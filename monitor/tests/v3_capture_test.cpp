@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "monitor_test_support.hpp"
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/core/v3/server.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/monitor/decrypt.hpp"
 #include "neutrino/monitor/describe.hpp"
 #include "neutrino/monitor/fanout.hpp"
@@ -131,21 +131,21 @@ std::vector<captured> read_capture(const std::vector<std::byte>& file) {
         EXPECT_EQ(std::to_integer<int>(d[4]), 3) << "every datagram is wire v3";
         captured c;
         c.type_byte = std::to_integer<std::uint8_t>(d[5]);
-        c.session_id = nc::detail::load_le<std::uint64_t>(d.data() + 6);
+        c.session_id = neutrino::load_le<std::uint64_t>(d.data() + 6);
         c.size = d.size();
         c.comment = rec->comment;
         const std::string_view marker(reinterpret_cast<const char*>(d.data() + 14), 8);
         c.decrypted = marker == nm::decrypted_marker;
         if (c.decrypted) {
-            c.pn = nc::detail::load_le<std::uint64_t>(d.data() + 22);
-            EXPECT_EQ(nc::detail::load_le<std::uint32_t>(d.data() + 30), 0U) << "keyword";
+            c.pn = neutrino::load_le<std::uint64_t>(d.data() + 22);
+            EXPECT_EQ(neutrino::load_le<std::uint32_t>(d.data() + 30), 0U) << "keyword";
             if (auto w = nc::words_view::parse(d.subspan(34))) {
                 for (nc::word x : *w) c.words.emplace_back(nc::as_string(x));
             } else {
                 ADD_FAILURE() << "decrypted words do not parse";
             }
         } else if (v3::is_transport_type(c.type_byte & v3::type_code_mask)) {
-            c.pn = nc::detail::load_le<std::uint64_t>(d.data() + 14);
+            c.pn = neutrino::load_le<std::uint64_t>(d.data() + 14);
         }
         out.push_back(std::move(c));
     }
@@ -180,7 +180,7 @@ recorded_v3 record_v3(bool embed_keys, int rounds = 20) {
             if (d.to_b && first_data.empty() &&
                 (std::to_integer<std::uint8_t>(d.bytes[5]) & v3::type_code_mask) == 0x47) {
                 first_data = d.bytes;
-                first_pn = nc::detail::load_le<std::uint64_t>(d.bytes.data() + 14);
+                first_pn = neutrino::load_le<std::uint64_t>(d.bytes.data() + 14);
             }
             return true;
         });

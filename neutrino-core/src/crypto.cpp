@@ -4,25 +4,15 @@
 
 #include <stdexcept>
 
+#include "neutrino/hex.hpp"
+
 namespace neutrino::core {
 namespace {
 const unsigned char* uc(const std::byte* p) noexcept {
     return reinterpret_cast<const unsigned char*>(p);
 }
 unsigned char* uc(std::byte* p) noexcept { return reinterpret_cast<unsigned char*>(p); }
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 }  // namespace
-
-void ensure_sodium() {
-    static const int rc = sodium_init();
-    if (rc < 0) throw std::runtime_error("neutrino: libsodium failed to initialise");
-}
 
 secret_key::secret_key(std::span<const std::byte, key_size> bytes) noexcept {
     std::copy(bytes.begin(), bytes.end(), bytes_.begin());
@@ -33,27 +23,9 @@ bool secret_key::equals(const secret_key& o) const noexcept {
 }
 
 result<std::array<std::byte, key_size>> parse_key_hex(std::string_view hex) noexcept {
-    if (hex.size() != 2 * key_size) return fail(errc::bad_key);
     std::array<std::byte, key_size> out{};
-    for (std::size_t i = 0; i < key_size; ++i) {
-        const int hi = hex_value(hex[2 * i]);
-        const int lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return fail(errc::bad_key);
-        out[i] = static_cast<std::byte>((hi << 4) | lo);
-    }
+    if (!parse_hex(hex, out)) return fail(errc::bad_key);
     return out;
-}
-
-std::string to_hex(std::span<const std::byte> bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(bytes.size() * 2);
-    for (std::byte b : bytes) {
-        const auto v = std::to_integer<unsigned>(b);
-        s.push_back(digits[v >> 4]);
-        s.push_back(digits[v & 15]);
-    }
-    return s;
 }
 
 public_key public_key_of(const secret_key& sk) noexcept {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/memory_link.hpp"
+#include "neutrino/memory_link.hpp"
 #include "test_support.hpp"
 
 // Hostile and malformed input against established machines (spec: neutrino.md §9.4, §18.1,
@@ -54,7 +54,7 @@ std::uint64_t test_seed(const char* what) { return neutrino::test::env_seed_or_r
 
 void set_type(bytes& d, std::uint8_t t) { d.at(5) = std::byte{t}; }
 void set_type(bytes& d, nc::packet_type t) { set_type(d, static_cast<std::uint8_t>(t)); }
-void set_session_id(bytes& d, std::uint64_t sid) { nc::detail::store_le<std::uint64_t>(d.data() + 6, sid); }
+void set_session_id(bytes& d, std::uint64_t sid) { neutrino::store_le<std::uint64_t>(d.data() + 6, sid); }
 bytes with_type(bytes d, nc::packet_type t) {
     set_type(d, t);
     return d;
@@ -89,7 +89,7 @@ bytes make_clear(nc::packet_type t, std::uint64_t sid, std::uint64_t pn, nc::wor
                  std::size_t size = 0) {
     bytes d(nc::max_datagram_size + 100, std::byte{0});
     nc::clear_header{2, static_cast<std::uint8_t>(t), sid}.write(d);
-    nc::detail::store_le<std::uint64_t>(d.data() + nc::clear_header_size, pn);
+    neutrino::store_le<std::uint64_t>(d.data() + nc::clear_header_size, pn);
     auto n = nc::word_codec::encode(words, std::span(d).subspan(nc::total_header_size));
     EXPECT_TRUE(n);
     d.resize(std::max(size, nc::total_header_size + n.value_or(0)));
@@ -380,7 +380,7 @@ TEST_F(bad_input_established, malformed_hello1_is_dropped_and_never_answered) {
     for (std::uint64_t pn : std::array<std::uint64_t, 5>{0, 1, 3, 64, 1000}) {
         SCOPED_TRACE(::testing::Message() << "HELLO1 pn " << pn);
         bytes d = good;
-        nc::detail::store_le<std::uint64_t>(d.data() + nc::clear_header_size, pn);
+        neutrino::store_le<std::uint64_t>(d.data() + nc::clear_header_size, pn);
         drop(d, nc::errc::bad_hello);
     }
     const nc::word key(pk.data(), pk.size());
@@ -409,7 +409,7 @@ TEST_F(bad_input_established, malformed_hello1_is_dropped_and_never_answered) {
     {
         SCOPED_TRACE("HELLO1 with a size overrunning the datagram");
         bytes d = good;
-        nc::detail::store_le<std::uint16_t>(d.data() + 27, 1300);
+        neutrino::store_le<std::uint16_t>(d.data() + 27, 1300);
         drop(d, nc::errc::bad_hello);
     }
     {
@@ -460,7 +460,7 @@ TEST_F(bad_input_established, hello1_from_an_established_address_does_not_touch_
     ASSERT_EQ(out.size(), 1U);
     EXPECT_EQ(out[0].first.size(), 67U);
     client_drop(out[0].first, nc::errc::unknown_session);
-    const std::uint64_t spoofed = nc::detail::load_le<std::uint64_t>(out[0].first.data() + 6);
+    const std::uint64_t spoofed = neutrino::load_le<std::uint64_t>(out[0].first.data() + 6);
 
     // the established session keeps working both ways
     ASSERT_TRUE(p.client.send(nc::words("still here"), now()));
@@ -751,7 +751,7 @@ TEST_F(bad_input_established, replayed_handshake_cannot_replay_a_live_session) {
     auto out = drain(p.server, now());
     if (out.empty()) return;
     // what the attacker can do with the new session otherwise
-    const std::uint64_t sid2 = nc::detail::load_le<std::uint64_t>(out[0].first.data() + 6);
+    const std::uint64_t sid2 = neutrino::load_le<std::uint64_t>(out[0].first.data() + 6);
     ASSERT_TRUE(p.server.handle_datagram(with_session_id(handshake.at(2), sid2), attacker, now()));
     ASSERT_TRUE(p.server.handle_datagram(with_session_id(g, sid2), attacker, now()));
     auto ev = events(p.server);
@@ -773,7 +773,7 @@ TEST(bad_input, pending_server_entry_accepts_only_hello3_from_its_address) {
     ASSERT_TRUE(server.handle_datagram(hello1[0].first, client_address, now));
     auto hello2 = drain(server, now);
     ASSERT_EQ(hello2.size(), 1U);
-    const std::uint64_t sid = nc::detail::load_le<std::uint64_t>(hello2[0].first.data() + 6);
+    const std::uint64_t sid = neutrino::load_le<std::uint64_t>(hello2[0].first.data() + 6);
     ASSERT_EQ(server.state_of(sid), nc::session_state::pending);
     // the client in PENDING drops anything but HELLO2, and HELLO2 from elsewhere
     expect_drop(client, hello2[0].first, stranger, now, nc::errc::wrong_peer,
@@ -855,7 +855,7 @@ flood_result flood(server_type& server, const bytes& templ, std::uint32_t first,
     std::array<std::byte, nc::max_datagram_size> out;
     bytes hello1 = templ;
     for (std::uint32_t i = first; i < first + n; ++i) {
-        nc::detail::store_le<std::uint32_t>(hello1.data() + 29, i);
+        neutrino::store_le<std::uint32_t>(hello1.data() + 29, i);
         const peer_address from = peer_address::v4(
             {10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
              static_cast<std::uint8_t>(i)},
@@ -1039,7 +1039,7 @@ TEST_F(bad_input_established, random_datagrams_are_all_dropped_and_the_session_s
                                      types[rng() % std::size(types)], s}
                         .write(d);
                     if (rng() % 8 == 0 && d.size() >= nc::total_header_size) {
-                        nc::detail::store_le<std::uint64_t>(d.data() + nc::clear_header_size, 2);
+                        neutrino::store_le<std::uint64_t>(d.data() + nc::clear_header_size, 2);
                     }
                 }
                 break;
@@ -1220,7 +1220,7 @@ TEST(api_misuse, server_send_to_unknown_or_pending_session) {
     auto h1 = drain(client, now);
     ASSERT_TRUE(server.handle_datagram(h1.at(0).first, client_address, now));
     auto h2 = drain(server, now);
-    const std::uint64_t sid = nc::detail::load_le<std::uint64_t>(h2.at(0).first.data() + 6);
+    const std::uint64_t sid = neutrino::load_le<std::uint64_t>(h2.at(0).first.data() + 6);
     EXPECT_EQ(err(server.send(sid, nc::words("x"), now)), nc::errc::not_connected);
     EXPECT_EQ(server.send_to_all(nc::words("x"), now), 0U);
 }

@@ -11,8 +11,8 @@
 #include <system_error>
 #include <vector>
 
-#include "neutrino/core/memory_link.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/memory_link.hpp"
 #include "test_support.hpp"
 
 // The client machine on virtual time over a memory link (1 ms each way): keep-alive, expiry,

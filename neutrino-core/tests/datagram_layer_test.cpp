@@ -1,4 +1,4 @@
-#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/datagram_layer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/datagram_layer.hpp"
 
 // Heap allocations are counted by the replacement operator new in allocation_test.cpp.
 namespace neutrino::test {

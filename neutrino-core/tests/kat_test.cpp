@@ -73,7 +73,7 @@ bytes from_hex(std::string_view hex) {
     return out;
 }
 
-std::string hex(std::span<const std::byte> b) { return nc::to_hex(b); }
+std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 
 std::uint64_t to_u64(const std::string& s) {
     std::uint64_t v = 0;
@@ -309,7 +309,7 @@ TEST(kat, file_schema_generator_and_constants) {
 // --- 1. key schedule (spec: neutrino.md §7.2) ---------------------------------------------------
 
 TEST(kat, key_schedule_crypto_kx) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     for (const auto& sc : vectors().scenarios) {
         SCOPED_TRACE(sc.name);
         auto server = nc::keypair_from_hex(sc.keys_hex.at("server_public_key"),
@@ -339,7 +339,7 @@ TEST(kat, key_schedule_crypto_kx) {
 // --- 2. every encrypted datagram opens (spec: neutrino.md §4.3, §7.3) --------------------------
 
 TEST(kat, open_every_encrypted_datagram) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     std::size_t opened = 0;
     for (const auto& sc : vectors().scenarios) {
         for (const auto& p : sc.packets) {
@@ -394,7 +394,7 @@ TEST(kat, open_every_encrypted_datagram) {
 // --- 3. sealing reproduces every encrypted datagram (spec: neutrino.md §4.3, §4.5) -------------
 
 TEST(kat, seal_with_nonce_reproduces_every_encrypted_datagram) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     for (const auto& sc : vectors().scenarios) {
         for (const auto& p : sc.packets) {
             if (!p.encrypted) continue;

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/random.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::test {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/memory_link.hpp"
+#include "neutrino/memory_link.hpp"
 #include "test_support.hpp"
 
 // The server machine on virtual time: pending expiry, many clients, send_to_all, shutdown.

@@ -1,6 +1,6 @@
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/server.hpp"
-#include "neutrino/core/memory_link.hpp"
+#include "neutrino/memory_link.hpp"
 
 #include <gtest/gtest.h>
 
@@ -41,7 +41,7 @@ namespace {
 struct key_observer : nc::null_observer {
     std::vector<std::pair<std::uint64_t, std::string>> logged;  // session id, tx key hex
     void on_session_keys(std::uint64_t sid, nc::role, const nc::session_keys& k, neutrino::time_point) {
-        logged.emplace_back(sid, nc::to_hex(k.tx.bytes()));
+        logged.emplace_back(sid, neutrino::to_hex(k.tx.bytes()));
     }
 };
 }  // namespace

@@ -44,7 +44,7 @@ bytes from_hex(std::string_view hex) {
     }
     return out;
 }
-std::string hex(std::span<const std::byte> b) { return neutrino::core::to_hex(b); }
+std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 template <std::size_t N>
 std::array<std::byte, N> fixed(const std::string& h) {
     std::array<std::byte, N> a{};
@@ -104,7 +104,7 @@ struct fixture {
 }  // namespace
 
 TEST(v3_cookie, address_bytes_and_cookie) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     fixture f;
     EXPECT_EQ(hex(v3::cookie_address::of(f.addr).view()), f.sc.get<std::string>("derived.cookie.address_bytes_hex"));
     EXPECT_EQ(hex(v3::make_cookie(f.secret, f.addr)), f.sc.get<std::string>("derived.cookie.cookie_hex"));
@@ -113,7 +113,7 @@ TEST(v3_cookie, address_bytes_and_cookie) {
 }
 
 TEST(v3_cookie, cookie_reply_byte_exact_and_opened) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     fixture f;
     const auto nonce = fixed<24>(f.sc.get<std::string>("inputs.cookie.reply_nonce"));
     std::array<std::byte, v3::cookie_reply_size> out{};
@@ -138,7 +138,7 @@ TEST(v3_cookie, cookie_reply_byte_exact_and_opened) {
 }
 
 TEST(v3_cookie, client_sets_mac2_and_server_verifies_it) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     fixture f;
     const v3::cookie c = v3::make_cookie(f.secret, f.addr);
     bytes h = f.hello1;
@@ -160,7 +160,7 @@ TEST(v3_cookie, client_sets_mac2_and_server_verifies_it) {
 
 // spec: neutrino-v3.md §18.4 must_reject, checks `cookie_reply` and the mac2 `hello1` entry.
 TEST(v3_cookie, must_reject_cookie_reply_and_mac2_mutations) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     fixture f;
     const v3::cookie_secrets secrets(f.secret, neutrino::time_point{});
     int checked = 0;
@@ -204,7 +204,7 @@ TEST(v3_cookie, must_reject_cookie_reply_and_mac2_mutations) {
 // spec: neutrino-v3.md §8.3, §8.4: rotation every 120 s keeping the previous secret; a cookie
 // is accepted for its whole 120 s client lifetime, and rejected after two rotations.
 TEST(v3_cookie, rotation_current_and_previous_accepted_older_rejected) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     fixture f;
     neutrino::seeded_random rnd(7);
     const auto t0 = neutrino::time_point{} + 10000s;

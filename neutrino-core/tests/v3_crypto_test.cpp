@@ -42,7 +42,7 @@ bytes from_hex(std::string_view hex) {
     }
     return out;
 }
-std::string hex(std::span<const std::byte> b) { return neutrino::core::to_hex(b); }
+std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 
 const pt::ptree& doc() {
     static const pt::ptree t = [] {
@@ -69,7 +69,7 @@ v3::public_key pub(const std::string& h) {
 }  // namespace
 
 TEST(v3_crypto, static_keys_mac1_key_and_cookie_key) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const pt::ptree& k = doc().get_child("keys");
     const auto s_pub = v3::public_key_of(secret(k.get<std::string>("server_static_secret")));
     EXPECT_EQ(hex(s_pub), k.get<std::string>("server_static_public"));
@@ -82,7 +82,7 @@ TEST(v3_crypto, static_keys_mac1_key_and_cookie_key) {
 }
 
 TEST(v3_crypto, dh_values_of_every_scenario) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const pt::ptree& k = doc().get_child("keys");
     const auto s_pub = pub(k.get<std::string>("server_static_public"));
     const auto c_sk = secret(k.get<std::string>("client_static_secret"));
@@ -112,7 +112,7 @@ TEST(v3_crypto, dh_values_of_every_scenario) {
 }
 
 TEST(v3_crypto, rekey_chain_phases_1_and_2) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     for (const auto& [_, sc] : doc().get_child("scenarios")) {
         SCOPED_TRACE(sc.get<std::string>("name"));
         const auto tk = sc.get_child_optional("derived.transport_keys");
@@ -131,7 +131,7 @@ TEST(v3_crypto, rekey_chain_phases_1_and_2) {
 }
 
 TEST(v3_crypto, low_order_points_are_rejected) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto sk = secret("65dfb96d52d0db3d39c34191e0aa1f5a6149b86dfc669b7c40e17630cc0776fc");
     // The identity (0), 1, and the order-8 point of Curve25519: every one gives an all-zero
     // shared secret, which §6 requires to be a failure.
@@ -154,7 +154,7 @@ TEST(v3_crypto, chacha_nonce_is_four_zero_bytes_then_le64) {
 }
 
 TEST(v3_crypto, aead_round_trip_in_place_and_tamper) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto key = secret("8aa44bf80dc4900a3562b2b11b3aceb15596531a87422aea3a7c6babdd504c25");
     std::array<std::byte, 5 + 16> buf{std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4}, std::byte{5}};
     const std::array<std::byte, 3> ad{std::byte{9}, std::byte{9}, std::byte{9}};
@@ -175,7 +175,7 @@ TEST(v3_crypto, aead_round_trip_in_place_and_tamper) {
 }
 
 TEST(v3_crypto, hmac_matches_rfc2104_definition_and_hkdf_chains_it) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     // HMAC by its definition with one-shot BLAKE2b, against the streaming implementation.
     const bytes key = from_hex(std::string(128, 'a'));  // 64 bytes of 0xaa
     const bytes msg = from_hex("00112233445566778899");

@@ -44,7 +44,7 @@ bytes from_hex(std::string_view hex) {
     }
     return out;
 }
-std::string hex(std::span<const std::byte> b) { return neutrino::core::to_hex(b); }
+std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 std::uint64_t to_u64(const std::string& s) {
     std::uint64_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -216,7 +216,7 @@ TEST(v3_handshake, file_has_four_scenarios_and_the_constants_match) {
 
 // spec: neutrino-v3.md §18.5 item 1: the client builds HELLO1 byte-exact and its trace so far.
 TEST(v3_handshake, client_builds_hello1_byte_exact) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     for (const scenario& s : scenarios()) {
         SCOPED_TRACE(s.name);
@@ -243,7 +243,7 @@ TEST(v3_handshake, client_builds_hello1_byte_exact) {
 
 // spec: neutrino-v3.md §18.5 item 2: the server reads HELLO1 and produces HELLO2 byte-exact.
 TEST(v3_handshake, server_reads_hello1_and_writes_hello2_byte_exact) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     for (const scenario& s : scenarios()) {
         SCOPED_TRACE(s.name);
@@ -288,7 +288,7 @@ TEST(v3_handshake, server_reads_hello1_and_writes_hello2_byte_exact) {
 
 // spec: neutrino-v3.md §7.5 and §18.5 item 1: the client reads HELLO2, full trace, keys.
 TEST(v3_handshake, client_reads_hello2_trace_hash_and_keys) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     for (const scenario& s : scenarios()) {
         SCOPED_TRACE(s.name);
@@ -320,7 +320,7 @@ TEST(v3_handshake, client_reads_hello2_trace_hash_and_keys) {
 }
 
 TEST(v3_handshake, variant_mismatch_refusal_carries_the_server_mask) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     for (const scenario& s : scenarios()) {
         if (s.name != "nk_variant_mismatch") continue;
         EXPECT_EQ(s.answer.status, v3::hello2_status::no_common_variant);
@@ -335,7 +335,7 @@ TEST(v3_handshake, variant_mismatch_refusal_carries_the_server_mask) {
 // spec: neutrino-v3.md §18.4 must_reject, checks `hello1` and `hello2` (the COOKIE_REPLY and
 // mac2 entries are in v3_cookie_test.cpp, the transport ones in v3_packet_protection_test.cpp).
 TEST(v3_handshake, must_reject_hello1_and_hello2_mutations) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     const auto all = scenarios();
     int checked = 0;
@@ -381,7 +381,7 @@ TEST(v3_handshake, must_reject_hello1_and_hello2_mutations) {
 }
 
 TEST(v3_handshake, hello2_layout_checks_come_first) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     const scenario s = scenarios().front();
     std::array<std::byte, v3::hello1_size> h1{};
@@ -398,7 +398,7 @@ TEST(v3_handshake, hello2_layout_checks_come_first) {
 
 // spec: neutrino-v3.md §20 item 1: an all-zero DH is rejected (server ephemeral of low order).
 TEST(v3_handshake, low_order_server_ephemeral_is_rejected_without_state_change) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     const scenario s = scenarios().front();
     std::array<std::byte, v3::hello1_size> h1{};
@@ -458,7 +458,7 @@ TEST(v3_handshake, answer_rules) {
 }
 
 TEST(v3_handshake, malformed_offer_reaches_the_server_as_status_4_material) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const keys& k = static_keys();
     const scenario s = scenarios().front();
     v3::offer bad = s.offer;
@@ -516,7 +516,7 @@ const std::array<noise_vector, 2> noise_vectors = {{
 }  // namespace
 
 TEST(v3_handshake, noise_published_vectors_nk_and_ik) {
-    neutrino::core::ensure_sodium();
+    neutrino::ensure_sodium();
     const bytes prologue = from_hex(noise_prologue);
     const auto e = secret(noise_init_ephemeral);
     const auto c = secret(noise_init_static);

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/memory_link.hpp"
+#include "neutrino/memory_link.hpp"
 
 namespace nc = neutrino::core;
 namespace v3 = neutrino::core::v3;

@@ -49,7 +49,7 @@ bytes from_hex(std::string_view hex) {
     }
     return out;
 }
-std::string hex(std::span<const std::byte> b) { return nc::to_hex(b); }
+std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 std::uint64_t to_u64(const std::string& s) {
     std::uint64_t v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -175,7 +175,7 @@ std::vector<std::string> decode(const transport_vector& t, v3::bytes_view payloa
 
 // spec: neutrino-v3.md §18.5 item 3: every transport datagram sealed byte-exact from its inputs.
 TEST(v3_packet_protection, every_transport_datagram_seals_byte_exact) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     std::size_t count = 0;
     for (const scenario& s : load()) {
         for (const transport_vector& t : s.transport) {
@@ -200,7 +200,7 @@ TEST(v3_packet_protection, every_transport_datagram_seals_byte_exact) {
 // spec: neutrino-v3.md §10.5: each side receives the other's datagrams in wire order through
 // the pipeline (replay windows, key phases); plaintexts and words match.
 TEST(v3_packet_protection, every_transport_datagram_opens_through_the_pipeline) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto now = neutrino::time_point{} + 100s;
     for (const scenario& s : load()) {
         if (s.transport.empty()) continue;
@@ -272,7 +272,7 @@ TEST(v3_packet_protection, replay_window_sequence) {
 
 // spec: neutrino-v3.md §20 item 3: the window is not updated on AEAD failure.
 TEST(v3_packet_protection, forged_packet_moves_no_window) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto s = load().front();  // nk_basic
     const auto& t = s.transport.at(1);  // c2s DATA pn 2
     v3::receive_keys keys(s.key("c2s/0"));
@@ -292,7 +292,7 @@ TEST(v3_packet_protection, forged_packet_moves_no_window) {
 
 // spec: neutrino-v3.md §18.4 must_reject entries with check `transport`.
 TEST(v3_packet_protection, must_reject_transport_mutations) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto all = load();
     const auto now = neutrino::time_point{} + 100s;
     int checked = 0;
@@ -332,7 +332,7 @@ TEST(v3_packet_protection, must_reject_transport_mutations) {
         EXPECT_EQ(r.error(), m.get<std::size_t>("offset") == 14 ? v3::errc::wrong_pn_space : v3::errc::decryption_failed);
         EXPECT_EQ(win.highest(v3::pn_space::numbered), 0U);
         // ... and the AEAD alone rejects every one of them, as the checker runs it.
-        const auto pn = nc::detail::load_le<std::uint64_t>(w.data() + 14);
+        const auto pn = neutrino::load_le<std::uint64_t>(w.data() + 14);
         const unsigned long phase_read = (std::stoul(with.substr(4)) & ~1UL) | (std::to_integer<unsigned long>(w[5]) >> 7);
         const std::string key = m.get_child_optional("open_with") ? with : dir + "/" + std::to_string(phase_read);
         EXPECT_FALSE(v3::aead_chacha20poly1305_ietf::open(scratch, std::span(w).subspan(22), std::span(w).first(22), pn,
@@ -364,7 +364,7 @@ TEST(v3_packet_protection, header_checks_before_crypto) {
 }
 
 TEST(v3_packet_protection, seal_refuses_what_must_never_be_sent) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto key = load().front().key("c2s/0");
     std::array<std::byte, v3::max_datagram_size> out{};
     const bytes empty_list{std::byte{0}};
@@ -393,7 +393,7 @@ TEST(v3_packet_protection, seal_refuses_what_must_never_be_sent) {
 
 // spec: neutrino-v3.md §11.3: a packet delayed across the switch opens with rx_prev for 2 s.
 TEST(v3_packet_protection, delayed_packet_opens_with_the_previous_key_until_discarded) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto s = load().front();  // nk_basic: c2s #5 (phase 0, pn 3) and #7 (phase 1, pn 4)
     const auto t0 = neutrino::time_point{} + 50s;
     const auto find = [&](std::size_t idx) {
@@ -420,7 +420,7 @@ TEST(v3_packet_protection, delayed_packet_opens_with_the_previous_key_until_disc
 }
 
 TEST(v3_packet_protection, send_keys_follow_the_rekey_chain) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     const auto s = load().front();
     v3::send_keys tx(s.key("s2c/0"));
     EXPECT_EQ(tx.phase_bit(), 0U);

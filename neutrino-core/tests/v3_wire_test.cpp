@@ -9,8 +9,8 @@
 #include <cstddef>
 #include <optional>
 
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/wire_v2.hpp"
+#include "neutrino/random.hpp"
 
 namespace nc = neutrino::core;
 namespace v3 = neutrino::core::v3;
@@ -36,7 +36,7 @@ TEST(v3_wire, first_packet_number_is_one) {
 }
 
 TEST(v3_wire, random_ik_handshake_with_cookie_then_transport_both_ways) {
-    nc::ensure_sodium();
+    neutrino::ensure_sodium();
     neutrino::seeded_random rnd(42);
     const auto server_sk = random_key(rnd), client_sk = random_key(rnd);
     const auto server_pk = v3::public_key_of(server_sk);

@@ -439,7 +439,7 @@ TEST(extended, streamed_message_failing_late_voids_the_parts_delivered) {
     std::vector<std::byte> all(4 * frag, std::byte{9});
     all[0] = std::byte{1};
     all[1] = std::byte{0};
-    nc::detail::store_le<std::uint32_t>(all.data() + 2, static_cast<std::uint32_t>(word));
+    neutrino::store_le<std::uint32_t>(all.data() + 2, static_cast<std::uint32_t>(word));
     const std::uint64_t sid = client.session_id();
     for (std::uint32_t k = 4; k >= 1; --k) {
         const auto chunk = std::span<const std::byte>(all).subspan((4 - k) * frag, frag);

@@ -21,12 +21,12 @@
 #include <unordered_map>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/endian.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::adversary {
 
@@ -126,8 +126,8 @@ public:
     }
     /// A reliable KEEP_ALIVE's two words: [timestamp, acknowledgement].
     core::word_list ka_words(std::uint64_t stamp, std::uint64_t ack) {
-        core::store_le(ka_t_.data(), stamp);
-        core::store_le(ka_a_.data(), ack);
+        neutrino::store_le(ka_t_.data(), stamp);
+        neutrino::store_le(ka_a_.data(), ack);
         ka_[0] = core::word(ka_t_);
         ka_[1] = core::word(ka_a_);
         return ka_;

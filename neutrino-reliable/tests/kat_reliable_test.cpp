@@ -27,9 +27,9 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/reliable/client.hpp"
 #include "neutrino/reliable/server.hpp"
 
@@ -50,7 +50,7 @@ bytes from_hex(const std::string& h) {
     }
     return out;
 }
-std::string hex(std::span<const std::byte> b) { return nc::to_hex(b); }
+std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 std::uint64_t u64(const std::string& s) {
     std::uint64_t v = 0;
     std::from_chars(s.data(), s.data() + s.size(), v);
@@ -239,7 +239,7 @@ std::vector<std::uint64_t> requests_in(const std::vector<sent_packet>& log) {
     std::vector<std::uint64_t> r;
     for (const auto& s : log) {
         if (s.type == nc::packet_type::request_retransmission) {
-            r.push_back(nc::detail::load_le<std::uint64_t>(s.words.at(0).data()));
+            r.push_back(neutrino::load_le<std::uint64_t>(s.words.at(0).data()));
         }
     }
     return r;
@@ -300,8 +300,8 @@ void replay_server(const std::string& name) {
             ASSERT_NE(it, log->rend()) << "no KEEP_ALIVE answer";
             ASSERT_EQ(it->words.size(), 2U);
             EXPECT_EQ(hex(it->words[0]), p.words.at(0)) << "echoed timestamp";
-            const auto ours = nc::detail::load_le<std::uint64_t>(it->words[1].data());
-            const auto ref = nc::detail::load_le<std::uint64_t>(from_hex(p.words.at(1)).data());
+            const auto ours = neutrino::load_le<std::uint64_t>(it->words[1].data());
+            const auto ref = neutrino::load_le<std::uint64_t>(from_hex(p.words.at(1)).data());
             EXPECT_GE(ours, ref);
             EXPECT_EQ(it->pn, p.pn);
             continue;
@@ -389,8 +389,8 @@ void replay_client(const std::string& name) {
             auto it = std::find_if(log->begin(), log->end(),
                                    [](const sent_packet& s) { return s.type == nc::packet_type::keep_alive; });
             ASSERT_NE(it, log->end()) << "our client sent no KEEP_ALIVE by " << p.t_ms << " ms";
-            const auto ours = nc::detail::load_le<std::uint64_t>(it->words.at(1).data());
-            const auto ref = nc::detail::load_le<std::uint64_t>(from_hex(p.words.at(1)).data());
+            const auto ours = neutrino::load_le<std::uint64_t>(it->words.at(1).data());
+            const auto ref = neutrino::load_le<std::uint64_t>(from_hex(p.words.at(1)).data());
             EXPECT_GE(ours, ref);
             continue;
         }

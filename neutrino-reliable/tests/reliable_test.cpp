@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "neutrino/core/memory_link.hpp"
+#include "neutrino/memory_link.hpp"
 #include "test_dialects.hpp"
 #include "test_support.hpp"
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "neutrino/core/endian.hpp"
-#include "neutrino/core/memory_link.hpp"
 #include "neutrino/core/observer.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/memory_link.hpp"
 #include "reliable_support.hpp"
 
 using namespace std::chrono_literals;
@@ -32,7 +32,7 @@ struct recording_observer : nc::null_observer {
     void on_packet_sent(const nc::packet_info& i, time_point now) {
         sent_packet s{i.side, i.type, i.packet_number, {}, now};
         for (nc::word w : i.sent_words) {
-            if (w.size() == 8) s.u64_words.push_back(nc::detail::load_le<std::uint64_t>(w.data()));
+            if (w.size() == 8) s.u64_words.push_back(neutrino::load_le<std::uint64_t>(w.data()));
         }
         log->push_back(std::move(s));
     }

@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "neutrino/core/memory_link.hpp"
 #include "neutrino/core/v3/client.hpp"
 #include "neutrino/core/v3/server.hpp"
+#include "neutrino/memory_link.hpp"
 
 namespace nc = neutrino::core;
 namespace nr = neutrino::reliable;

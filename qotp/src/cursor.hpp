@@ -8,7 +8,7 @@
 #include <cstring>
 #include <span>
 
-#include "neutrino/qotp/endian.hpp"
+#include "neutrino/endian.hpp"
 
 namespace neutrino::qotp::detail {
 
@@ -25,7 +25,7 @@ public:
         pos_ += bytes.size();
     }
     void put_le(std::uint64_t v, std::size_t size) noexcept {
-        store_le(out_.subspan(pos_, size), v);
+        neutrino::store_le(out_.subspan(pos_, size), v);
         pos_ += size;
     }
     void put_zeros(std::size_t size) noexcept {
@@ -46,7 +46,7 @@ public:
 
     [[nodiscard]] bool take_le(std::size_t size, std::uint64_t& v) noexcept {
         if (remaining() < size) return false;
-        v = load_le(in_.subspan(pos_, size));
+        v = neutrino::load_le(in_.subspan(pos_, size));
         pos_ += size;
         return true;
     }

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "neutrino/hex.hpp"
+
 namespace neutrino::qotp {
 namespace {
 
@@ -12,13 +14,6 @@ namespace {
 constexpr std::string_view label_s = "QOTP_SHARED_SECRET";
 constexpr std::string_view label_s0 = "QOTP_SHARED_SECRET_ID";
 constexpr std::size_t max_id_digits = 16;
-
-int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 // Go's %x of a u64: lowercase, no leading zeros ("0" for zero).
 void append_hex_u64(std::string& out, std::uint64_t v) {
@@ -36,7 +31,7 @@ result<std::uint64_t> parse_hex_u64(std::string_view s) noexcept {
     if (s.empty() || s.size() > max_id_digits) return fail(errc::bad_key_log_line);
     std::uint64_t v = 0;
     for (const char c : s) {
-        const int d = hex_digit(c);
+        const int d = hex_digit_value(c);
         if (d < 0) return fail(errc::bad_key_log_line);
         v = (v << 4) | static_cast<std::uint64_t>(d);
     }

@@ -5,17 +5,11 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "neutrino/hex.hpp"
 #include "sodium_cast.hpp"
 
 namespace neutrino::qotp {
 namespace {
-
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
 
 std::string_view strip_0x(std::string_view hex) noexcept {
     if (hex.size() >= 2 && hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X')) hex.remove_prefix(2);
@@ -39,21 +33,10 @@ bool basic_secret<Tag>::equals(const basic_secret& other) const noexcept {
 template class basic_secret<private_key_tag>;
 template class basic_secret<shared_secret_tag>;
 
-void ensure_sodium() {
-    static const int rc = sodium_init();
-    if (rc < 0) throw std::runtime_error("neutrino::qotp: libsodium failed to initialise");
-}
-
 result<std::array<std::byte, key_size>> parse_key_hex(std::string_view hex) noexcept {
     hex = strip_0x(hex);
-    if (hex.size() != 2 * key_size) return fail(errc::bad_key);
     std::array<std::byte, key_size> out{};
-    for (std::size_t i = 0; i < key_size; ++i) {
-        const int hi = hex_value(hex[2 * i]);
-        const int lo = hex_value(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) return fail(errc::bad_key);
-        out[i] = static_cast<std::byte>((hi << 4) | lo);
-    }
+    if (!parse_hex(hex, out)) return fail(errc::bad_key);
     return out;
 }
 
@@ -72,22 +55,6 @@ private_key private_key_from_string(std::string_view seed) {
     private_key key;
     crypto_hash_sha256(detail::uc(key.bytes().data()), detail::uc(seed.data()), seed.size());
     return key;
-}
-
-void append_hex(std::string& out, std::span<const std::byte> bytes) {
-    static constexpr std::string_view digits = "0123456789abcdef";
-    out.reserve(out.size() + bytes.size() * 2);
-    for (const std::byte b : bytes) {
-        const auto v = std::to_integer<unsigned>(b);
-        out.push_back(digits[v >> 4]);
-        out.push_back(digits[v & 15]);
-    }
-}
-
-std::string to_hex(std::span<const std::byte> bytes) {
-    std::string s;
-    append_hex(s, bytes);
-    return s;
 }
 
 private_key generate_private_key() {

@@ -34,7 +34,7 @@ result<sealed_message> expect_sealed(std::span<const std::byte> datagram,
 }  // namespace
 
 connection_id connection_id::from_bytes(std::span<const std::byte, connection_id_size> b) noexcept {
-    return {load_le(b)};
+    return {neutrino::load_le(b)};
 }
 
 connection_id connection_id::of(const public_key& ephemeral) noexcept {
@@ -42,7 +42,7 @@ connection_id connection_id::of(const public_key& ephemeral) noexcept {
 }
 
 void connection_id::write(std::span<std::byte, connection_id_size> out) const noexcept {
-    store_le(out, value);
+    neutrino::store_le(out, value);
 }
 
 result<message_type> parse_type(std::span<const std::byte> datagram) noexcept {
@@ -66,7 +66,7 @@ result<init_snd_message> parse_init_snd(std::span<const std::byte> datagram) noe
     return init_snd_message{
         connection_id::from_bytes(datagram.subspan(1).first<connection_id_size>()),
         key_at(datagram, initiator_ephemeral_offset), key_at(datagram, initiator_identity_offset),
-        static_cast<std::uint16_t>(load_le(datagram.subspan(init_snd_max_payload_offset, 2)))};
+        static_cast<std::uint16_t>(neutrino::load_le(datagram.subspan(init_snd_max_payload_offset, 2)))};
 }
 
 result<sealed_message> parse_sealed(std::span<const std::byte> datagram) noexcept {

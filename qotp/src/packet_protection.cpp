@@ -25,7 +25,7 @@ using sn_bytes = std::array<std::byte, sequence_number_size>;
 std::array<std::byte, payload_nonce_size> payload_nonce(std::uint64_t sn, sender from) noexcept {
     std::array<std::byte, payload_nonce_size> nonce{};
     nonce[0] = static_cast<std::byte>(static_cast<std::uint8_t>(from) << 7);
-    store_le(std::span(nonce).last<sequence_number_size>(), sn);
+    neutrino::store_le(std::span(nonce).last<sequence_number_size>(), sn);
     return nonce;
 }
 
@@ -93,7 +93,7 @@ result<std::size_t> seal_in_place(std::span<std::byte> datagram, std::size_t hea
         uc(nonce.data()), uc(key.bytes().data()));
 
     sn_bytes plain_sn{};
-    store_le(plain_sn, sn);
+    neutrino::store_le(plain_sn, sn);
     const sn_bytes encrypted = xor_sequence_number(plain_sn, ciphertext, key);
     std::copy(encrypted.begin(), encrypted.end(), enc_sn.begin());
     return total;
@@ -111,7 +111,7 @@ result<opened_packet> open_in_place(std::span<std::byte> datagram, std::size_t h
     for (std::size_t i = 0; i < candidates.size(); ++i) {
         const shared_secret* key = candidates[i];
         if (key == nullptr) continue;
-        const std::uint64_t sn = load_le(xor_sequence_number(enc_sn, ciphertext, *key));
+        const std::uint64_t sn = neutrino::load_le(xor_sequence_number(enc_sn, ciphertext, *key));
         const auto nonce = payload_nonce(sn, from);
         if (!tag_verifies(ciphertext, header, nonce, *key)) continue;
         decrypt_verified(ciphertext, nonce, *key);
@@ -184,7 +184,7 @@ result<std::size_t> seal_data(std::span<std::byte> out, connection_id id,
 result<std::span<std::byte>> strip_filler(std::span<std::byte> plaintext) noexcept {
     if (plaintext.size() < filler_length_size) return fail(errc::bad_filler);
     // The value is attacker-chosen (S0 is known to anyone who knows idR).  spec: qotp.md §4.2
-    const std::uint64_t fill = load_le(plaintext.first(filler_length_size));
+    const std::uint64_t fill = neutrino::load_le(plaintext.first(filler_length_size));
     if (fill > plaintext.size() - filler_length_size) return fail(errc::bad_filler);
     return plaintext.subspan(filler_length_size + static_cast<std::size_t>(fill));
 }

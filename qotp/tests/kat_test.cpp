@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "neutrino/qotp/endian.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/qotp/key_log.hpp"
 #include "neutrino/qotp/keys.hpp"
 #include "neutrino/qotp/message.hpp"
@@ -309,7 +309,7 @@ TEST(qotp_kat, init_crypto_snd_summary_lines) {
                                  sender::initiator);
     ASSERT_TRUE(opened.has_value());
     EXPECT_EQ(opened->payload.size(), 2U + 1127U + 16U);
-    EXPECT_EQ(qotp::load_le(opened->payload.first(2)), 1127U);
+    EXPECT_EQ(neutrino::load_le(opened->payload.first(2)), 1127U);
 }
 
 TEST(qotp_kat, init_snd) {

@@ -71,9 +71,9 @@ TEST(qotp_keys, secrets_compare_and_generate) {
 
 TEST(qotp_keys, to_hex) {
     const bytes b = from_hex("00ff10ab");
-    EXPECT_EQ(qotp::to_hex(b), "00ff10ab");
+    EXPECT_EQ(neutrino::to_hex(b), "00ff10ab");
     std::string s = "x";
-    qotp::append_hex(s, b);
+    neutrino::append_hex(s, b);
     EXPECT_EQ(s, "x00ff10ab");
 }
 

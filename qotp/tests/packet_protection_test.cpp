@@ -5,7 +5,7 @@
 #include <array>
 #include <random>
 
-#include "neutrino/qotp/endian.hpp"
+#include "neutrino/endian.hpp"
 #include "qotp_vectors.hpp"
 #include "test_seed.hpp"
 
@@ -184,12 +184,12 @@ TEST(qotp_packet_protection, init_crypto_snd_bad_filler) {
     const std::size_t h = qotp::header_size(message_type::init_crypto_snd);
     const std::size_t plain = 1232 - h - qotp::protection_overhead;
     for (const std::size_t fill : {plain - 2 + 1, plain, std::size_t{0xFFFF}}) {
-        qotp::store_le(std::span(out).subspan(h + 6, 2), fill);
+        neutrino::store_le(std::span(out).subspan(h + 6, 2), fill);
         ASSERT_TRUE(qotp::seal_in_place(out, h, plain, s0, 0, sender::initiator).has_value());
         EXPECT_EQ(error_of(qotp::open_message(out, s0, sender::initiator)), errc::bad_filler)
             << fill;
     }
-    qotp::store_le(std::span(out).subspan(h + 6, 2), plain - 2);  // exactly fills: empty payload
+    neutrino::store_le(std::span(out).subspan(h + 6, 2), plain - 2);  // exactly fills: empty payload
     ASSERT_TRUE(qotp::seal_in_place(out, h, plain, s0, 0, sender::initiator).has_value());
     auto r = qotp::open_message(out, s0, sender::initiator);
     ASSERT_TRUE(r.has_value());

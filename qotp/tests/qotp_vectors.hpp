@@ -44,7 +44,7 @@ inline bytes from_text(std::string_view s) {
     return out;
 }
 
-inline std::string hex(std::span<const std::byte> b) { return qotp::to_hex(b); }
+inline std::string hex(std::span<const std::byte> b) { return neutrino::to_hex(b); }
 
 /// The error of `r`, or no error when it holds a value (so that a test expecting an error
 /// fails cleanly instead of reading a missing error).

@@ -5,8 +5,8 @@
 #include <cstddef>
 
 #include <neutrino/core/crypto.hpp>
-#include <neutrino/core/datagram_layer.hpp>
-#include <neutrino/core/result.hpp>
+#include <neutrino/datagram_layer.hpp>
+#include <neutrino/result.hpp>
 #include <neutrino/extended/detail/reassembler.hpp>
 #include <neutrino/inspector/impairment.hpp>
 #include <neutrino/monitor/describe.hpp>

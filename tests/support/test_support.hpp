@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/memory_link.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/memory_link.hpp"
 
 namespace neutrino::test {
 

@@ -7,7 +7,7 @@
 #include <optional>
 #include <span>
 
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
 
 namespace neutrino::core::v3 {
 
@@ -22,7 +22,7 @@ cookie_address cookie_address::of(const peer_address& a) noexcept {
         return c;
     }
     for (std::size_t i = 0; i < ip; ++i) c.bytes[1 + i] = std::byte{a.bytes[i]};
-    core::store_le<std::uint16_t>(c.bytes.data() + 1 + ip, a.port);
+    neutrino::store_le<std::uint16_t>(c.bytes.data() + 1 + ip, a.port);
     c.size = 1 + ip + 2;
     return c;
 }
@@ -75,7 +75,7 @@ result<cookie> open_cookie_reply(bytes_view d, const derived_key& cookie_key,
                                  const mac_value& mac1) noexcept {
     if (d.size() != cookie_reply_size) return fail(errc::bad_size);
     if (!has_prefix(d, static_cast<std::uint8_t>(packet_type::cookie_reply)) ||
-        core::load_le<std::uint64_t>(d.data() + 6) != session_id_none) {
+        neutrino::load_le<std::uint64_t>(d.data() + 6) != session_id_none) {
         return fail(errc::bad_header);
     }
     std::array<std::byte, clear_header_size + mac_size> ad;

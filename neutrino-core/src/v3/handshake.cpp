@@ -9,7 +9,7 @@
 #include <optional>
 #include <span>
 
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
 
 namespace neutrino::core::v3 {
 
@@ -18,7 +18,7 @@ void offer::write(std::span<std::byte, offer_size> out) const noexcept {
     out[1] = std::byte{variants_mask};
     out[2] = std::byte{preferred_variant};
     out[3] = std::byte{0};
-    core::store_le<std::uint32_t>(out.data() + 4, extended_max_message_size);
+    neutrino::store_le<std::uint32_t>(out.data() + 4, extended_max_message_size);
 }
 
 result<offer> offer::parse(bytes_view payload) noexcept {
@@ -28,7 +28,7 @@ result<offer> offer::parse(bytes_view payload) noexcept {
     offer o;
     o.variants_mask = std::to_integer<std::uint8_t>(payload[1]);
     o.preferred_variant = std::to_integer<std::uint8_t>(payload[2]);
-    o.extended_max_message_size = core::load_le<std::uint32_t>(payload.data() + 4);
+    o.extended_max_message_size = neutrino::load_le<std::uint32_t>(payload.data() + 4);
     if (!o.valid()) return fail(errc::malformed_offer);
     for (std::size_t i = offer_size; i < payload.size(); ++i) {
         if (payload[i] != std::byte{0}) return fail(errc::malformed_offer);
@@ -40,8 +40,8 @@ void answer::write(std::span<std::byte, answer_size> out) const noexcept {
     out[0] = std::byte{static_cast<std::uint8_t>(status)};
     out[1] = std::byte{variant};
     out[2] = out[3] = std::byte{0};
-    core::store_le<std::uint32_t>(out.data() + 4, extended_max_message_size);
-    core::store_le<std::uint64_t>(out.data() + 8, session_id);
+    neutrino::store_le<std::uint32_t>(out.data() + 4, extended_max_message_size);
+    neutrino::store_le<std::uint64_t>(out.data() + 8, session_id);
 }
 
 result<answer> answer::parse(bytes_view p) noexcept {
@@ -52,8 +52,8 @@ result<answer> answer::parse(bytes_view p) noexcept {
     answer a;
     a.status = static_cast<hello2_status>(std::to_integer<std::uint8_t>(p[0]));
     a.variant = std::to_integer<std::uint8_t>(p[1]);
-    a.extended_max_message_size = core::load_le<std::uint32_t>(p.data() + 4);
-    a.session_id = core::load_le<std::uint64_t>(p.data() + 8);
+    a.extended_max_message_size = neutrino::load_le<std::uint32_t>(p.data() + 4);
+    a.session_id = neutrino::load_le<std::uint64_t>(p.data() + 8);
     return a;
 }
 
@@ -237,7 +237,7 @@ result<answer> client_handshake::read_hello2(bytes_view d, trace_sink trace) noe
     auto a = answer::parse(std::span<const std::byte>(plain.data(), *n));
     if (!a) return a;
     // spec: neutrino-v3.md §7.5: the clear header is outside Noise; this binds it
-    if (core::load_le<std::uint64_t>(d.data() + 6) != a->session_id) {
+    if (neutrino::load_le<std::uint64_t>(d.data() + 6) != a->session_id) {
         return fail(errc::session_id_mismatch);
     }
     state_ = s;
@@ -247,7 +247,7 @@ result<answer> client_handshake::read_hello2(bytes_view d, trace_sink trace) noe
 result<handshake_pattern> check_hello1(bytes_view d, const derived_key& mac1_key) noexcept {
     if (d.size() != hello1_size) return fail(errc::bad_size);
     if (!has_prefix(d, static_cast<std::uint8_t>(packet_type::client_hello1)) ||
-        core::load_le<std::uint64_t>(d.data() + 6) != session_id_none ||
+        neutrino::load_le<std::uint64_t>(d.data() + 6) != session_id_none ||
         std::to_integer<unsigned>(d[14]) > 1 || d[15] != std::byte{0}) {
         return fail(errc::bad_header);
     }

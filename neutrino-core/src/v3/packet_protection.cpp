@@ -6,13 +6,13 @@
 #include <cstring>
 #include <span>
 
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
 
 namespace neutrino::core::v3 {
 
 result<transport_header> transport_header::parse(bytes_view d, role r) noexcept {
     if (d.size() < min_transport_size || d.size() > max_datagram_size) return fail(errc::bad_size);
-    if (core::load_le<std::uint32_t>(d.data()) != protocol_identifier ||
+    if (neutrino::load_le<std::uint32_t>(d.data()) != protocol_identifier ||
         d[4] != std::byte{protocol_version}) {
         return fail(errc::bad_header);
     }
@@ -22,8 +22,8 @@ result<transport_header> transport_header::parse(bytes_view d, role r) noexcept 
     transport_header h;
     h.type = static_cast<packet_type>(code);
     h.phase_bit = static_cast<std::uint8_t>(type_byte >> 7);
-    h.session_id = core::load_le<std::uint64_t>(d.data() + 6);
-    h.pn_field = core::load_le<std::uint64_t>(d.data() + clear_header_size);
+    h.session_id = neutrino::load_le<std::uint64_t>(d.data() + 6);
+    h.pn_field = neutrino::load_le<std::uint64_t>(d.data() + clear_header_size);
     if (!in_space(h.pn_field, space_of(h.type))) return fail(errc::wrong_pn_space);
     return h;
 }
@@ -44,13 +44,13 @@ result<std::size_t> seal_transport(std::span<std::byte> out, packet_type type,
         pad_to, prefix_size + keyword_size + payload.size() + tag_size, max_datagram_size);
     if (out.size() < size) return fail(errc::buffer_too_small);
     const std::size_t plain = size - prefix_size - tag_size;
-    core::store_le<std::uint32_t>(out.data(), protocol_identifier);
+    neutrino::store_le<std::uint32_t>(out.data(), protocol_identifier);
     out[4] = std::byte{protocol_version};
     out[5] = std::byte{static_cast<std::uint8_t>(code | ((phase_bit & 1U) << 7))};
-    core::store_le<std::uint64_t>(out.data() + 6, session_id);
-    core::store_le<std::uint64_t>(out.data() + clear_header_size, pn_field);
+    neutrino::store_le<std::uint64_t>(out.data() + 6, session_id);
+    neutrino::store_le<std::uint64_t>(out.data() + clear_header_size, pn_field);
     std::byte* body = out.data() + prefix_size;
-    core::store_le<std::uint32_t>(body, keyword);
+    neutrino::store_le<std::uint32_t>(body, keyword);
     if (!payload.empty()) std::memcpy(body + keyword_size, payload.data(), payload.size());
     std::memset(body + keyword_size + payload.size(), 0, plain - keyword_size - payload.size());
     auto n = aead_chacha20poly1305_ietf::seal(out.subspan(prefix_size, plain + tag_size),
@@ -67,7 +67,7 @@ result<opened_transport> open_transport(bytes_view d, const transport_header& h,
     if (!n) return tl::unexpected(n.error());
     opened_transport p;
     p.header = h;
-    p.keyword = core::load_le<std::uint32_t>(scratch.data());
+    p.keyword = neutrino::load_le<std::uint32_t>(scratch.data());
     p.payload = bytes_view(scratch.data() + keyword_size, *n - keyword_size);
     return p;
 }

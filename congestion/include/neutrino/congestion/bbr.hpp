@@ -20,7 +20,7 @@
 #include "neutrino/congestion/bbr/probe_rtt.hpp"
 #include "neutrino/congestion/bbr/startup.hpp"
 #include "neutrino/congestion/controller.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion {
 

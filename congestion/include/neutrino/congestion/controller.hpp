@@ -36,7 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion {
 

@@ -12,7 +12,7 @@
 #include <type_traits>
 
 #include "neutrino/congestion/controller.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion {
 

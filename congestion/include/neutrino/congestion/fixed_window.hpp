@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "neutrino/congestion/controller.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion {
 

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <type_traits>
 
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion {
 

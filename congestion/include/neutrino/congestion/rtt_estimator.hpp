@@ -7,7 +7,7 @@
 #include <chrono>
 #include <stdexcept>
 
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion {
 

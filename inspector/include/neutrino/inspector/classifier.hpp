@@ -10,7 +10,7 @@
 #include <span>
 
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
 
 namespace neutrino::inspector {
 
@@ -31,13 +31,13 @@ struct packet_class {
 [[nodiscard]] constexpr packet_class classify_neutrino(
     std::span<const std::byte> datagram) noexcept {
     if (datagram.size() < core::clear_header_size) return {};
-    if (core::load_le<std::uint32_t>(datagram.data()) != core::protocol_identifier) {
+    if (neutrino::load_le<std::uint32_t>(datagram.data()) != core::protocol_identifier) {
         return {};
     }
     packet_class c;
     c.version = std::to_integer<std::uint8_t>(datagram[4]);
     c.type = std::to_integer<std::uint8_t>(datagram[5]);
-    c.session_id = core::load_le<std::uint64_t>(datagram.data() + 6);
+    c.session_id = neutrino::load_le<std::uint64_t>(datagram.data() + 6);
     return c;
 }
 

@@ -43,9 +43,9 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/random.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/inspector/detail/buffer_pool.hpp"
+#include "neutrino/random.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::inspector {
 

@@ -15,10 +15,10 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/address.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/inspector/impairment.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::inspector {
 

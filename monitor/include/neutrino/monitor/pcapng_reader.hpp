@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 
 namespace neutrino::monitor {
 

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/address.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::monitor {
 

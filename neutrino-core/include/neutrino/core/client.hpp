@@ -13,14 +13,14 @@
 
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/detail/session_core.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/stats.hpp"
 #include "neutrino/core/wire_v2.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::core {
 
@@ -141,7 +141,7 @@ public:
             return fail(errc::not_connected);
         }
         std::array<std::byte, 8> v;
-        detail::store_le(v.data(), pn);
+        neutrino::store_le(v.data(), pn);
         const word w(v);
         return queue(detail::outgoing{packet_type::request_retransmission, packet_number_none, 0,
                                       {&w, 1}, {}, false, false},
@@ -448,7 +448,7 @@ private:
     Random random_;
     detail::session_core session_;
     detail::datagram_queue tx_;
-    detail::ring<event> events_;
+    neutrino::ring<event> events_;
     core::stats stats_;
     std::array<std::byte, max_datagram_size> rx_{};
     bool dialling_ = false;

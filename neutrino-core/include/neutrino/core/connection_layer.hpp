@@ -85,14 +85,14 @@
 #include <optional>
 #include <span>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/result.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core {
 

@@ -11,13 +11,11 @@
 
 #include "neutrino/core/constants.hpp"
 #include "neutrino/core/error.hpp"
-#include "neutrino/core/result.hpp"
+#include "neutrino/hex.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/sodium.hpp"
 
 namespace neutrino::core {
-
-/// Calls `sodium_init()` once; throws `std::runtime_error` if libsodium cannot start.
-/// Every machine's constructor calls it, so applications need not.
-void ensure_sodium();
 
 /// A 32-byte public key (crypto_kx / X25519).
 using public_key = std::array<std::byte, key_size>;
@@ -54,8 +52,7 @@ struct session_keys {
 
 /// Parses 64 hex characters (either case) into 32 bytes. Error: `errc::bad_key`.
 [[nodiscard]] result<std::array<std::byte, key_size>> parse_key_hex(std::string_view hex) noexcept;
-/// Lowercase hex of any bytes.
-[[nodiscard]] std::string to_hex(std::span<const std::byte> bytes);
+/// (Lowercase hex of any bytes: `neutrino::to_hex`, neutrino/hex.hpp.)
 
 /// A server key pair from its hex forms (as the reference loads them); checks that the public
 /// key belongs to the secret key. Error: `errc::bad_key`.

@@ -17,9 +17,9 @@
 #include <utility>
 
 #include "neutrino/core/connection_layer.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/server.hpp"
+#include "neutrino/datagram_layer.hpp"
 
 namespace neutrino::core {
 

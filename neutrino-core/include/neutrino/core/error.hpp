@@ -6,6 +6,8 @@
 #include <system_error>
 #include <type_traits>
 
+#include "neutrino/condition.hpp"
+
 namespace neutrino::core {
 
 /// Every way a datagram can be rejected and every way the API can refuse a call.
@@ -52,31 +54,17 @@ enum class errc {
                             ///< validated one fell silent
 };
 
-/// Coarse groups of `errc`, for callers that only need to know what kind of failure it was.
-enum class condition {
-    malformed = 1,
-    unauthenticated,
-    replayed,
-    too_large,
-    protocol_violation,
-    timed_out,
-    refused,
-    misuse,
-};
+/// Coarse groups of `errc`: the conditions every module shares (neutrino/condition.hpp), so
+/// `core::condition::timed_out` is `neutrino::condition::timed_out`.
+using neutrino::condition;
 
 [[nodiscard]] const std::error_category& error_category() noexcept;
-[[nodiscard]] const std::error_category& condition_category() noexcept;
 
 [[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};
-}
-[[nodiscard]] inline std::error_condition make_error_condition(condition c) noexcept {
-    return {static_cast<int>(c), condition_category()};
 }
 
 }  // namespace neutrino::core
 
 template <>
 struct std::is_error_code_enum<neutrino::core::errc> : std::true_type {};
-template <>
-struct std::is_error_condition_enum<neutrino::core::condition> : std::true_type {};

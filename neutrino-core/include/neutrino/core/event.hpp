@@ -7,7 +7,7 @@
 #include <span>
 #include <system_error>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/constants.hpp"
 #include "neutrino/core/dialect.hpp"
 #include "neutrino/core/words.hpp"

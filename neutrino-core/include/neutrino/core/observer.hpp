@@ -32,11 +32,11 @@
 #include <span>
 #include <system_error>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/constants.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core {
 

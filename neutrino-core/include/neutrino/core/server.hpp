@@ -17,14 +17,14 @@
 
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/detail/session_core.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/stats.hpp"
 #include "neutrino/core/wire_v2.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::core {
 
@@ -196,7 +196,7 @@ public:
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         std::array<std::byte, 8> v;
-        detail::store_le(v.data(), pn);
+        neutrino::store_le(v.data(), pn);
         const word w(v);
         return queue(**s,
                      detail::outgoing{packet_type::request_retransmission, packet_number_none, 0,
@@ -430,7 +430,7 @@ private:
         if (tx_.full()) return fail(errc::would_block);
         // v2 session keys depend only on the client's key and ours: a replayed HELLO1 would
         // recreate the session's keys, and its recorded packets would be accepted again.
-        const std::uint64_t fingerprint = detail::load_le<std::uint64_t>(client_pk->data());
+        const std::uint64_t fingerprint = neutrino::load_le<std::uint64_t>(client_pk->data());
         if (seen_keys_.contains(fingerprint)) return fail(errc::replayed);
         if (!take_hello_token(now)) return fail(errc::rate_limited);
         auto keys = server_session_keys(cfg_.keys, *client_pk);
@@ -627,7 +627,7 @@ private:
     std::size_t seen_next_ = 0;
     std::size_t pending_ = 0;
     detail::datagram_queue tx_;
-    detail::ring<event> events_;
+    neutrino::ring<event> events_;
     core::stats stats_;
     std::array<std::byte, max_datagram_size> rx_{};
     time_point next_scan_ = time_point::max();

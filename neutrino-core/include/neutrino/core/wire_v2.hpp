@@ -26,11 +26,11 @@
 
 #include "neutrino/core/constants.hpp"
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/error.hpp"
-#include "neutrino/core/random.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/random.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::core {
 
@@ -45,20 +45,20 @@ struct clear_header {
     [[nodiscard]] static result<clear_header> parse(std::span<const std::byte> d) noexcept {
         if (d.size() > max_datagram_size) return fail(errc::datagram_too_large);
         if (d.size() < total_header_size) return fail(errc::datagram_too_short);
-        if (detail::load_le<std::uint32_t>(d.data()) != protocol_identifier) {
+        if (neutrino::load_le<std::uint32_t>(d.data()) != protocol_identifier) {
             return fail(errc::bad_protocol_identifier);
         }
         clear_header h;
         h.version = std::to_integer<std::uint8_t>(d[4]);
         h.type = std::to_integer<std::uint8_t>(d[5]);
-        h.session_id = detail::load_le<std::uint64_t>(d.data() + 6);
+        h.session_id = neutrino::load_le<std::uint64_t>(d.data() + 6);
         return h;
     }
     void write(std::span<std::byte> out) const noexcept {
-        detail::store_le<std::uint32_t>(out.data(), protocol_identifier);
+        neutrino::store_le<std::uint32_t>(out.data(), protocol_identifier);
         out[4] = std::byte{version};
         out[5] = std::byte{type};
-        detail::store_le<std::uint64_t>(out.data() + 6, session_id);
+        neutrino::store_le<std::uint64_t>(out.data() + 6, session_id);
     }
 };
 
@@ -174,7 +174,7 @@ struct v2 {
         clear_header{version, static_cast<std::uint8_t>(packet_type::client_hello1),
                      session_id_pending}
             .write(out);
-        detail::store_le<std::uint64_t>(out.data() + clear_header_size, packet_number_pending);
+        neutrino::store_le<std::uint64_t>(out.data() + clear_header_size, packet_number_pending);
         const word key_word(client_pk.data(), client_pk.size());
         (void)word_codec::encode({&key_word, 1}, out.subspan(total_header_size, max_payload_size));
         return max_datagram_size;
@@ -185,7 +185,7 @@ struct v2 {
     /// Error: bad_hello.  spec: neutrino.md §10.2, §18.2 item 11
     [[nodiscard]] static result<public_key> read_hello1(std::span<const std::byte> d) noexcept {
         if (d.size() != max_datagram_size) return fail(errc::bad_hello);
-        if (detail::load_le<std::uint64_t>(d.data() + clear_header_size) != packet_number_pending) {
+        if (neutrino::load_le<std::uint64_t>(d.data() + clear_header_size) != packet_number_pending) {
             return fail(errc::bad_hello);
         }
         auto words = words_view::parse(d.subspan(total_header_size));
@@ -204,8 +204,8 @@ struct v2 {
         opened_packet p;
         p.type = static_cast<packet_type>(h.type);
         p.session_id = h.session_id;
-        p.packet_number = detail::load_le<std::uint64_t>(plain.data() + clear_header_size);
-        p.keyword = detail::load_le<std::uint32_t>(plain.data() + clear_header_size + 8);
+        p.packet_number = neutrino::load_le<std::uint64_t>(plain.data() + clear_header_size);
+        p.keyword = neutrino::load_le<std::uint32_t>(plain.data() + clear_header_size + 8);
         p.payload = plain.subspan(total_header_size);
         p.plaintext = plain;
         return p;
@@ -224,8 +224,8 @@ private:
         clear_header{version, static_cast<std::uint8_t>(type), session_id}.write(out);
         std::memcpy(out.data() + clear_header_size, nonce.data(), nonce_size);
         std::byte* const body = out.data() + plain_offset;
-        detail::store_le<std::uint64_t>(body, pn);
-        detail::store_le<std::uint32_t>(body + 8, keyword);
+        neutrino::store_le<std::uint64_t>(body, pn);
+        neutrino::store_le<std::uint32_t>(body + 8, keyword);
         // spec: neutrino.md §4.5: pad the plaintext (header + protected part) to the target
         std::size_t plain = protected_header_size + payload_size;
         const std::size_t max_plain = max_datagram_size - clear_header_size - overhead;

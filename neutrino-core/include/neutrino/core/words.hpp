@@ -14,9 +14,9 @@
 #include <span>
 #include <string_view>
 
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/error.hpp"
-#include "neutrino/core/result.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::core {
 
@@ -71,10 +71,10 @@ struct basic_word_codec {
         if (!need) return need;
         if (*need > out.size()) return fail(errc::payload_too_large);
         std::byte* p = out.data();
-        detail::store_le<Count>(p, static_cast<Count>(list.size()));
+        neutrino::store_le<Count>(p, static_cast<Count>(list.size()));
         p += count_size;
         for (const word& w : list) {
-            detail::store_le<Size>(p, static_cast<Size>(w.size()));
+            neutrino::store_le<Size>(p, static_cast<Size>(w.size()));
             p += size_size;
             if (!w.empty()) std::memcpy(p, w.data(), w.size());
             p += w.size();
@@ -87,11 +87,11 @@ struct basic_word_codec {
     /// zero padding.  spec: neutrino.md §5.2 (strict form, §18 item 15)
     [[nodiscard]] static result<std::size_t> validate(std::span<const std::byte> in) noexcept {
         if (in.size() < count_size) return fail(errc::malformed_payload);
-        const std::size_t count = detail::load_le<Count>(in.data());
+        const std::size_t count = neutrino::load_le<Count>(in.data());
         std::size_t off = count_size;
         for (std::size_t i = 0; i < count; ++i) {  // count ≤ 65535: bounded by the width
             if (in.size() - off < size_size) return fail(errc::malformed_payload);
-            const std::size_t sz = detail::load_le<Size>(in.data() + off);
+            const std::size_t sz = neutrino::load_le<Size>(in.data() + off);
             off += size_size;
             if (in.size() - off < sz) return fail(errc::malformed_payload);
             off += sz;
@@ -120,11 +120,11 @@ public:
 
         iterator() = default;
         word operator*() const noexcept {
-            const std::size_t sz = detail::load_le<size_type>(p_);
+            const std::size_t sz = neutrino::load_le<size_type>(p_);
             return {p_ + Codec::size_size, sz};
         }
         iterator& operator++() noexcept {
-            p_ += Codec::size_size + detail::load_le<size_type>(p_);
+            p_ += Codec::size_size + neutrino::load_le<size_type>(p_);
             --left_;
             return *this;
         }
@@ -156,7 +156,7 @@ public:
 
     [[nodiscard]] std::size_t size() const noexcept {
         if (encoded_.empty()) return 0;
-        return detail::load_le<count_type>(encoded_.data());
+        return neutrino::load_le<count_type>(encoded_.data());
     }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] iterator begin() const noexcept {

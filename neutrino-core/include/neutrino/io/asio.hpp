@@ -34,7 +34,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #endif
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 
 namespace neutrino {
 

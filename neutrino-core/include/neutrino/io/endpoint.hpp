@@ -67,17 +67,17 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/datagram_layer.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/error.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/owned_event.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/io/error.hpp"
 #include "neutrino/io/message.hpp"
 #include "neutrino/io/transport.hpp"
 #include "neutrino/io/udp_socket.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::io {
 

@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/constants.hpp"
 #include "neutrino/io/asio.hpp"
 #include "neutrino/io/transport.hpp"

@@ -23,7 +23,7 @@
 #include <system_error>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/words.hpp"
 

@@ -27,7 +27,7 @@
 #include <cstddef>
 #include <span>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/io/asio.hpp"
 
 namespace neutrino::io {

@@ -28,7 +28,7 @@
 #include <span>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 
 #if !defined(__linux__)
 #error "neutrino/io/udp_socket.hpp: only Linux (recvmmsg/sendmmsg) is supported"

@@ -21,8 +21,8 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/events.hpp"
 #include "neutrino/extended/detail/payload_capacity.hpp"

@@ -6,7 +6,7 @@
 #include <span>
 #include <system_error>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/words.hpp"
 #include "neutrino/io/message.hpp"

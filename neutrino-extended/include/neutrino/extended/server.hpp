@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/events.hpp"
 #include "neutrino/extended/detail/payload_capacity.hpp"

@@ -11,7 +11,7 @@
 #include <span>
 #include <system_error>
 
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/extended/error.hpp"
 
 namespace neutrino::extended {
@@ -45,10 +45,10 @@ public:
                     if (have_ < need) break;
                     have_ = 0;
                     if (state_ == state::count) {
-                        count_ = core::load_le<std::uint16_t>(field_.data());
+                        count_ = neutrino::load_le<std::uint16_t>(field_.data());
                         next_word();
                     } else {
-                        size_ = core::load_le<std::uint32_t>(field_.data());
+                        size_ = neutrino::load_le<std::uint32_t>(field_.data());
                         left_ = size_;
                         state_ = state::body;
                         if (size_ == 0) {

@@ -15,14 +15,14 @@
 #include "neutrino/congestion/controller.hpp"
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/connection_layer.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
-#include "neutrino/core/ring.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/congestion.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
+#include "neutrino/ring.hpp"
 
 namespace neutrino::reliable {
 
@@ -229,7 +229,7 @@ private:
     reliable::config rcfg_;
     Next next_;
     detail::basic_session<Controller> session_;
-    core::ring<core::event> events_;
+    neutrino::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
     bool suppress_closed_ = false;

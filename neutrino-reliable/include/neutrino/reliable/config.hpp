@@ -8,7 +8,7 @@
 
 #include "neutrino/core/dialect.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::reliable {
 

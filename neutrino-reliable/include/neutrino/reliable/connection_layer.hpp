@@ -50,13 +50,13 @@
 #include <span>
 
 #include "neutrino/core/client.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/server.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/reliable/config.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::reliable {
 

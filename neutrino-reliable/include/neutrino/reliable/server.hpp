@@ -17,16 +17,16 @@
 
 #include "neutrino/congestion/controller.hpp"
 #include "neutrino/core/connection_layer.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/event.hpp"
-#include "neutrino/core/ring.hpp"
 #include "neutrino/core/server.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/congestion.hpp"
-#include "neutrino/reliable/error.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/session.hpp"
+#include "neutrino/reliable/error.hpp"
+#include "neutrino/ring.hpp"
 
 namespace neutrino::reliable {
 
@@ -301,7 +301,7 @@ private:
     std::vector<std::uint64_t> blocked_;  ///< sessions refused with would_block since their last `writable`
     std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements
     bool shut_down_ = false;
-    core::ring<core::event> events_;
+    neutrino::ring<core::event> events_;
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
 };

@@ -1,13 +1,14 @@
 #pragma once
 /// \file
 /// Error codes of neutrino-qotp, the coarser conditions they belong to, and `qotp::result<T>`.
-/// qotp does not depend on neutrino-core, so it has its own `result` alias (the same type as
-/// `neutrino::result<T>`: `tl::expected<T, std::error_code>`).
+/// qotp depends on neutrino-base only (not on neutrino-core's wire).
 
 #include <string>
 #include <system_error>
-#include <tl/expected.hpp>
 #include <type_traits>
+
+#include "neutrino/condition.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::qotp {
 
@@ -48,39 +49,20 @@ enum class errc {
     connection_closed,       ///< the connection has failed or been closed
 };
 
-/// Coarse groups of `errc` (house style §5).
-enum class condition {
-    malformed = 1,
-    unauthenticated,
-    replayed,
-    too_large,
-    protocol_violation,
-    timed_out,
-    misuse,
-};
+/// Coarse groups of `errc`: the conditions every module shares (neutrino/condition.hpp).
+using neutrino::condition;
 
 [[nodiscard]] const std::error_category& error_category() noexcept;
-[[nodiscard]] const std::error_category& condition_category() noexcept;
 
 [[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), error_category()};
 }
-[[nodiscard]] inline std::error_condition make_error_condition(condition c) noexcept {
-    return {static_cast<int>(c), condition_category()};
-}
 
-/// A value or the `std::error_code` that explains why there is none.
-template <class T>
-using result = tl::expected<T, std::error_code>;
-
-/// The error alternative of a `result`.
-[[nodiscard]] inline tl::unexpected<std::error_code> fail(errc e) noexcept {
-    return tl::unexpected<std::error_code>(make_error_code(e));
-}
+/// `result<T>` and `fail(errc)` are the shared ones (neutrino/result.hpp).
+using neutrino::fail;
+using neutrino::result;
 
 }  // namespace neutrino::qotp
 
 template <>
 struct std::is_error_code_enum<neutrino::qotp::errc> : std::true_type {};
-template <>
-struct std::is_error_condition_enum<neutrino::qotp::condition> : std::true_type {};

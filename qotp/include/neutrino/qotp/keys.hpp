@@ -10,7 +10,9 @@
 #include <string>
 #include <string_view>
 
+#include "neutrino/hex.hpp"
 #include "neutrino/qotp/error.hpp"
+#include "neutrino/sodium.hpp"
 
 namespace neutrino::qotp {
 
@@ -54,12 +56,6 @@ using shared_secret = basic_secret<shared_secret_tag>;
 extern template class basic_secret<private_key_tag>;
 extern template class basic_secret<shared_secret_tag>;
 
-/// Calls `sodium_init()` once; throws `std::runtime_error` if libsodium cannot start (a
-/// configuration error). The key functions below call it (and may therefore throw that);
-/// packet protection does not need it for correct results, only to pick libsodium's fastest
-/// implementations.
-void ensure_sodium();
-
 /// Parses 64 hex characters (either case), optionally prefixed by `0x` or `0X`, into 32 bytes.
 /// Error: `errc::bad_key`.  spec: qotp.md §2
 [[nodiscard]] result<std::array<std::byte, key_size>> parse_key_hex(std::string_view hex) noexcept;
@@ -70,10 +66,6 @@ void ensure_sodium();
 [[nodiscard]] result<private_key> private_key_from_hex(std::string_view hex) noexcept;
 /// A private key from a string seed: its SHA-256.  spec: qotp.md §2, §21.2 ("my-secret-seed")
 [[nodiscard]] private_key private_key_from_string(std::string_view seed);
-/// Lowercase hex of any bytes.
-[[nodiscard]] std::string to_hex(std::span<const std::byte> bytes);
-/// Appends the lowercase hex of `bytes` to `out` (no temporary copy, e.g. of a secret).
-void append_hex(std::string& out, std::span<const std::byte> bytes);
 
 /// A fresh random private key (libsodium `randombytes_buf`).
 [[nodiscard]] private_key generate_private_key();

@@ -21,7 +21,7 @@
 
 #include "neutrino/congestion/bbr/config.hpp"
 #include "neutrino/congestion/controller.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::congestion::bbr_detail {
 

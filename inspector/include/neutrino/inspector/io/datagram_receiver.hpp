@@ -25,7 +25,7 @@
 #include <span>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/io/udp_socket.hpp"
 
 #include <netinet/in.h>

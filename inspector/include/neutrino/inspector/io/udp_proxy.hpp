@@ -45,11 +45,11 @@
 #include <utility>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/inspector/impairment.hpp"
 #include "neutrino/inspector/io/datagram_receiver.hpp"
 #include "neutrino/io/udp_socket.hpp"
+#include "neutrino/time.hpp"
 
 #include <sys/socket.h>
 

@@ -10,10 +10,10 @@
 #include <optional>
 #include <span>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/ring.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/ring.hpp"
 
 namespace neutrino::core::detail {
 
@@ -63,8 +63,8 @@ private:
     std::size_t size_ = 0;
 };
 
-/// Core's own spelling of the public `core::ring` (the layers above use that one).
+/// Core's own spelling of the public `neutrino::ring` (the layers above use that one).
 template <class T>
-using ring = core::ring<T>;
+using ring = neutrino::ring<T>;
 
 }  // namespace neutrino::core::detail

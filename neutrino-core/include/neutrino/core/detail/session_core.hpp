@@ -8,15 +8,15 @@
 #include <span>
 #include <optional>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/replay_window.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/wire_v2.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core::detail {
 

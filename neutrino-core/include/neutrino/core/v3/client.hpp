@@ -24,15 +24,15 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/connection_layer.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
 #include "neutrino/core/v3/session.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::core::v3 {
 
@@ -178,7 +178,7 @@ public:
             return fail(core::errc::not_connected);
         }
         std::array<std::byte, 8> v;
-        core::detail::store_le(v.data(), pn);
+        neutrino::store_le(v.data(), pn);
         const word w(v);
         return send_unnumbered(packet_type::request_retransmission, {&w, 1}, s_.peer, now);
     }
@@ -421,7 +421,7 @@ private:
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
         if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
         if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
-        if (core::detail::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
+        if (neutrino::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
             return fail(core::errc::bad_protocol_identifier);
         }
         if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
@@ -713,7 +713,7 @@ private:
     [[no_unique_address]] Observer observer_;
     Random random_;
     core::detail::datagram_queue tx_;
-    core::detail::ring<event> events_;
+    neutrino::ring<event> events_;
     v3::stats stats_;
     core::dialect dialect_;
     std::uint32_t peer_message_limit_ = 0;

@@ -16,14 +16,14 @@
 #include <optional>
 #include <span>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/random.hpp"
-#include "neutrino/core/result.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/v3/constants.hpp"
 #include "neutrino/core/v3/crypto.hpp"
 #include "neutrino/core/v3/error.hpp"
 #include "neutrino/core/v3/handshake.hpp"
+#include "neutrino/random.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core::v3 {
 

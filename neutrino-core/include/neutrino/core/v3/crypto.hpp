@@ -7,7 +7,7 @@
 ///
 /// Secrets live in types that wipe themselves (`core::secret_key`, `secret_bytes<N>`);
 /// temporaries are wiped with `sodium_memzero`. Nothing here allocates; every function is
-/// reentrant. Callers must have called `core::ensure_sodium()` (every machine does).
+/// reentrant. Callers must have called `neutrino::ensure_sodium()` (every machine does).
 
 #include <sodium.h>
 
@@ -21,10 +21,10 @@
 #include <utility>
 
 #include "neutrino/core/crypto.hpp"
-#include "neutrino/core/endian.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/v3/constants.hpp"
 #include "neutrino/core/v3/error.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::core::v3 {
 
@@ -124,7 +124,7 @@ struct aead_chacha20poly1305_ietf {
     /// The nonce for counter `n`: four zero bytes then `n` little-endian.
     [[nodiscard]] static constexpr std::array<std::byte, nonce_size> nonce(std::uint64_t n) noexcept {
         std::array<std::byte, nonce_size> out{};
-        core::detail::store_le<std::uint64_t>(out.data() + 4, n);
+        neutrino::store_le<std::uint64_t>(out.data() + 4, n);
         return out;
     }
 

@@ -18,12 +18,12 @@
 #include <string_view>
 #include <span>
 
-#include "neutrino/core/endian.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/v3/constants.hpp"
 #include "neutrino/core/v3/crypto.hpp"
 #include "neutrino/core/v3/error.hpp"
 #include "neutrino/core/v3/symmetric_state.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::core::v3 {
 
@@ -47,16 +47,16 @@ enum class handshake_pattern : std::uint8_t { nk = 0, ik = 1 };
 /// Writes a 14-byte clear header.  spec: neutrino-v3.md §4.1
 inline void write_clear_header(std::span<std::byte> out, std::uint8_t type_byte,
                                std::uint64_t session_id) noexcept {
-    core::detail::store_le<std::uint32_t>(out.data(), protocol_identifier);
+    neutrino::store_le<std::uint32_t>(out.data(), protocol_identifier);
     out[4] = std::byte{protocol_version};
     out[5] = std::byte{type_byte};
-    core::detail::store_le<std::uint64_t>(out.data() + 6, session_id);
+    neutrino::store_le<std::uint64_t>(out.data() + 6, session_id);
 }
 
 /// True when bytes 0..6 are the identifier, version 3 and exactly `type_byte` (phase 0).
 [[nodiscard]] inline bool has_prefix(bytes_view d, std::uint8_t type_byte) noexcept {
     return d.size() >= clear_header_size &&
-           core::detail::load_le<std::uint32_t>(d.data()) == protocol_identifier &&
+           neutrino::load_le<std::uint32_t>(d.data()) == protocol_identifier &&
            d[4] == std::byte{protocol_version} && d[5] == std::byte{type_byte};
 }
 

@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/v3/crypto.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core::v3 {
 

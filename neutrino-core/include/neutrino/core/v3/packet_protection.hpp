@@ -15,14 +15,14 @@
 #include <cstring>
 #include <span>
 
-#include "neutrino/core/endian.hpp"
-#include "neutrino/core/result.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/v3/constants.hpp"
 #include "neutrino/core/v3/crypto.hpp"
 #include "neutrino/core/v3/error.hpp"
 #include "neutrino/core/v3/key_phase.hpp"
 #include "neutrino/core/v3/replay_guard.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core::v3 {
 

@@ -27,16 +27,16 @@
 #include <vector>
 
 #include "neutrino/core/connection_layer.hpp"
-#include "neutrino/core/datagram_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/server.hpp"
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
 #include "neutrino/core/v3/session.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::core::v3 {
 
@@ -214,7 +214,7 @@ public:
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         std::array<std::byte, 8> v;
-        core::detail::store_le(v.data(), pn);
+        neutrino::store_le(v.data(), pn);
         const word w(v);
         return send_unnumbered(**s, packet_type::request_retransmission, {&w, 1}, (*s)->t.peer,
                                now);
@@ -434,7 +434,7 @@ private:
 
     struct mac_hash {
         std::size_t operator()(const mac_value& m) const noexcept {
-            return static_cast<std::size_t>(core::detail::load_le<std::uint64_t>(m.data()));
+            return static_cast<std::size_t>(neutrino::load_le<std::uint64_t>(m.data()));
         }
     };
     using session_map = std::unordered_map<std::uint64_t, server_session>;
@@ -452,7 +452,7 @@ private:
         if (shut_down_) return fail(core::errc::closed);
         if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
         if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
-        if (core::detail::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
+        if (neutrino::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
             return fail(core::errc::bad_protocol_identifier);
         }
         if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
@@ -931,7 +931,7 @@ private:
     [[no_unique_address]] Observer observer_;
     Random random_;
     core::detail::datagram_queue tx_;
-    core::detail::ring<event> events_;
+    neutrino::ring<event> events_;
     v3::stats stats_;
     std::uint8_t mask_ = 0;
     derived_key mac1_key_{};

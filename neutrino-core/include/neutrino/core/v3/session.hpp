@@ -21,14 +21,12 @@
 #include <span>
 #include <system_error>
 
-#include "neutrino/core/address.hpp"
+#include "neutrino/address.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/error.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/stats.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/v3/constants.hpp"
 #include "neutrino/core/v3/crypto.hpp"
 #include "neutrino/core/v3/error.hpp"
@@ -36,6 +34,8 @@
 #include "neutrino/core/v3/packet_protection.hpp"
 #include "neutrino/core/v3/replay_guard.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::core::v3 {
 

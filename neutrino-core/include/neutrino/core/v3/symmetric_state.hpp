@@ -10,9 +10,9 @@
 #include <span>
 #include <string_view>
 
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/v3/crypto.hpp"
 #include "neutrino/core/v3/error.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::core::v3 {
 

@@ -23,11 +23,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "neutrino/core/random.hpp"
 #include "neutrino/core/v3/constants.hpp"
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/handshake.hpp"
 #include "neutrino/core/v3/packet_protection.hpp"
+#include "neutrino/random.hpp"
 
 namespace neutrino::core::wire {
 

@@ -14,11 +14,11 @@
 #include <vector>
 
 #include "neutrino/core/event.hpp"
-#include "neutrino/core/ring.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/reassembler.hpp"
 #include "neutrino/extended/detail/sender.hpp"
 #include "neutrino/extended/event.hpp"
+#include "neutrino/ring.hpp"
 
 namespace neutrino::extended::detail {
 
@@ -59,7 +59,7 @@ public:
     }
 
 private:
-    core::ring<event> ring_;
+    neutrino::ring<event> ring_;
     std::vector<std::vector<std::byte>> owned_;
     std::size_t owned_front_ = 0;
     std::uint64_t dropped_ = 0;

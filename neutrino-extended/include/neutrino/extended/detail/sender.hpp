@@ -19,13 +19,13 @@
 #include <span>
 #include <vector>
 
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/error.hpp"
-#include "neutrino/core/result.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/extended/config.hpp"
 #include "neutrino/extended/detail/fragmenter.hpp"
 #include "neutrino/extended/error.hpp"
+#include "neutrino/result.hpp"
 
 namespace neutrino::extended::detail {
 
@@ -75,7 +75,7 @@ public:
         staged_ = 0;
         stream_written_ = 0;
         framing_len_ = framing_off_ = 0;
-        core::store_le<std::uint16_t>(framing_.data(), static_cast<std::uint16_t>(sizes_.size()));
+        neutrino::store_le<std::uint16_t>(framing_.data(), static_cast<std::uint16_t>(sizes_.size()));
         framing_len_ = 2;
         next_word();
         return {};
@@ -182,7 +182,7 @@ private:
     bool next_word() noexcept {
         if (word_ >= sizes_.size()) return false;
         if (framing_off_ == framing_len_) framing_off_ = framing_len_ = 0;
-        core::store_le<std::uint32_t>(framing_.data() + framing_len_,
+        neutrino::store_le<std::uint32_t>(framing_.data() + framing_len_,
                                               static_cast<std::uint32_t>(sizes_[word_]));
         framing_len_ += 4;
         word_left_ = sizes_[word_];

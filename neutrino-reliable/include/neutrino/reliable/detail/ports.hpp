@@ -9,9 +9,9 @@
 #include "neutrino/core/error.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/result.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::reliable::detail {
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::reliable::detail {
 

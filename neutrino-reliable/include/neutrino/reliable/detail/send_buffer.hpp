@@ -19,7 +19,7 @@
 
 #include "neutrino/congestion/delivery_rate_sampler.hpp"
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::reliable::detail {
 

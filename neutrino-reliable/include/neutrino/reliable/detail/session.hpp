@@ -17,24 +17,24 @@
 #include <system_error>
 #include <type_traits>
 
-#include "neutrino/congestion/controller.hpp"
 #include "neutrino/congestion/bbr.hpp"
+#include "neutrino/congestion/controller.hpp"
 #include "neutrino/congestion/cubic.hpp"
 #include "neutrino/congestion/delivery_rate_sampler.hpp"
 #include "neutrino/congestion/fixed_window.hpp"
 #include "neutrino/congestion/pacer.hpp"
 #include "neutrino/congestion/rtt_estimator.hpp"
 #include "neutrino/core/constants.hpp"
-#include "neutrino/core/endian.hpp"
 #include "neutrino/core/error.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/time.hpp"
 #include "neutrino/core/words.hpp"
+#include "neutrino/endian.hpp"
 #include "neutrino/reliable/config.hpp"
-#include "neutrino/reliable/error.hpp"
 #include "neutrino/reliable/detail/receive_buffer.hpp"
 #include "neutrino/reliable/detail/send_buffer.hpp"
+#include "neutrino/reliable/error.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino::reliable::detail {
 
@@ -42,8 +42,8 @@ namespace neutrino::reliable::detail {
 /// §6.4); `words` views this object's own bytes, so it is neither copied nor moved.
 struct keep_alive_words {
     keep_alive_words(std::uint64_t stamp, std::uint64_t ack) noexcept {
-        core::store_le(t.data(), stamp);
-        core::store_le(a.data(), ack);
+        neutrino::store_le(t.data(), stamp);
+        neutrino::store_le(a.data(), ack);
     }
     keep_alive_words(const keep_alive_words&) = delete;
     keep_alive_words& operator=(const keep_alive_words&) = delete;
@@ -163,7 +163,7 @@ public:
     void on_packet_received(const core::event& e, Port& port, time_point now, stats& st,
                             Deliver&& deliver) {
         if (e.type == core::packet_type::request_retransmission) {
-            serve_request(core::load_le<std::uint64_t>(e.words[0].data()), port, now, st,
+            serve_request(neutrino::load_le<std::uint64_t>(e.words[0].data()), port, now, st,
                           e.from_candidate);
             return;
         }
@@ -207,7 +207,7 @@ public:
         rx_.extend_known(now, arrivals_);  // the window moved over numbers known to exist
         if (side_ == core::role::server && e.type == core::packet_type::keep_alive) {
             // spec: neutrino.md §6.4: echo the timestamp, send our acknowledgement
-            const std::uint64_t stamp = core::load_le<std::uint64_t>(e.words[0].data());
+            const std::uint64_t stamp = neutrino::load_le<std::uint64_t>(e.words[0].data());
             peer_stamp_ = std::max(peer_stamp_, stamp);
             send_keep_alive(port, stamp, now, st);
         }
@@ -485,7 +485,7 @@ private:
 
     template <class Port>
     void on_keep_alive(const core::event& e, Port& port, time_point now) {
-        const std::uint64_t ack = core::load_le<std::uint64_t>(e.words[1].data());
+        const std::uint64_t ack = neutrino::load_le<std::uint64_t>(e.words[1].data());
         last_now_ = now;
         const std::size_t in_flight_before = tx_.bytes_in_flight();
         // the newest packet this acknowledgement covers, for the controller's recovery periods
@@ -518,7 +518,7 @@ private:
             // an older one is the echo of a KEEP_ALIVE that was lost and sent again later —
             // on v3 a retransmission must repeat its original plaintext (pn-derived nonces),
             // so its timestamp is stale and would inflate the RTT by the recovery time.
-            const std::uint64_t echoed = core::load_le<std::uint64_t>(e.words[0].data());
+            const std::uint64_t echoed = neutrino::load_le<std::uint64_t>(e.words[0].data());
             const std::uint64_t at = timestamp(now);
             if (echoed <= at && at - echoed < 60000 && echoed > last_echoed_) {
                 sample_rtt(port, std::chrono::milliseconds(at - echoed), now);

@@ -13,17 +13,18 @@
 #include <span>
 #include <vector>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/constants.hpp"
-#include "neutrino/core/datagram_layer.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/address.hpp"
+#include "neutrino/datagram_layer.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino {
 
 /// Runs two layers `A` (at address `a_address`) and `B` (at `b_address`) on a virtual clock.
 /// A datagram one side addresses to the other arrives `latency` later; datagrams to any other
 /// address are counted in `misaddressed` and discarded. Events are handed to the callbacks.
-template <datagram_layer A, datagram_layer B>
+/// `MaxDatagram` is the output buffer offered to `poll_datagram`: at least the largest datagram
+/// either layer writes (1280 bytes for Neutrino, 1400 for QOTP).
+template <datagram_layer A, datagram_layer B, std::size_t MaxDatagram = 1500>
 class memory_link {
 public:
     struct in_flight {
@@ -117,7 +118,7 @@ private:
                 if constexpr (std::is_same_v<L, B>) { if (on_b_event) on_b_event(*e); }
             }
         }
-        std::array<std::byte, core::max_datagram_size> buf;
+        std::array<std::byte, MaxDatagram> buf;
         while (auto t = l.poll_datagram(buf, now_)) {
             any = true;
             const peer_address self = is_a ? a_addr_ : b_addr_;

@@ -20,9 +20,9 @@
 #include <optional>
 #include <span>
 
-#include "neutrino/core/address.hpp"
-#include "neutrino/core/result.hpp"
-#include "neutrino/core/time.hpp"
+#include "neutrino/address.hpp"
+#include "neutrino/result.hpp"
+#include "neutrino/time.hpp"
 
 namespace neutrino {
 

@@ -1,11 +1,11 @@
-#include "neutrino/core/random.hpp"
+#include "neutrino/random.hpp"
 
 #include <sodium.h>
 
 #include <cstring>
 
-#include "neutrino/core/crypto.hpp"
-#include "neutrino/core/endian.hpp"
+#include "neutrino/endian.hpp"
+#include "neutrino/sodium.hpp"
 
 namespace neutrino {
 namespace {
@@ -29,7 +29,7 @@ void fill_from_pool(Source&& refill, std::span<std::byte> pool, std::size_t& pos
 system_random::~system_random() { sodium_memzero(pool_.data(), pool_.size()); }
 
 void system_random::refill() noexcept {
-    core::ensure_sodium();
+    neutrino::ensure_sodium();
     randombytes_buf(pool_.data(), pool_.size());
 }
 
@@ -42,7 +42,7 @@ std::uint64_t system_random::uniform(std::uint64_t lo, std::uint64_t hi) noexcep
         [this] {
             std::array<std::byte, 8> b;
             fill(b);
-            return core::load_le<std::uint64_t>(b.data());
+            return neutrino::load_le<std::uint64_t>(b.data());
         },
         lo, hi);
 }
@@ -51,8 +51,8 @@ seeded_random::seeded_random(std::uint64_t seed) noexcept : seed_(seed) {}
 
 void seeded_random::refill() noexcept {
     std::array<unsigned char, randombytes_SEEDBYTES> s{};
-    core::store_le(reinterpret_cast<std::byte*>(s.data()), seed_);
-    core::store_le(reinterpret_cast<std::byte*>(s.data() + 8), block_++);
+    neutrino::store_le(reinterpret_cast<std::byte*>(s.data()), seed_);
+    neutrino::store_le(reinterpret_cast<std::byte*>(s.data() + 8), block_++);
     randombytes_buf_deterministic(pool_.data(), pool_.size(), s.data());
 }
 
@@ -65,7 +65,7 @@ std::uint64_t seeded_random::uniform(std::uint64_t lo, std::uint64_t hi) noexcep
         [this] {
             std::array<std::byte, 8> b;
             fill(b);
-            return core::load_le<std::uint64_t>(b.data());
+            return neutrino::load_le<std::uint64_t>(b.data());
         },
         lo, hi);
 }

@@ -1,13 +1,13 @@
 #pragma once
 /// \file
-/// `core::ring<T>`: a small bounded FIFO of values in preallocated storage (no allocation after
+/// `neutrino::ring<T>`: a small bounded FIFO of values in preallocated storage (no allocation after
 /// construction). The machines queue their events in one, and so do the layers above.
 
 #include <cstddef>
 #include <memory>
 #include <optional>
 
-namespace neutrino::core {
+namespace neutrino {
 
 /// A bounded FIFO of `T` (default-constructible and copy-assignable), preallocated: `capacity`
 /// values (at least 1) fixed at construction. Not thread-safe.
@@ -44,4 +44,4 @@ private:
     std::size_t size_ = 0;
 };
 
-}  // namespace neutrino::core
+}  // namespace neutrino

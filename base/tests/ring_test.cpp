@@ -1,10 +1,10 @@
-#include "neutrino/core/ring.hpp"
+#include "neutrino/ring.hpp"
 
 #include <gtest/gtest.h>
 
 namespace {
 
-using neutrino::core::ring;
+using neutrino::ring;
 
 TEST(ring, first_in_first_out_across_the_wrap) {
     ring<int> r(3);
