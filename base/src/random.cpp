@@ -24,12 +24,23 @@ void fill_from_pool(Source&& refill, std::span<std::byte> pool, std::size_t& pos
         out = out.subspan(n);
     }
 }
+// Uniform in [lo, hi] from 64-bit words drawn from `source`'s own pool.
+template <class Source>
+std::uint64_t uniform_by_words(Source& source, std::uint64_t lo, std::uint64_t hi) noexcept {
+    return detail::uniform_from(
+        [&source] {
+            std::array<std::byte, 8> b;
+            source.fill(b);
+            return load_le<std::uint64_t>(b.data());
+        },
+        lo, hi);
+}
 }  // namespace
 
 system_random::~system_random() { sodium_memzero(pool_.data(), pool_.size()); }
 
 void system_random::refill() noexcept {
-    neutrino::ensure_sodium();
+    ensure_sodium();
     randombytes_buf(pool_.data(), pool_.size());
 }
 
@@ -38,21 +49,15 @@ void system_random::fill(std::span<std::byte> out) noexcept {
 }
 
 std::uint64_t system_random::uniform(std::uint64_t lo, std::uint64_t hi) noexcept {
-    return detail::uniform_from(
-        [this] {
-            std::array<std::byte, 8> b;
-            fill(b);
-            return neutrino::load_le<std::uint64_t>(b.data());
-        },
-        lo, hi);
+    return uniform_by_words(*this, lo, hi);
 }
 
 seeded_random::seeded_random(std::uint64_t seed) noexcept : seed_(seed) {}
 
 void seeded_random::refill() noexcept {
     std::array<unsigned char, randombytes_SEEDBYTES> s{};
-    neutrino::store_le(reinterpret_cast<std::byte*>(s.data()), seed_);
-    neutrino::store_le(reinterpret_cast<std::byte*>(s.data() + 8), block_++);
+    store_le(reinterpret_cast<std::byte*>(s.data()), seed_);
+    store_le(reinterpret_cast<std::byte*>(s.data() + 8), block_++);
     randombytes_buf_deterministic(pool_.data(), pool_.size(), s.data());
 }
 
@@ -61,13 +66,7 @@ void seeded_random::fill(std::span<std::byte> out) noexcept {
 }
 
 std::uint64_t seeded_random::uniform(std::uint64_t lo, std::uint64_t hi) noexcept {
-    return detail::uniform_from(
-        [this] {
-            std::array<std::byte, 8> b;
-            fill(b);
-            return neutrino::load_le<std::uint64_t>(b.data());
-        },
-        lo, hi);
+    return uniform_by_words(*this, lo, hi);
 }
 
 }  // namespace neutrino

@@ -14,6 +14,7 @@
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/detail/machine_io.hpp"
 #include "neutrino/core/detail/session_core.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
@@ -53,10 +54,8 @@ public:
     /// Throws `std::invalid_argument` when the server key is not a valid public key.
     explicit basic_client(config cfg, Observer observer = {}, Random random = {})
         : cfg_(std::move(cfg)),
-          observer_(std::move(observer)),
-          random_(std::move(random)),
-          tx_(cfg_.send_queue_capacity),
-          events_(cfg_.event_queue_capacity) {
+          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
+          random_(std::move(random)) {
         ensure_sodium();
     }
 
@@ -154,24 +153,24 @@ public:
         if (session_.state != session_state::established && session_.state != session_state::draining) {
             return fail(errc::not_connected);
         }
-        auto r = detail::queue_copy(tx_, session_, datagram);
+        auto r = detail::queue_copy(io_.tx, session_, datagram);
         if (!r) return r;
         last_sent_ = now;
-        report_retransmission(observer_, detail::resent_info(role::client, session_, datagram, pn), now);
+        report_retransmission(io_.observer, detail::resent_info(role::client, session_, datagram, pn), now);
         return r;
     }
 
     /// Passes an RTT the layer above measured to the observer (on_rtt_sample, if it has it).
     void report_rtt(duration rtt, time_point now) {
-        report_rtt_sample(observer_, session_.id, role::client, rtt, now);
+        report_rtt_sample(io_.observer, session_.id, role::client, rtt, now);
     }
     void report_congestion(const congestion_info& info, time_point now) {
-        report_congestion_to(observer_, session_.id, role::client, info, now);
+        report_congestion_to(io_.observer, session_.id, role::client, info, now);
     }
 
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(refusal what, time_point now) {
-        report_refusal_to(observer_, session_.id, role::client, what, session_.peer, now);
+        report_refusal_to(io_.observer, session_.id, role::client, what, session_.peer, now);
     }
 
     /// Accept no peer packet number above `max_pn` (dropped as outside_window, uncommitted).
@@ -187,12 +186,12 @@ public:
     }
     /// The current session id (0 when there is none).
     [[nodiscard]] std::uint64_t session_id() const noexcept { return session_.id; }
-    [[nodiscard]] const core::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const core::stats& stats() const noexcept { return io_.stats; }
     [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
-    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
     [[nodiscard]] Random& random() noexcept { return random_; }
     /// Room left in the send queue, in datagrams.
-    [[nodiscard]] std::size_t send_capacity() const noexcept { return tx_.capacity() - tx_.size(); }
+    [[nodiscard]] std::size_t send_capacity() const noexcept { return io_.tx.capacity() - io_.tx.size(); }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
@@ -200,27 +199,14 @@ public:
     /// observer, returns the reason, and changes nothing.  spec: neutrino.md §9.1, §9.3
     result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
                                  time_point now) {
-        ++stats_.datagrams_received;
-        stats_.bytes_received += in.size();
-        observer_.on_datagram_received(in, from, now);
-        auto r = receive(in, from, now);
-        if (!r) {
-            stats_.count_drop(r.error());
-            observer_.on_dropped(r.error(), from, in.size(), now);
-        }
-        return r;
+        return io_.take(in, from, now, [&] { return receive(in, from, now); });
     }
 
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) noexcept {
-        auto t = tx_.pop(out);
-        if (t) {
-            ++stats_.datagrams_sent;
-            stats_.bytes_sent += t->size;
-        }
-        return t;
+        return io_.pop(out);
     }
 
-    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
 
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
         switch (session_.state) {
@@ -314,12 +300,12 @@ private:
         switch (session_.state) {
             case session_state::pending: {
                 // spec: neutrino.md §10.1, §10.3: HELLO2 establishes; answer with HELLO3
-                if (tx_.full()) return fail(errc::would_block);
+                if (io_.tx.full()) return fail(errc::would_block);
                 session_.id = h->session_id;
                 session_.window.reset(p->packet_number);
                 session_.next_pn = Wire::first_packet_number(random_);
                 set_state(session_state::established, now);
-                report_session_keys(observer_, session_.id, role::client, session_.keys, now);
+                report_session_keys(io_.observer, session_.id, role::client, session_.keys, now);
                 session_.expiry = now + cfg_.timers.established_timeout;
                 last_received_ = now;
                 accept(*p, *words, from, now);
@@ -371,14 +357,14 @@ private:
 
     void accept(const opened_packet& p, const words_view& words, const peer_address& from,
                 time_point now) {
-        ++stats_.packets_accepted;
+        ++io_.stats.packets_accepted;
         packet_info info{role::client, p.type, p.session_id, p.packet_number, p.keyword, words,
                          {}, p.plaintext, from};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
     }
 
     result<void> send_hello1(time_point now) {
-        if (tx_.full()) return fail(errc::would_block);
+        if (io_.tx.full()) return fail(errc::would_block);
         // spec: neutrino.md §7.1: a fresh ephemeral key pair for every attempt
         keypair eph;
         random_.fill(eph.sk.bytes());
@@ -388,15 +374,15 @@ private:
         session_ = detail::session_core{};
         session_.keys = std::move(*keys);
         session_.peer = cfg_.server;
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         const std::size_t n = Wire::write_hello1(buf, eph.pk);
-        tx_.push(n, cfg_.server);
+        io_.tx.push(n, cfg_.server);
         last_sent_ = now;
         const word key_word(eph.pk.data(), eph.pk.size());
         packet_info info{role::client, packet_type::client_hello1, session_id_pending,
                          packet_number_pending, 0, {}, {&key_word, 1}, {buf.data(), n},
                          cfg_.server};
-        observer_.on_packet_sent(info, now);
+        io_.observer.on_packet_sent(info, now);
         set_state(session_state::pending, now);
         redial_at_ = now + cfg_.timers.redial_interval;
         push_event(event::make(event_kind::connecting, 0, cfg_.server));
@@ -408,8 +394,8 @@ private:
     }
 
     result<void> queue(const detail::outgoing& o, time_point now) {
-        auto r = detail::queue_packet<Wire>(tx_, session_, o, role::client, cfg_.dialect,
-                                            cfg_.min_datagram_size, random_, observer_,
+        auto r = detail::queue_packet<Wire>(io_.tx, session_, o, role::client, cfg_.dialect,
+                                            cfg_.min_datagram_size, random_, io_.observer,
                                             [this](const event& e) { push_event(e); }, now);
         if (r) last_sent_ = now;
         return r;
@@ -434,22 +420,15 @@ private:
     }
 
     void set_state(session_state to, time_point now) {
-        if (session_.state == to) return;
-        observer_.on_session_state(session_.id, cfg_.server, session_.state, to, now);
-        session_.state = to;
+        io_.set_state(session_.id, cfg_.server, session_.state, to, now);
     }
 
-    void push_event(const event& e) noexcept {
-        if (!events_.push(e)) ++stats_.events_dropped;
-    }
+    void push_event(const event& e) noexcept { io_.push_event(e); }
 
     config cfg_;
-    [[no_unique_address]] Observer observer_;
+    detail::machine_io<core::stats, Observer> io_;
     Random random_;
     detail::session_core session_;
-    detail::datagram_queue tx_;
-    neutrino::ring<event> events_;
-    core::stats stats_;
     std::array<std::byte, max_datagram_size> rx_{};
     bool dialling_ = false;
     time_point redial_at_{};

@@ -18,6 +18,7 @@
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/detail/machine_io.hpp"
 #include "neutrino/core/detail/session_core.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
@@ -60,10 +61,8 @@ public:
 
     explicit basic_server(config cfg, Observer observer = {}, Random random = {})
         : cfg_(std::move(cfg)),
-          observer_(std::move(observer)),
+          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
           random_(std::move(random)),
-          tx_(cfg_.send_queue_capacity),
-          events_(cfg_.event_queue_capacity),
           hello_tokens_(cfg_.hello_burst) {
         ensure_sodium();
         sessions_.reserve(std::min<std::size_t>(cfg_.max_sessions, 1024));
@@ -177,7 +176,7 @@ public:
         c.peer = c.candidate->addr;
         c.candidate.reset();
         c.expiry = now + cfg_.timers.established_timeout;
-        ++stats_.path_validations;
+        ++io_.stats.path_validations;
         event e = event::make(event_kind::address_changed, c.id, c.peer);
         e.old_peer = old;
         push_event(e);
@@ -187,7 +186,7 @@ public:
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(std::uint64_t session_id, refusal what, time_point now) {
         auto it = sessions_.find(session_id);
-        report_refusal_to(observer_, session_id, role::server, what,
+        report_refusal_to(io_.observer, session_id, role::server, what,
                           it == sessions_.end() ? peer_address{} : it->second.peer, now);
     }
 
@@ -211,9 +210,9 @@ public:
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         const auto to = to_candidate ? detail::destination::candidate : detail::destination::peer;
-        auto r = detail::queue_copy(tx_, **s, datagram, to);
+        auto r = detail::queue_copy(io_.tx, **s, datagram, to);
         if (r) {
-            report_retransmission(observer_, detail::resent_info(role::server, **s, datagram, pn, to), now);
+            report_retransmission(io_.observer, detail::resent_info(role::server, **s, datagram, pn, to), now);
         } else if (r.error() == make_error_code(errc::amplification_limited)) {
             refused_amplification(**s, now);
         }
@@ -222,10 +221,10 @@ public:
 
     /// Passes an RTT the layer above measured for a session to the observer.
     void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
-        report_rtt_sample(observer_, session_id, role::server, rtt, now);
+        report_rtt_sample(io_.observer, session_id, role::server, rtt, now);
     }
     void report_congestion(std::uint64_t session_id, const congestion_info& info, time_point now) {
-        report_congestion_to(observer_, session_id, role::server, info, now);
+        report_congestion_to(io_.observer, session_id, role::server, info, now);
     }
 
     /// Accept no packet number above `max_pn` from this session (dropped as outside_window).
@@ -254,40 +253,28 @@ public:
         return it->second.peer;
     }
     [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
-    [[nodiscard]] const core::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const core::stats& stats() const noexcept { return io_.stats; }
     [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
-    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
     [[nodiscard]] Random& random() noexcept { return random_; }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
     result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
                                  time_point now) {
-        ++stats_.datagrams_received;
-        stats_.bytes_received += in.size();
-        observer_.on_datagram_received(in, from, now);
-        auto r = receive(in, from, now);
-        if (!r) {
-            stats_.count_drop(r.error());
-            observer_.on_dropped(r.error(), from, in.size(), now);
-        }
-        return r;
+        return io_.take(in, from, now, [&] { return receive(in, from, now); });
     }
 
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
-        auto t = tx_.pop(out);
+        auto t = io_.pop(out);
         if (!t && !shutdown_backlog_.empty()) {
             flush_shutdowns(now);
-            t = tx_.pop(out);
-        }
-        if (t) {
-            ++stats_.datagrams_sent;
-            stats_.bytes_sent += t->size;
+            t = io_.pop(out);
         }
         return t;
     }
 
-    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
 
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
         if (sessions_.empty()) return std::nullopt;
@@ -427,7 +414,7 @@ private:
         if (sessions_.size() >= cfg_.max_sessions) return fail(errc::session_limit);
         if (pending_ >= cfg_.max_pending) return fail(errc::session_limit);
         if (host_count(from) >= cfg_.max_sessions_per_host) return fail(errc::session_limit);
-        if (tx_.full()) return fail(errc::would_block);
+        if (io_.tx.full()) return fail(errc::would_block);
         // v2 session keys depend only on the client's key and ours: a replayed HELLO1 would
         // recreate the session's keys, and its recorded packets would be accepted again.
         const std::uint64_t fingerprint = neutrino::load_le<std::uint64_t>(client_pk->data());
@@ -452,15 +439,15 @@ private:
         ++pending_;
         ++hosts_[host_key(from)];
         next_scan_ = std::min(next_scan_, it->second.expiry);
-        ++stats_.packets_accepted;
+        ++io_.stats.packets_accepted;
         {
             auto words = words_view::parse(in.subspan(total_header_size));
             packet_info info{role::server, packet_type::client_hello1, session_id_pending,
                              packet_number_pending, 0, *words, {}, in, from};
-            observer_.on_packet_received(info, now);
+            io_.observer.on_packet_received(info, now);
         }
         set_state(it->second, session_state::pending, now);
-        report_session_keys(observer_, id, role::server, it->second.keys, now);
+        report_session_keys(io_.observer, id, role::server, it->second.keys, now);
         (void)send_packet(it->second, packet_type::server_hello2, {}, now);
         return {};
     }
@@ -503,23 +490,23 @@ private:
     }
 
     void abandon_candidate(detail::session_core& s, time_point now) {
-        ++stats_.migrations_refused;
-        report_refusal_to(observer_, s.id, role::server, refusal::migration, s.candidate->addr, now);
+        ++io_.stats.migrations_refused;
+        report_refusal_to(io_.observer, s.id, role::server, refusal::migration, s.candidate->addr, now);
         s.candidate.reset();
     }
 
     void refused_amplification(const detail::session_core& s, time_point now) {
-        ++stats_.amplification_blocked;
-        report_refusal_to(observer_, s.id, role::server, refusal::amplification_budget,
+        ++io_.stats.amplification_blocked;
+        report_refusal_to(io_.observer, s.id, role::server, refusal::amplification_budget,
                           s.candidate ? s.candidate->addr : s.peer, now);
     }
 
     void accept(const opened_packet& p, const words_view& words, const peer_address& from,
                 time_point now) {
-        ++stats_.packets_accepted;
+        ++io_.stats.packets_accepted;
         packet_info info{role::server, p.type, p.session_id, p.packet_number, p.keyword, words,
                          {}, p.plaintext, from};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
     }
 
     result<void> send_packet(detail::session_core& s, packet_type type, word_list words,
@@ -528,15 +515,15 @@ private:
     }
 
     result<void> queue(detail::session_core& s, const detail::outgoing& o, time_point now) {
-        auto r = detail::queue_packet<Wire>(tx_, s, o, role::server, cfg_.dialect,
-                                            cfg_.min_datagram_size, random_, observer_,
+        auto r = detail::queue_packet<Wire>(io_.tx, s, o, role::server, cfg_.dialect,
+                                            cfg_.min_datagram_size, random_, io_.observer,
                                             [this](const event& e) { push_event(e); }, now);
         if (!r && r.error() == make_error_code(errc::amplification_limited)) refused_amplification(s, now);
         return r;
     }
 
     void flush_shutdowns(time_point now) {
-        while (!shutdown_backlog_.empty() && !tx_.full()) {
+        while (!shutdown_backlog_.empty() && !io_.tx.full()) {
             (void)send_packet(shutdown_backlog_.back(), packet_type::server_shutdown, {}, now);
             shutdown_backlog_.pop_back();
         }
@@ -607,17 +594,13 @@ private:
     }
 
     void set_state(detail::session_core& s, session_state to, time_point now) {
-        if (s.state == to) return;
-        observer_.on_session_state(s.id, s.peer, s.state, to, now);
-        s.state = to;
+        io_.set_state(s.id, s.peer, s.state, to, now);
     }
 
-    void push_event(const event& e) noexcept {
-        if (!events_.push(e)) ++stats_.events_dropped;
-    }
+    void push_event(const event& e) noexcept { io_.push_event(e); }
 
     config cfg_;
-    [[no_unique_address]] Observer observer_;
+    detail::machine_io<core::stats, Observer> io_;
     Random random_;
     session_map sessions_;
     std::unordered_map<peer_address, std::size_t, peer_address_hash> hosts_;
@@ -626,9 +609,6 @@ private:
     std::vector<std::uint64_t> seen_order_;
     std::size_t seen_next_ = 0;
     std::size_t pending_ = 0;
-    detail::datagram_queue tx_;
-    neutrino::ring<event> events_;
-    core::stats stats_;
     std::array<std::byte, max_datagram_size> rx_{};
     time_point next_scan_ = time_point::max();
     std::uint32_t hello_tokens_;

@@ -25,6 +25,7 @@
 #include "neutrino/core/client.hpp"
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/detail/machine_io.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/v3/cookie.hpp"
@@ -67,10 +68,8 @@ public:
     basic_client(config cfg, options opt, Observer observer = {}, Random random = {})
         : cfg_(std::move(cfg)),
           opt_(std::move(opt)),
-          observer_(std::move(observer)),
+          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
           random_(std::move(random)),
-          tx_(cfg_.send_queue_capacity),
-          events_(cfg_.event_queue_capacity),
           dialect_(cfg_.dialect) {
         check_dialects(cfg_.dialect, opt_.also_offer);
         ensure_sodium();
@@ -122,7 +121,7 @@ public:
         if (s_.state != session_state::established) return fail(core::errc::not_connected);
         if (!s_.may_initiate_update(opt_.key_update, now)) return fail(core::errc::would_block);
         s_.advance_send_phase(now);
-        ++stats_.key_updates_initiated;
+        ++io_.stats.key_updates_initiated;
         return {};
     }
 
@@ -162,11 +161,11 @@ public:
         if (pn == 0 || pn >= s_.next_pn) return fail(core::errc::protocol_violation);
         auto c = s_.control(pn);
         if (!c) return fail(core::errc::protocol_violation);
-        if (tx_.full()) return fail(core::errc::would_block);
-        auto buf = tx_.back_buffer();
+        if (io_.tx.full()) return fail(core::errc::would_block);
+        auto buf = io_.tx.back_buffer();
         auto n = s_.seal(buf, c->type, pn, 0, c->payload, 0);
         if (!n) return fail_core(n.error());
-        tx_.push(*n, s_.peer);
+        io_.tx.push(*n, s_.peer);
         last_sent_ = now;
         report_sent(c->type, pn, 0, {}, {buf.data(), *n}, now);
         return {};
@@ -191,12 +190,12 @@ public:
         if (s_.state != session_state::established && s_.state != session_state::draining) {
             return fail(core::errc::not_connected);
         }
-        if (tx_.full()) return fail(core::errc::would_block);
-        auto buf = tx_.back_buffer();
+        if (io_.tx.full()) return fail(core::errc::would_block);
+        auto buf = io_.tx.back_buffer();
         auto p = s_.prepare_resend(datagram, pn, buf);
         if (!p) return fail_core(p.error());
-        if (p->resealed) ++stats_.resealed;
-        tx_.push(p->size, s_.peer);
+        if (p->resealed) ++io_.stats.resealed;
+        io_.tx.push(p->size, s_.peer);
         last_sent_ = now;
         const packet_info info{
             core::role::client,
@@ -210,21 +209,21 @@ public:
             {},
             {buf.data(), p->size},
             s_.peer};
-        report_retransmission(observer_, info, now);
+        report_retransmission(io_.observer, info, now);
         return {};
     }
 
     /// Passes an RTT the layer above measured to the observer.
     void report_rtt(duration rtt, time_point now) {
-        report_rtt_sample(observer_, s_.id, core::role::client, rtt, now);
+        report_rtt_sample(io_.observer, s_.id, core::role::client, rtt, now);
     }
     void report_congestion(const core::congestion_info& info, time_point now) {
-        report_congestion_to(observer_, s_.id, core::role::client, info, now);
+        report_congestion_to(io_.observer, s_.id, core::role::client, info, now);
     }
 
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(core::refusal what, time_point now) {
-        report_refusal_to(observer_, s_.id, core::role::client, what, s_.peer, now);
+        report_refusal_to(io_.observer, s_.id, core::role::client, what, s_.peer, now);
     }
 
     /// Accept no numbered peer packet above `max_pn` (dropped uncommitted, outside_window).
@@ -238,12 +237,12 @@ public:
     }
     /// The current session id (0 when there is none).
     [[nodiscard]] std::uint64_t session_id() const noexcept { return s_.id; }
-    [[nodiscard]] const v3::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const v3::stats& stats() const noexcept { return io_.stats; }
     [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
     [[nodiscard]] const options& v3_options() const noexcept { return opt_; }
-    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
     [[nodiscard]] Random& random() noexcept { return random_; }
-    [[nodiscard]] std::size_t send_capacity() const noexcept { return tx_.capacity() - tx_.size(); }
+    [[nodiscard]] std::size_t send_capacity() const noexcept { return io_.tx.capacity() - io_.tx.size(); }
 
     /// The status of the last refused attempt (HELLO2 status 1–4), if any.
     [[nodiscard]] std::optional<hello2_status> refusal() const noexcept { return refusal_; }
@@ -267,27 +266,14 @@ public:
     /// observer, returns the reason (a core errc) and changes nothing.  spec: neutrino-v3.md §10.5
     result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
                                  time_point now) {
-        ++stats_.datagrams_received;
-        stats_.bytes_received += in.size();
-        observer_.on_datagram_received(in, from, now);
-        auto r = receive(in, from, now);
-        if (!r) {
-            stats_.count_drop(r.error());
-            observer_.on_dropped(r.error(), from, in.size(), now);
-        }
-        return r;
+        return io_.take(in, from, now, [&] { return receive(in, from, now); });
     }
 
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) noexcept {
-        auto t = tx_.pop(out);
-        if (t) {
-            ++stats_.datagrams_sent;
-            stats_.bytes_sent += t->size;
-        }
-        return t;
+        return io_.pop(out);
     }
 
-    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
 
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
         switch (s_.state) {
@@ -356,7 +342,7 @@ private:
     // --- handshake ---------------------------------------------------------------------------
 
     result<void> start_attempt(time_point now) {
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         // spec: neutrino-v3.md §7.9: a fresh ephemeral key for every attempt
         secret_key e;
         random_.fill(e.bytes());
@@ -370,7 +356,7 @@ private:
                                            opt_.static_key ? &*opt_.static_key : nullptr, offer_);
         if (!hs) return fail_core(hs.error());
         // keygen + es (+ ss): spec: neutrino-v3.md §19.1
-        stats_.dh_operations += opt_.static_key ? 3U : 2U;
+        io_.stats.dh_operations += opt_.static_key ? 3U : 2U;
         hs_.emplace(std::move(*hs));
         if (cookie_ && cookie_->fresh(now)) (void)set_mac2(hello1_, cookie_->value);
         s_ = detail::transport_session{};
@@ -382,12 +368,12 @@ private:
     }
 
     result<void> transmit_hello1(time_point now) {
-        if (tx_.full()) return fail(core::errc::would_block);
-        auto buf = tx_.back_buffer();
+        if (io_.tx.full()) return fail(core::errc::would_block);
+        auto buf = io_.tx.back_buffer();
         std::memcpy(buf.data(), hello1_.data(), hello1_size);
-        tx_.push(hello1_size, cfg_.server);
+        io_.tx.push(hello1_size, cfg_.server);
         ++transmissions_;
-        ++stats_.hello1_sent;
+        ++io_.stats.hello1_sent;
         cookie_taken_ = false;
         last_sent_ = now;
         // spec: neutrino-v3.md §7.9: re-sent after 250, 500 and 1000 ms; the attempt fails
@@ -404,7 +390,7 @@ private:
                                {},
                                {buf.data(), hello1_size},
                                cfg_.server};
-        observer_.on_packet_sent(info, now);
+        io_.observer.on_packet_sent(info, now);
         return {};
     }
 
@@ -443,8 +429,8 @@ private:
         auto c = open_cookie_reply(in, cookie_key_, hs_->mac1());
         if (!c) return fail_core(c.error());
         cookie_ = held_cookie{*c, now};
-        ++stats_.cookies_received;
-        ++stats_.packets_accepted;
+        ++io_.stats.cookies_received;
+        ++io_.stats.packets_accepted;
         const packet_info info{core::role::client,
                                detail::core_type(packet_type::cookie_reply),
                                session_id_none,
@@ -454,7 +440,7 @@ private:
                                {},
                                in,
                                cfg_.server};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
         (void)set_mac2(hello1_, cookie_->value);
         // re-send at once with mac2 and restart the retransmission schedule
         transmissions_ = 0;
@@ -467,15 +453,15 @@ private:
     result<void> receive_hello2(std::span<const std::byte> in, time_point now) {
         // spec: neutrino-v3.md §7.9: a late or second HELLO2 is dropped
         if (s_.state != session_state::pending || !hs_) return fail(core::errc::unexpected_packet);
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         auto a = hs_->read_hello2(in);  // on a copy: a bad HELLO2 changes nothing
         if (!a) return fail_core(a.error());
-        stats_.dh_operations += opt_.static_key ? 2U : 1U;  // ee (+ se)
-        ++stats_.packets_accepted;
+        io_.stats.dh_operations += opt_.static_key ? 2U : 1U;  // ee (+ se)
+        ++io_.stats.packets_accepted;
         const packet_info info{
             core::role::client, core::packet_type::server_hello2, a->session_id, 0, 0, {}, {}, in,
             cfg_.server};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
         if (!check_answer(offer_, *a)) {
             end_session(make_error_code(core::errc::protocol_violation), now);  // reason 4
             redial_at_ = now + cfg_.timers.redial_interval;
@@ -490,7 +476,7 @@ private:
             return {};
         }
         const transport_keys keys = hs_->split();
-        report_handshake_hash(observer_, a->session_id, core::role::client, hs_->handshake_hash(),
+        report_handshake_hash(io_.observer, a->session_id, core::role::client, hs_->handshake_hash(),
                               now);
         hs_.reset();  // wipes e
         refusal_.reset();
@@ -502,7 +488,7 @@ private:
         core::session_keys k;
         k.rx = keys.s2c;
         k.tx = keys.c2s;
-        report_session_keys(observer_, s_.id, core::role::client, k, now);
+        report_session_keys(io_.observer, s_.id, core::role::client, k, now);
         s_.expiry = now + cfg_.timers.established_timeout;
         last_received_ = now;
         if (dialect_.layered) {
@@ -532,7 +518,7 @@ private:
         auto p = s_.open(in, *h, now, rx_);
         if (!p) {
             if (p.error() == make_error_code(errc::decryption_failed)) {
-                ++stats_.failed_auth;
+                ++io_.stats.failed_auth;
                 if (s_.failed_auth >= max_failed_auth) {
                     end_session(make_error_code(core::errc::protocol_violation),
                                 now);  // CRYPTO_LIMIT
@@ -543,14 +529,14 @@ private:
         const bool numbered = h->pn_field < unnumbered_base;
         if (numbered && h->pn_field > s_.receive_limit) {
             // authentic: the layer above can ask for it once its window reaches it
-            if (s_.accept(*p, false, now)) ++stats_.key_updates_followed;
+            if (s_.accept(*p, false, now)) ++io_.stats.key_updates_followed;
             event e = event::make(event_kind::packet_beyond_window, s_.id, cfg_.server);
             e.packet_number = h->pn_field;
             push_event(e);
             return fail(core::errc::outside_window);
         }
         // Authenticated and fresh from here on (§10.5 step 7).
-        if (s_.accept(*p, true, now)) ++stats_.key_updates_followed;
+        if (s_.accept(*p, true, now)) ++io_.stats.key_updates_followed;
         last_received_ = now;
         if (s_.state == session_state::established)
             s_.expiry = now + cfg_.timers.established_timeout;
@@ -561,7 +547,7 @@ private:
         if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, dialect_)) {
             return violation(now);
         }
-        ++stats_.packets_accepted;
+        ++io_.stats.packets_accepted;
         const packet_info info{core::role::client,
                                detail::core_type(type),
                                s_.id,
@@ -571,13 +557,13 @@ private:
                                {},
                                p->payload,
                                from};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
         switch (type) {
             case packet_type::path_challenge: {
                 // spec: neutrino-v3.md §12.2 rule 7: answer at once, same 8 bytes, to the server
                 const word w = (*words)[0];
                 if (send_unnumbered(packet_type::path_response, {&w, 1}, s_.peer, now))
-                    ++stats_.path_responses_sent;
+                    ++io_.stats.path_responses_sent;
                 return {};
             }
             case packet_type::request_retransmission: report_packet(type, *p, *words); return {};
@@ -620,10 +606,10 @@ private:
     /// Seals a new numbered packet with `payload` (already framed).  spec: neutrino-v3.md §10.1
     result<std::uint64_t> send_numbered(packet_type type, std::uint32_t keyword, bytes_view payload,
                                         word_list words, std::size_t pad_to, time_point now) {
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         if (s_.update_due(opt_.key_update, now)) {
             s_.advance_send_phase(now);
-            ++stats_.key_updates_initiated;
+            ++io_.stats.key_updates_initiated;
         }
         if (type == packet_type::keep_alive || type == packet_type::client_hello3 ||
             type == packet_type::client_good_bye) {
@@ -631,14 +617,14 @@ private:
         }
         auto pn = s_.take_numbered();
         if (!pn) return fail_core(pn.error());
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         auto n = s_.seal(buf, type, *pn, keyword, payload, pad_to);
         if (!n) {
             --s_.next_pn;
             return fail_core(n.error());
         }
         if (type != packet_type::data && dialect_.layered) s_.remember_control(*pn, type, payload);
-        tx_.push(*n, s_.peer);
+        io_.tx.push(*n, s_.peer);
         last_sent_ = now;
         const std::span<const std::byte> wire(buf.data(), *n);
         if (dialect_.layered) {
@@ -654,15 +640,15 @@ private:
 
     result<void> send_unnumbered(packet_type type, word_list words, const peer_address& to,
                                  time_point now) {
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         auto payload = frame_words(words);
         if (!payload) return tl::unexpected(payload.error());
         auto pn = s_.take_unnumbered();
         if (!pn) return fail_core(pn.error());
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         auto n = s_.seal(buf, type, *pn, 0, *payload, 0);
         if (!n) return fail_core(n.error());
-        tx_.push(*n, to);
+        io_.tx.push(*n, to);
         last_sent_ = now;
         report_sent(type, *pn, 0, words, {buf.data(), *n}, now);
         return {};
@@ -679,7 +665,7 @@ private:
                                words,
                                wire,
                                s_.peer};
-        observer_.on_packet_sent(info, now);
+        io_.observer.on_packet_sent(info, now);
     }
 
     void end_session(std::error_code reason, time_point now) {
@@ -699,22 +685,15 @@ private:
     }
 
     void set_state(session_state to, time_point now) {
-        if (s_.state == to) return;
-        observer_.on_session_state(s_.id, cfg_.server, s_.state, to, now);
-        s_.state = to;
+        io_.set_state(s_.id, cfg_.server, s_.state, to, now);
     }
 
-    void push_event(const event& e) noexcept {
-        if (!events_.push(e)) ++stats_.events_dropped;
-    }
+    void push_event(const event& e) noexcept { io_.push_event(e); }
 
     config cfg_;
     options opt_;
-    [[no_unique_address]] Observer observer_;
+    core::detail::machine_io<v3::stats, Observer> io_;
     Random random_;
-    core::detail::datagram_queue tx_;
-    neutrino::ring<event> events_;
-    v3::stats stats_;
     core::dialect dialect_;
     std::uint32_t peer_message_limit_ = 0;
     derived_key mac1_key_{};

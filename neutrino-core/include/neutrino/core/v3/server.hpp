@@ -28,6 +28,7 @@
 
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
+#include "neutrino/core/detail/machine_io.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/server.hpp"
@@ -85,10 +86,8 @@ public:
     basic_server(config cfg, options opt, Observer observer = {}, Random random = {})
         : cfg_(std::move(cfg)),
           opt_(std::move(opt)),
-          observer_(std::move(observer)),
-          random_(std::move(random)),
-          tx_(cfg_.send_queue_capacity),
-          events_(cfg_.event_queue_capacity) {
+          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
+          random_(std::move(random)) {
         ensure_sodium();
         mac1_key_ = derive_mac1_key(cfg_.keys.pk);
         cookie_key_ = derive_cookie_key(cfg_.keys.pk);
@@ -128,7 +127,7 @@ public:
         if (shut_down_) return;
         for (auto& [id, s] : sessions_) {
             if (s.t.state != session_state::established) continue;
-            if (tx_.full()) {
+            if (io_.tx.full()) {
                 std::array<std::byte, max_datagram_size> buf;
                 auto pn = s.t.take_numbered();
                 if (!pn) continue;
@@ -153,7 +152,7 @@ public:
         if (!s) return tl::unexpected(s.error());
         if (!(*s)->t.may_initiate_update(opt_.key_update, now)) return fail(core::errc::would_block);
         (*s)->t.advance_send_phase(now);
-        ++stats_.key_updates_initiated;
+        ++io_.stats.key_updates_initiated;
         return {};
     }
 
@@ -200,11 +199,11 @@ public:
         if (pn == 0 || pn >= t.next_pn) return fail(core::errc::protocol_violation);
         auto c = t.control(pn);
         if (!c) return fail(core::errc::protocol_violation);
-        if (tx_.full()) return fail(core::errc::would_block);
-        auto buf = tx_.back_buffer();
+        if (io_.tx.full()) return fail(core::errc::would_block);
+        auto buf = io_.tx.back_buffer();
         auto n = t.seal(buf, c->type, pn, 0, c->payload, 0);
         if (!n) return fail_core(n.error());
-        tx_.push(*n, t.peer);
+        io_.tx.push(*n, t.peer);
         report_sent(t, c->type, pn, 0, {}, {buf.data(), *n}, t.peer, now);
         return {};
     }
@@ -229,12 +228,12 @@ public:
         auto s = established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::transport_session& t = (*s)->t;
-        if (tx_.full()) return fail(core::errc::would_block);
-        auto buf = tx_.back_buffer();
+        if (io_.tx.full()) return fail(core::errc::would_block);
+        auto buf = io_.tx.back_buffer();
         auto p = t.prepare_resend(datagram, pn, buf);
         if (!p) return fail_core(p.error());
-        if (p->resealed) ++stats_.resealed;
-        tx_.push(p->size, t.peer);
+        if (p->resealed) ++io_.stats.resealed;
+        io_.tx.push(p->size, t.peer);
         const packet_info info{core::role::server,
                                core::packet_type::data,
                                t.id,
@@ -244,21 +243,21 @@ public:
                                {},
                                {buf.data(), p->size},
                                t.peer};
-        report_retransmission(observer_, info, now);
+        report_retransmission(io_.observer, info, now);
         return {};
     }
 
     void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
-        report_rtt_sample(observer_, session_id, core::role::server, rtt, now);
+        report_rtt_sample(io_.observer, session_id, core::role::server, rtt, now);
     }
     void report_congestion(std::uint64_t session_id, const core::congestion_info& info, time_point now) {
-        report_congestion_to(observer_, session_id, core::role::server, info, now);
+        report_congestion_to(io_.observer, session_id, core::role::server, info, now);
     }
 
     /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
     void report_refusal(std::uint64_t session_id, core::refusal what, time_point now) {
         auto it = sessions_.find(session_id);
-        report_refusal_to(observer_, session_id, core::role::server, what,
+        report_refusal_to(io_.observer, session_id, core::role::server, what,
                           it == sessions_.end() ? peer_address{} : it->second.t.peer, now);
     }
 
@@ -319,42 +318,29 @@ public:
         return it->second.d;
     }
     [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
-    [[nodiscard]] const v3::stats& stats() const noexcept { return stats_; }
+    [[nodiscard]] const v3::stats& stats() const noexcept { return io_.stats; }
     [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
     [[nodiscard]] const options& v3_options() const noexcept { return opt_; }
-    [[nodiscard]] Observer& observer() noexcept { return observer_; }
+    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
     [[nodiscard]] Random& random() noexcept { return random_; }
-    [[nodiscard]] std::size_t send_capacity() const noexcept { return tx_.capacity() - tx_.size(); }
+    [[nodiscard]] std::size_t send_capacity() const noexcept { return io_.tx.capacity() - io_.tx.size(); }
 
     // --- datagram_layer ----------------------------------------------------------------------
 
     result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
                                  time_point now) {
-        ++stats_.datagrams_received;
-        stats_.bytes_received += in.size();
-        observer_.on_datagram_received(in, from, now);
-        auto r = receive(in, from, now);
-        if (!r) {
-            stats_.count_drop(r.error());
-            observer_.on_dropped(r.error(), from, in.size(), now);
-        }
-        return r;
+        return io_.take(in, from, now, [&] { return receive(in, from, now); });
     }
 
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) {
-        while (!shutdown_backlog_.empty() && !tx_.full()) {
+        while (!shutdown_backlog_.empty() && !io_.tx.full()) {
             queue_raw(shutdown_backlog_.back().first, shutdown_backlog_.back().second);
             shutdown_backlog_.pop_back();
         }
-        auto t = tx_.pop(out);
-        if (t) {
-            ++stats_.datagrams_sent;
-            stats_.bytes_sent += t->size;
-        }
-        return t;
+        return io_.pop(out);
     }
 
-    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
 
     /// When `handle_deadline` must run: the earliest session expiry or path-challenge timer,
     /// recomputed by each `handle_deadline` scan (at most every 50 ms, so one scan serves
@@ -486,7 +472,7 @@ private:
                     return fail(core::errc::session_limit);
                 s.hello2_to[s.hello2_count++] = from;
             }
-            if (tx_.full()) return fail(core::errc::would_block);
+            if (io_.tx.full()) return fail(core::errc::would_block);
             queue_raw(s.hello2, from);
             const packet_info again{core::role::server,
                                     core::packet_type::server_hello2,
@@ -497,9 +483,9 @@ private:
                                     {},
                                     s.hello2,
                                     from};
-            report_retransmission(observer_, again, now);
+            report_retransmission(io_.observer, again, now);
             s.t.expiry = now + opt_.pending_timeout;
-            ++stats_.hello2_resent;
+            ++io_.stats.hello2_resent;
             return {};
         }
         // step 5: under load, a cookie for this source address, else COOKIE_REPLY
@@ -513,15 +499,15 @@ private:
             pending_on(from) >= opt_.max_pending_per_ip) {
             return fail(core::errc::session_limit);
         }
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         if (cfg_.accept && !cfg_.accept(from)) return fail(core::errc::refused);  // silent refusal
         // step 7: Noise message 1
         count_handshake(now);
         const bool ik = *pattern == handshake_pattern::ik;
-        stats_.dh_operations += ik ? 2U : 1U;  // es (+ ss)
+        io_.stats.dh_operations += ik ? 2U : 1U;  // es (+ ss)
         auto hs = server_handshake::read_hello1(in, cfg_.keys.sk, cfg_.keys.pk);
         if (!hs) return fail_core(hs.error());
-        ++stats_.handshakes_read;
+        ++io_.stats.handshakes_read;
         // steps 8–10: offer, admission, negotiation
         answer a;
         core::dialect chosen;
@@ -548,13 +534,13 @@ private:
         // step 11: message 2 with a fresh ephemeral key, used once
         secret_key f;
         random_.fill(f.bytes());
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         auto n = hs->write_hello2(buf, f, a);
-        stats_.dh_operations += ik ? 3U : 2U;  // keygen, ee (+ se)
+        io_.stats.dh_operations += ik ? 3U : 2U;  // keygen, ee (+ se)
         if (!n) return fail_core(n.error());
-        tx_.push(*n, from);
-        ++stats_.hello2_sent;
-        ++stats_.packets_accepted;
+        io_.tx.push(*n, from);
+        ++io_.stats.hello2_sent;
+        ++io_.stats.packets_accepted;
         const packet_info info{core::role::server,
                                core::packet_type::client_hello1,
                                session_id_none,
@@ -564,7 +550,7 @@ private:
                                {},
                                in,
                                from};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
         const packet_info sent{core::role::server,
                                core::packet_type::server_hello2,
                                a.session_id,
@@ -574,11 +560,11 @@ private:
                                {},
                                {buf.data(), *n},
                                from};
-        observer_.on_packet_sent(sent, now);
+        io_.observer.on_packet_sent(sent, now);
         if (a.status != hello2_status::accepted) return {};  // spec: step 12: no state kept
         // step 12: the pending session
         const transport_keys keys = hs->split();
-        report_handshake_hash(observer_, a.session_id, core::role::server, hs->handshake_hash(),
+        report_handshake_hash(io_.observer, a.session_id, core::role::server, hs->handshake_hash(),
                               now);
         server_session s;
         s.t.id = a.session_id;
@@ -603,7 +589,7 @@ private:
         core::session_keys k;
         k.rx = keys.c2s;
         k.tx = keys.s2c;
-        report_session_keys(observer_, a.session_id, core::role::server, k, now);
+        report_session_keys(io_.observer, a.session_id, core::role::server, k, now);
         return {};
     }
 
@@ -622,7 +608,7 @@ private:
         if (!cookies_) {
             cookies_.emplace(cookie_secrets::generate(random_, now));
         } else if (cookies_->rotate_if_due(now, random_)) {
-            ++stats_.cookie_rotations;
+            ++io_.stats.cookie_rotations;
         }
     }
 
@@ -632,15 +618,15 @@ private:
             reply_window_ = now;
             replies_in_window_ = 0;
         }
-        if (replies_in_window_ >= opt_.cookie_replies_per_second || tx_.full()) return;
+        if (replies_in_window_ >= opt_.cookie_replies_per_second || io_.tx.full()) return;
         ++replies_in_window_;
         std::array<std::byte, cookie_nonce_size> nonce;
         random_.fill(nonce);
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         auto n = write_cookie_reply(buf, cookie_key_, nonce, mac1, cookies_->cookie_for(to));
         if (!n) return;
-        tx_.push(*n, to);
-        ++stats_.cookie_replies_sent;
+        io_.tx.push(*n, to);
+        ++io_.stats.cookie_replies_sent;
         const packet_info sent{core::role::server,
                                detail::core_type(packet_type::cookie_reply),
                                session_id_none,
@@ -650,7 +636,7 @@ private:
                                {},
                                {buf.data(), *n},
                                to};
-        observer_.on_packet_sent(sent, now);
+        io_.observer.on_packet_sent(sent, now);
     }
 
     void count_handshake(time_point now) noexcept {
@@ -675,7 +661,7 @@ private:
         auto p = s.t.open(in, *h, now, rx_);
         if (!p) {
             if (p.error() == make_error_code(errc::decryption_failed)) {
-                ++stats_.failed_auth;
+                ++io_.stats.failed_auth;
                 if (s.t.failed_auth >= max_failed_auth) {
                     remove(it, make_error_code(core::errc::protocol_violation),
                            now);  // CRYPTO_LIMIT
@@ -686,7 +672,7 @@ private:
         const std::uint64_t pn = h->pn_field;
         const bool numbered = pn < unnumbered_base;
         if (numbered && pn > s.t.receive_limit) {
-            if (s.t.accept(*p, false, now)) ++stats_.key_updates_followed;
+            if (s.t.accept(*p, false, now)) ++io_.stats.key_updates_followed;
             event e = event::make(event_kind::packet_beyond_window, s.t.id, s.t.peer);
             e.packet_number = pn;
             push_event(e);
@@ -694,7 +680,7 @@ private:
         }
         // Authenticated and fresh from here on (§10.5 step 7).
         const bool newest = numbered && pn > s.t.highest_numbered;
-        if (s.t.accept(*p, true, now)) ++stats_.key_updates_followed;
+        if (s.t.accept(*p, true, now)) ++io_.stats.key_updates_followed;
         s.t.expiry = now + cfg_.timers.established_timeout;
         const packet_type type = h->type;
         if (s.t.state == session_state::pending) confirm(s, from, in.size(), now);
@@ -706,7 +692,7 @@ private:
             remove(it, make_error_code(core::errc::protocol_violation), now);
             return fail(core::errc::protocol_violation);
         }
-        ++stats_.packets_accepted;
+        ++io_.stats.packets_accepted;
         const packet_info info{core::role::server,
                                detail::core_type(type),
                                s.t.id,
@@ -716,7 +702,7 @@ private:
                                {},
                                p->payload,
                                from};
-        observer_.on_packet_received(info, now);
+        io_.observer.on_packet_received(info, now);
         // step 10: the address (§12)
         if (!(from == s.t.peer)) {
             if (s.candidate && from == s.candidate->addr) s.candidate->received += in.size();
@@ -735,7 +721,7 @@ private:
                     e.old_peer = s.t.peer;
                     s.t.peer = from;
                     s.candidate.reset();
-                    ++stats_.path_validations;
+                    ++io_.stats.path_validations;
                     push_event(e);
                 }
                 return {};
@@ -802,14 +788,14 @@ private:
         constexpr std::size_t challenge_size =
             prefix_size + keyword_size + 1 + 2 + 8 + tag_size;  // 53
         if (c.sent + challenge_size > 3 * c.received) {
-            ++stats_.amplification_blocked;
+            ++io_.stats.amplification_blocked;
             ++c.challenges;
             return;
         }
         const word w(c.challenge);
         if (send_unnumbered(s, packet_type::path_challenge, {&w, 1}, c.addr, now)) {
             c.sent += challenge_size;
-            ++stats_.path_challenges_sent;
+            ++io_.stats.path_challenges_sent;
         }
         ++c.challenges;
     }
@@ -828,23 +814,23 @@ private:
     result<std::uint64_t> send_numbered(server_session& s, packet_type type, std::uint32_t keyword,
                                         bytes_view payload, word_list words, std::size_t pad_to,
                                         time_point now) {
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         detail::transport_session& t = s.t;
         if (t.update_due(opt_.key_update, now)) {
             t.advance_send_phase(now);
-            ++stats_.key_updates_initiated;
+            ++io_.stats.key_updates_initiated;
         }
         if (payload.empty() && type != packet_type::data) payload = empty_list();
         auto pn = t.take_numbered();
         if (!pn) return fail_core(pn.error());
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         auto n = t.seal(buf, type, *pn, keyword, payload, pad_to);
         if (!n) {
             --t.next_pn;
             return fail_core(n.error());
         }
         if (type != packet_type::data && s.d.layered) t.remember_control(*pn, type, payload);
-        tx_.push(*n, t.peer);
+        io_.tx.push(*n, t.peer);
         const std::span<const std::byte> wire(buf.data(), *n);
         if (s.d.layered) {
             event e = event::make(event_kind::packet_sent, t.id, t.peer);
@@ -859,15 +845,15 @@ private:
 
     result<void> send_unnumbered(server_session& s, packet_type type, word_list words,
                                  const peer_address& to, time_point now) {
-        if (tx_.full()) return fail(core::errc::would_block);
+        if (io_.tx.full()) return fail(core::errc::would_block);
         auto f = detail::frame(words, payload_);
         if (!f) return tl::unexpected(f.error());
         auto pn = s.t.take_unnumbered();
         if (!pn) return fail_core(pn.error());
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         auto n = s.t.seal(buf, type, *pn, 0, {payload_.data(), *f}, 0);
         if (!n) return fail_core(n.error());
-        tx_.push(*n, to);
+        io_.tx.push(*n, to);
         report_sent(s.t, type, *pn, 0, words, {buf.data(), *n}, to, now);
         return {};
     }
@@ -877,13 +863,13 @@ private:
                      const peer_address& to, time_point now) {
         const packet_info info{
             core::role::server, detail::core_type(type), t.id, pn, keyword, {}, words, wire, to};
-        observer_.on_packet_sent(info, now);
+        io_.observer.on_packet_sent(info, now);
     }
 
     void queue_raw(std::span<const std::byte> bytes, const peer_address& to) noexcept {
-        auto buf = tx_.back_buffer();
+        auto buf = io_.tx.back_buffer();
         std::memcpy(buf.data(), bytes.data(), bytes.size());
-        tx_.push(bytes.size(), to);
+        io_.tx.push(bytes.size(), to);
     }
 
     typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason,
@@ -917,22 +903,15 @@ private:
     }
 
     void set_state(server_session& s, session_state to, time_point now) {
-        if (s.t.state == to) return;
-        observer_.on_session_state(s.t.id, s.t.peer, s.t.state, to, now);
-        s.t.state = to;
+        io_.set_state(s.t.id, s.t.peer, s.t.state, to, now);
     }
 
-    void push_event(const event& e) noexcept {
-        if (!events_.push(e)) ++stats_.events_dropped;
-    }
+    void push_event(const event& e) noexcept { io_.push_event(e); }
 
     config cfg_;
     options opt_;
-    [[no_unique_address]] Observer observer_;
+    core::detail::machine_io<v3::stats, Observer> io_;
     Random random_;
-    core::detail::datagram_queue tx_;
-    neutrino::ring<event> events_;
-    v3::stats stats_;
     std::uint8_t mask_ = 0;
     derived_key mac1_key_{};
     derived_key cookie_key_{};
