@@ -291,6 +291,14 @@ std::optional<udp_datagram> parse_udp(std::uint16_t linktype,
 
 std::string to_string(const peer_address& a) {
     std::array<char, 64> b{};
+    if (a.family == peer_address::family_type::opaque) {  // a handle of a transport that is not IP
+        std::string s = "peer:";
+        for (const auto byte : a.bytes) {
+            std::snprintf(b.data(), b.size(), "%02x", unsigned{byte});
+            s += b.data();
+        }
+        return s + "/" + std::to_string(a.port);
+    }
     if (a.family == peer_address::family_type::v6) {
         std::string s = "[";
         for (std::size_t i = 0; i < 16; i += 2) {

@@ -228,7 +228,11 @@ void pcapng_writer::write_udp(std::uint32_t iface, time_point t, const peer_addr
                               const peer_address& dst, std::span<const std::byte> payload,
                               std::string_view comment) {
     peer_address s = src, d = dst;
-    // An unknown family is written as IPv4 0.0.0.0 (or :: beside an IPv6 peer).
+    // An opaque handle (a transport that is not IP) is written as the IPv6 address of its 16
+    // bytes, so a capture still tells its peers apart; an unknown family as IPv4 0.0.0.0 (or ::
+    // beside an IPv6 peer).
+    if (s.family == peer_address::family_type::opaque) s.family = peer_address::family_type::v6;
+    if (d.family == peer_address::family_type::opaque) d.family = peer_address::family_type::v6;
     if (s.family == peer_address::family_type::none) s.family = d.family == peer_address::family_type::v6 ? d.family : peer_address::family_type::v4;
     if (d.family == peer_address::family_type::none) d.family = s.family;
     if (!build_udp_packet(frame_, s, d, payload)) return;

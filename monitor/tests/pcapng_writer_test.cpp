@@ -57,6 +57,34 @@ TEST(pcapng_writer, round_trips_udp_with_addresses_time_and_comment) {
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(udp->payload.data()), udp->payload.size()), "hello");
 }
 
+// Opaque peer handles (a transport that is not IP) are written as the IPv6 address of their
+// bytes, so a capture still tells the peers apart; the text form names them as handles.
+TEST(pcapng_writer, writes_opaque_handles_as_ipv6_of_their_bytes) {
+    std::array<std::uint8_t, 16> host{};
+    host[0] = 0xfd;
+    host[15] = 7;
+    const auto handle = peer_address::opaque(host, 3);
+    EXPECT_EQ(nm::to_string(handle), "peer:fd000000000000000000000000000007/3");
+    std::vector<std::byte> file;
+    {
+        nm::pcapng_writer w(file);
+        const auto iface = w.add_interface("relay");
+        w.write_udp(iface, neutrino::clock::now(), handle, peer_address::opaque(host, 4), bytes("y"));
+        EXPECT_EQ(w.packets_written(), 1U);
+    }
+    nm::pcapng_reader r(file);
+    int packets = 0;
+    while (auto rec = r.next()) {
+        if (rec->what != nm::pcapng_record::kind::packet) continue;
+        ++packets;
+        auto udp = nm::parse_udp(rec->linktype, rec->data);
+        ASSERT_TRUE(udp);
+        EXPECT_EQ(nm::to_string(udp->src), "[fd00:0:0:0:0:0:0:7]:3");
+        EXPECT_EQ(nm::to_string(udp->dst), "[fd00:0:0:0:0:0:0:7]:4");
+    }
+    EXPECT_EQ(packets, 1);
+}
+
 TEST(pcapng_writer, writes_ipv6_and_secrets) {
     std::vector<std::byte> file;
     {

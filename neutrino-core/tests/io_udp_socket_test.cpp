@@ -76,6 +76,25 @@ TEST(io_udp_socket, binds_an_ephemeral_port_and_reports_offloads) {
     EXPECT_FALSE(plain.gro_enabled());
 }
 
+TEST(io_udp_socket, an_opaque_handle_is_not_sent_but_counted_as_unroutable) {
+    net::io_context ctx;
+    io::udp_socket tx(ctx, loopback_any);
+    io::udp_socket rx(ctx, loopback_any);
+    // Another transport's handle whose bytes happen to spell ::1 and whose port is rx's: it
+    // must not be mistaken for that IPv6 address.
+    std::array<std::uint8_t, 16> host{};
+    host[15] = 1;
+    queue(tx, 100, 0x5a, peer_address::opaque(host, rx.local_address().port));
+    queue(tx, 100, 0x5b, rx.local_address());
+    EXPECT_FALSE(tx.flush_sends());
+    EXPECT_EQ(tx.counters().unroutable, 1u);
+    EXPECT_EQ(tx.counters().datagrams_out, 1u);
+    const auto got = receive_n(rx, 1);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(all_bytes(got[0].bytes, 0x5b));
+    EXPECT_EQ(io::to_endpoint(peer_address::opaque(host, 9)), net::ip::udp::endpoint{});
+}
+
 TEST(io_udp_socket, address_conversions_round_trip) {
     const auto v4 = peer_address::v4({10, 1, 2, 3}, 4433);
     EXPECT_EQ(io::to_peer_address(io::to_endpoint(v4)), v4);

@@ -13,9 +13,12 @@ namespace neutrino::core::v3 {
 
 cookie_address cookie_address::of(const peer_address& a) noexcept {
     cookie_address c;
-    const std::size_t ip = a.family == peer_address::family_type::v4   ? 4
-                           : a.family == peer_address::family_type::v6 ? 16
-                                                                       : 0;
+    // An opaque handle binds the cookie to all its bytes, as an IPv6 address does.
+    const std::size_t ip = a.family == peer_address::family_type::v4 ? 4
+                           : a.family == peer_address::family_type::v6 ||
+                                   a.family == peer_address::family_type::opaque
+                               ? 16
+                               : 0;
     c.bytes[0] = std::byte{static_cast<std::uint8_t>(a.family)};
     if (ip == 0) {
         c.size = 1;

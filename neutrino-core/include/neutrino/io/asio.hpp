@@ -58,7 +58,7 @@ namespace io {
 }
 
 /// The Asio UDP endpoint of a `peer_address`; a default-constructed endpoint (0.0.0.0:0) for
-/// `family_type::none`.
+/// `family_type::none` and for an opaque handle, which has no IP address.
 [[nodiscard]] inline net::ip::udp::endpoint to_endpoint(const peer_address& a) {
     switch (a.family) {
         case peer_address::family_type::v4: {
@@ -70,7 +70,8 @@ namespace io {
             for (std::size_t i = 0; i < b.size(); ++i) b[i] = a.bytes[i];
             return {net::ip::address_v6(b), a.port};
         }
-        case peer_address::family_type::none: break;
+        case peer_address::family_type::none:
+        case peer_address::family_type::opaque: break;
     }
     return {};
 }

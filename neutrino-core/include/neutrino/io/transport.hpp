@@ -6,8 +6,10 @@
 /// more model. The endpoint's loop is written once, against this concept.
 ///
 /// Addresses are `peer_address` values the transport understands and the layers above treat
-/// as opaque handles: an IP:port for UDP, a slot in the memory network's table for
-/// `memory_transport`.
+/// as opaque handles: an IP:port for UDP, any handle (IP or `peer_address::opaque`) for
+/// `memory_transport`. A transport that is not IP (a relay, a peer-to-peer link) names its
+/// peers with `peer_address::opaque` handles, so a relayed peer is never confused with the
+/// relay's address; the UDP socket refuses to send to one (counted in `unroutable`).
 ///
 /// | expression | return | meaning |
 /// |---|---|---|

@@ -71,6 +71,7 @@ struct udp_socket_counters {
     std::uint64_t gso_fallbacks = 0;  ///< GSO sends refused (EIO/EINVAL): GSO then disabled
     std::uint64_t truncated = 0;      ///< received datagrams larger than the buffer, dropped
     std::uint64_t send_dropped = 0;   ///< datagrams dropped by a failed send
+    std::uint64_t unroutable = 0;     ///< datagrams to a handle that is not an IP address, dropped
     transient_error_counters receive_errors;  ///< transient errors of `recvmmsg`
     transient_error_counters send_errors;     ///< transient errors of `sendmmsg`
 };
@@ -357,8 +358,13 @@ public:
 
     /// Queues the first `size` bytes of the slot from `prepare_send` for `to`. A `size` above
     /// `datagram_buffer_size` (or a call without a free slot) drops the datagram, counted in
-    /// `send_dropped`.
+    /// `send_dropped`; one to a handle that is not an IP address (an opaque handle of another
+    /// transport) is dropped and counted in `unroutable`.
     void commit_send(std::size_t size, const peer_address& to) noexcept {
+        if (!to.is_ip()) {
+            ++counters_.unroutable;
+            return;
+        }
         if (send_count_ == batch_size || size > datagram_buffer_size) {
             ++counters_.send_dropped;
             return;
