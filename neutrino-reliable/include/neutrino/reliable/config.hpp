@@ -17,14 +17,22 @@ namespace neutrino::reliable {
 /// and orders DATA (word lists).  spec: neutrino.md §12, §13.2
 inline constexpr core::dialect wire_dialect{.id = 1, .layered = true, .keep_alive_u64_words = 2};
 
-/// Bounds and timers of one reliable session. Memory per session is about
-/// (send_window + 16 + receive_window) × 1.3 KB.
+/// Bounds and timers of one reliable session. Memory follows use: an idle session holds a few
+/// KB; one at full speed about 1.3 KB per packet in flight each way, at most about
+/// (send_window + receive_window) × 1.3 KB (more only while the application leaves delivered
+/// events unpolled: their bytes are kept until it polls them).
 struct config {
     /// DATA packets sent and not yet acknowledged; `send` returns would_block beyond it.
     std::size_t send_window = 512;
     /// Packets buffered out of order; a packet number further ahead is dropped uncommitted
     /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
     std::size_t receive_window = 1024;
+    /// Bytes of received payload one endpoint (a client, or a server across all its sessions)
+    /// keeps at most; 0: no cap beyond the receive windows. A packet that arrives out of order
+    /// when the budget is spent is not kept: it counts as missing and is requested again later
+    /// (the sender takes it as a loss and slows down); the next packet to deliver is always
+    /// kept, so every session makes progress. Bytes of delivered events not yet polled count too.
+    std::size_t receive_budget = 0;
     /// RTT assumed before a measurement (the server never measures one: only the client's
     /// KEEP_ALIVE timestamp is echoed).
     std::chrono::milliseconds initial_rtt{20};
@@ -82,6 +90,8 @@ struct stats {
     std::uint64_t keep_alives_sent = 0;
     std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
     std::uint64_t unstored = 0;           ///< numbered packets sent that could not be stored
+    std::uint64_t receive_budget_refused = 0;  ///< packets received out of order and not kept
+                                               ///< (receive_budget spent; requested again)
     std::size_t max_send_buffered = 0;    ///< high-water mark of stored datagrams (one session)
     std::size_t max_receive_buffered = 0; ///< high-water mark of out-of-order packets (one session)
 };
