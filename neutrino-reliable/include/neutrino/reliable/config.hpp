@@ -28,10 +28,11 @@ struct config {
     /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
     std::size_t receive_window = 1024;
     /// Bytes of received payload one endpoint (a client, or a server across all its sessions)
-    /// keeps at most; 0: no cap beyond the receive windows. A packet that arrives out of order
-    /// when the budget is spent is not kept: it counts as missing and is requested again later
-    /// (the sender takes it as a loss and slows down); the next packet to deliver is always
-    /// kept, so every session makes progress. Bytes of delivered events not yet polled count too.
+    /// keeps to; 0: no cap beyond the receive windows. Once it is spent, a session's window
+    /// stops growing: it keeps what it spans, the core drops packets numbered beyond, and they
+    /// are requested once the window has moved over them (the sender takes them as lost and
+    /// slows down). Packets the core had accepted before are kept all the same, so it may be
+    /// exceeded by the gaps the sessions had open then. Delivered events not yet polled count.
     std::size_t receive_budget = 0;
     /// RTT assumed before a measurement (the server never measures one: only the client's
     /// KEEP_ALIVE timestamp is echoed).
@@ -90,8 +91,8 @@ struct stats {
     std::uint64_t keep_alives_sent = 0;
     std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
     std::uint64_t unstored = 0;           ///< numbered packets sent that could not be stored
-    std::uint64_t receive_budget_refused = 0;  ///< packets received out of order and not kept
-                                               ///< (receive_budget spent; requested again)
+    std::uint64_t receive_budget_refused = 0;  ///< packets stored over receive_budget (the
+                                               ///< session's window stopped growing there)
     std::size_t max_send_buffered = 0;    ///< high-water mark of stored datagrams (one session)
     std::size_t max_receive_buffered = 0; ///< high-water mark of out-of-order packets (one session)
 };

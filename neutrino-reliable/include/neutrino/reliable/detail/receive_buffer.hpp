@@ -72,8 +72,15 @@ public:
     [[nodiscard]] std::uint64_t confirmed() const noexcept { return expected_ - 1; }
     /// One past the highest packet number seen.
     [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
-    /// The highest packet number that fits the window.
-    [[nodiscard]] std::uint64_t limit() const noexcept { return expected_ + window_ - 1; }
+    /// The highest packet number that fits the window: the configured window, cut to the
+    /// packets stored now plus the pool's room within its budget (at least the next packet to
+    /// deliver), so that a spent budget stops the window from growing; the core drops what lies
+    /// beyond, to be requested once the window has moved over it.
+    [[nodiscard]] std::uint64_t limit() const noexcept {
+        const std::size_t room = pool_->room();
+        const std::size_t reach = room >= window_ ? window_ : std::min(window_, stored_ + room);
+        return expected_ + std::max<std::size_t>(reach, 1) - 1;
+    }
     [[nodiscard]] std::size_t window() const noexcept { return window_; }
     [[nodiscard]] std::size_t stored() const noexcept { return stored_; }
     /// Slots the ring has now (grows to the numbers outstanding, at most the window).
@@ -94,16 +101,16 @@ public:
 
     /// Stores packet `pn` (expected ≤ pn ≤ limit, not stored yet: the caller checks) and marks
     /// the numbers skipped before it as missing since `now`, when `arrivals` packets had
-    /// arrived before this one. Returns false when the pool refused a block (its budget is
-    /// spent; never for the next packet to deliver): `pn` is then kept as missing, to be
-    /// requested again, as if it had been lost.
+    /// arrived before this one. The core has committed `pn` (its retransmission would be a
+    /// replay), so it is always stored; returns false when that took the pool over its budget
+    /// (by a gap the window had open before the budget was spent: see limit).
     bool store(std::uint64_t pn, core::packet_type type, std::uint32_t keyword,
                std::span<const std::byte> payload, time_point now, std::uint64_t arrivals) {
+        const bool within = pool_->can_grow();
+        const std::uint32_t b = pool_->acquire();
         reserve_through(pn);
-        const std::uint32_t b = pool_->acquire(pn == expected_);
-        mark_missing(end_, b == receive_pool::no_block ? pn + 1 : pn, now, arrivals);
+        mark_missing(end_, pn, now, arrivals);
         if (pn >= end_) end_ = pn + 1;
-        if (b == receive_pool::no_block) return false;
         slot& s = at(pn);
         s.pn = pn;
         s.state = slot_state::stored;
@@ -113,7 +120,7 @@ public:
         s.block = b;
         std::memcpy(pool_->bytes(b).data(), payload.data(), s.size);
         ++stored_;
-        return true;
+        return within;
     }
 
     /// An authentic packet past the window was dropped. Within `beyond_reach` windows of the
@@ -121,7 +128,7 @@ public:
     /// has moved over them (`extend_known`); further out it is no evidence at all (a peer can
     /// number a packet 2^63 ahead). Either way it requests nothing now.
     void note_beyond(std::uint64_t pn) noexcept {
-        if (!started_ || pn - limit() > beyond_reach * window_) return;
+        if (!started_ || pn <= limit() || pn - limit() > beyond_reach * window_) return;
         if (pn > beyond_) beyond_ = pn;
     }
 

@@ -83,18 +83,16 @@ public:
     static constexpr std::size_t block_size = 1238;
     static constexpr std::uint32_t no_block = UINT32_MAX;
 
-    /// `budget`: blocks allocated at most (0: no limit) beyond the ones `acquire` must always
-    /// give (see there).
+    /// `budget`: blocks the receive buffers keep to (0: no limit), through their windows (see
+    /// receive_buffer::limit); they exceed it only by gaps their windows had open before.
     explicit receive_pool(std::size_t budget = 0) : budget_(budget) {}
     receive_pool(const receive_pool&) = delete;
     receive_pool& operator=(const receive_pool&) = delete;
 
-    /// A block for a packet to store. `must` (the next packet to deliver: delivering it frees
-    /// blocks, so refusing it could stall every session of the pool) is given beyond the
-    /// budget; otherwise `no_block` when the budget is spent and none is free.
-    [[nodiscard]] std::uint32_t acquire(bool must = false) {
+    /// A block for a packet to store: a free one, else a new one (the budget is the receive
+    /// buffers' to keep, through their windows: see can_grow).
+    [[nodiscard]] std::uint32_t acquire() {
         if (free_.empty()) {
-            if (!must && budget_ != 0 && blocks_.size() >= budget_) return no_block;
             blocks_.push_back(std::make_unique<block>());  // its own allocation: views stay valid
             free_.reserve(blocks_.capacity());  // release never allocates
             return static_cast<std::uint32_t>(blocks_.size() - 1);
@@ -102,6 +100,13 @@ public:
         const std::uint32_t b = free_.back();
         free_.pop_back();
         return b;
+    }
+    /// Whether a block can be taken within the budget now.
+    [[nodiscard]] bool can_grow() const noexcept { return room() > 0; }
+    /// Blocks that can be taken within the budget now (free ones and ones it still allows).
+    [[nodiscard]] std::size_t room() const noexcept {
+        if (budget_ == 0) return SIZE_MAX;
+        return free_.size() + (blocks_.size() < budget_ ? budget_ - blocks_.size() : 0);
     }
     /// A block whose bytes nothing views any more.
     void release(std::uint32_t b) noexcept { free_.push_back(b); }

@@ -191,8 +191,9 @@ public:
         if (pn != rx_.expected()) ++st.buffered;
         const bool raw = raw_data_ && e.type == core::packet_type::data;
         if (!rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now, arrived_before)) {
-            // The endpoint's receive budget is spent: kept as missing and requested again later
-            // (the sender hears of it as a loss and slows down), never dropped silently.
+            // The endpoint's receive budget is spent: the window stops where the buffer is, and
+            // what the peer sends beyond it is dropped and requested later, as a packet beyond
+            // the window is (the sender hears of losses and slows down): never lost silently.
             ++st.receive_budget_refused;
         }
         st.max_receive_buffered = std::max(st.max_receive_buffered, rx_.stored());
