@@ -99,7 +99,8 @@ public:
         started_ = true;
     }
 
-    /// Stores packet `pn` (expected ≤ pn ≤ limit, not stored yet: the caller checks) and marks
+    /// Stores packet `pn` (expected ≤ pn ≤ the limit the core was last given, so within the
+    /// window; not stored yet: the caller checks) and marks
     /// the numbers skipped before it as missing since `now`, when `arrivals` packets had
     /// arrived before this one. The core has committed `pn` (its retransmission would be a
     /// replay), so it is always stored; returns false when that took the pool over its budget

@@ -34,6 +34,7 @@
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/error.hpp"
 #include "neutrino/reliable/detail/receive_buffer.hpp"
+#include "neutrino/reliable/detail/receive_pool.hpp"
 #include "neutrino/reliable/detail/send_buffer.hpp"
 
 namespace neutrino::reliable::detail {
