@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
 #include <memory>
 #include <string>
@@ -264,4 +265,90 @@ TEST(session, keep_alive_words_timestamp_and_true_contiguous_ack_and_the_echo) {
     }
     EXPECT_GE(client_kas, 4U);
     EXPECT_EQ(answers, client_kas) << "the server answers each KEEP_ALIVE exactly once (lossless link now)";
+}
+
+// Memory follows the flight (issue #13): an idle session's receive side holds a few KB (not its
+// window of 1024 × 1.3 KB); a lossy flight grows it to what the flight needs, within the
+// window, and a second flight like it allocates nothing more.
+TEST(session, receive_memory_follows_the_flight) {
+    fixture f;
+    ASSERT_TRUE(f.connect());
+    const auto sid = f.client.session_id();
+    f.link.run_for(100ms);
+    const std::size_t idle_client = f.client.receive_memory();
+    const std::size_t idle_server = f.server.receive_memory();
+    std::printf("[session] idle receive memory: client %zu bytes, server (one session) %zu bytes\n", idle_client,
+                idle_server);
+    EXPECT_LE(idle_client, std::size_t{16 * 1024});
+    EXPECT_LE(idle_server, std::size_t{16 * 1024});
+    const std::string pad(1000, 'p');
+    std::vector<std::size_t> after;
+    std::size_t expected_count = 0;
+    // the first flight also warms the congestion window up: the next two are alike
+    for (int flight = 0; flight < 3; ++flight) {
+        int data_seen = 0;
+        // the first DATA of each flight is lost: the rest waits out of order behind it
+        f.link.set_filter([&](auto& d) { return !(!d.to_b && d.bytes.size() > 900 && ++data_seen == 1); });
+        std::vector<std::vector<std::string>> expect;
+        for (int i = 0; i < 400; ++i) {
+            const std::string w = "f" + std::to_string(flight) + "m" + std::to_string(i) + pad;
+            while (!f.server.can_send(sid)) ASSERT_TRUE(f.link.run_until([&] { return f.server.can_send(sid); }, 5s));
+            ASSERT_TRUE(f.server.send(sid, nc::words(w), f.link.now()));
+            expect.push_back({w});
+        }
+        expected_count += expect.size();
+        ASSERT_TRUE(f.link.run_until([&] { return f.client_data.size() == expected_count; }, 10s));
+        EXPECT_TRUE(std::equal(expect.begin(), expect.end(), f.client_data.end() - 400));
+        f.link.run_for(50ms);
+        f.link.set_filter({});  // it counts in this iteration's data_seen
+        after.push_back(f.client.receive_memory());
+    }
+    std::printf("[session] client receive memory after lossy flights of 400: %zu, %zu, %zu bytes (max out of "
+                "order %zu)\n",
+                after[0], after[1], after[2], f.client.stats().max_receive_buffered);
+    EXPECT_GT(after[1], 300 * nr::detail::receive_pool::block_size) << "the flight was held out of order";
+    EXPECT_LE(after[1], 1024 * 1400u);
+    EXPECT_LE(after[2], after[1]) << "the third flight allocated again";
+    EXPECT_TRUE(f.client_closed.empty());
+}
+
+// A server's receive budget caps the payload it keeps across sessions: the window stops at what
+// the budget holds, packets beyond it are dropped by the core and requested later (the sender
+// slows down), none is lost or delivered twice.
+TEST(session, a_server_receive_budget_is_held_without_losing_data) {
+    nr::config budget;
+    budget.receive_budget = 32 * nr::detail::receive_pool::block_size;
+    fixture f({}, budget);
+    ASSERT_TRUE(f.connect());
+    std::uint64_t data_seen = 0;
+    // every 50th client DATA is lost: the server holds what follows out of order
+    f.link.set_filter([&](auto& d) { return !(d.to_b && d.bytes.size() > 900 && ++data_seen % 50 == 1); });
+    const std::string pad(1000, 'p');
+    std::vector<std::vector<std::string>> expect;
+    for (int i = 0; i < 600; ++i) {
+        const std::string w = "m" + std::to_string(i) + pad;
+        while (!f.client.can_send()) ASSERT_TRUE(f.link.run_until([&] { return f.client.can_send(); }, 10s));
+        ASSERT_TRUE(f.client.send(nc::words(w), f.link.now()));
+        expect.push_back({w});
+    }
+    ASSERT_TRUE(f.link.run_until([&] { return f.server_data.size() == expect.size(); }, 20s))
+        << "delivered " << f.server_data.size() << ", refused " << f.server.stats().receive_budget_refused
+        << ", beyond " << f.server.stats().beyond_window << ", requests " << f.server.stats().requests_sent
+        << " deferred " << f.server.stats().requests_deferred << ", retransmitted " << f.client.stats().retransmitted
+        << " ignored " << f.client.stats().requests_ignored << ", closed " << f.client_closed.size() << "/"
+        << f.server_closed.size() << ", unacked " << f.client.unacknowledged() << ", out of order "
+        << f.server.stats().max_receive_buffered
+        << (f.server_closed.empty() ? std::string() : ", server closed: " + f.server_closed[0].first.message())
+        << (f.client_closed.empty() ? std::string() : ", client closed: " + f.client_closed[0].first.message())
+        << ", gave up " << f.server.stats().gave_up << "/" << f.client.stats().gave_up;
+    EXPECT_EQ(f.server_data, expect);
+    std::printf("[session] server under a budget of 32 blocks: %zu bytes, refused %llu, max out of order %zu\n",
+                f.server.receive_memory(), static_cast<unsigned long long>(f.server.stats().receive_budget_refused),
+                f.server.stats().max_receive_buffered);
+    const auto& core_stats = f.server.next_layer().stats();
+    EXPECT_GT(core_stats.by_reason[static_cast<std::size_t>(nc::errc::outside_window)], 0U) << "the window was cut";
+    EXPECT_LE(f.server.stats().max_receive_buffered, 32u);
+    EXPECT_LE(f.server.receive_memory(), 32 * nr::detail::receive_pool::block_size + 16 * 1024);
+    EXPECT_TRUE(f.client_closed.empty());
+    EXPECT_TRUE(f.server_closed.empty());
 }

@@ -8,6 +8,7 @@
 /// and offers the layer above what reliable::client_connection names.
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 #include <span>
 #include <utility>
@@ -21,8 +22,8 @@
 #include "neutrino/reliable/congestion.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
+#include "neutrino/reliable/detail/receive_pool.hpp"
 #include "neutrino/reliable/detail/session.hpp"
-#include "neutrino/ring.hpp"
 
 namespace neutrino::reliable {
 
@@ -48,8 +49,9 @@ public:
     basic_client(core::client_config cfg, reliable::config rcfg, Rest&&... rest)
         : rcfg_(rcfg),
           next_(with_dialect(std::move(cfg), rcfg_), std::forward<Rest>(rest)...),
-          session_(rcfg_, core::role::client, next_.configuration().dialect.raw_data),
-          events_(rcfg_.receive_window + 64) {}
+          pool_(std::make_unique<detail::receive_pool>(detail::budget_blocks(rcfg_))),
+          session_(rcfg_, core::role::client, *pool_, next_.configuration().dialect.raw_data),
+          events_(initial_events, rcfg_.receive_window + 64) {}
 
     Next& next_layer() noexcept { return next_; }
     const Next& next_layer() const noexcept { return next_; }
@@ -123,6 +125,11 @@ public:
     [[nodiscard]] std::size_t unacknowledged() const noexcept { return session_.unacknowledged(); }
     [[nodiscard]] std::size_t out_of_order() const noexcept { return session_.out_of_order(); }
     [[nodiscard]] duration rtt() const noexcept { return session_.rtt(); }
+    /// Heap bytes the receive side holds now: the receive buffer (bookkeeping and payload
+    /// blocks, including those of delivered events not yet consumed) and the event queue.
+    [[nodiscard]] std::size_t receive_memory() const noexcept {
+        return session_.receive_memory() + pool_->memory() + events_.memory();
+    }
     /// The RTT estimate (smoothed, variance, minimum; RFC 9002 §5).
     [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return session_.rtt_estimator(); }
     /// The session's congestion controller.
@@ -141,7 +148,14 @@ public:
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
         return next_.poll_datagram(out, now);
     }
-    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+    /// The next event. A DATA event's views stay valid until the next non-const call.
+    std::optional<event_type> poll_event() noexcept {
+        pool_->release_consumed(deliveries_queued_);  // the event polled before is consumed
+        if (events_.empty()) return std::nullopt;
+        core::event e = events_.pop();
+        if (e.kind == core::event_kind::data) --deliveries_queued_;
+        return e;
+    }
 
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
         auto d = next_.deadline();
@@ -177,13 +191,14 @@ private:
     // Takes every event the core produced: stores sent packets, orders received ones, passes
     // lifecycle events up, and ends the session when the reliable logic gave up.
     void pump(time_point now) {
+        pool_->release_consumed(deliveries_queued_);  // the event polled last is consumed
         detail::client_port<Next> port{next_};
         while (auto e = next_.poll_event()) {
             switch (e->kind) {
                 case core::event_kind::packet_sent: session_.on_packet_sent(*e, now, stats_); break;
                 case core::event_kind::packet_received:
                     session_.on_packet_received(*e, port, now, stats_,
-                                                [this](const core::event& d) { push(d); });
+                                                [this](const core::event& d) { return push_delivery(d); });
                     break;
                 case core::event_kind::packet_beyond_window: session_.on_packet_beyond_window(*e, stats_); break;
                 case core::event_kind::connecting:
@@ -222,14 +237,31 @@ private:
         }
     }
 
-    void push(const core::event& e) noexcept {
+    // Only deliveries are DATA events here (the core reports packet_received under a layered
+    // dialect), so poll_event counts them by kind.
+    void push(const core::event& e) {
         if (!events_.push(e)) ++events_dropped_;
     }
+    bool push_delivery(const core::event& d) {
+        if (!events_.push(d)) {
+            ++events_dropped_;
+            return false;
+        }
+        ++deliveries_queued_;
+        return true;
+    }
+
+    // The queue starts small and grows (doubling) to what the application leaves queued.
+    static constexpr std::size_t initial_events = 16;
 
     reliable::config rcfg_;
     Next next_;
+    // Before session_: its buffer returns blocks here. On the heap, so that the layer moves
+    // (into an io::endpoint) without moving what the session and queued events point to.
+    std::unique_ptr<detail::receive_pool> pool_;
     detail::basic_session<Controller> session_;
-    neutrino::ring<core::event> events_;
+    detail::growing_fifo<core::event> events_;
+    std::size_t deliveries_queued_ = 0;  ///< DATA events in events_, each holding a pool block
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
     bool suppress_closed_ = false;

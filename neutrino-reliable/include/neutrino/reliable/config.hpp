@@ -17,14 +17,23 @@ namespace neutrino::reliable {
 /// and orders DATA (word lists).  spec: neutrino.md §12, §13.2
 inline constexpr core::dialect wire_dialect{.id = 1, .layered = true, .keep_alive_u64_words = 2};
 
-/// Bounds and timers of one reliable session. Memory per session is about
-/// (send_window + 16 + receive_window) × 1.3 KB.
+/// Bounds and timers of one reliable session. Memory follows use: an idle session holds a few
+/// KB; one at full speed about 1.3 KB per packet in flight each way, at most about
+/// (send_window + receive_window) × 1.3 KB (more only while the application leaves delivered
+/// events unpolled: their bytes are kept until it polls them).
 struct config {
     /// DATA packets sent and not yet acknowledged; `send` returns would_block beyond it.
     std::size_t send_window = 512;
     /// Packets buffered out of order; a packet number further ahead is dropped uncommitted
     /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
     std::size_t receive_window = 1024;
+    /// Bytes of received payload one endpoint (a client, or a server across all its sessions)
+    /// keeps to; 0: no cap beyond the receive windows. Once it is spent, a session's window
+    /// stops growing: it keeps what it spans, the core drops packets numbered beyond, and they
+    /// are requested once the window has moved over them (the sender takes them as lost and
+    /// slows down). Packets the core had accepted before are kept all the same, so it may be
+    /// exceeded by the gaps the sessions had open then. Delivered events not yet polled count.
+    std::size_t receive_budget = 0;
     /// RTT assumed before a measurement (the server never measures one: only the client's
     /// KEEP_ALIVE timestamp is echoed).
     std::chrono::milliseconds initial_rtt{20};
@@ -82,6 +91,8 @@ struct stats {
     std::uint64_t keep_alives_sent = 0;
     std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
     std::uint64_t unstored = 0;           ///< numbered packets sent that could not be stored
+    std::uint64_t receive_budget_refused = 0;  ///< packets stored over receive_budget (the
+                                               ///< session's window stopped growing there)
     std::size_t max_send_buffered = 0;    ///< high-water mark of stored datagrams (one session)
     std::size_t max_receive_buffered = 0; ///< high-water mark of out-of-order packets (one session)
 };

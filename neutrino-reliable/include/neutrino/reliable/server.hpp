@@ -24,9 +24,9 @@
 #include "neutrino/reliable/congestion.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
+#include "neutrino/reliable/detail/receive_pool.hpp"
 #include "neutrino/reliable/detail/session.hpp"
 #include "neutrino/reliable/error.hpp"
-#include "neutrino/ring.hpp"
 
 namespace neutrino::reliable {
 
@@ -47,7 +47,8 @@ public:
     basic_server(core::server_config cfg, reliable::config rcfg, Rest&&... rest)
         : rcfg_(rcfg),
           next_(with_dialect(std::move(cfg)), std::forward<Rest>(rest)...),
-          events_(rcfg_.receive_window + 256) {}
+          pool_(std::make_unique<detail::receive_pool>(detail::budget_blocks(rcfg_))),
+          events_(initial_events, rcfg_.receive_window + 256) {}
 
     Next& next_layer() noexcept { return next_; }
     const Next& next_layer() const noexcept { return next_; }
@@ -122,6 +123,14 @@ public:
     [[nodiscard]] std::size_t session_count() const noexcept { return next_.session_count(); }
     [[nodiscard]] core::session_state state_of(std::uint64_t id) const noexcept { return next_.state_of(id); }
     [[nodiscard]] const reliable::stats& stats() const noexcept { return stats_; }
+    /// Heap bytes the receive side holds now: every session's receive buffer (bookkeeping),
+    /// the payload blocks they share (including those of delivered events not yet consumed;
+    /// at most about config::receive_budget when set) and the event queue.
+    [[nodiscard]] std::size_t receive_memory() const noexcept {
+        std::size_t n = pool_->memory() + events_.memory();
+        for (const auto& [id, s] : sessions_) n += s->receive_memory();
+        return n;
+    }
     [[nodiscard]] std::size_t unacknowledged(std::uint64_t id) const noexcept {
         auto it = sessions_.find(id);
         return it == sessions_.end() ? 0 : it->second->unacknowledged();
@@ -139,7 +148,14 @@ public:
     std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
         return next_.poll_datagram(out, now);
     }
-    std::optional<event_type> poll_event() noexcept { return events_.pop(); }
+    /// The next event. A DATA event's views stay valid until the next non-const call.
+    std::optional<event_type> poll_event() noexcept {
+        pool_->release_consumed(deliveries_queued_);  // the event polled before is consumed
+        if (events_.empty()) return std::nullopt;
+        core::event e = events_.pop();
+        if (e.kind == core::event_kind::data) --deliveries_queued_;
+        return e;
+    }
 
     /// The earliest timer of the core and of every session (linear in the session count).
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
@@ -221,19 +237,21 @@ private:
         auto& p = sessions_[id];
         if (!p) {
             p = std::make_unique<detail::basic_session<Controller>>(
-                rcfg_, core::role::server, next_.configuration().dialect.raw_data);
+                rcfg_, core::role::server, *pool_, next_.configuration().dialect.raw_data);
         }
         return *p;
     }
 
     void pump(time_point now) {
+        pool_->release_consumed(deliveries_queued_);  // the event polled last is consumed
         while (auto e = next_.poll_event()) {
             switch (e->kind) {
                 case core::event_kind::packet_sent: session_for(e->session_id).on_packet_sent(*e, now, stats_); break;
                 case core::event_kind::packet_received: {
                     detail::server_port<Next> port{next_, e->session_id};
                     session_for(e->session_id)
-                        .on_packet_received(*e, port, now, stats_, [this](const core::event& d) { push(d); });
+                        .on_packet_received(*e, port, now, stats_,
+                                            [this](const core::event& d) { return push_delivery(d); });
                     break;
                 }
                 case core::event_kind::packet_beyond_window:
@@ -290,18 +308,36 @@ private:
         if (!blocked_.empty()) report_writable();
     }
 
-    void push(const core::event& e) noexcept {
+    // Only deliveries are DATA events here (the core reports packet_received under a layered
+    // dialect), so poll_event counts them by kind.
+    void push(const core::event& e) {
         if (!events_.push(e)) ++events_dropped_;
     }
+    bool push_delivery(const core::event& d) {
+        if (!events_.push(d)) {
+            ++events_dropped_;
+            return false;
+        }
+        ++deliveries_queued_;
+        return true;
+    }
+
+    // The queue starts small and grows (doubling) to what the application leaves queued.
+    static constexpr std::size_t initial_events = 64;
 
     reliable::config rcfg_;
     Next next_;
+    // Before sessions_: a session's buffer returns its blocks here when it ends. The blocks of
+    // its delivered events stay held here until those are consumed, whenever it ended. On the
+    // heap, so that the layer moves (into an io::endpoint) without moving what views point to.
+    std::unique_ptr<detail::receive_pool> pool_;
     std::unordered_map<std::uint64_t, std::unique_ptr<detail::basic_session<Controller>>> sessions_;
     std::vector<std::uint64_t> suppressed_;
     std::vector<std::uint64_t> blocked_;  ///< sessions refused with would_block since their last `writable`
     std::optional<time_point> linger_until_;  ///< set while shutdown waits for acknowledgements
     bool shut_down_ = false;
-    neutrino::ring<core::event> events_;
+    detail::growing_fifo<core::event> events_;
+    std::size_t deliveries_queued_ = 0;  ///< DATA events in events_, each holding a pool block
     reliable::stats stats_;
     std::uint64_t events_dropped_ = 0;
 };

@@ -32,6 +32,7 @@
 #include "neutrino/endian.hpp"
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/detail/receive_buffer.hpp"
+#include "neutrino/reliable/detail/receive_pool.hpp"
 #include "neutrino/reliable/detail/send_buffer.hpp"
 #include "neutrino/reliable/error.hpp"
 #include "neutrino/time.hpp"
@@ -63,10 +64,12 @@ public:
     using controller_type = Controller;
 
     /// `raw_data`: DATA payloads are passed up as received (Extended), not as a word list.
-    basic_session(const config& cfg, core::role side, bool raw_data = false)
+    /// Received payloads are kept in blocks of `pool`, which must outlive the session (the
+    /// layer's: it also holds the blocks its queued events view).
+    basic_session(const config& cfg, core::role side, receive_pool& pool, bool raw_data = false)
         : cfg_(cfg), side_(side), raw_data_(raw_data),
           tx_(cfg.send_window, cfg.send_window + control_reserve),
-          rx_(cfg.receive_window),
+          rx_(cfg.receive_window, pool),
           rtt_est_(cfg.initial_rtt),
           cc_(make_controller(cfg)) {}
 
@@ -116,6 +119,10 @@ public:
     [[nodiscard]] const congestion::rtt_estimator& rtt_estimator() const noexcept { return rtt_est_; }
     [[nodiscard]] std::size_t unacknowledged() const noexcept { return tx_.data(); }
     [[nodiscard]] std::size_t out_of_order() const noexcept { return rx_.stored(); }
+    /// Heap bytes of the receive buffer's bookkeeping (payload blocks are the pool's).
+    [[nodiscard]] std::size_t receive_memory() const noexcept { return rx_.memory(); }
+    /// Heap bytes of the send buffer.
+    [[nodiscard]] std::size_t send_memory() const noexcept { return tx_.memory(); }
     [[nodiscard]] std::uint64_t confirmed() const noexcept { return rx_.confirmed(); }
     [[nodiscard]] duration rtt() const noexcept { return rtt_est_.smoothed(); }
     /// The server shut down (the core drains): send nothing numbered any more, keep
@@ -158,7 +165,9 @@ public:
         st.max_send_buffered = std::max(st.max_send_buffered, tx_.data());
     }
 
-    /// An accepted packet in arrival order. `deliver(event)` receives DATA in order.
+    /// An accepted packet in arrival order. `deliver(event) → bool` receives DATA in order and
+    /// says whether it queued the event: its views then stay valid until the pool was told it
+    /// was consumed (receive_pool::release_consumed).
     template <class Port, class Deliver>
     void on_packet_received(const core::event& e, Port& port, time_point now, stats& st,
                             Deliver&& deliver) {
@@ -182,11 +191,17 @@ public:
         if (const auto asked = rx_.requested_at(pn)) judge_request(port, pn, now - *asked, now, st);
         if (pn != rx_.expected()) ++st.buffered;
         const bool raw = raw_data_ && e.type == core::packet_type::data;
-        rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now, arrived_before);
+        if (!rx_.store(pn, e.type, e.keyword, raw ? e.payload : e.words.encoded(), now, arrived_before)) {
+            // The endpoint's receive budget is spent: the window stops where the buffer is, and
+            // what the peer sends beyond it is dropped and requested later, as a packet beyond
+            // the window is (the sender hears of losses and slows down): never lost silently.
+            ++st.receive_budget_refused;
+        }
         st.max_receive_buffered = std::max(st.max_receive_buffered, rx_.stored());
         while (const auto* s = rx_.front()) {
+            bool viewed = false;
             if (s->type == core::packet_type::data) {
-                const std::span<const std::byte> stored(s->payload.data(), s->size);
+                const std::span<const std::byte> stored = rx_.payload(*s);
                 core::event d = core::event::data(e.session_id, e.peer, {}, s->pn, s->keyword);
                 if (raw_data_) {
                     d.payload = stored;  // Extended: framing or fragment, judged above
@@ -194,13 +209,13 @@ public:
                     d.words = *core::words_view::parse(stored);  // validated by the core
                     d.payload = d.words.encoded();
                 }
-                deliver(d);
+                viewed = deliver(d);
                 ++st.delivered;
             }
             // Only DATA asks for an acknowledgement: counting KEEP_ALIVEs would make the two
             // sides answer each other's keep-alives every ack_delay.
             const bool wants_ack = s->type == core::packet_type::data;
-            rx_.pop();
+            rx_.pop(viewed);
             if (wants_ack && ++unacked_received_ == 1) first_unacked_received_ = now;
         }
         port.set_receive_limit(rx_.limit());
