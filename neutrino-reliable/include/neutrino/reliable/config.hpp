@@ -24,6 +24,8 @@ struct config {
     std::size_t send_window = 512;
     /// Packets buffered out of order; a packet number further ahead is dropped uncommitted
     /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
+    /// At most core::replay_window_size (8192) is used: a hole further behind the newest
+    /// packet could not be repaired, the core would drop its retransmission as a replay.
     std::size_t receive_window = 1024;
     /// RTT assumed before a measurement (the server never measures one: only the client's
     /// KEEP_ALIVE timestamp is echoed).
