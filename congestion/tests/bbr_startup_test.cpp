@@ -135,7 +135,7 @@ TEST(bbr_startup, exits_at_the_sixth_loss_above_the_loss_threshold_while_acknowl
     f.round(20, mss, 2e6, rtt, 0);
     f.lose(6, 50'000, 100'000, 0);  // 7.2 kB of 100 kB, but acknowledgements still flow
     EXPECT_EQ(cc.state(), bbr_state::startup);
-    f.now += rtt;  // a min_rtt without an acknowledgement
+    f.now += rtt;                         // a min_rtt without an acknowledgement
     f.lose(1, 50'000, 100'000, 6 * mss);  // 8.4 kB lost since it was sent
     EXPECT_EQ(cc.state(), bbr_state::drain);
     EXPECT_LT(cc.model().inflight_hi, neutrino::congestion::bbr_detail::infinite);

@@ -37,7 +37,8 @@ struct bottleneck_path {
     neutrino::duration one_way = ::one_way;
     std::size_t window_packets = 0;
     [[nodiscard]] std::size_t bdp_bytes() const {
-        return static_cast<std::size_t>(bytes_per_s * std::chrono::duration<double>(2 * one_way).count());
+        return static_cast<std::size_t>(bytes_per_s *
+                                        std::chrono::duration<double>(2 * one_way).count());
     }
 };
 
@@ -54,16 +55,17 @@ struct upload_result {
     bool session_lost = false;  ///< a side ended the session (errc::unrecoverable_loss)
     nr::stats sender{}, receiver{};
     std::optional<neutrino::duration> startup_exit;  ///< when the sender's bbr left Startup
-    bool startup_loss_exit = false;         ///< on loss (inflight_hi set), not on the plateau
-    std::uint64_t drops_at_exit = 0;        ///< queue drops by then
-    std::uint64_t losses_at_exit = 0;       ///< losses the controller had heard of by then
+    bool startup_loss_exit = false;    ///< on loss (inflight_hi set), not on the plateau
+    std::uint64_t drops_at_exit = 0;   ///< queue drops by then
+    std::uint64_t losses_at_exit = 0;  ///< losses the controller had heard of by then
 };
 
 /// Moves `n` messages of ~1000 bytes from the client to the server (or, `Download`, from the
 /// server to the client) through the bottleneck in that direction, both ends with controller
 /// `C`; measures from the first send to the last delivery.
 template <class C, bool Download = false>
-upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0, const bottleneck_path& path = {}) {
+upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0,
+                     const bottleneck_path& path = {}) {
     using client = nr::basic_client<core_client, C>;
     using server = nr::basic_server<core_server, C>;
     nr::config rc;
@@ -122,7 +124,8 @@ upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0
             if constexpr (!Download && requires { a.controller().state(); }) {
                 if (!r.startup_exit && a.controller().state() != ncc::bbr_state::startup) {
                     r.startup_exit = sim.now() - start;
-                    r.startup_loss_exit = a.controller().model().inflight_hi != ncc::bbr_detail::infinite;
+                    r.startup_loss_exit =
+                        a.controller().model().inflight_hi != ncc::bbr_detail::infinite;
                     r.drops_at_exit = sim.a_to_b().stats().dropped_rate_queue;
                     r.losses_at_exit = a.stats().retransmitted;
                 }
@@ -244,23 +247,22 @@ TEST(congestion_bottleneck, downloads_from_the_server_are_controlled_too) {
 // with unrecoverable_loss.
 TEST(congestion_bottleneck, bbr_survives_startup_on_a_long_fat_path) {
     constexpr std::size_t n = 40000;  // ~40 MB, ~3.2 s at the link rate
-    const bottleneck_path long_fat{.bytes_per_s = 100e6 / 8, .one_way = 100ms, .window_packets = 7500};
+    const bottleneck_path long_fat{
+        .bytes_per_s = 100e6 / 8, .one_way = 100ms, .window_packets = 7500};
     const auto bbr = upload<ncc::bbr>(n, 491, 0.0, long_fat);
-    std::printf("100 Mbit/s x 200 ms, 1-BDP queue, 7500-packet windows, %zu x 1 KB upload:\n"
-                "  bbr: goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms, startup left "
-                "at %.2f s (%s, %llu queue drops by then, %llu losses signalled)%s\n"
-                "  receiver: %llu requests sent, %llu rounds deferred by the budget; sender: %llu requests "
-                "received, %llu ignored\n",
-                n, bbr.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(bbr.retransmitted),
-                static_cast<unsigned long long>(bbr.queue_drops), bbr.mean_rtt_ms,
+    const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::printf("100 Mbit/s x 200 ms, 1-BDP queue, 7500-packet windows, %zu x 1 KB upload:\n", n);
+    std::printf("  bbr: goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms%s\n",
+                bbr.goodput_bytes_per_s * 8e-6, u(bbr.retransmitted), u(bbr.queue_drops),
+                bbr.mean_rtt_ms, bbr.session_lost ? ", SESSION LOST" : "");
+    std::printf("  Startup left at %.2f s (%s, %llu queue drops by then, %llu losses signalled)\n",
                 bbr.startup_exit ? std::chrono::duration<double>(*bbr.startup_exit).count() : -1.0,
-                bbr.startup_loss_exit ? "loss" : "plateau", static_cast<unsigned long long>(bbr.drops_at_exit),
-                static_cast<unsigned long long>(bbr.losses_at_exit),
-                bbr.session_lost ? ", SESSION LOST" : "",
-                static_cast<unsigned long long>(bbr.receiver.requests_sent),
-                static_cast<unsigned long long>(bbr.receiver.requests_deferred),
-                static_cast<unsigned long long>(bbr.sender.requests_received),
-                static_cast<unsigned long long>(bbr.sender.requests_ignored));
+                bbr.startup_loss_exit ? "loss" : "plateau", u(bbr.drops_at_exit),
+                u(bbr.losses_at_exit));
+    std::printf("  receiver: %llu requests sent, %llu rounds deferred by the budget\n",
+                u(bbr.receiver.requests_sent), u(bbr.receiver.requests_deferred));
+    std::printf("  sender: %llu requests received, %llu ignored\n", u(bbr.sender.requests_received),
+                u(bbr.sender.requests_ignored));
     EXPECT_FALSE(bbr.session_lost);
     EXPECT_EQ(bbr.sender.gave_up + bbr.receiver.gave_up, 0u);
     EXPECT_EQ(bbr.delivered, n);

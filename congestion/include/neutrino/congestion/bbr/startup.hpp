@@ -57,7 +57,8 @@ constexpr void check_startup_high_loss(model& m) noexcept {
 constexpr void check_startup_high_loss_at_loss(model& m, const loss_sample& l) noexcept {
     if (m.state != bbr_state::startup || m.full_bw_reached || m.min_rtt == duration::max()) return;
     if (l.now - m.acked_at < m.min_rtt || m.loss_events_in_round < startup_full_loss_count ||
-        !model::inflight_too_high(static_cast<double>(l.lost), static_cast<double>(l.tx_in_flight))) {
+        !model::inflight_too_high(static_cast<double>(l.lost),
+                                  static_cast<double>(l.tx_in_flight))) {
         return;
     }
     m.inflight_hi = std::max(m.bdp_multiple(m.max_bw, 1.0), m.inflight_latest);
