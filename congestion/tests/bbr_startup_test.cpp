@@ -113,15 +113,35 @@ TEST(bbr_startup, exits_on_excessive_loss_and_sets_inflight_hi) {
     f.round(10, mss, rate, rtt, 0);
     rate *= 2;
     f.round(20, mss, rate, rtt, 0);
-    // Six losses; the loss round ends when a packet sent after them is acknowledged (the last
-    // of the next round here), with 8 of 100 kB lost (> 2%).
-    f.lose(6, 50'000, 100'000, 0);
+    // Six losses, each a small share of what was in flight when it was sent (0.7%: no exit at
+    // the loss); the loss round ends when a packet sent after them is acknowledged (the last of
+    // the next round here), with 8 of 100 kB lost (> 2%).
+    f.lose(6, 50'000, 1'000'000, 0);
     EXPECT_EQ(cc.state(), bbr_state::startup);
     rate *= 2;
     f.round(20, mss, rate, rtt, 1'000'000, false, 8'000, 100'000);
     EXPECT_EQ(cc.state(), bbr_state::drain);
     EXPECT_LT(cc.model().inflight_hi, neutrino::congestion::bbr_detail::infinite);
     EXPECT_GE(cc.model().inflight_hi, cc.model().bdp_multiple(cc.max_bandwidth(), 1.0));
+}
+
+// Behind a cumulative acknowledgement the loss round cannot end while the acknowledgement waits
+// at a hole: once nothing was acknowledged for a min_rtt, the sixth loss of the round, when it
+// lost more than 2% of what was in flight at its send, ends Startup at once.
+TEST(bbr_startup, exits_at_the_sixth_loss_above_the_loss_threshold_while_acknowledgements_stall) {
+    bbr cc{bbr_config{}, t0};
+    feeder f{cc};
+    f.round(10, mss, 1e6, rtt, 0);
+    f.round(20, mss, 2e6, rtt, 0);
+    f.lose(6, 50'000, 100'000, 0);  // 7.2 kB of 100 kB, but acknowledgements still flow
+    EXPECT_EQ(cc.state(), bbr_state::startup);
+    f.now += rtt;                         // a min_rtt without an acknowledgement
+    f.lose(1, 50'000, 100'000, 6 * mss);  // 8.4 kB lost since it was sent
+    EXPECT_EQ(cc.state(), bbr_state::drain);
+    EXPECT_LT(cc.model().inflight_hi, neutrino::congestion::bbr_detail::infinite);
+    EXPECT_GE(cc.model().inflight_hi, cc.model().bdp_multiple(cc.max_bandwidth(), 1.0));
+    // the pacing rate drops to Drain's at once, not at the next acknowledgement
+    EXPECT_LT(cc.pacing_rate(), cc.bottleneck_bandwidth());
 }
 
 TEST(bbr_startup, few_losses_or_a_low_loss_rate_do_not_end_startup) {

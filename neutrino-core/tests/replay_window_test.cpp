@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "neutrino/core/constants.hpp"
 #include "test_seed.hpp"
 
 #include <algorithm>
@@ -75,6 +76,28 @@ TEST(replay_window, older_than_window_rejected) {
     EXPECT_FALSE(w.check(5000 - 5000));
     EXPECT_FALSE(w.check(64));
     EXPECT_FALSE(w.check(65));
+}
+
+// The sessions' width (issue 13): a reliable session on a long fat path repairs holes thousands
+// of numbers behind the newest packet; their retransmissions must still pass, once.
+TEST(replay_window, the_session_width_accepts_a_retransmission_thousands_behind) {
+    static_assert(nc::replay_window_size >= 8192);
+    nc::replay_window<nc::replay_window_size> w;
+    w.reset(64);
+    for (std::uint64_t pn = 65; pn <= 64 + 7500; ++pn) {
+        if (pn != 100) {
+            ASSERT_TRUE(w.check(pn));
+            w.commit(pn);
+        }
+    }
+    ASSERT_TRUE(w.check(100));  // 7464 behind the newest
+    w.commit(100);
+    EXPECT_FALSE(w.check(100));
+    constexpr std::uint64_t top = 30000;
+    ASSERT_TRUE(w.check(top));
+    w.commit(top);
+    EXPECT_TRUE(w.check(top - (nc::replay_window_size - 1)));
+    EXPECT_FALSE(w.check(top - nc::replay_window_size));
 }
 
 TEST(replay_window, jump_forward_beyond_window_clears) {

@@ -29,6 +29,19 @@ constexpr double link_bytes_per_s = 20e6 / 8;
 constexpr auto one_way = 20ms;
 constexpr std::size_t bdp = static_cast<std::size_t>(link_bytes_per_s * 0.040);  // 100 000 bytes
 
+/// The bottleneck an upload crosses: its rate, the delay each way, a drop-tail queue of one BDP,
+/// and (window_packets > 0) send and receive windows of that many packets instead of the default
+/// 512 / 1024, as the bottleneck lab sizes them for long paths.
+struct bottleneck_path {
+    double bytes_per_s = link_bytes_per_s;
+    neutrino::duration one_way = ::one_way;
+    std::size_t window_packets = 0;
+    [[nodiscard]] std::size_t bdp_bytes() const {
+        return static_cast<std::size_t>(bytes_per_s *
+                                        std::chrono::duration<double>(2 * one_way).count());
+    }
+};
+
 struct upload_result {
     double goodput_bytes_per_s = 0;
     std::uint64_t retransmitted = 0;
@@ -39,38 +52,53 @@ struct upload_result {
     std::size_t window = 0;
     double pacing_rate = 0;
     neutrino::duration min_rtt{};
+    bool session_lost = false;  ///< a side ended the session (errc::unrecoverable_loss)
+    nr::stats sender{}, receiver{};
+    std::optional<neutrino::duration> startup_exit;  ///< when the sender's bbr left Startup
+    bool startup_loss_exit = false;    ///< on loss (inflight_hi set), not on the plateau
+    std::uint64_t drops_at_exit = 0;   ///< queue drops by then
+    std::uint64_t losses_at_exit = 0;  ///< losses the controller had heard of by then
 };
 
 /// Moves `n` messages of ~1000 bytes from the client to the server (or, `Download`, from the
 /// server to the client) through the bottleneck in that direction, both ends with controller
 /// `C`; measures from the first send to the last delivery.
 template <class C, bool Download = false>
-upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0) {
+upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0,
+                     const bottleneck_path& path = {}) {
     using client = nr::basic_client<core_client, C>;
     using server = nr::basic_server<core_server, C>;
-    client a(client_cfg(), nr::config{}, nc::null_observer{}, neutrino::seeded_random(test_seed(seed)));
-    server b(server_cfg(), nr::config{}, nc::null_observer{}, neutrino::seeded_random(test_seed(seed + 1)));
+    nr::config rc;
+    if (path.window_packets > 0) rc.send_window = rc.receive_window = path.window_packets;
+    client a(client_cfg(), rc, nc::null_observer{}, neutrino::seeded_random(test_seed(seed)));
+    server b(server_cfg(), rc, nc::null_observer{}, neutrino::seeded_random(test_seed(seed + 1)));
     ni::simulator_config sc;
-    sc.a_to_b.delay = one_way;
-    sc.b_to_a.delay = one_way;
+    sc.a_to_b.delay = path.one_way;
+    sc.b_to_a.delay = path.one_way;
     auto& forward = Download ? sc.b_to_a : sc.a_to_b;
-    forward.rate = ni::rate_limit{.bytes_per_second = static_cast<std::uint64_t>(link_bytes_per_s),
+    forward.rate = ni::rate_limit{.bytes_per_second = static_cast<std::uint64_t>(path.bytes_per_s),
                                   .burst_size = 1500,
-                                  .max_queue_size = bdp};
+                                  .max_queue_size = path.bdp_bytes()};
     forward.drop = random_loss;
     sc.seed = test_seed(seed + 2);
     ni::simulator<client, server> sim(a, neutrino::test::client_address, b, neutrino::test::server_address, sc);
     upload_result r;
     std::size_t expected = 0;
     auto receive = [&](const nc::event& e) {
+        if (e.kind == nc::event_kind::closed) r.session_lost = true;
         if (e.kind != nc::event_kind::data) return;
         r.in_order = r.in_order && nc::as_string(e.words[0]) == std::to_string(expected);
         ++expected;
     };
+    auto sender_side = [&](const nc::event& e) {
+        if (e.kind == nc::event_kind::closed) r.session_lost = true;
+    };
     if constexpr (Download) {
         sim.on_a_event = receive;
+        sim.on_b_event = sender_side;
     } else {
         sim.on_b_event = receive;
+        sim.on_a_event = sender_side;
     }
     EXPECT_TRUE(a.connect(sim.now()));
     EXPECT_TRUE(sim.run_until([&] { return a.established() && b.can_send(a.session_id()); }, 10s));
@@ -93,7 +121,16 @@ upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0
                 rtt_sum += std::chrono::duration<double, std::milli>(a.rtt_estimator().latest()).count();
                 ++rtt_n;
             }
-            return expected == n;
+            if constexpr (!Download && requires { a.controller().state(); }) {
+                if (!r.startup_exit && a.controller().state() != ncc::bbr_state::startup) {
+                    r.startup_exit = sim.now() - start;
+                    r.startup_loss_exit =
+                        a.controller().model().inflight_hi != ncc::bbr_detail::infinite;
+                    r.drops_at_exit = sim.a_to_b().stats().dropped_rate_queue;
+                    r.losses_at_exit = a.stats().retransmitted;
+                }
+            }
+            return expected == n || r.session_lost;
         },
         600s));
     const double seconds = std::chrono::duration<double>(sim.now() - start).count();
@@ -101,6 +138,8 @@ upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0
     r.goodput_bytes_per_s = static_cast<double>(expected) * 1000.0 / seconds;
     r.retransmitted = Download ? b.stats().retransmitted : a.stats().retransmitted;
     r.queue_drops = (Download ? sim.b_to_a() : sim.a_to_b()).stats().dropped_rate_queue;
+    r.sender = Download ? b.stats() : a.stats();
+    r.receiver = Download ? a.stats() : b.stats();
     r.mean_rtt_ms = rtt_n == 0 ? 0 : rtt_sum / static_cast<double>(rtt_n);
     // what an observer sees of the sender's congestion control at the end
     const auto cs = Download ? b.congestion(a.session_id()) : std::optional{a.congestion()};
@@ -200,4 +239,45 @@ TEST(congestion_bottleneck, downloads_from_the_server_are_controlled_too) {
         EXPECT_LE(r->retransmitted * 20, fixed.retransmitted);
     }
     EXPECT_LE(bbr.mean_rtt_ms, 1.25 * 40.0);
+}
+
+// Issue 13, the bottleneck lab's long fat path: 100 Mbit/s x 200 ms, a one-BDP (2.5 MB) queue,
+// windows of 3 BDP (7500 packets of ~1 KB) as the lab sizes them. Startup overshoots the queue, and
+// the holes lie thousands of packets behind the newest: the session must repair every one, not end
+// with unrecoverable_loss.
+TEST(congestion_bottleneck, bbr_survives_startup_on_a_long_fat_path) {
+    constexpr std::size_t n = 40000;  // ~40 MB, ~3.2 s at the link rate
+    const bottleneck_path long_fat{
+        .bytes_per_s = 100e6 / 8, .one_way = 100ms, .window_packets = 7500};
+    const auto bbr = upload<ncc::bbr>(n, 491, 0.0, long_fat);
+    const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::printf("100 Mbit/s x 200 ms, 1-BDP queue, 7500-packet windows, %zu x 1 KB upload:\n", n);
+    std::printf("  bbr: goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms%s\n",
+                bbr.goodput_bytes_per_s * 8e-6, u(bbr.retransmitted), u(bbr.queue_drops),
+                bbr.mean_rtt_ms, bbr.session_lost ? ", SESSION LOST" : "");
+    std::printf("  Startup left at %.2f s (%s, %llu queue drops by then, %llu losses signalled)\n",
+                bbr.startup_exit ? std::chrono::duration<double>(*bbr.startup_exit).count() : -1.0,
+                bbr.startup_loss_exit ? "loss" : "plateau", u(bbr.drops_at_exit),
+                u(bbr.losses_at_exit));
+    std::printf("  receiver: %llu requests sent, %llu rounds deferred by the budget\n",
+                u(bbr.receiver.requests_sent), u(bbr.receiver.requests_deferred));
+    std::printf("  sender: %llu requests received, %llu ignored\n", u(bbr.sender.requests_received),
+                u(bbr.sender.requests_ignored));
+    EXPECT_FALSE(bbr.session_lost);
+    EXPECT_EQ(bbr.sender.gave_up + bbr.receiver.gave_up, 0u);
+    EXPECT_EQ(bbr.delivered, n);
+    EXPECT_TRUE(bbr.in_order);
+    // Measured: 62.5 Mbit/s from the first send to the last delivery, Startup included (it
+    // leaves on loss at 2.9 s after 72 queue drops), 133 retransmissions. Before the core's replay
+    // window spanned the receive window (1024 numbers then) the session ended at 12.4 s with
+    // unrecoverable_loss after those same 72 drops: every retransmission of a hole more than 1024
+    // packets behind the newest was dropped as a replay, the acknowledgement stalled there, and
+    // bbr got no rate sample and never left Startup. With the replay window alone, 55.8 Mbit/s
+    // and ~7900 retransmissions: Startup's loss exit waited for the first repaired hole (3.8 s,
+    // ~4500 queue drops) until it was also checked at losses while acknowledgements stall.
+    EXPECT_GE(bbr.goodput_bytes_per_s, 0.55 * long_fat.bytes_per_s);
+    EXPECT_LE(bbr.retransmitted, 1000u);
+    ASSERT_TRUE(bbr.startup_exit.has_value());
+    EXPECT_TRUE(bbr.startup_loss_exit);
+    EXPECT_LE(*bbr.startup_exit, 3500ms);
 }

@@ -40,7 +40,10 @@ namespace neutrino::congestion {
 ///
 /// Deviations from the draft, all because the controller sees only the `congestion_controller`
 /// inputs: no packet conservation during loss recovery (BBRModulateCwndForRecovery) and no
-/// "in recovery for a round" condition for Startup's loss exit (a loss round stands in);
+/// "in recovery for a round" condition for Startup's loss exit (a loss round stands in), and
+/// that exit is also checked at a loss while acknowledgements stall
+/// (`bbr_detail::check_startup_high_loss_at_loss`: a cumulative acknowledgement ends no loss
+/// round while it waits at a hole);
 /// persistent congestion sets the window to BBRMinPipeCwnd (RFC 9002 §7.6.2) after saving it;
 /// ProbeRTT does not mark the connection app-limited (the sender's sampler would);
 /// is_cwnd_limited is estimated as "bytes in flight before the acknowledgement left no room
@@ -99,6 +102,7 @@ public:
         m_.now = sample.now;
         m_.inflight = static_cast<double>(sample.bytes_in_flight);
         bbr_detail::handle_lost_packet(m_, sample);
+        bbr_detail::check_startup_high_loss_at_loss(m_, sample);
     }
 
     /// Persistent congestion (RFC 9002 §7.6.2): the window falls to the minimum (4 datagrams);

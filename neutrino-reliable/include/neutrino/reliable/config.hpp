@@ -26,6 +26,8 @@ struct config {
     std::size_t send_window = 512;
     /// Packets buffered out of order; a packet number further ahead is dropped uncommitted
     /// (the peer's retransmission can still be accepted).  spec: neutrino.md §18.2 item 12
+    /// At most core::replay_window_size (8192) is used: a hole further behind the newest
+    /// packet could not be repaired, the core would drop its retransmission as a replay.
     std::size_t receive_window = 1024;
     /// Bytes of received payload one endpoint (a client, or a server across all its sessions)
     /// keeps to; 0: no cap beyond the receive windows. Once it is spent, a session's window

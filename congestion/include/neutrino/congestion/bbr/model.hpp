@@ -227,6 +227,9 @@ struct model {
     double inflight = 0.0;
     /// C.delivered, bytes.
     std::uint64_t delivered = 0;
+    /// When an acknowledgement last delivered bytes (not in the draft): Startup's loss exit at a
+    /// loss waits for the acknowledgements to stall (see check_startup_high_loss_at_loss).
+    time_point acked_at{};
 
     // Round counting.
     std::uint64_t next_round_delivered = 0;
@@ -313,6 +316,7 @@ struct model {
     /// Takes in an acknowledgement: C.delivered, C.inflight, Now() and the rate sample.
     constexpr void begin_ack(const ack_sample& s) noexcept {
         now = s.now;
+        if (s.bytes > 0) acked_at = s.now;
         inflight = static_cast<double>(s.bytes_in_flight);
         delivered = std::max(delivered, s.delivered);
         rs = rate_sample{};

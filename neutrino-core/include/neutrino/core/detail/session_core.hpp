@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "neutrino/address.hpp"
+#include "neutrino/core/constants.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
 #include "neutrino/core/event.hpp"
@@ -35,7 +36,7 @@ struct session_core {
     std::uint64_t id = 0;
     session_keys keys;
     std::uint64_t next_pn = 0;  ///< our next packet number
-    replay_window<1024> window;  ///< the peer's packet numbers  spec: neutrino.md §18.1 item 3
+    replay_window<replay_window_size> window;  ///< the peer's packet numbers  spec: neutrino.md §18.1 item 3
     peer_address peer;
     session_state state = session_state::none;
     time_point expiry{};

@@ -69,7 +69,7 @@ public:
     basic_session(const config& cfg, core::role side, receive_pool& pool, bool raw_data = false)
         : cfg_(cfg), side_(side), raw_data_(raw_data),
           tx_(cfg.send_window, cfg.send_window + control_reserve),
-          rx_(cfg.receive_window, pool),
+          rx_(std::min(cfg.receive_window, core::replay_window_size), pool),
           rtt_est_(cfg.initial_rtt),
           cc_(make_controller(cfg)) {}
 
