@@ -21,6 +21,7 @@
 #include "neutrino/reliable/config.hpp"
 #include "neutrino/reliable/congestion.hpp"
 #include "neutrino/reliable/connection_layer.hpp"
+#include "neutrino/reliable/detail/delivery_queue.hpp"
 #include "neutrino/reliable/detail/ports.hpp"
 #include "neutrino/reliable/detail/receive_pool.hpp"
 #include "neutrino/reliable/detail/session.hpp"
@@ -150,11 +151,7 @@ public:
     }
     /// The next event. A DATA event's views stay valid until the next non-const call.
     std::optional<event_type> poll_event() noexcept {
-        pool_->release_consumed(deliveries_queued_);  // the event polled before is consumed
-        if (events_.empty()) return std::nullopt;
-        core::event e = events_.pop();
-        if (e.kind == core::event_kind::data) --deliveries_queued_;
-        return e;
+        return events_.pop(*pool_);
     }
 
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
@@ -191,14 +188,14 @@ private:
     // Takes every event the core produced: stores sent packets, orders received ones, passes
     // lifecycle events up, and ends the session when the reliable logic gave up.
     void pump(time_point now) {
-        pool_->release_consumed(deliveries_queued_);  // the event polled last is consumed
+        events_.release_consumed(*pool_);  // the event polled last is consumed
         detail::client_port<Next> port{next_};
         while (auto e = next_.poll_event()) {
             switch (e->kind) {
                 case core::event_kind::packet_sent: session_.on_packet_sent(*e, now, stats_); break;
                 case core::event_kind::packet_received:
                     session_.on_packet_received(*e, port, now, stats_,
-                                                [this](const core::event& d) { return push_delivery(d); });
+                                                [this](const core::event& d) { return push(d); });
                     break;
                 case core::event_kind::packet_beyond_window: session_.on_packet_beyond_window(*e, stats_); break;
                 case core::event_kind::connecting:
@@ -237,18 +234,11 @@ private:
         }
     }
 
-    // Only deliveries are DATA events here (the core reports packet_received under a layered
-    // dialect), so poll_event counts them by kind.
-    void push(const core::event& e) {
-        if (!events_.push(e)) ++events_dropped_;
-    }
-    bool push_delivery(const core::event& d) {
-        if (!events_.push(d)) {
-            ++events_dropped_;
-            return false;
-        }
-        ++deliveries_queued_;
-        return true;
+    // An event the queue cannot take is counted, never silently lost.
+    bool push(const core::event& e) {
+        if (events_.push(e)) return true;
+        ++stats_.events_dropped;
+        return false;
     }
 
     // The queue starts small and grows (doubling) to what the application leaves queued.
@@ -260,10 +250,8 @@ private:
     // (into an io::endpoint) without moving what the session and queued events point to.
     std::unique_ptr<detail::receive_pool> pool_;
     detail::basic_session<Controller> session_;
-    detail::growing_fifo<core::event> events_;
-    std::size_t deliveries_queued_ = 0;  ///< DATA events in events_, each holding a pool block
+    detail::delivery_queue events_;
     reliable::stats stats_;
-    std::uint64_t events_dropped_ = 0;
     bool suppress_closed_ = false;
     bool blocked_ = false;  ///< a send was refused for lack of room: report `writable`
 };

@@ -93,6 +93,7 @@ struct stats {
     std::uint64_t keep_alives_sent = 0;
     std::uint64_t gave_up = 0;            ///< sessions ended with errc::unrecoverable_loss
     std::uint64_t unstored = 0;           ///< numbered packets sent that could not be stored
+    std::uint64_t events_dropped = 0;     ///< events lost because the event queue was at its maximum
     std::uint64_t receive_budget_refused = 0;  ///< packets stored over receive_budget (the
                                                ///< session's window stopped growing there)
     std::size_t max_send_buffered = 0;    ///< high-water mark of stored datagrams (one session)
