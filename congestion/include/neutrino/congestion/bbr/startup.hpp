@@ -27,6 +27,13 @@ constexpr void enter_startup(model& m) noexcept {
     m.cwnd_gain = default_cwnd_gain;
 }
 
+/// Startup's loss exit, wherever it is decided: inflight_hi becomes the larger of the BDP and
+/// what the round delivered, and the pipe counts as full.
+constexpr void exit_startup_on_loss(model& m) noexcept {
+    m.inflight_hi = std::max(m.bdp_multiple(m.max_bw, 1.0), m.inflight_latest);
+    m.full_bw_reached = true;
+}
+
 /// BBRCheckStartupHighLoss: a loss round with many loss events and a loss rate above LossThresh
 /// ends Startup; inflight_hi becomes the larger of the BDP and what the round delivered.
 ///
@@ -38,8 +45,7 @@ constexpr void check_startup_high_loss(model& m) noexcept {
     if (m.full_bw_reached || !m.loss_round_start) return;
     if (m.loss_events_in_last_round >= startup_full_loss_count &&
         model::inflight_too_high(m.rs.lost, m.rs.tx_in_flight)) {
-        m.inflight_hi = std::max(m.bdp_multiple(m.max_bw, 1.0), m.inflight_latest);
-        m.full_bw_reached = true;
+        exit_startup_on_loss(m);
     }
 }
 
@@ -61,8 +67,7 @@ constexpr void check_startup_high_loss_at_loss(model& m, const loss_sample& l) n
                                   static_cast<double>(l.tx_in_flight))) {
         return;
     }
-    m.inflight_hi = std::max(m.bdp_multiple(m.max_bw, 1.0), m.inflight_latest);
-    m.full_bw_reached = true;
+    exit_startup_on_loss(m);
     enter_drain(m);
     m.set_pacing_rate_with_gain(m.pacing_gain);
 }
