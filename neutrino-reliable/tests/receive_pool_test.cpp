@@ -29,8 +29,6 @@ TEST(growing_fifo, keeps_order_while_growing_up_to_its_maximum) {
     while (q.size() < 20) ASSERT_TRUE(q.push(next_in++));
     EXPECT_EQ(q.capacity(), 20u) << "doubling stops at the maximum";
     EXPECT_FALSE(q.push(next_in)) << "past the maximum";
-    EXPECT_EQ(q.pop_back(), next_in - 1);
-    --next_in;
     while (!q.empty()) EXPECT_EQ(q.pop(), next_out++);
     EXPECT_EQ(next_out, next_in);
 }
@@ -52,8 +50,6 @@ TEST(receive_pool, reuses_blocks_and_frees_held_ones_in_order) {
     EXPECT_EQ(pool.held(), 3u);
     const std::uint32_t again = pool.acquire();
     EXPECT_TRUE(again == b[0] || again == b[1]) << "an older, consumed block is reused";
-    pool.unhold_newest();  // the newest delivery's event could not be queued
-    EXPECT_EQ(pool.held(), 2u);
     for (int i = 0; i < 100; ++i) pool.release(pool.acquire());
     EXPECT_EQ(pool.blocks(), 5u) << "reuse, no new allocation";
     EXPECT_EQ(pool.bytes(b[0]).data(), first) << "a block never moves";

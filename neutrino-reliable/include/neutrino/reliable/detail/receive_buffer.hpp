@@ -196,7 +196,6 @@ public:
         release_stored();
         for (auto& s : slots_) s.state = slot_state::empty;
         started_ = false;
-        stored_ = 0;
         beyond_ = 0;
         expected_ = end_ = 0;
     }

@@ -54,14 +54,6 @@ public:
         --size_;
         return v;
     }
-    /// Removes the newest value; precondition: not empty.
-    T pop_back() noexcept {
-        --size_;
-        return items_[(head_ + size_) % items_.size()];
-    }
-    /// The `i`-th value from the front; precondition `i < size()`.
-    [[nodiscard]] T& operator[](std::size_t i) noexcept { return items_[(head_ + i) % items_.size()]; }
-    void clear() noexcept { head_ = size_ = 0; }
 
 private:
     void grow() {
@@ -114,10 +106,6 @@ public:
     void hold(std::uint32_t b) {
         // the queue of held blocks is bounded by the blocks themselves
         if (!held_.push(b)) release(b);
-    }
-    /// The newest held block's event could not be queued: nothing views it.
-    void unhold_newest() noexcept {
-        if (!held_.empty()) release(held_.pop_back());
     }
     /// Frees every held block but the newest `still_queued` (those whose events are still
     /// queued, in the same order).
