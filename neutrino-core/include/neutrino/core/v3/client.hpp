@@ -18,14 +18,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 #include <optional>
 #include <span>
+#include <vector>
 
-#include "neutrino/core/client.hpp"
+#include "neutrino/core/client_config.hpp"
 #include "neutrino/core/connection_layer.hpp"
+#include "neutrino/core/detail/client_base.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
-#include "neutrino/core/detail/machine_io.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/v3/cookie.hpp"
@@ -50,15 +50,21 @@ struct client_options {
     key_update_policy key_update{};
 };
 
-/// The v3 client machine. Not thread-safe: one owner calls it.
+/// The v3 client machine: `core::detail::client_base` (shared with v2) plus v3's handshake
+/// (Noise NK/IK, cookies, HELLO1 retransmission) and packet protection. Not thread-safe: one
+/// owner calls it.
 template <class Observer = null_observer, class Random = system_random>
-class basic_client {
+class basic_client
+    : public core::detail::client_base<basic_client<Observer, Random>, detail::transport_session,
+                                       v3::stats, Observer, Random> {
+    using base = core::detail::client_base<basic_client, detail::transport_session, v3::stats,
+                                           Observer, Random>;
+    friend base;
+
 public:
-    using event_type = event;
-    using observer_type = Observer;
     /// The largest DATA payload (the Extended fragment size).  spec: neutrino-v3.md §14.2
     static constexpr std::size_t max_payload_size = v3::max_payload_size;
-    using config = core::client_config;
+    using typename base::config;
     using options = client_options;
 
     /// Throws `std::invalid_argument` when a configured key is unusable.
@@ -66,10 +72,8 @@ public:
         : basic_client(std::move(cfg), options{}, std::move(observer), std::move(random)) {}
 
     basic_client(config cfg, options opt, Observer observer = {}, Random random = {})
-        : cfg_(std::move(cfg)),
+        : base(std::move(cfg), std::move(observer), std::move(random)),
           opt_(std::move(opt)),
-          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
-          random_(std::move(random)),
           dialect_(cfg_.dialect) {
         check_dialects(cfg_.dialect, opt_.also_offer);
         ensure_sodium();
@@ -79,19 +83,6 @@ public:
 
     // --- application API -------------------------------------------------------------------
 
-    /// Starts dialling: sends a HELLO1 now and retransmits it (§7.9); after a failed attempt a
-    /// new one follows CLIENT_REATTEMPT later with a fresh ephemeral key (when `reconnect`).
-    /// A no-op while a session is pending, established or draining. Errors: would_block,
-    /// low_order_key (unusable server key).
-    result<void> connect(time_point now) {
-        dialling_ = true;
-        if (s_.state == session_state::pending || s_.state == session_state::established ||
-            s_.state == session_state::draining) {
-            return {};
-        }
-        return start_attempt(now);
-    }
-
     /// Sends one DATA packet. Errors: not_connected, draining, too_many_words,
     /// word_too_large, payload_too_large (over 1238 bytes), would_block.
     result<void> send(word_list words, time_point now) {
@@ -100,23 +91,9 @@ public:
         return {};
     }
 
-    /// Sends an authenticated CLIENT_GOOD_BYE and ends the session locally; stops dialling.
-    /// spec: neutrino-v3.md §13
-    void close(time_point now) {
-        dialling_ = false;
-        if (s_.state == session_state::established) {
-            // core::client_config::good_bye_copies: one lost datagram must not look like a crash
-            for (std::size_t i = 0; i < std::max<std::size_t>(cfg_.good_bye_copies, 1); ++i) {
-                (void)send_numbered(packet_type::client_good_bye, 0, {}, {}, 0, now);
-            }
-        }
-        if (s_.state != session_state::none && s_.state != session_state::closed) {
-            end_session(make_error_code(core::errc::closed), now);
-        }
-    }
-
     /// Starts a key update now (§11.2 condition 1 still applies: the peer must have followed
-    /// the previous one; and after following a peer's update, condition 2's 10 s). Errors: not_connected, would_block (the peer has not followed yet).
+    /// the previous one; and after following a peer's update, condition 2's 10 s). Errors:
+    /// not_connected, would_block (the peer has not followed yet).
     result<void> update_keys(time_point now) {
         if (s_.state != session_state::established) return fail(core::errc::not_connected);
         if (!s_.may_initiate_update(opt_.key_update, now)) return fail(core::errc::would_block);
@@ -130,8 +107,7 @@ public:
     /// Seals and queues a numbered packet (KEEP_ALIVE with the layer's words, DATA); returns
     /// its packet number. Errors: as `send`.
     result<std::uint64_t> send_packet(core::packet_type type, word_list words, time_point now) {
-        if (s_.state == session_state::draining) return fail(core::errc::draining);
-        if (s_.state != session_state::established) return fail(core::errc::not_connected);
+        if (auto r = this->require_established(); !r) return tl::unexpected(r.error());
         auto payload = frame_words(words);
         if (!payload) return tl::unexpected(payload.error());
         return send_numbered(v3_type_of(type), 0, *payload, words, cfg_.min_datagram_size, now);
@@ -141,8 +117,7 @@ public:
     /// keyword.
     result<std::uint64_t> send_encoded(std::uint32_t keyword, std::span<const std::byte> payload,
                                        time_point now) {
-        if (s_.state == session_state::draining) return fail(core::errc::draining);
-        if (s_.state != session_state::established) return fail(core::errc::not_connected);
+        if (auto r = this->require_established(); !r) return tl::unexpected(r.error());
         if (payload.size() > max_payload_size) return fail(core::errc::payload_too_large);
         return send_numbered(packet_type::data, keyword, payload, {},
                              keyword == 0 ? cfg_.min_datagram_size : 0, now);
@@ -155,9 +130,7 @@ public:
     result<void> reseal(std::uint64_t pn, core::packet_type type, word_list words, time_point now) {
         (void)type;
         (void)words;
-        if (s_.state != session_state::established && s_.state != session_state::draining) {
-            return fail(core::errc::not_connected);
-        }
+        if (auto r = this->require_session(); !r) return r;
         if (pn == 0 || pn >= s_.next_pn) return fail(core::errc::protocol_violation);
         auto c = s_.control(pn);
         if (!c) return fail(core::errc::protocol_violation);
@@ -171,25 +144,12 @@ public:
         return {};
     }
 
-    /// Queues an unnumbered REQUEST_RETRANSMISSION for numbered `pn`.  spec: neutrino-v3.md §14.1
-    result<void> send_request(std::uint64_t pn, time_point now) {
-        if (s_.state != session_state::established && s_.state != session_state::draining) {
-            return fail(core::errc::not_connected);
-        }
-        std::array<std::byte, 8> v;
-        neutrino::store_le(v.data(), pn);
-        const word w(v);
-        return send_unnumbered(packet_type::request_retransmission, {&w, 1}, s_.peer, now);
-    }
-
     /// Queues a datagram sealed earlier for numbered `pn` (a retransmission): byte for byte
     /// when its key phase is still the current one, else the same plaintext re-sealed under
     /// the current phase (§10.1). Errors: not_connected, would_block, datagram_too_large,
     /// protocol_violation (its phase key is no longer held), decryption_failed (not ours).
     result<void> resend(std::span<const std::byte> datagram, std::uint64_t pn, time_point now) {
-        if (s_.state != session_state::established && s_.state != session_state::draining) {
-            return fail(core::errc::not_connected);
-        }
+        if (auto r = this->require_session(); !r) return r;
         if (io_.tx.full()) return fail(core::errc::would_block);
         auto buf = io_.tx.back_buffer();
         auto p = s_.prepare_resend(datagram, pn, buf);
@@ -213,36 +173,7 @@ public:
         return {};
     }
 
-    /// Passes an RTT the layer above measured to the observer.
-    void report_rtt(duration rtt, time_point now) {
-        report_rtt_sample(io_.observer, s_.id, core::role::client, rtt, now);
-    }
-    void report_congestion(const core::congestion_info& info, time_point now) {
-        report_congestion_to(io_.observer, s_.id, core::role::client, info, now);
-    }
-
-    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
-    void report_refusal(core::refusal what, time_point now) {
-        report_refusal_to(io_.observer, s_.id, core::role::client, what, s_.peer, now);
-    }
-
-    /// Accept no numbered peer packet above `max_pn` (dropped uncommitted, outside_window).
-    void set_receive_limit(std::uint64_t max_pn) noexcept { s_.receive_limit = max_pn; }
-
-    [[nodiscard]] time_point last_sent() const noexcept { return last_sent_; }
-    [[nodiscard]] time_point last_received() const noexcept { return last_received_; }
-    [[nodiscard]] session_state state() const noexcept { return s_.state; }
-    [[nodiscard]] bool established() const noexcept {
-        return s_.state == session_state::established;
-    }
-    /// The current session id (0 when there is none).
-    [[nodiscard]] std::uint64_t session_id() const noexcept { return s_.id; }
-    [[nodiscard]] const v3::stats& stats() const noexcept { return io_.stats; }
-    [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
     [[nodiscard]] const options& v3_options() const noexcept { return opt_; }
-    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
-    [[nodiscard]] Random& random() noexcept { return random_; }
-    [[nodiscard]] std::size_t send_capacity() const noexcept { return io_.tx.capacity() - io_.tx.size(); }
 
     /// The status of the last refused attempt (HELLO2 status 1–4), if any.
     [[nodiscard]] std::optional<hello2_status> refusal() const noexcept { return refusal_; }
@@ -260,67 +191,14 @@ public:
         return cookie_ && cookie_->fresh(now);
     }
 
-    // --- datagram_layer ----------------------------------------------------------------------
-
-    /// Processes one datagram from `from`. Every rejection is counted and reported to the
-    /// observer, returns the reason (a core errc) and changes nothing.  spec: neutrino-v3.md §10.5
-    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
-                                 time_point now) {
-        return io_.take(in, from, now, [&] { return receive(in, from, now); });
-    }
-
-    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) noexcept {
-        return io_.pop(out);
-    }
-
-    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
-
-    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
-        switch (s_.state) {
-            case session_state::pending: return next_hello1_at_;
-            case session_state::established:
-                if (dialect_.layered) return s_.expiry;
-                return std::min(s_.expiry, next_keep_alive());
-            case session_state::draining: return s_.expiry;
-            case session_state::none:
-            case session_state::closed:
-                if (dialling_ && cfg_.reconnect) return redial_at_;
-                return std::nullopt;
-        }
-        return std::nullopt;
-    }
-
-    void handle_deadline(time_point now) {
-        switch (s_.state) {
-            case session_state::pending:
-                if (now >= next_hello1_at_) on_hello1_timer(now);
-                break;
-            case session_state::established:
-                if (now >= s_.expiry) {
-                    end_session(make_error_code(core::errc::timed_out), now);
-                    redial_at_ = now + cfg_.timers.redial_after_expiry;
-                } else if (!dialect_.layered && now >= next_keep_alive()) {
-                    // spec: neutrino-v3.md §2.1: the v2 keep-alive rule (475 ms)
-                    if (send_numbered(packet_type::keep_alive, 0, empty_list(), {},
-                                      cfg_.min_datagram_size, now)) {
-                        last_keep_alive_ = now;
-                    }
-                }
-                break;
-            case session_state::draining:
-                if (now >= s_.expiry) {
-                    end_session(make_error_code(core::errc::draining), now);
-                    redial_at_ = now + cfg_.timers.redial_after_expiry;
-                }
-                break;
-            case session_state::none:
-            case session_state::closed:
-                if (dialling_ && cfg_.reconnect && now >= redial_at_) (void)start_attempt(now);
-                break;
-        }
-    }
-
 private:
+    using base::cfg_;
+    using base::dialling_;
+    using base::io_;
+    using base::last_sent_;
+    using base::random_;
+    using base::s_;
+
     static constexpr core::packet_type packet_type_data = core::packet_type::data;
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
     static constexpr int hello1_transmissions = 4;                            // spec: §7.9
@@ -337,6 +215,26 @@ private:
         auto n = detail::frame(words, payload_);
         if (!n) return tl::unexpected(n.error());
         return bytes_view(payload_.data(), *n);
+    }
+
+    // --- hooks of core::detail::client_base ---------------------------------------------------
+
+    [[nodiscard]] const core::dialect& active_dialect() const noexcept { return dialect_; }
+
+    bool send_keep_alive(time_point now) {
+        return send_numbered(packet_type::keep_alive, 0, empty_list(), {}, cfg_.min_datagram_size, now)
+            .has_value();
+    }
+    void send_good_bye(time_point now) {
+        (void)send_numbered(packet_type::client_good_bye, 0, {}, {}, 0, now);
+    }
+    result<void> send_request_word(const word& w, time_point now) {
+        return send_unnumbered(packet_type::request_retransmission, {&w, 1}, s_.peer, now);
+    }
+    /// spec: neutrino-v3.md §13: the closing side wipes the session's keys
+    void discard_session() {
+        s_.wipe();
+        hs_.reset();
     }
 
     // --- handshake ---------------------------------------------------------------------------
@@ -359,11 +257,8 @@ private:
         io_.stats.dh_operations += opt_.static_key ? 3U : 2U;
         hs_.emplace(std::move(*hs));
         if (cookie_ && cookie_->fresh(now)) (void)set_mac2(hello1_, cookie_->value);
-        s_ = detail::transport_session{};
-        s_.peer = cfg_.server;
-        set_state(session_state::pending, now);
+        this->begin_attempt(now);
         transmissions_ = 0;
-        push_event(event::make(event_kind::connecting, 0, cfg_.server));
         return transmit_hello1(now);
     }
 
@@ -378,9 +273,9 @@ private:
         last_sent_ = now;
         // spec: neutrino-v3.md §7.9: re-sent after 250, 500 and 1000 ms; the attempt fails
         // 2000 ms after the fourth transmission
-        next_hello1_at_ = transmissions_ < hello1_transmissions
-                              ? now + hello1_rto * (1 << (transmissions_ - 1))
-                              : now + hello1_final_wait;
+        this->attempt_at_ = transmissions_ < hello1_transmissions
+                                ? now + hello1_rto * (1 << (transmissions_ - 1))
+                                : now + hello1_final_wait;
         const packet_info info{core::role::client,
                                core::packet_type::client_hello1,
                                session_id_none,
@@ -394,14 +289,13 @@ private:
         return {};
     }
 
-    void on_hello1_timer(time_point now) {
+    void on_attempt_timer(time_point now) {
         if (transmissions_ < hello1_transmissions) {
-            if (!transmit_hello1(now)) next_hello1_at_ = now + hello1_rto;  // queue full: retry
+            if (!transmit_hello1(now)) this->attempt_at_ = now + hello1_rto;  // queue full: retry
             return;
         }
         // spec: neutrino-v3.md §3.5: HANDSHAKE_FAILED, "timeout"; a new attempt later
-        end_session(make_error_code(core::errc::timed_out), now);
-        redial_at_ = now + cfg_.timers.redial_interval;
+        this->end_and_redial(make_error_code(core::errc::timed_out), now, cfg_.timers.redial_interval);
     }
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
@@ -463,16 +357,16 @@ private:
             cfg_.server};
         io_.observer.on_packet_received(info, now);
         if (!check_answer(offer_, *a)) {
-            end_session(make_error_code(core::errc::protocol_violation), now);  // reason 4
-            redial_at_ = now + cfg_.timers.redial_interval;
+            // reason 4
+            this->end_and_redial(make_error_code(core::errc::protocol_violation), now,
+                                 cfg_.timers.redial_interval);
             return {};
         }
         if (a->status != hello2_status::accepted) {
             // spec: neutrino-v3.md §7.5: no redial by itself after status 2, 3 or 4
             refusal_ = a->status;
             if (a->status != hello2_status::refused) dialling_ = false;
-            end_session(make_error_code(core::errc::refused), now);
-            redial_at_ = now + cfg_.timers.redial_interval;
+            this->end_and_redial(make_error_code(core::errc::refused), now, cfg_.timers.redial_interval);
             return {};
         }
         const transport_keys keys = hs_->split();
@@ -480,26 +374,23 @@ private:
                               now);
         hs_.reset();  // wipes e
         refusal_.reset();
-        s_.id = a->session_id;
         s_.install(keys.c2s, keys.s2c, now);
         dialect_ = *find_dialect(a->variant, cfg_.dialect, opt_.also_offer);  // in the mask
         peer_message_limit_ = a->extended_max_message_size;
-        set_state(session_state::established, now);
+        this->establish(a->session_id, now);
         core::session_keys k;
         k.rx = keys.s2c;
         k.tx = keys.c2s;
         report_session_keys(io_.observer, s_.id, core::role::client, k, now);
-        s_.expiry = now + cfg_.timers.established_timeout;
-        last_received_ = now;
         if (dialect_.layered) {
             // spec: neutrino-v3.md §14.1: the layer above starts its receive state here, so
             // that s2c pn 1 is the first it expects
             event e = event::make(event_kind::packet_received, s_.id, cfg_.server);
             e.type = core::packet_type::server_hello2;
             e.packet_number = 0;
-            push_event(e);
+            this->push_event(e);
         }
-        push_event(event::make(event_kind::established, s_.id, cfg_.server));
+        this->push_event(event::make(event_kind::established, s_.id, cfg_.server));
         // spec: neutrino-v3.md §7.7: HELLO3 is c2s pn 1, empty word list
         (void)send_numbered(packet_type::client_hello3, 0, empty_list(), {}, 0, now);
         return {};
@@ -520,8 +411,8 @@ private:
             if (p.error() == make_error_code(errc::decryption_failed)) {
                 ++io_.stats.failed_auth;
                 if (s_.failed_auth >= max_failed_auth) {
-                    end_session(make_error_code(core::errc::protocol_violation),
-                                now);  // CRYPTO_LIMIT
+                    this->end_session(make_error_code(core::errc::protocol_violation),
+                                      now);  // CRYPTO_LIMIT
                 }
             }
             return fail_core(p.error());
@@ -532,14 +423,12 @@ private:
             if (s_.accept(*p, false, now)) ++io_.stats.key_updates_followed;
             event e = event::make(event_kind::packet_beyond_window, s_.id, cfg_.server);
             e.packet_number = h->pn_field;
-            push_event(e);
+            this->push_event(e);
             return fail(core::errc::outside_window);
         }
         // Authenticated and fresh from here on (§10.5 step 7).
         if (s_.accept(*p, true, now)) ++io_.stats.key_updates_followed;
-        last_received_ = now;
-        if (s_.state == session_state::established)
-            s_.expiry = now + cfg_.timers.established_timeout;
+        this->refresh(now);
         const packet_type type = h->type;
         const bool raw = dialect_.raw_data && type == packet_type::data;
         auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
@@ -569,18 +458,14 @@ private:
             case packet_type::request_retransmission: report_packet(type, *p, *words); return {};
             case packet_type::server_shutdown:
                 report_packet(type, *p, *words);
-                if (s_.state == session_state::established) {
-                    // spec: neutrino-v3.md §13: drain for 2000 ms, then reason 3
-                    set_state(session_state::draining, now);
-                    s_.expiry = now + cfg_.timers.ending_timeout;
-                    push_event(event::make(event_kind::server_shutdown, s_.id, from));
-                }
+                // spec: neutrino-v3.md §13: drain for 2000 ms, then reason 3
+                this->on_server_shutdown(from, now);
                 return {};
             case packet_type::data:
                 if (dialect_.layered) {
                     report_packet(type, *p, *words);
                 } else {
-                    push_event(event::data(s_.id, from, *words, h->pn_field, p->keyword));
+                    this->push_event(event::data(s_.id, from, *words, h->pn_field, p->keyword));
                 }
                 return {};
             case packet_type::keep_alive: report_packet(type, *p, *words); return {};
@@ -589,8 +474,7 @@ private:
     }
 
     result<void> violation(time_point now) {
-        end_session(make_error_code(core::errc::protocol_violation), now);
-        redial_at_ = now + cfg_.timers.redial_after_expiry;
+        this->end_and_redial(make_error_code(core::errc::protocol_violation), now);
         return fail(core::errc::protocol_violation);
     }
 
@@ -600,7 +484,7 @@ private:
         e.kind = event_kind::packet_received;
         e.type = detail::core_type(type);
         e.payload = p.payload;
-        push_event(e);
+        this->push_event(e);
     }
 
     /// Seals a new numbered packet with `payload` (already framed).  spec: neutrino-v3.md §10.1
@@ -632,7 +516,7 @@ private:
             e.type = detail::core_type(type);
             e.packet_number = *pn;
             e.wire = wire;
-            push_event(e);
+            this->push_event(e);
         }
         report_sent(type, *pn, keyword, words, wire, now);
         return *pn;
@@ -668,37 +552,11 @@ private:
         io_.observer.on_packet_sent(info, now);
     }
 
-    void end_session(std::error_code reason, time_point now) {
-        const std::uint64_t id = s_.id;
-        set_state(session_state::closed, now);
-        s_.wipe();  // spec: neutrino-v3.md §13: the closing side wipes the session's keys
-        s_ = detail::transport_session{};
-        s_.state = session_state::closed;
-        hs_.reset();
-        push_event(event::closed(id, cfg_.server, reason));
-    }
-
-    [[nodiscard]] time_point next_keep_alive() const noexcept {
-        const auto idle = cfg_.timers.keep_alive_idle;
-        return std::min(last_sent_ + idle,
-                        std::max(last_received_ + idle, last_keep_alive_ + idle));
-    }
-
-    void set_state(session_state to, time_point now) {
-        io_.set_state(s_.id, cfg_.server, s_.state, to, now);
-    }
-
-    void push_event(const event& e) noexcept { io_.push_event(e); }
-
-    config cfg_;
     options opt_;
-    core::detail::machine_io<v3::stats, Observer> io_;
-    Random random_;
     core::dialect dialect_;
     std::uint32_t peer_message_limit_ = 0;
     derived_key mac1_key_{};
     derived_key cookie_key_{};
-    detail::transport_session s_;
     std::optional<client_handshake> hs_;
     offer offer_{};
     std::optional<held_cookie> cookie_;
@@ -708,12 +566,6 @@ private:
     std::array<std::byte, max_datagram_size> rx_{};
     int transmissions_ = 0;
     bool cookie_taken_ = false;
-    bool dialling_ = false;
-    time_point next_hello1_at_{};
-    time_point redial_at_{};
-    time_point last_sent_{};
-    time_point last_received_{};
-    time_point last_keep_alive_{};
 };
 
 /// The v3 client most applications use: no observer, OS randomness.
