@@ -9,7 +9,7 @@
 /// decides which public port a new flow gets; the filtering behaviour decides which flows admit
 /// an inbound datagram:
 ///
-/// | behaviour | a new flow from X:x to Y:y reuses the public port of | inbound from Y:y to port P is admitted when a live flow on P has remote |
+/// | behaviour | a new flow X:x → Y:y reuses the port of | inbound Y:y → port P needs a flow to |
 /// |---|---|---|
 /// | endpoint_independent | any live flow from X:x | anything (EIF: open once mapped) |
 /// | address_dependent | a live flow from X:x to Y:any | Y:any (ADF) |
