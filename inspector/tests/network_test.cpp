@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -437,6 +438,33 @@ TEST(network, the_same_seed_gives_the_same_run) {
     EXPECT_FALSE(first.first.empty());
     EXPECT_EQ(once(test_seed(57)), first);
     EXPECT_NE(once(test_seed(57) + 1), first);
+}
+
+TEST(network, a_path_can_be_set_per_direction) {
+    const peer_address a_address = peer_address::v4({192, 0, 2, 1}, 1000);
+    const peer_address b_address = peer_address::v4({192, 0, 2, 2}, 2000);
+    ni::network_config cfg;
+    cfg.internet.delay = 25ms;
+    ni::network net(cfg);
+    puncher a(server_address);
+    puncher b(server_address);
+    const auto na = net.add_node(a, a_address);
+    const auto nb = net.add_node(b, b_address);
+    ni::impairment_config slow;
+    slow.delay = 100ms;
+    net.set_path(net.site_of(na), net.site_of(nb), slow);
+    const time_point t0 = net.now();
+    a.punch(b_address, t0, 50ms);
+    net.run_until([&] { return !a.received.empty(); }, 1s);
+    ASSERT_EQ(b.received.size(), 1U);
+    EXPECT_EQ(b.received[0].first, t0 + 100ms);
+    ASSERT_EQ(a.received.size(), 1U);
+    EXPECT_EQ(a.received[0].first, t0 + 125ms);  // the way back keeps the default
+    // Not while a datagram is on the path.
+    a.send_data();
+    net.flush();
+    EXPECT_EQ(net.path(net.site_of(na), net.site_of(nb)).pending(), 1U);
+    EXPECT_THROW(net.set_path(net.site_of(na), net.site_of(nb), slow), std::logic_error);
 }
 
 TEST(network, invalid_topologies_throw) {

@@ -272,8 +272,8 @@ private:
         return false;
     }
 
-    [[nodiscard]] std::optional<std::uint16_t> reusable_port(const peer_address& private_src,
-                                                             const peer_address& dst) const {
+    [[nodiscard]] std::optional<std::uint16_t> reusable_port(
+        const peer_address& private_src, const peer_address& dst) const noexcept {
         for (const auto& f : flows_) {
             if (reuses(f, private_src, dst)) return f.public_port;
         }

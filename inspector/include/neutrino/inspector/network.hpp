@@ -134,10 +134,14 @@ public:
         return nodes_.size() - 1;
     }
 
-    /// Replaces the impairment of the path from site `from` to site `to` (one direction);
-    /// call it before traffic uses the path (datagrams in flight on it are discarded). Throws
-    /// what `impairment` throws.
+    /// Replaces the impairment of the path from site `from` to site `to` (one direction).
+    /// Throws `std::logic_error` while datagrams are in flight on that path, and what
+    /// `impairment` throws.
     void set_path(site_id from, site_id to, impairment_config c) {
+        if (auto it = paths_.find(std::pair{from, to});
+            it != paths_.end() && it->second.pending() != 0) {
+            throw std::logic_error("network: set_path with datagrams in flight");
+        }
         paths_.insert_or_assign(std::pair{from, to}, make_path(from, to, std::move(c)));
     }
 
