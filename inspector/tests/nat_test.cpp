@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <set>
@@ -87,11 +88,11 @@ TEST(nat, filtering_admits_exactly_what_rfc_4787_says) {
         ni::nat_filtering filtering;
         bool same_endpoint, same_address_other_port, other_address;
     };
-    const expectation table[] = {
+    const std::array<expectation, 3> table{{
         {ni::nat_filtering::endpoint_independent, true, true, true},
         {ni::nat_filtering::address_dependent, true, true, false},
         {ni::nat_filtering::address_and_port_dependent, true, false, false},
-    };
+    }};
     for (const auto& e : table) {
         SCOPED_TRACE(static_cast<int>(e.filtering));
         ni::nat n(config(ni::nat_mapping::endpoint_independent, e.filtering));

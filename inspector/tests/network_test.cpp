@@ -301,8 +301,8 @@ TEST(network, a_node_behind_a_nat_is_seen_at_its_public_mapping) {
 }
 
 TEST(network, hole_punching_matrix_follows_rfc_4787) {
-    const nat_type types[] = {nat_type::eim_eif, nat_type::eim_adf, nat_type::eim_apdf,
-                              nat_type::symmetric};
+    const std::array types{nat_type::eim_eif, nat_type::eim_adf, nat_type::eim_apdf,
+                           nat_type::symmetric};
     // Punching fails when one side is symmetric and the other filters on address and port
     // (EIM+APDF or symmetric): the symmetric side's new port is refused there, and the other
     // side's probes go to the symmetric side's server mapping, which admits only the server.

@@ -193,9 +193,8 @@ public:
         now_ = std::max(now_, *next);
         ++stats_.steps;
         deliver_due();
-        for (node_id n = 0; n < nodes_.size(); ++n) {
-            auto& l = *nodes_[n].layer;
-            if (auto t = l.deadline(); t && *t <= now_) l.handle_deadline(now_);
+        for (auto& n : nodes_) {
+            if (auto t = n.layer->deadline(); t && *t <= now_) n.layer->handle_deadline(now_);
         }
         flush();
         deliver_due();  // zero-delay answers to the deadlines' datagrams
@@ -295,9 +294,9 @@ private:
         return std::nullopt;
     }
 
-    impairment make_path(site_id from, site_id to, impairment_config c) const {
+    [[nodiscard]] impairment make_path(site_id from, site_id to, impairment_config c) const {
         const std::uint64_t stream = (std::uint64_t{from} << 32) | std::uint64_t{to};
-        return impairment(std::move(c), derive_seed(cfg_.seed, stream), now_);
+        return {std::move(c), derive_seed(cfg_.seed, stream), now_};
     }
 
     impairment& path_for(site_id from, site_id to) {
