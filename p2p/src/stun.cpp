@@ -39,7 +39,7 @@ std::optional<peer_address> parse_address(std::span<const std::byte> v,
     const auto family = std::to_integer<std::uint8_t>(v[1]);
     const std::size_t n = family == family_v4 ? 4 : family == family_v6 ? 16 : 0;
     if (n == 0 || v.size() != 4 + n) return std::nullopt;
-    std::uint16_t port = load_be<std::uint16_t>(v.data() + 2);
+    auto port = load_be<std::uint16_t>(v.data() + 2);
     if (xored) port = static_cast<std::uint16_t>(port ^ (stun_magic_cookie >> 16));
     std::array<std::uint8_t, 16> b{};
     for (std::size_t i = 0; i < n; ++i) {

@@ -139,8 +139,8 @@ TEST(p2p_stun, rfc5769_responses_encode_byte_for_byte) {
 
 // Every single-byte change of a sample is rejected, except one: a change in FINGERPRINT's own
 // attribute type, which turns it into another attribute (the CRC covers only what precedes it).
-// Then the message decodes without a fingerprint, and never with a valid integrity if the
-// change lies before MESSAGE-INTEGRITY (it cannot: FINGERPRINT is last).
+// Such a message may decode, but then without a fingerprint; its MESSAGE-INTEGRITY, which
+// precedes the change, still verifies.
 TEST(p2p_stun, every_flipped_byte_is_rejected_or_loses_the_fingerprint) {
     for (std::span<const std::byte> sample : {std::span<const std::byte>(rfc5769::request),
                                               std::span<const std::byte>(rfc5769::ipv4_response),
@@ -274,6 +274,17 @@ TEST(p2p_stun, error_response_round_trip) {
     EXPECT_TRUE(same_bytes(m->error_code->reason, as_bytes("Unknown Attribute")));
     EXPECT_EQ(m->transaction_id, id);
     EXPECT_TRUE(m->has_fingerprint);
+
+    // class 7, number 100, and a value shorter than 4 bytes are malformed on decode
+    for (const char* value : {"00000701", "00000464", "000004"}) {
+        std::array<std::byte, 64> raw{};
+        stun_encoder e(raw, 0x0111, id);
+        e.add(stun_attribute::error_code, p2p_test::from_hex(value));
+        const auto size = e.finish();
+        ASSERT_TRUE(size);
+        EXPECT_EQ(error_of(decode_stun(std::span(raw).first(*size))), errc::stun_bad_attribute)
+            << value;
+    }
 
     stun_encoder bad(out, 0x0111, id);
     bad.add_error_code(299, {});

@@ -135,7 +135,8 @@ struct stun_message {
 /// 5769's samples pad with spaces). Lifetime: `out` must outlive the encoder.
 class stun_encoder {
 public:
-    /// Writes the header. Error (at `finish`): `buffer_too_small`.
+    /// Writes the header. Errors (at `finish`): `buffer_too_small`, `stun_bad_attribute` (a
+    /// `type` with either of its two top bits set).
     stun_encoder(std::span<std::byte> out, std::uint16_t type,
                  const stun_transaction_id& id) noexcept;
 
