@@ -64,6 +64,12 @@ if(TARGET neutrino_qotp)
         REQUIRES "${neutrino_pc_base}" libsodium
         LIBS "-L\${libdir}" -lneutrino_qotp)
 endif()
+if(TARGET neutrino_p2p)
+    neutrino_pkg_config(neutrino-p2p
+        DESCRIPTION "Neutrino peer-to-peer: STUN codec, datagram envelope, relay header, PROBE codec"
+        REQUIRES "${neutrino_pc_base}" libsodium
+        LIBS "-L\${libdir}" -lneutrino_p2p)
+endif()
 if(TARGET neutrino_reliable)
     neutrino_pkg_config(neutrino-reliable
         DESCRIPTION "Neutrino reliable layer: loss, duplicate and reorder repair (header-only)"
@@ -138,7 +144,8 @@ NeutrinoReliable, NeutrinoExtended, wire v3), built as sans-IO state machines
 that stack as policy-templated layers.
 This package has the static libraries, the headers, the CMake package
 (find_package(neutrino)) and pkg-config files (neutrino-core, neutrino-congestion,
-neutrino-qotp, neutrino-reliable, neutrino-extended, neutrino-inspector, neutrino-monitor; C++20
+neutrino-qotp, neutrino-p2p, neutrino-reliable, neutrino-extended, neutrino-inspector,
+neutrino-monitor; C++20
 required), the tools neutrino-inspector (fault-injecting UDP proxy) and neutrino-monitor
 (decrypt, report), and the Wireshark Lua dissector.")
 set(CPACK_PACKAGE_CONTACT "${NEUTRINO_PACKAGE_MAINTAINER}")

@@ -352,6 +352,40 @@ def qotp_corpora():
     c.add("powers", b"".join(u64(2**k - 1) + u64(2**k) for k in range(64)))
 
 
+# RFC 5769 §2.1 sample request, §2.2 sample IPv4 response, §2.3 sample IPv6 response (the same
+# bytes as p2p/tests/vectors/rfc5769.hpp).
+RFC5769 = {
+    "rfc5769-request": "000100582112a442b7e7a701bc34d686fa87dfae802200105354554e207465737420"
+                       "636c69656e74002400046e0001ff80290008932ff9b151263b3600060009657674"
+                       "6a3a6836765920202000080014" "9aeaa70cbfd8cb56781ef2b5b2d3f249c1b571a2"
+                       "80280004e57a3bcf",
+    "rfc5769-ipv4-response": "0101003c2112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563"
+                             "746f7220002000080001a147e112a64300080014" "2b91f599fd9e90c38c74"
+                             "89f92af9ba53f06be7d780280004c07d4c96",
+    "rfc5769-ipv6-response": "010100482112a442b7e7a701bc34d686fa87dfae8022000b7465737420766563"
+                             "746f7220002000140002a1470113a9faa5d3f179bc25f4b5bed2b9d900080014"
+                             "a382954e4be67bf11784c97c8292c275bfe3ed4180280004c8fb0b4c",
+}
+# Key of the PROBE MACs in fuzz_probe.cpp
+PROBE_FUZZ_KEY = bytes([0x42] * 32)
+
+
+def p2p_corpora():
+    c = corpus("stun")
+    for label, hexdata in RFC5769.items():
+        c.add(label, bytes.fromhex(hexdata))
+    c.add("bare-request", bytes.fromhex("000100002112a442") + bytes(12))
+
+    c = corpus("probe")
+    def probe(attempt, sender, nonce, echo):
+        body = b"\x02" + u64(attempt) + sender + u64(nonce) + u64(echo)
+        return body + hashlib.blake2b(body, digest_size=16, key=PROBE_FUZZ_KEY).digest()
+    c.add("valid", probe(1, bytes(range(16)), 0x1122334455667788, 0))
+    c.add("valid-echo", probe(2**64 - 1, bytes(16), 7, 0x0102030405060708))
+    c.add("bad-mac", probe(1, bytes(range(16)), 2, 3)[:-1] + b"\x00")
+    c.add("relayed", b"\x04" + u64(0xABCDEF) + b"payload")
+
+
 def main():
     vectors = load_vectors()
     words_corpus(vectors)
@@ -362,6 +396,7 @@ def main():
     reassembler_corpus()
     v3_corpora()
     qotp_corpora()
+    p2p_corpora()
     for d in sorted((HERE / "corpus").iterdir()):
         print(f"{d.name}: {len(list(d.iterdir()))} files")
 

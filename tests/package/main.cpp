@@ -3,6 +3,7 @@
 // given by the pkg-config files). Needs the static libraries and libsodium at link time.
 #include <array>
 #include <cstddef>
+#include <span>
 
 #include <neutrino/core/crypto.hpp>
 #include <neutrino/datagram_layer.hpp>
@@ -11,6 +12,8 @@
 #include <neutrino/inspector/impairment.hpp>
 #include <neutrino/monitor/describe.hpp>
 #include <neutrino/monitor/terminal_observer.hpp>
+#include <neutrino/p2p/probe.hpp>
+#include <neutrino/p2p/stun.hpp>
 #include <neutrino/qotp/keys.hpp>
 #include <neutrino/qotp/receive_window.hpp>
 #include <neutrino/reliable/client.hpp>
@@ -33,8 +36,16 @@ int main() {
     const auto qotp_key = neutrino::qotp::private_key_from_string("my-secret-seed");
     const bool qotp_ok = neutrino::qotp::public_key_of(qotp_key) != neutrino::qotp::public_key{} &&
                          neutrino::qotp::decode_receive_window(98) == 1024 * 1024;
+    // libneutrino_p2p
+    std::array<std::byte, 64> stun{};
+    neutrino::p2p::stun_encoder enc(stun, 0x0001, neutrino::p2p::stun_transaction_id{});
+    enc.add_fingerprint();
+    const auto stun_size = enc.finish();
+    const bool p2p_ok = stun_size &&
+                        neutrino::p2p::decode_stun(std::span(stun).first(*stun_size)) &&
+                        neutrino::p2p::node_id_of(d) != neutrino::p2p::node_id{};
     return r.has_value() && *r == 42 && forwarded && pub != neutrino::core::public_key{} &&
-                   described && qotp_ok
+                   described && qotp_ok && p2p_ok
                ? 0
                : 1;
 }

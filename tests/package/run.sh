@@ -30,7 +30,7 @@ fail() {
     exit 1
 }
 
-modules=(neutrino-base neutrino-core neutrino-congestion neutrino-qotp neutrino-reliable neutrino-extended neutrino-inspector neutrino-monitor)
+modules=(neutrino-base neutrino-core neutrino-congestion neutrino-qotp neutrino-p2p neutrino-reliable neutrino-extended neutrino-inspector neutrino-monitor)
 version=$(sed -n 's/^set(PACKAGE_VERSION "\([^"]*\)")$/\1/p' "$build_dir/neutrinoConfigVersion.cmake")
 [[ -n $version ]] || fail "no version in $build_dir/neutrinoConfigVersion.cmake"
 
@@ -108,10 +108,10 @@ dpkg-deb -x "$deb" "$root"
 usr=$root/usr
 [[ -z $(find "$root" -mindepth 1 -maxdepth 1 ! -name usr) ]] || fail "files outside /usr"
 [[ -f $usr/include/neutrino/result.hpp ]] || fail "no base headers (neutrino/result.hpp)"
-for m in core congestion qotp reliable extended inspector monitor io; do
+for m in core congestion qotp p2p reliable extended inspector monitor io; do
     [[ -n $(find "$usr/include/neutrino/$m" -name '*.hpp' 2>/dev/null) ]] || fail "no headers neutrino/$m"
 done
-for lib in libneutrino_base.a libneutrino_core.a libneutrino_qotp.a libneutrino_monitor.a; do
+for lib in libneutrino_base.a libneutrino_core.a libneutrino_qotp.a libneutrino_p2p.a libneutrino_monitor.a; do
     [[ -n $(find "$usr/lib" -name "$lib") ]] || fail "no $lib"
 done
 for f in neutrinoConfig.cmake neutrinoConfigVersion.cmake neutrinoTargets.cmake; do
@@ -142,7 +142,7 @@ for m in "${modules[@]}"; do
         fail "deb: pkg-config $m: not version $version"
 done
 read -ra pc_flags <<<"$("${pc_env[@]}" pkg-config --cflags --libs \
-    neutrino-monitor neutrino-extended neutrino-inspector neutrino-qotp)"
+    neutrino-monitor neutrino-extended neutrino-inspector neutrino-qotp neutrino-p2p)"
 [[ " ${pc_flags[*]} " == *" -I$usr/include "* ]] || fail "deb: pkg-config --cflags lacks -I$usr/include"
 echo "pkg-config flags: ${pc_flags[*]}"
 "$cxx" -std=c++20 "${cxx_flag_words[@]}" "$here/main.cpp" "${pc_flags[@]}" -o "$tmp/consumer-pc"

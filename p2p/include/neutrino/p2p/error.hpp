@@ -1,0 +1,57 @@
+#pragma once
+/// \file
+/// Error codes of neutrino-p2p's codecs (STUN, envelope, relay header, PROBE) and the shared
+/// conditions they belong to (neutrino/condition.hpp).
+
+#include <system_error>
+#include <type_traits>
+
+#include "neutrino/condition.hpp"
+#include "neutrino/result.hpp"
+
+namespace neutrino::p2p {
+
+/// Every way a p2p codec rejects input or refuses a call. Nothing here throws.
+enum class errc {
+    // malformed input (drop, count)
+    stun_too_short = 1,         ///< fewer than the 20 bytes of a STUN header (RFC 5389 §6)
+    not_stun,                   ///< top two bits not zero or magic cookie wrong (RFC 5389 §6)
+    stun_bad_length,            ///< length not a multiple of 4 or not the datagram's size less 20
+    stun_attribute_truncated,   ///< an attribute's value (with padding) runs past the message
+    stun_bad_attribute,         ///< a known attribute with a value of the wrong size or content
+    stun_fingerprint_not_last,  ///< an attribute follows FINGERPRINT (RFC 5389 §15.5)
+    envelope_empty,             ///< a zero-length datagram (§7.1)
+    relay_truncated,            ///< relayed data shorter than its 9-byte header (§7.3)
+    bad_envelope_type,          ///< the first byte is not the envelope type the decoder expects
+    probe_bad_size,             ///< a PROBE that is not exactly 57 bytes (§7.4)
+    // unauthenticated input
+    stun_bad_fingerprint,     ///< FINGERPRINT does not match the CRC-32 of the message
+    stun_integrity_missing,   ///< no MESSAGE-INTEGRITY to verify
+    stun_integrity_mismatch,  ///< MESSAGE-INTEGRITY does not match the key
+    probe_bad_mac,            ///< the PROBE's MAC does not match the key (§7.4)
+    // API misuse
+    buffer_too_small,      ///< the output span cannot hold the encoding
+    stun_value_too_large,  ///< an attribute value above 65535 bytes (SOFTWARE: 763)
+    stun_bad_address,      ///< an address to encode that is neither IPv4 nor IPv6
+    stun_bad_error_code,   ///< an ERROR-CODE outside 300..699
+    stun_attribute_order,  ///< an attribute after MESSAGE-INTEGRITY (other than FINGERPRINT)
+                           ///< or after FINGERPRINT
+};
+
+/// Coarse groups of `errc`: the conditions every module shares.
+using neutrino::condition;
+
+[[nodiscard]] const std::error_category& error_category() noexcept;
+
+[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+/// `result<T>` and `fail(errc)` are the shared ones (neutrino/result.hpp).
+using neutrino::fail;
+using neutrino::result;
+
+}  // namespace neutrino::p2p
+
+template <>
+struct std::is_error_code_enum<neutrino::p2p::errc> : std::true_type {};

@@ -1,0 +1,73 @@
+#include "neutrino/p2p/error.hpp"
+
+#include <string>
+
+namespace neutrino::p2p {
+namespace {
+
+condition condition_of(errc e) noexcept {
+    switch (e) {
+        case errc::stun_too_short:
+        case errc::not_stun:
+        case errc::stun_bad_length:
+        case errc::stun_attribute_truncated:
+        case errc::stun_bad_attribute:
+        case errc::stun_fingerprint_not_last:
+        case errc::envelope_empty:
+        case errc::relay_truncated:
+        case errc::bad_envelope_type:
+        case errc::probe_bad_size: return condition::malformed;
+        case errc::stun_bad_fingerprint:
+        case errc::stun_integrity_missing:
+        case errc::stun_integrity_mismatch:
+        case errc::probe_bad_mac: return condition::unauthenticated;
+        case errc::stun_value_too_large: return condition::too_large;
+        case errc::buffer_too_small:
+        case errc::stun_bad_address:
+        case errc::stun_bad_error_code:
+        case errc::stun_attribute_order: return condition::misuse;
+    }
+    return condition::malformed;
+}
+
+class p2p_category final : public std::error_category {
+public:
+    [[nodiscard]] const char* name() const noexcept override { return "neutrino.p2p"; }
+    [[nodiscard]] std::string message(int ev) const override {
+        switch (static_cast<errc>(ev)) {
+            case errc::stun_too_short: return "shorter than a STUN header";
+            case errc::not_stun: return "not a STUN message (leading bits or magic cookie)";
+            case errc::stun_bad_length: return "STUN length field does not match the datagram";
+            case errc::stun_attribute_truncated: return "STUN attribute runs past the message";
+            case errc::stun_bad_attribute: return "malformed STUN attribute value";
+            case errc::stun_fingerprint_not_last: return "STUN attribute after FINGERPRINT";
+            case errc::envelope_empty: return "empty datagram";
+            case errc::relay_truncated: return "relayed data shorter than its header";
+            case errc::bad_envelope_type: return "unexpected envelope type";
+            case errc::probe_bad_size: return "PROBE is not 57 bytes";
+            case errc::stun_bad_fingerprint: return "STUN FINGERPRINT mismatch";
+            case errc::stun_integrity_missing: return "no STUN MESSAGE-INTEGRITY";
+            case errc::stun_integrity_mismatch: return "STUN MESSAGE-INTEGRITY mismatch";
+            case errc::probe_bad_mac: return "PROBE MAC mismatch";
+            case errc::buffer_too_small: return "output buffer too small";
+            case errc::stun_value_too_large: return "STUN attribute value too large";
+            case errc::stun_bad_address: return "address is neither IPv4 nor IPv6";
+            case errc::stun_bad_error_code: return "STUN error code outside 300..699";
+            case errc::stun_attribute_order:
+                return "STUN attribute after MESSAGE-INTEGRITY or FINGERPRINT";
+        }
+        return "unknown neutrino.p2p error";
+    }
+    [[nodiscard]] std::error_condition default_error_condition(int ev) const noexcept override {
+        return make_error_condition(condition_of(static_cast<errc>(ev)));
+    }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+    static const p2p_category c;
+    return c;
+}
+
+}  // namespace neutrino::p2p
