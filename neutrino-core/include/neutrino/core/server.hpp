@@ -8,7 +8,6 @@
 #include <array>
 #include <cstddef>
 #include <cstring>
-#include <functional>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -18,10 +17,11 @@
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/crypto.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
-#include "neutrino/core/detail/machine_io.hpp"
+#include "neutrino/core/detail/server_base.hpp"
 #include "neutrino/core/detail/session_core.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
+#include "neutrino/core/server_config.hpp"
 #include "neutrino/core/stats.hpp"
 #include "neutrino/core/wire_v2.hpp"
 #include "neutrino/datagram_layer.hpp"
@@ -29,87 +29,26 @@
 
 namespace neutrino::core {
 
-/// Configuration of a server machine.
-struct server_config {
-    keypair keys;    ///< the server's long-term key pair
-    timing timers{};
-    std::size_t min_datagram_size = 0;
-    std::size_t max_sessions = 65536;        ///< sessions in any state, in total
-    std::size_t max_sessions_per_host = 32;  ///< per source IP, any state  spec: neutrino.md §10.4
-    std::size_t max_pending = 1024;          ///< handshakes in progress  spec: neutrino.md §18.1 item 8
-    std::uint32_t hello_rate = 2000;   ///< HELLO1 accepted per second (token bucket)
-    std::uint32_t hello_burst = 256;   ///< bucket depth
-    /// Client ephemeral keys remembered to refuse a replayed HELLO1 (0: none). A genuine
-    /// client draws a fresh key for every HELLO1, so a key seen again is a replay.
-    std::size_t hello_replay_cache = 16384;
-    core::dialect dialect = basic_dialect;  ///< declared by the layer above (core::dialect)
-    std::size_t send_queue_capacity = 256;
-    std::size_t event_queue_capacity = 256;
-    /// Asked for every valid HELLO1; return false to refuse silently (nothing is sent).
-    /// Empty: accept every session.
-    std::function<bool(const peer_address&)> accept;
-};
-
-/// The server machine. Not thread-safe: one owner calls it.
+/// The server machine of wire v2: `detail::server_base` (shared with v3) plus v2's
+/// handshake, packet protection and layer-driven address validation. Not thread-safe: one
+/// owner calls it.
 template <class Wire = wire::v2, class Observer = null_observer, class Random = system_random>
-class basic_server {
+class basic_server
+    : public detail::server_base<basic_server<Wire, Observer, Random>, detail::session_core,
+                                 core::stats, Observer, Random> {
+    using base = detail::server_base<basic_server, detail::session_core, core::stats, Observer,
+                                     Random>;
+    friend base;
+
 public:
-    using event_type = event;
     using wire_type = Wire;
-    using observer_type = Observer;
-    using config = server_config;
+    using typename base::config;
 
     explicit basic_server(config cfg, Observer observer = {}, Random random = {})
-        : cfg_(std::move(cfg)),
-          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
-          random_(std::move(random)),
+        : base(std::move(cfg), std::move(observer), std::move(random)),
           hello_tokens_(cfg_.hello_burst) {
         ensure_sodium();
         sessions_.reserve(std::min<std::size_t>(cfg_.max_sessions, 1024));
-    }
-
-    // --- application API -------------------------------------------------------------------
-
-    /// Sends one DATA packet to an established session. Errors: unknown_session,
-    /// not_connected (handshake not finished), closed (server shut down), too_many_words,
-    /// word_too_large, payload_too_large, would_block.
-    result<void> send(std::uint64_t session_id, word_list words, time_point now) {
-        if (shut_down_) return fail(errc::closed);
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end()) return fail(errc::unknown_session);
-        if (it->second.state != session_state::established) return fail(errc::not_connected);
-        return send_packet(it->second, packet_type::data, words, now);
-    }
-
-    /// Sends `words` to every established session; returns how many accepted it.
-    std::size_t send_to_all(word_list words, time_point now) {
-        std::size_t n = 0;
-        for (auto& [id, s] : sessions_) {
-            if (s.state == session_state::established && send_packet(s, packet_type::data, words, now)) ++n;
-        }
-        return n;
-    }
-
-    /// Forgets a session without telling the client (the reference has no server-side close;
-    /// the client times out).
-    void drop_session(std::uint64_t session_id, time_point now) {
-        auto it = sessions_.find(session_id);
-        if (it != sessions_.end()) remove(it, make_error_code(errc::closed), now);
-    }
-
-    /// Sends SERVER_SHUTDOWN to every established session and ends them all; afterwards every
-    /// datagram is dropped. SHUTDOWNs that do not fit the send queue are sealed as it drains.
-    /// spec: neutrino.md §11.3
-    void shutdown(time_point now) {
-        if (shut_down_) return;
-        shut_down_ = true;
-        for (auto& [id, s] : sessions_) {
-            if (s.state == session_state::established) shutdown_backlog_.push_back(std::move(s));
-        }
-        for (auto it = sessions_.begin(); it != sessions_.end();) {
-            it = remove(it, make_error_code(errc::draining), now);
-        }
-        flush_shutdowns(now);
     }
 
     // --- for the layer above (a layered dialect) --------------------------------------------
@@ -118,10 +57,10 @@ public:
     /// established session; returns its packet number. Errors: as `send`.
     result<std::uint64_t> send_packet(std::uint64_t session_id, packet_type type, word_list words,
                                       time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         const std::uint64_t pn = (*s)->next_pn;
-        auto r = send_packet(**s, type, words, now);
+        auto r = send_new(**s, type, words, now);
         if (!r) return tl::unexpected(r.error());
         return pn;
     }
@@ -129,7 +68,7 @@ public:
     /// As `send_packet` for DATA whose payload is already encoded (Extended), with its keyword.
     result<std::uint64_t> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
                                        std::span<const std::byte> payload, time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         const std::uint64_t pn = (*s)->next_pn;
         detail::outgoing o{packet_type::data, pn, keyword, {}, payload, true, true};
@@ -141,7 +80,7 @@ public:
     /// to the session's address or (`to_candidate`, within its 3× budget) to its candidate.
     result<void> reseal(std::uint64_t session_id, std::uint64_t pn, packet_type type,
                         word_list words, time_point now, bool to_candidate = false) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         if (pn >= (*s)->next_pn || Wire::is_unnumbered(pn)) return fail(errc::protocol_violation);
         detail::outgoing o{type, pn, 0, words, {}, false, false};
@@ -154,7 +93,7 @@ public:
     /// not_connected (no candidate), amplification_limited, and those of `send_packet`.
     result<std::uint64_t> send_probe(std::uint64_t session_id, packet_type type, word_list words,
                                      time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         if (!(*s)->candidate) return fail(errc::not_connected);
         const std::uint64_t pn = (*s)->next_pn;
@@ -167,7 +106,7 @@ public:
     /// The layer above proved that the peer receives at the candidate address (it acknowledged
     /// a probe sent only there): the session moves there (address_changed).
     result<void> validate_path(std::uint64_t session_id, time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::session_core& c = **s;
         if (!c.candidate) return fail(errc::not_connected);
@@ -179,35 +118,15 @@ public:
         ++io_.stats.path_validations;
         event e = event::make(event_kind::address_changed, c.id, c.peer);
         e.old_peer = old;
-        push_event(e);
+        this->push_event(e);
         return {};
-    }
-
-    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
-    void report_refusal(std::uint64_t session_id, refusal what, time_point now) {
-        auto it = sessions_.find(session_id);
-        report_refusal_to(io_.observer, session_id, role::server, what,
-                          it == sessions_.end() ? peer_address{} : it->second.peer, now);
-    }
-
-    /// Queues a REQUEST_RETRANSMISSION for `pn` to a session (unnumbered).
-    result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
-        auto s = established(session_id);
-        if (!s) return tl::unexpected(s.error());
-        std::array<std::byte, 8> v;
-        neutrino::store_le(v.data(), pn);
-        const word w(v);
-        return queue(**s,
-                     detail::outgoing{packet_type::request_retransmission, packet_number_none, 0,
-                                      {&w, 1}, {}, false, false},
-                     now);
     }
 
     /// Queues a datagram sealed earlier, byte for byte, to the session's current address or
     /// (`to_candidate`, within its 3× budget) to its candidate.
     result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram,
                         std::uint64_t pn, time_point now, bool to_candidate = false) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         const auto to = to_candidate ? detail::destination::candidate : detail::destination::peer;
         auto r = detail::queue_copy(io_.tx, **s, datagram, to);
@@ -219,101 +138,57 @@ public:
         return r;
     }
 
-    /// Passes an RTT the layer above measured for a session to the observer.
-    void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
-        report_rtt_sample(io_.observer, session_id, role::server, rtt, now);
-    }
-    void report_congestion(std::uint64_t session_id, const congestion_info& info, time_point now) {
-        report_congestion_to(io_.observer, session_id, role::server, info, now);
-    }
-
-    /// Accept no packet number above `max_pn` from this session (dropped as outside_window).
-    void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {
-        auto it = sessions_.find(session_id);
-        if (it != sessions_.end()) it->second.receive_limit = max_pn;
-    }
-
-    /// Calls `f(session_id, state)` for every session (do not add or remove sessions from `f`).
-    template <class F>
-    void for_each_session(F&& f) const {
-        for (const auto& [id, s] : sessions_) f(id, s.state);
-    }
-
-    [[nodiscard]] std::size_t session_count() const noexcept { return sessions_.size(); }
-    [[nodiscard]] std::size_t pending_count() const noexcept { return pending_; }
-    /// The state of a session, `session_state::none` when unknown.
-    [[nodiscard]] session_state state_of(std::uint64_t session_id) const noexcept {
-        auto it = sessions_.find(session_id);
-        return it == sessions_.end() ? session_state::none : it->second.state;
-    }
-    /// The address a session currently talks to.
-    [[nodiscard]] std::optional<peer_address> peer_of(std::uint64_t session_id) const noexcept {
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end()) return std::nullopt;
-        return it->second.peer;
-    }
-    [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
-    [[nodiscard]] const core::stats& stats() const noexcept { return io_.stats; }
-    [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
-    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
-    [[nodiscard]] Random& random() noexcept { return random_; }
-
-    // --- datagram_layer ----------------------------------------------------------------------
-
-    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
-                                 time_point now) {
-        return io_.take(in, from, now, [&] { return receive(in, from, now); });
-    }
-
-    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) {
-        auto t = io_.pop(out);
-        if (!t && !shutdown_backlog_.empty()) {
-            flush_shutdowns(now);
-            t = io_.pop(out);
-        }
-        return t;
-    }
-
-    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
-
-    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
-        if (sessions_.empty()) return std::nullopt;
-        return next_scan_;
-    }
-
-    /// Removes expired sessions (reason timed_out).  spec: neutrino.md §10.2
-    void handle_deadline(time_point now) {
-        if (sessions_.empty() || now < next_scan_) return;
-        time_point earliest = time_point::max();
-        for (auto it = sessions_.begin(); it != sessions_.end();) {
-            if (now >= it->second.expiry) {
-                // the validated address fell silent while another spoke for the session
-                const bool moved = it->second.candidate.has_value();
-                if (moved) abandon_candidate(it->second, now);
-                it = remove(it, make_error_code(moved ? errc::path_not_validated : errc::timed_out), now);
-            } else {
-                earliest = std::min(earliest, it->second.expiry);
-                ++it;
-            }
-        }
-        // Like the reference, scan at most every 100 ms: one pass serves many expiries.
-        next_scan_ = std::max(earliest, now + scan_interval);
-    }
-
 private:
-    static constexpr auto scan_interval = std::chrono::milliseconds(100);  // spec: neutrino.md §3.4
-    using session_map = std::unordered_map<std::uint64_t, detail::session_core>;
+    using base::cfg_;
+    using base::io_;
+    using base::pending_;
+    using base::random_;
+    using base::sessions_;
+    using typename base::session_map;
 
-    result<detail::session_core*> established(std::uint64_t session_id) {
-        if (shut_down_) return fail(errc::closed);
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end()) return fail(errc::unknown_session);
-        if (it->second.state != session_state::established) return fail(errc::not_connected);
-        return &it->second;
+    // --- hooks of detail::server_base ---------------------------------------------------------
+
+    static constexpr duration scan_interval = std::chrono::milliseconds(100);  // spec: neutrino.md §3.4
+    static detail::session_core& record(detail::session_core& s) noexcept { return s; }
+    static const detail::session_core& record(const detail::session_core& s) noexcept { return s; }
+
+    result<void> send_request_word(detail::session_core& s, const word& w, time_point now) {
+        return queue(s,
+                     detail::outgoing{packet_type::request_retransmission, packet_number_none, 0,
+                                      {&w, 1}, {}, false, false},
+                     now);
+    }
+
+    /// spec: neutrino.md §11.3: a SHUTDOWN that does not fit now is sealed as the queue drains
+    void send_shutdown(detail::session_core& s, time_point now) {
+        if (io_.tx.full() || !send_new(s, packet_type::server_shutdown, {}, now)) {
+            shutdown_backlog_.push_back(s);
+        }
+    }
+
+    void flush_backlog(time_point now) {
+        while (!shutdown_backlog_.empty() && !io_.tx.full()) {
+            (void)send_new(shutdown_backlog_.back(), packet_type::server_shutdown, {}, now);
+            shutdown_backlog_.pop_back();
+            if (shutdown_backlog_.empty()) shutdown_backlog_.shrink_to_fit();
+        }
+    }
+
+    std::error_code expiry_reason(detail::session_core& s, time_point now) {
+        // the validated address fell silent while another spoke for the session
+        if (!s.candidate) return make_error_code(errc::timed_out);
+        abandon_candidate(s, now);
+        return make_error_code(errc::path_not_validated);
+    }
+
+    static time_point serve_timers(const detail::session_core& s, time_point) noexcept { return s.expiry; }
+
+    void on_remove(const detail::session_core& s) {
+        auto h = hosts_.find(this->host_key(s.peer));
+        if (h != hosts_.end() && --h->second == 0) hosts_.erase(h);
     }
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
-        if (shut_down_) return fail(errc::closed);
         auto h = detail::check_header<Wire>(in, cfg_.dialect);
         if (!h) return tl::unexpected(h.error());
         const auto type = static_cast<packet_type>(h->type);
@@ -357,7 +232,7 @@ private:
             // authentic: tell the layer above the number exists, so it can ask for it later
             event e = event::make(event_kind::packet_beyond_window, s.id, s.peer);
             e.packet_number = p->packet_number;
-            push_event(e);
+            this->push_event(e);
             return fail(errc::outside_window);
         }
 
@@ -367,11 +242,11 @@ private:
             if (!(from == s.peer)) return fail(errc::wrong_peer);
             s.window.reset(p->packet_number);
             --pending_;
-            set_state(s, session_state::established, now);
+            this->set_state(s, session_state::established, now);
             s.expiry = now + cfg_.timers.established_timeout;
             accept(*p, *words, from, now);
             report_packet(s, *p, *words);
-            push_event(event::make(event_kind::established, s.id, from));
+            this->push_event(event::make(event_kind::established, s.id, from));
             return {};
         }
 
@@ -393,13 +268,13 @@ private:
         switch (type) {
             case packet_type::keep_alive:
                 // spec: neutrino.md §6.4: answer every KEEP_ALIVE with one KEEP_ALIVE
-                (void)send_packet(s, packet_type::keep_alive, {}, now);
+                (void)send_new(s, packet_type::keep_alive, {}, now);
                 break;
             case packet_type::data:
-                push_event(event::data(s.id, from, *words, p->packet_number, p->keyword));
+                this->push_event(event::data(s.id, from, *words, p->packet_number, p->keyword));
                 break;
             case packet_type::client_good_bye:
-                remove(it, make_error_code(errc::closed), now);
+                this->remove(it, make_error_code(errc::closed), now);
                 break;
             default: break;
         }
@@ -425,10 +300,7 @@ private:
         if (cfg_.accept && !cfg_.accept(from)) return fail(errc::refused);
         remember_key(fingerprint);
 
-        std::uint64_t id = 0;
-        do {  // expected once: 2^64 ids, at most max_sessions taken
-            id = random_.uniform(min_session_id, UINT64_MAX);
-        } while (sessions_.contains(id));
+        const std::uint64_t id = this->fresh_session_id();
         detail::session_core s;
         s.id = id;
         s.keys = std::move(*keys);
@@ -437,8 +309,8 @@ private:
         s.expiry = now + cfg_.timers.pending_timeout;
         auto [it, inserted] = sessions_.emplace(id, std::move(s));
         ++pending_;
-        ++hosts_[host_key(from)];
-        next_scan_ = std::min(next_scan_, it->second.expiry);
+        ++hosts_[this->host_key(from)];
+        this->arm(it->second.expiry);
         ++io_.stats.packets_accepted;
         {
             auto words = words_view::parse(in.subspan(total_header_size));
@@ -446,9 +318,9 @@ private:
                              packet_number_pending, 0, *words, {}, in, from};
             io_.observer.on_packet_received(info, now);
         }
-        set_state(it->second, session_state::pending, now);
+        this->set_state(it->second, session_state::pending, now);
         report_session_keys(io_.observer, id, role::server, it->second.keys, now);
-        (void)send_packet(it->second, packet_type::server_hello2, {}, now);
+        (void)send_new(it->second, packet_type::server_hello2, {}, now);
         return {};
     }
 
@@ -460,7 +332,7 @@ private:
         e.type = p.type;
         e.payload = p.payload;
         e.from_candidate = from_candidate;
-        push_event(e);
+        this->push_event(e);
     }
 
     /// The address rules for an accepted packet of an established session; returns whether it
@@ -485,7 +357,7 @@ private:
         s.candidate = detail::path_candidate{from, size, 0};
         event e = event::make(event_kind::path_candidate, s.id, from);
         e.old_peer = s.peer;
-        push_event(e);
+        this->push_event(e);
         return true;
     }
 
@@ -509,53 +381,28 @@ private:
         io_.observer.on_packet_received(info, now);
     }
 
-    result<void> send_packet(detail::session_core& s, packet_type type, word_list words,
-                             time_point now) {
+    /// Seals a new numbered packet for `s` with `words`.
+    result<void> send_new(detail::session_core& s, packet_type type, word_list words, time_point now) {
         return queue(s, detail::outgoing{type, s.next_pn, 0, words, {}, false, true}, now);
     }
 
     result<void> queue(detail::session_core& s, const detail::outgoing& o, time_point now) {
         auto r = detail::queue_packet<Wire>(io_.tx, s, o, role::server, cfg_.dialect,
                                             cfg_.min_datagram_size, random_, io_.observer,
-                                            [this](const event& e) { push_event(e); }, now);
+                                            [this](const event& e) { this->push_event(e); }, now);
         if (!r && r.error() == make_error_code(errc::amplification_limited)) refused_amplification(s, now);
         return r;
     }
 
-    void flush_shutdowns(time_point now) {
-        while (!shutdown_backlog_.empty() && !io_.tx.full()) {
-            (void)send_packet(shutdown_backlog_.back(), packet_type::server_shutdown, {}, now);
-            shutdown_backlog_.pop_back();
-        }
-        if (shutdown_backlog_.empty()) shutdown_backlog_.shrink_to_fit();
-    }
-
-    typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason,
-                                          time_point now) {
-        detail::session_core& s = it->second;
-        if (s.state == session_state::pending) --pending_;
-        auto h = hosts_.find(host_key(s.peer));
-        if (h != hosts_.end() && --h->second == 0) hosts_.erase(h);
-        const std::uint64_t id = s.id;
-        const peer_address peer = s.peer;
-        set_state(s, session_state::closed, now);
-        push_event(event::closed(id, peer, reason));
-        return sessions_.erase(it);
-    }
-
     void move_host(const peer_address& from, const peer_address& to) {
         if (from.same_host(to)) return;
-        auto h = hosts_.find(host_key(from));
+        auto h = hosts_.find(this->host_key(from));
         if (h != hosts_.end() && --h->second == 0) hosts_.erase(h);
-        ++hosts_[host_key(to)];
+        ++hosts_[this->host_key(to)];
     }
 
-    static peer_address host_key(peer_address a) noexcept {
-        a.port = 0;
-        return a;
-    }
     [[nodiscard]] std::size_t host_count(const peer_address& a) const noexcept {
-        auto h = hosts_.find(host_key(a));
+        auto h = hosts_.find(this->host_key(a));
         return h == hosts_.end() ? 0 : h->second;
     }
 
@@ -593,27 +440,14 @@ private:
         return true;
     }
 
-    void set_state(detail::session_core& s, session_state to, time_point now) {
-        io_.set_state(s.id, s.peer, s.state, to, now);
-    }
-
-    void push_event(const event& e) noexcept { io_.push_event(e); }
-
-    config cfg_;
-    detail::machine_io<core::stats, Observer> io_;
-    Random random_;
-    session_map sessions_;
     std::unordered_map<peer_address, std::size_t, peer_address_hash> hosts_;
     std::vector<detail::session_core> shutdown_backlog_;
     std::unordered_set<std::uint64_t> seen_keys_;
     std::vector<std::uint64_t> seen_order_;
     std::size_t seen_next_ = 0;
-    std::size_t pending_ = 0;
     std::array<std::byte, max_datagram_size> rx_{};
-    time_point next_scan_ = time_point::max();
     std::uint32_t hello_tokens_;
     time_point hello_refill_{};
-    bool shut_down_ = false;
 };
 
 /// The server most applications use: v2 wire, no observer, OS randomness.

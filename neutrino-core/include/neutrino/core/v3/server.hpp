@@ -28,10 +28,10 @@
 
 #include "neutrino/core/connection_layer.hpp"
 #include "neutrino/core/detail/datagram_queue.hpp"
-#include "neutrino/core/detail/machine_io.hpp"
+#include "neutrino/core/detail/server_base.hpp"
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
-#include "neutrino/core/server.hpp"
+#include "neutrino/core/server_config.hpp"
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
@@ -69,25 +69,60 @@ struct server_options {
     key_update_policy key_update{};
 };
 
-/// The v3 server machine. Not thread-safe: one owner calls it.
+namespace detail {
+
+inline constexpr std::size_t max_hello2_destinations = 4;  // spec: neutrino-v3.md §7.4 step 3
+
+/// A new address a session's client spoke from, being validated (§12.2).
+struct path_challenge_state {
+    peer_address addr;
+    std::array<std::byte, 8> challenge{};
+    std::uint64_t received = 0;
+    std::uint64_t sent = 0;
+    unsigned challenges = 0;
+    time_point last_challenge{};
+    time_point expires{};
+};
+
+/// What the v3 server keeps per session.
+struct server_session {
+    transport_session t;
+    core::dialect d;
+    std::uint32_t peer_message_limit = 0;  ///< the client's message limit from its offer
+    mac_value mac1{};
+    std::array<std::byte, hello2_size> hello2{};
+    std::array<peer_address, max_hello2_destinations> hello2_to{};
+    std::size_t hello2_count = 0;
+    peer_address host;  ///< the first HELLO1's source, for the per-IP pending count
+    std::optional<path_challenge_state> candidate;
+};
+
+}  // namespace detail
+
+/// The v3 server machine: `core::detail::server_base` (shared with v2) plus v3's handshake
+/// admission (mac1, pending table, cookies, negotiation), packet protection and path
+/// validation. Not thread-safe: one owner calls it.
 template <class Observer = null_observer, class Random = system_random>
-class basic_server {
+class basic_server : public core::detail::server_base<basic_server<Observer, Random>,
+                                                      detail::server_session, v3::stats, Observer,
+                                                      Random> {
+    using base = core::detail::server_base<basic_server, detail::server_session, v3::stats,
+                                           Observer, Random>;
+    friend base;
+    using server_session = detail::server_session;
+    using path_candidate = detail::path_challenge_state;
+
 public:
-    using event_type = event;
-    using observer_type = Observer;
     /// The largest DATA payload (the Extended fragment size).  spec: neutrino-v3.md §14.2
     static constexpr std::size_t max_payload_size = v3::max_payload_size;
-    using config = core::server_config;
+    using typename base::config;
     using options = server_options;
 
     explicit basic_server(config cfg, Observer observer = {}, Random random = {})
         : basic_server(std::move(cfg), options{}, std::move(observer), std::move(random)) {}
 
     basic_server(config cfg, options opt, Observer observer = {}, Random random = {})
-        : cfg_(std::move(cfg)),
-          opt_(std::move(opt)),
-          io_(cfg_.send_queue_capacity, cfg_.event_queue_capacity, std::move(observer)),
-          random_(std::move(random)) {
+        : base(std::move(cfg), std::move(observer), std::move(random)), opt_(std::move(opt)) {
         ensure_sodium();
         mac1_key_ = derive_mac1_key(cfg_.keys.pk);
         cookie_key_ = derive_cookie_key(cfg_.keys.pk);
@@ -97,58 +132,10 @@ public:
 
     // --- application API -------------------------------------------------------------------
 
-    /// Sends one DATA packet to an established session. Errors: unknown_session,
-    /// not_connected, closed, too_many_words, word_too_large, payload_too_large, would_block.
-    result<void> send(std::uint64_t session_id, word_list words, time_point now) {
-        auto r = send_packet(session_id, core::packet_type::data, words, now);
-        if (!r) return tl::unexpected(r.error());
-        return {};
-    }
-
-    /// Sends `words` to every established session; returns how many accepted it.
-    std::size_t send_to_all(word_list words, time_point now) {
-        std::size_t n = 0;
-        for (auto& [id, s] : sessions_) {
-            if (s.t.state == session_state::established && send(id, words, now)) ++n;
-        }
-        return n;
-    }
-
-    /// Forgets a session without telling the client.
-    void drop_session(std::uint64_t session_id, time_point now) {
-        auto it = sessions_.find(session_id);
-        if (it != sessions_.end()) remove(it, make_error_code(core::errc::closed), now);
-    }
-
-    /// Sends an authenticated SERVER_SHUTDOWN to every established session and ends them all;
-    /// afterwards every datagram is dropped. SHUTDOWNs that do not fit the send queue are
-    /// sealed now and queued as it drains.  spec: neutrino-v3.md §13
-    void shutdown(time_point now) {
-        if (shut_down_) return;
-        for (auto& [id, s] : sessions_) {
-            if (s.t.state != session_state::established) continue;
-            if (io_.tx.full()) {
-                std::array<std::byte, max_datagram_size> buf;
-                auto pn = s.t.take_numbered();
-                if (!pn) continue;
-                auto n = s.t.seal(buf, packet_type::server_shutdown, *pn, 0, empty_list(), 0);
-                if (n)
-                    shutdown_backlog_.push_back(
-                        {{buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n)}, s.t.peer});
-                continue;
-            }
-            (void)send_numbered(s, packet_type::server_shutdown, 0, {}, {}, 0, now);
-        }
-        shut_down_ = true;
-        for (auto it = sessions_.begin(); it != sessions_.end();) {
-            it = remove(it, make_error_code(core::errc::draining), now);
-        }
-    }
-
     /// Starts a key update on a session (§11.2 condition 1 applies). Errors: unknown_session,
     /// not_connected, would_block (the client has not followed the previous update yet).
     result<void> update_keys(std::uint64_t session_id, time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         if (!(*s)->t.may_initiate_update(opt_.key_update, now)) return fail(core::errc::would_block);
         (*s)->t.advance_send_phase(now);
@@ -169,7 +156,7 @@ public:
 
     result<std::uint64_t> send_packet(std::uint64_t session_id, core::packet_type type,
                                       word_list words, time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         auto n = detail::frame(words, payload_);
         if (!n) return tl::unexpected(n.error());
@@ -179,7 +166,7 @@ public:
 
     result<std::uint64_t> send_encoded(std::uint64_t session_id, std::uint32_t keyword,
                                        std::span<const std::byte> payload, time_point now) {
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         if (payload.size() > max_payload_size) return fail(core::errc::payload_too_large);
         return send_numbered(**s, packet_type::data, keyword, payload, {},
@@ -193,7 +180,7 @@ public:
         (void)type;
         (void)words;
         if (to_candidate) return fail(core::errc::not_connected);  // see `resend`
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::transport_session& t = (*s)->t;
         if (pn == 0 || pn >= t.next_pn) return fail(core::errc::protocol_violation);
@@ -208,24 +195,13 @@ public:
         return {};
     }
 
-    /// Queues an unnumbered REQUEST_RETRANSMISSION for numbered `pn` to a session.
-    result<void> send_request(std::uint64_t session_id, std::uint64_t pn, time_point now) {
-        auto s = established(session_id);
-        if (!s) return tl::unexpected(s.error());
-        std::array<std::byte, 8> v;
-        neutrino::store_le(v.data(), pn);
-        const word w(v);
-        return send_unnumbered(**s, packet_type::request_retransmission, {&w, 1}, (*s)->t.peer,
-                               now);
-    }
-
     /// Queues a datagram sealed earlier (see `v3::basic_client::resend`), to the validated
     /// address only (§12.2).
     /// v3 validates addresses itself (§12): `to_candidate` is refused (not_connected).
     result<void> resend(std::uint64_t session_id, std::span<const std::byte> datagram,
                         std::uint64_t pn, time_point now, bool to_candidate = false) {
         if (to_candidate) return fail(core::errc::not_connected);
-        auto s = established(session_id);
+        auto s = this->established(session_id);
         if (!s) return tl::unexpected(s.error());
         detail::transport_session& t = (*s)->t;
         if (io_.tx.full()) return fail(core::errc::would_block);
@@ -247,20 +223,6 @@ public:
         return {};
     }
 
-    void report_rtt(std::uint64_t session_id, duration rtt, time_point now) {
-        report_rtt_sample(io_.observer, session_id, core::role::server, rtt, now);
-    }
-    void report_congestion(std::uint64_t session_id, const core::congestion_info& info, time_point now) {
-        report_congestion_to(io_.observer, session_id, core::role::server, info, now);
-    }
-
-    /// Passes a refusal the layer above made to the observer (on_refused, if it has it).
-    void report_refusal(std::uint64_t session_id, core::refusal what, time_point now) {
-        auto it = sessions_.find(session_id);
-        report_refusal_to(io_.observer, session_id, core::role::server, what,
-                          it == sessions_.end() ? peer_address{} : it->second.t.peer, now);
-    }
-
     /// The v2 layer-driven validation (core::basic_server::send_probe / validate_path) has no
     /// use here: v3 validates a new address with PATH_CHALLENGE itself (§12.2) and never
     /// reports packet_received with `from_candidate`. Both refuse with not_connected.
@@ -269,28 +231,6 @@ public:
     }
     result<void> validate_path(std::uint64_t, time_point) { return fail(core::errc::not_connected); }
 
-    void set_receive_limit(std::uint64_t session_id, std::uint64_t max_pn) noexcept {
-        auto it = sessions_.find(session_id);
-        if (it != sessions_.end()) it->second.t.receive_limit = max_pn;
-    }
-
-    template <class F>
-    void for_each_session(F&& f) const {
-        for (const auto& [id, s] : sessions_) f(id, s.t.state);
-    }
-
-    [[nodiscard]] std::size_t session_count() const noexcept { return sessions_.size(); }
-    [[nodiscard]] std::size_t pending_count() const noexcept { return pending_; }
-    [[nodiscard]] session_state state_of(std::uint64_t session_id) const noexcept {
-        auto it = sessions_.find(session_id);
-        return it == sessions_.end() ? session_state::none : it->second.t.state;
-    }
-    /// The validated address of a session (§12.1 `addr`).
-    [[nodiscard]] std::optional<peer_address> peer_of(std::uint64_t session_id) const noexcept {
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end()) return std::nullopt;
-        return it->second.t.peer;
-    }
     /// The migration candidate of a session, if any (§12.1).
     [[nodiscard]] std::optional<peer_address> candidate_of(
         std::uint64_t session_id) const noexcept {
@@ -317,93 +257,21 @@ public:
         if (it == sessions_.end()) return std::nullopt;
         return it->second.d;
     }
-    [[nodiscard]] bool is_shut_down() const noexcept { return shut_down_; }
-    [[nodiscard]] const v3::stats& stats() const noexcept { return io_.stats; }
-    [[nodiscard]] const config& configuration() const noexcept { return cfg_; }
     [[nodiscard]] const options& v3_options() const noexcept { return opt_; }
-    [[nodiscard]] Observer& observer() noexcept { return io_.observer; }
-    [[nodiscard]] Random& random() noexcept { return random_; }
-    [[nodiscard]] std::size_t send_capacity() const noexcept { return io_.tx.capacity() - io_.tx.size(); }
-
-    // --- datagram_layer ----------------------------------------------------------------------
-
-    result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
-                                 time_point now) {
-        return io_.take(in, from, now, [&] { return receive(in, from, now); });
-    }
-
-    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point) {
-        while (!shutdown_backlog_.empty() && !io_.tx.full()) {
-            queue_raw(shutdown_backlog_.back().first, shutdown_backlog_.back().second);
-            shutdown_backlog_.pop_back();
-        }
-        return io_.pop(out);
-    }
-
-    std::optional<event_type> poll_event() noexcept { return io_.events.pop(); }
-
-    /// When `handle_deadline` must run: the earliest session expiry or path-challenge timer,
-    /// recomputed by each `handle_deadline` scan (at most every 50 ms, so one scan serves
-    /// many timers); `nullopt` without sessions.
-    [[nodiscard]] std::optional<time_point> deadline() const noexcept {
-        if (sessions_.empty()) return std::nullopt;
-        return next_scan_;
-    }
-
-    /// Expires sessions (reason timed_out) and candidates; re-sends path challenges.
-    void handle_deadline(time_point now) {
-        if (sessions_.empty() || now < next_scan_) return;
-        time_point earliest = time_point::max();
-        for (auto it = sessions_.begin(); it != sessions_.end();) {
-            server_session& s = it->second;
-            if (now >= s.t.expiry) {
-                it = remove(it, make_error_code(core::errc::timed_out), now);
-                continue;
-            }
-            if (s.candidate) {
-                if (now >= s.candidate->expires) {
-                    s.candidate.reset();  // spec: neutrino-v3.md §12.2 rule 4: dropped after 1 s
-                } else if (s.candidate->challenges < opt_.max_challenges &&
-                           now >= s.candidate->last_challenge + opt_.path_challenge_rto) {
-                    send_challenge(s, now);
-                }
-            }
-            earliest = std::min(earliest, timer_of(s));
-            ++it;
-        }
-        next_scan_ = std::max(earliest, now + scan_interval);
-    }
 
 private:
+    using base::cfg_;
+    using base::io_;
+    using base::pending_;
+    using base::random_;
+    using base::sessions_;
+    using typename base::session_map;
+
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
-    static constexpr std::size_t max_hello2_destinations = 4;                 // spec: §7.4 step 3
-    static constexpr auto scan_interval = std::chrono::milliseconds(50);
     static bytes_view empty_list() noexcept {
         static constexpr std::array<std::byte, 1> zero{};  // an empty u8 word list
         return zero;
     }
-
-    struct path_candidate {
-        peer_address addr;
-        std::array<std::byte, 8> challenge{};
-        std::uint64_t received = 0;
-        std::uint64_t sent = 0;
-        unsigned challenges = 0;
-        time_point last_challenge{};
-        time_point expires{};
-    };
-
-    struct server_session {
-        detail::transport_session t;
-        core::dialect d;
-        std::uint32_t peer_message_limit = 0;  ///< the client's message limit from its offer
-        mac_value mac1{};
-        std::array<std::byte, hello2_size> hello2{};
-        std::array<peer_address, max_hello2_destinations> hello2_to{};
-        std::size_t hello2_count = 0;
-        peer_address host;  ///< the first HELLO1's source, for the per-IP pending count
-        std::optional<path_candidate> candidate;
-    };
 
     /// The earliest timer of one session.
     [[nodiscard]] time_point timer_of(const server_session& s) const noexcept {
@@ -416,26 +284,72 @@ private:
         }
         return t;
     }
-    void arm(time_point t) noexcept { next_scan_ = std::min(next_scan_, t); }
 
     struct mac_hash {
         std::size_t operator()(const mac_value& m) const noexcept {
             return static_cast<std::size_t>(neutrino::load_le<std::uint64_t>(m.data()));
         }
     };
-    using session_map = std::unordered_map<std::uint64_t, server_session>;
 
-    result<server_session*> established(std::uint64_t session_id) {
-        if (shut_down_) return fail(core::errc::closed);
-        auto it = sessions_.find(session_id);
-        if (it == sessions_.end()) return fail(core::errc::unknown_session);
-        if (it->second.t.state != session_state::established)
-            return fail(core::errc::not_connected);
-        return &it->second;
+    // --- hooks of core::detail::server_base --------------------------------------------------
+
+    static constexpr duration scan_interval = std::chrono::milliseconds(50);
+    static detail::transport_session& record(server_session& s) noexcept { return s.t; }
+    static const detail::transport_session& record(const server_session& s) noexcept { return s.t; }
+
+    result<void> send_request_word(server_session& s, const word& w, time_point now) {
+        return send_unnumbered(s, packet_type::request_retransmission, {&w, 1}, s.t.peer, now);
+    }
+
+    /// spec: neutrino-v3.md §13: a SHUTDOWN that does not fit now is sealed now (the session's
+    /// keys are wiped with it) and queued as the queue drains
+    void send_shutdown(server_session& s, time_point now) {
+        if (!io_.tx.full()) {
+            (void)send_numbered(s, packet_type::server_shutdown, 0, {}, {}, 0, now);
+            return;
+        }
+        std::array<std::byte, max_datagram_size> buf;
+        auto pn = s.t.take_numbered();
+        if (!pn) return;
+        auto n = s.t.seal(buf, packet_type::server_shutdown, *pn, 0, empty_list(), 0);
+        if (n) {
+            shutdown_backlog_.push_back(
+                {{buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n)}, s.t.peer});
+        }
+    }
+
+    void flush_backlog(time_point) {
+        while (!shutdown_backlog_.empty() && !io_.tx.full()) {
+            queue_raw(shutdown_backlog_.back().first, shutdown_backlog_.back().second);
+            shutdown_backlog_.pop_back();
+        }
+    }
+
+    static std::error_code expiry_reason(const server_session&, time_point) {
+        return make_error_code(core::errc::timed_out);
+    }
+
+    /// Candidates: dropped after their lifetime, challenged again on their timer.
+    time_point serve_timers(server_session& s, time_point now) {
+        if (s.candidate) {
+            if (now >= s.candidate->expires) {
+                s.candidate.reset();  // spec: neutrino-v3.md §12.2 rule 4: dropped after 1 s
+            } else if (s.candidate->challenges < opt_.max_challenges &&
+                       now >= s.candidate->last_challenge + opt_.path_challenge_rto) {
+                send_challenge(s, now);
+            }
+        }
+        return timer_of(s);
+    }
+
+    void on_remove(server_session& s) {
+        if (s.t.state == session_state::pending) release_host(s.host);
+        if (auto idx = by_mac1_.find(s.mac1); idx != by_mac1_.end() && idx->second == s.t.id)
+            by_mac1_.erase(idx);
+        s.t.wipe();  // spec: neutrino-v3.md §13
     }
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
-        if (shut_down_) return fail(core::errc::closed);
         if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
         if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
         if (neutrino::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
@@ -468,7 +382,7 @@ private:
                 std::find(s.hello2_to.begin(),
                           s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count), from);
             if (known == s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count)) {
-                if (s.hello2_count == max_hello2_destinations)
+                if (s.hello2_count == detail::max_hello2_destinations)
                     return fail(core::errc::session_limit);
                 s.hello2_to[s.hello2_count++] = from;
             }
@@ -525,11 +439,7 @@ private:
             a.variant = chosen.id;
             a.extended_max_message_size =
                 carries_message_limit(dialect_bit(chosen.id)) ? opt_.max_message_size : 0;
-            std::uint64_t id = 0;
-            do {  // expected once
-                id = random_.uniform(min_session_id, UINT64_MAX);
-            } while (sessions_.contains(id));
-            a.session_id = id;
+            a.session_id = this->fresh_session_id();
         }
         // step 11: message 2 with a fresh ephemeral key, used once
         secret_key f;
@@ -583,9 +493,9 @@ private:
         auto [it, inserted] = sessions_.emplace(a.session_id, std::move(s));
         by_mac1_.emplace(m, a.session_id);
         ++pending_;
-        ++pending_hosts_[host_key(from)];
-        set_state(it->second, session_state::pending, now);
-        arm(it->second.t.expiry);
+        ++pending_hosts_[this->host_key(from)];
+        this->set_state(it->second, session_state::pending, now);
+        this->arm(it->second.t.expiry);
         core::session_keys k;
         k.rx = keys.c2s;
         k.tx = keys.s2c;
@@ -663,7 +573,7 @@ private:
             if (p.error() == make_error_code(errc::decryption_failed)) {
                 ++io_.stats.failed_auth;
                 if (s.t.failed_auth >= max_failed_auth) {
-                    remove(it, make_error_code(core::errc::protocol_violation),
+                    this->remove(it, make_error_code(core::errc::protocol_violation),
                            now);  // CRYPTO_LIMIT
                 }
             }
@@ -675,7 +585,7 @@ private:
             if (s.t.accept(*p, false, now)) ++io_.stats.key_updates_followed;
             event e = event::make(event_kind::packet_beyond_window, s.t.id, s.t.peer);
             e.packet_number = pn;
-            push_event(e);
+            this->push_event(e);
             return fail(core::errc::outside_window);
         }
         // Authenticated and fresh from here on (§10.5 step 7).
@@ -689,7 +599,7 @@ private:
         // spec: neutrino-v3.md §10.5 steps 8–9, §7.7: HELLO3 ⇔ pn 1; violations close (reason 4)
         if (!words || (!raw && p->keyword != 0) || !detail::shape_ok(type, *words, s.d) ||
             ((type == packet_type::client_hello3) != (pn == 1))) {
-            remove(it, make_error_code(core::errc::protocol_violation), now);
+            this->remove(it, make_error_code(core::errc::protocol_violation), now);
             return fail(core::errc::protocol_violation);
         }
         ++io_.stats.packets_accepted;
@@ -722,17 +632,17 @@ private:
                     s.t.peer = from;
                     s.candidate.reset();
                     ++io_.stats.path_validations;
-                    push_event(e);
+                    this->push_event(e);
                 }
                 return {};
             case packet_type::client_good_bye:
-                remove(it, make_error_code(core::errc::closed), now);  // spec: §13, reason 1
+                this->remove(it, make_error_code(core::errc::closed), now);  // spec: §13, reason 1
                 return {};
             case packet_type::data:
                 if (s.d.layered) {
                     report_packet(s, type, *p, *words);
                 } else {
-                    push_event(event::data(s.t.id, s.t.peer, *words, pn, p->keyword));
+                    this->push_event(event::data(s.t.id, s.t.peer, *words, pn, p->keyword));
                 }
                 return {};
             case packet_type::keep_alive:
@@ -756,15 +666,15 @@ private:
         const auto end = s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count);
         const bool known = std::find(s.hello2_to.begin(), end, from) != end;
         s.t.peer = known ? from : s.hello2_to[0];
-        set_state(s, session_state::established, now);
-        push_event(event::make(event_kind::established, s.t.id, s.t.peer));
+        this->set_state(s, session_state::established, now);
+        this->push_event(event::make(event_kind::established, s.t.id, s.t.peer));
         if (s.d.layered) {
             // spec: neutrino-v3.md §14.1: the layer above starts its receive state here, so
             // that c2s pn 1 (HELLO3) is the first it expects
             event e = event::make(event_kind::packet_received, s.t.id, s.t.peer);
             e.type = core::packet_type::server_hello2;
             e.packet_number = 0;
-            push_event(e);
+            this->push_event(e);
         }
         (void)size;
     }
@@ -778,7 +688,7 @@ private:
         c.expires = now + opt_.candidate_lifetime;
         s.candidate = c;
         send_challenge(s, now);
-        arm(timer_of(s));
+        this->arm(timer_of(s));
     }
 
     /// spec: neutrino-v3.md §12.2 rule 4: only within 3× what the candidate sent us
@@ -807,7 +717,7 @@ private:
         e.kind = event_kind::packet_received;
         e.type = detail::core_type(type);
         e.payload = p.payload;
-        push_event(e);
+        this->push_event(e);
     }
 
     /// Seals a new numbered packet for `s` (payload framed; empty: an empty word list).
@@ -837,7 +747,7 @@ private:
             e.type = detail::core_type(type);
             e.packet_number = *pn;
             e.wire = wire;
-            push_event(e);
+            this->push_event(e);
         }
         report_sent(t, type, *pn, keyword, words, wire, t.peer, now);
         return *pn;
@@ -872,64 +782,30 @@ private:
         io_.tx.push(bytes.size(), to);
     }
 
-    typename session_map::iterator remove(typename session_map::iterator it, std::error_code reason,
-                                          time_point now) {
-        server_session& s = it->second;
-        if (s.t.state == session_state::pending) {
-            --pending_;
-            release_host(s.host);
-        }
-        if (auto idx = by_mac1_.find(s.mac1); idx != by_mac1_.end() && idx->second == s.t.id)
-            by_mac1_.erase(idx);
-        const std::uint64_t id = s.t.id;
-        const peer_address peer = s.t.peer;
-        set_state(s, session_state::closed, now);
-        s.t.wipe();  // spec: neutrino-v3.md §13
-        push_event(event::closed(id, peer, reason));
-        return sessions_.erase(it);
-    }
-
-    static peer_address host_key(peer_address a) noexcept {
-        a.port = 0;
-        return a;
-    }
     [[nodiscard]] std::size_t pending_on(const peer_address& a) const noexcept {
-        auto h = pending_hosts_.find(host_key(a));
+        auto h = pending_hosts_.find(this->host_key(a));
         return h == pending_hosts_.end() ? 0 : h->second;
     }
     void release_host(const peer_address& a) {
-        auto h = pending_hosts_.find(host_key(a));
+        auto h = pending_hosts_.find(this->host_key(a));
         if (h != pending_hosts_.end() && --h->second == 0) pending_hosts_.erase(h);
     }
 
-    void set_state(server_session& s, session_state to, time_point now) {
-        io_.set_state(s.t.id, s.t.peer, s.t.state, to, now);
-    }
-
-    void push_event(const event& e) noexcept { io_.push_event(e); }
-
-    config cfg_;
     options opt_;
-    core::detail::machine_io<v3::stats, Observer> io_;
-    Random random_;
     std::uint8_t mask_ = 0;
     derived_key mac1_key_{};
     derived_key cookie_key_{};
     std::optional<cookie_secrets> cookies_;
-    session_map sessions_;
     std::vector<std::pair<std::vector<std::byte>, peer_address>> shutdown_backlog_;
     std::unordered_map<mac_value, std::uint64_t, mac_hash> by_mac1_;
     std::unordered_map<peer_address, std::size_t, peer_address_hash> pending_hosts_;
-    std::size_t pending_ = 0;
     std::array<std::byte, max_payload_size> payload_{};
     std::array<std::byte, max_datagram_size> rx_{};
     time_point rate_window_{};
     std::uint32_t handshakes_in_window_ = 0;
     time_point reply_window_{};
     std::uint32_t replies_in_window_ = 0;
-    time_point next_scan_ = time_point::max();
     bool forced_load_ = false;
-    bool shut_down_ = false;
 };
 
 /// The v3 server most applications use: no observer, OS randomness.
