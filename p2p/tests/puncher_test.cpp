@@ -531,6 +531,27 @@ TEST(p2p_puncher, a_bad_configuration_throws) {
     EXPECT_NO_THROW(make(empty));
 }
 
+TEST(p2p_puncher, its_error_codes_map_to_conditions_and_have_messages) {
+    const std::array<std::pair<errc, neutrino::condition>, 8> codes{{
+        {errc::probe_no_nonce, neutrino::condition::malformed},
+        {errc::probe_wrong_attempt, neutrino::condition::unauthenticated},
+        {errc::probe_wrong_sender, neutrino::condition::unauthenticated},
+        {errc::probe_unknown_echo, neutrino::condition::unauthenticated},
+        {errc::probe_echo_wrong_source, neutrino::condition::unauthenticated},
+        {errc::probe_replayed, neutrino::condition::replayed},
+        {errc::puncher_queue_full, neutrino::condition::refused},
+        {errc::punch_timed_out, neutrino::condition::timed_out},
+    }};
+    for (const auto& [code, cond] : codes) {
+        const std::error_code ec = code;
+        EXPECT_EQ(ec, cond) << ec.message();
+        EXPECT_NE(ec.message(), "unknown neutrino.p2p error");
+    }
+    // appended: the codes that were there keep their values
+    EXPECT_EQ(static_cast<int>(errc::stun_attribute_order) + 1,
+              static_cast<int>(errc::probe_no_nonce));
+}
+
 // ---- two punchers in the inspector's network, behind RFC 4787 NATs ----
 
 constexpr std::size_t reflexive_size = 18;  // 16 address bytes, then the port, big-endian
