@@ -77,7 +77,7 @@ struct fixture {
           peer(initiator ? high_id : low_id),
           p(config(schedule), neutrino::seeded_random(test_seed(100))) {}
 
-    p2p::puncher_config config(p2p::punch_schedule schedule) const {
+    [[nodiscard]] p2p::puncher_config config(p2p::punch_schedule schedule) const {
         p2p::puncher_config c;
         c.self = self;
         c.peer = peer;
@@ -89,8 +89,9 @@ struct fixture {
     }
 
     // A PROBE as the peer would send it.
-    std::array<std::byte, p2p::probe_size> from_peer(std::uint64_t nonce, std::uint64_t echo,
-                                                     std::uint8_t key = 7) const {
+    [[nodiscard]] std::array<std::byte, p2p::probe_size> from_peer(std::uint64_t nonce,
+                                                                   std::uint64_t echo,
+                                                                   std::uint8_t key = 7) const {
         std::array<std::byte, p2p::probe_size> out{};
         EXPECT_TRUE(p2p::encode_probe(p2p::probe{attempt, peer, nonce, echo}, test_key(key), out));
         return out;
@@ -691,9 +692,8 @@ ni::nat_config nat_of(nat_type t, peer_address public_address, std::uint64_t see
 
 // Two peers, each behind its NAT (or both behind one), and a rendezvous server; 20 ms one way.
 struct punch_world {
-    punch_world(ni::nat_config n1, std::optional<ni::nat_config> n2, std::uint64_t seed,
-                double drop = 0.0)
-        : net(config(seed)), a(server_address), b(server_address), drop_(drop) {
+    punch_world(ni::nat_config n1, std::optional<ni::nat_config> n2, std::uint64_t seed)
+        : net(config(seed)), a(server_address), b(server_address) {
         site1 = net.add_nat(n1);
         site2 = n2 ? net.add_nat(*n2) : site1;
         net.add_node(server, server_address);
@@ -716,17 +716,18 @@ struct punch_world {
         a.discover();
         b.discover();
         ASSERT_TRUE(net.run_until([&] { return a.reflexive && b.reflexive; }, 2s));
-        if (drop_ > 0.0 && site1 != site2) {
+        if (drop > 0.0 && site1 != site2) {
             ni::impairment_config lossy;
             lossy.delay = 20ms;
-            lossy.drop = drop_;
+            lossy.drop = drop;
             net.set_path(site1, site2, lossy);
             net.set_path(site2, site1, lossy);
         }
     }
     // What an INTRODUCE carries to `to` about `other`: its host and reflexive candidates.
-    p2p::puncher_config introduce(const p2p::node_id& self, const p2p::node_id& other,
-                                  const std::vector<candidate>& other_candidates) const {
+    [[nodiscard]] p2p::puncher_config introduce(
+        const p2p::node_id& self, const p2p::node_id& other,
+        const std::vector<candidate>& other_candidates) const {
         p2p::puncher_config c;
         c.self = self;
         c.peer = other;
@@ -754,7 +755,7 @@ struct punch_world {
     ni::site_id site1 = 0, site2 = 0;
     ni::node_id node_a = 0, node_b = 0;
     std::vector<candidate> cands_of_a, cands_of_b;
-    double drop_ = 0.0;
+    double drop = 0.0;  ///< loss between the two NATs after discovery
 };
 
 template <class E>
@@ -854,9 +855,11 @@ TEST(p2p_puncher_network, peers_behind_one_nat_without_hairpinning_select_the_ho
 TEST(p2p_puncher_network, punching_survives_loss_and_is_reproducible_from_its_seed) {
     auto once = [](std::uint64_t seed) {
         punch_world w(nat_of(nat_type::eim_apdf, nat1_public, seed),
-                      nat_of(nat_type::eim_adf, nat2_public, seed + 1), seed + 2, 0.3);
+                      nat_of(nat_type::eim_adf, nat2_public, seed + 1), seed + 2);
+        w.drop = 0.3;
         w.discover();
         w.punch(low_id, high_id, seed + 3);
+        EXPECT_GT(w.net.stats().dropped_on_path, 0U);  // the loss did bite
         const auto selected = events_of<p2p::pair_selected>(w.a);
         EXPECT_EQ(selected.size(), 1U);
         if (selected.empty()) return time_point{};
