@@ -11,6 +11,11 @@
 /// nonce 0; a *reply* echoes the request's nonce and carries nonce 0, so replies are never
 /// answered (no ping-pong) and a reply is exactly as large as its request (57 bytes).
 ///
+/// Anti-amplification and replay (§7.2): only PROBEs that verify under the key are answered,
+/// with one datagram of the same size; a request nonce is answered at most once per interval
+/// while it is among the last `max_answered` answered (an older replay is answered again, still
+/// at most one same-size datagram per replayed one).
+///
 /// Bounded state, no allocation after construction: at most `max_candidates` announced and
 /// `max_learned` learned candidates, the last `max_outstanding` nonces sent, the last
 /// `max_answered` nonces answered, `max_replies` replies waiting to be sent.
@@ -81,20 +86,27 @@ struct puncher_config {
 };
 
 /// Events of a puncher; the addresses are values (no views).
-struct pair_validated {  ///< a PROBE of ours to `remote` was echoed from `remote`
+/// A PROBE of ours to `remote` was echoed from `remote` (§7.4 step 4); once per candidate.
+/// It may still come after `punch_failed` (a late echo): a direct path to upgrade to.
+struct pair_validated {
     peer_address remote;
     candidate_kind kind = candidate_kind::reflexive;
 };
-struct pair_selected {  ///< initiator only: the pair to run the handshake over (§7.4.4)
+/// Initiator only, once: the pair to run the end-to-end handshake over (§7.4 step 4).
+struct pair_selected {
     peer_address remote;
     candidate_kind kind = candidate_kind::reflexive;
 };
-struct candidate_learned {  ///< a valid PROBE came from an unannounced address (§7.4.3)
+/// A valid request came from an unannounced address, now a `peer_reflexive` candidate
+/// (§7.4 step 3).
+struct candidate_learned {
     peer_address remote;
 };
-struct punch_failed {        ///< no pair validated by the deadline (§7.4.5): use the relay
+/// Once: no pair validated by the deadline (§7.4 step 5); the session should use the relay.
+struct punch_failed {
     std::error_code reason;  ///< `errc::punch_timed_out`
 };
+/// What `basic_puncher::poll_event` returns.
 using puncher_event = std::variant<pair_validated, pair_selected, candidate_learned, punch_failed>;
 
 /// Counters of a puncher; every dropped datagram is in exactly one `dropped_*` counter.
@@ -418,7 +430,7 @@ private:
     }
 
     void push(const puncher_event& e) noexcept {
-        if (events_size_ == max_events) return;  // cannot happen: at most 14 events an attempt
+        if (events_size_ == max_events) return;  // cannot happen: at most 18 events an attempt
         events_[(events_head_ + events_size_) % max_events] = e;
         ++events_size_;
     }
