@@ -16,11 +16,19 @@ condition condition_of(errc e) noexcept {
         case errc::envelope_empty:
         case errc::relay_truncated:
         case errc::bad_envelope_type:
-        case errc::probe_bad_size: return condition::malformed;
+        case errc::probe_bad_size:
+        case errc::probe_no_nonce: return condition::malformed;
         case errc::stun_bad_fingerprint:
         case errc::stun_integrity_missing:
         case errc::stun_integrity_mismatch:
-        case errc::probe_bad_mac: return condition::unauthenticated;
+        case errc::probe_bad_mac:
+        case errc::probe_wrong_attempt:
+        case errc::probe_wrong_sender:
+        case errc::probe_unknown_echo:
+        case errc::probe_echo_wrong_source: return condition::unauthenticated;
+        case errc::probe_replayed: return condition::replayed;
+        case errc::puncher_queue_full: return condition::refused;
+        case errc::punch_timed_out: return condition::timed_out;
         case errc::stun_value_too_large: return condition::too_large;
         case errc::buffer_too_small:
         case errc::stun_bad_address:
@@ -55,6 +63,15 @@ public:
             case errc::stun_bad_error_code: return "STUN error code outside 300..699";
             case errc::stun_attribute_order:
                 return "STUN attribute after MESSAGE-INTEGRITY or FINGERPRINT";
+            case errc::probe_no_nonce: return "PROBE with neither nonce nor echo nonce";
+            case errc::probe_wrong_attempt: return "PROBE of another punch attempt";
+            case errc::probe_wrong_sender: return "PROBE from another node id than the peer's";
+            case errc::probe_unknown_echo: return "PROBE echoes no recent nonce of ours";
+            case errc::probe_echo_wrong_source:
+                return "PROBE echo from another address than its nonce went to";
+            case errc::probe_replayed: return "PROBE nonce already answered in this interval";
+            case errc::puncher_queue_full: return "puncher reply queue full";
+            case errc::punch_timed_out: return "no pair validated by the punch deadline";
         }
         return "unknown neutrino.p2p error";
     }

@@ -36,6 +36,16 @@ enum class errc {
     stun_bad_error_code,   ///< an ERROR-CODE outside 300..699
     stun_attribute_order,  ///< an attribute after MESSAGE-INTEGRITY (other than FINGERPRINT)
                            ///< or after FINGERPRINT
+    // the puncher (§7.4); appended so that the codes above keep their values
+    probe_no_nonce,           ///< malformed: a PROBE with neither a nonce nor an echo nonce
+    probe_wrong_attempt,      ///< unauthenticated: a PROBE of another punch attempt
+    probe_wrong_sender,       ///< unauthenticated: a PROBE not from the introduced peer's node id
+    probe_unknown_echo,       ///< unauthenticated: echoes no nonce among the ones we sent lately
+    probe_echo_wrong_source,  ///< unauthenticated: an echo from another address than its nonce
+                              ///< went to (the pair is not symmetric)
+    probe_replayed,           ///< replayed: a PROBE nonce already answered within the interval
+    puncher_queue_full,       ///< refused: the queue of replies to send is full
+    punch_timed_out,          ///< timed out: no pair validated by the punch deadline
 };
 
 /// Coarse groups of `errc`: the conditions every module shares.
