@@ -168,43 +168,33 @@ private:
             return fail(errc::unexpected_packet);
         }
 
-        auto p = Wire::open(in, *h, s_.keys.rx, rx_);
-        if (!p) return tl::unexpected(p.error());
-        // spec: neutrino.md §13.3: Extended DATA is u16/u32-framed or a raw fragment; the
-        // layer above judges it. Every other payload is a u8/u16 word list.
-        const bool raw = cfg_.dialect.raw_data && type == packet_type::data;
-        auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
-        if (!words) return tl::unexpected(words.error());
-        if (!detail::shape_ok(type, *words, cfg_.dialect)) return fail(errc::bad_shape);
+        auto o = detail::open_words<Wire>(in, *h, s_, rx_, cfg_.dialect);
+        if (!o) return tl::unexpected(o.error());
+        const opened_packet& p = o->packet;
+        const words_view& words = o->words;
         if (type == packet_type::request_retransmission) {
             // spec: neutrino.md §6.7: unnumbered; it cannot be replay-checked by number, so it
             // changes no state here (§18.1 item 5) and goes to the layer above as it is.
-            if (!Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
+            if (!Wire::is_unnumbered(p.packet_number)) return fail(errc::bad_shape);
             if (s_.state == session_state::pending) return fail(errc::unexpected_packet);
-            accept(*p, *words, from, now);
-            report_packet(*p, *words, from);
+            accept(p, words, from, now);
+            report_packet(p, words, from);
             return {};
         }
-        if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
-        if (!s_.window.check(p->packet_number)) return fail(errc::replayed);
-        if (p->packet_number > s_.receive_limit) {
-            // authentic: tell the layer above the number exists, so it can ask for it later
-            event e = event::make(event_kind::packet_beyond_window, s_.id, cfg_.server);
-            e.packet_number = p->packet_number;
-            this->push_event(e);
-            return fail(errc::outside_window);
-        }
+        auto fresh = detail::check_number<Wire>(s_, p.packet_number,
+                                                [this](const event& e) { this->push_event(e); });
+        if (!fresh) return fresh;
 
         // The packet is authentic, well formed and fresh. From here on it may change state.
         if (s_.state == session_state::pending) {
             // spec: neutrino.md §10.1, §10.3: HELLO2 establishes; answer with HELLO3
             if (io_.tx.full()) return fail(errc::would_block);
-            s_.window.reset(p->packet_number);
+            s_.window.reset(p.packet_number);
             s_.next_pn = Wire::first_packet_number(random_);
             this->establish(h->session_id, now);
             report_session_keys(io_.observer, s_.id, role::client, s_.keys, now);
-            accept(*p, *words, from, now);
-            report_packet(*p, *words, from);
+            accept(p, words, from, now);
+            report_packet(p, words, from);
             this->push_event(event::make(event_kind::established, s_.id, from));
             (void)send_new(packet_type::client_hello3, {}, now);
             return {};
@@ -214,13 +204,13 @@ private:
             type != packet_type::server_shutdown) {
             return fail(errc::unexpected_packet);
         }
-        s_.window.commit(p->packet_number);
-        accept(*p, *words, from, now);
+        s_.window.commit(p.packet_number);
+        accept(p, words, from, now);
         this->refresh(now);
         if (cfg_.dialect.layered) {
-            report_packet(*p, *words, from);  // DATA is delivered in order above
+            report_packet(p, words, from);  // DATA is delivered in order above
         } else if (type == packet_type::data) {
-            this->push_event(event::data(s_.id, from, *words, p->packet_number, p->keyword));
+            this->push_event(event::data(s_.id, from, words, p.packet_number, p.keyword));
         }
         // In every dialect (the layer above keeps repairing DATA while draining).
         if (type == packet_type::server_shutdown) this->on_server_shutdown(from, now);

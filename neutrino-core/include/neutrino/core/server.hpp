@@ -203,49 +203,39 @@ private:
         auto it = sessions_.find(h->session_id);
         if (it == sessions_.end()) return fail(errc::unknown_session);
         detail::session_core& s = it->second;
-        auto p = Wire::open(in, *h, s.keys.rx, rx_);
-        if (!p) return tl::unexpected(p.error());
-        // spec: neutrino.md §13.3: Extended DATA is u16/u32-framed or a raw fragment; the
-        // layer above judges it. Every other payload is a u8/u16 word list.
-        const bool raw = cfg_.dialect.raw_data && type == packet_type::data;
-        auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
-        if (!words) return tl::unexpected(words.error());
-        if (!detail::shape_ok(type, *words, cfg_.dialect)) return fail(errc::bad_shape);
+        auto o = detail::open_words<Wire>(in, *h, s, rx_, cfg_.dialect);
+        if (!o) return tl::unexpected(o.error());
+        const opened_packet& p = o->packet;
+        const words_view& words = o->words;
         if (type == packet_type::request_retransmission) {
             // spec: neutrino.md §6.7, §18.1 items 4-5: unnumbered, so no replay check by number:
             // it changes no state (no expiry refresh, never a migration); the layer above
             // answers it, to the session's current address only.
-            if (!Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
+            if (!Wire::is_unnumbered(p.packet_number)) return fail(errc::bad_shape);
             if (s.state != session_state::established) return fail(errc::unexpected_packet);
             const bool from_candidate = !(from == s.peer);
             if (from_candidate && !(s.candidate && from == s.candidate->addr)) {
                 return fail(errc::wrong_peer);  // never answered to an address of no standing
             }
             if (from_candidate) s.candidate->received += in.size();
-            accept(*p, *words, from, now);
-            report_packet(s, *p, *words, from_candidate);
+            accept(p, words, from, now);
+            report_packet(s, p, words, from_candidate);
             return {};
         }
-        if (Wire::is_unnumbered(p->packet_number)) return fail(errc::bad_shape);
-        if (!s.window.check(p->packet_number)) return fail(errc::replayed);
-        if (p->packet_number > s.receive_limit) {
-            // authentic: tell the layer above the number exists, so it can ask for it later
-            event e = event::make(event_kind::packet_beyond_window, s.id, s.peer);
-            e.packet_number = p->packet_number;
-            this->push_event(e);
-            return fail(errc::outside_window);
-        }
+        auto fresh = detail::check_number<Wire>(s, p.packet_number,
+                                                [this](const event& e) { this->push_event(e); });
+        if (!fresh) return fresh;
 
         if (s.state == session_state::pending) {
             // spec: neutrino.md §10.2: PENDING accepts HELLO3 only
             if (type != packet_type::client_hello3) return fail(errc::unexpected_packet);
             if (!(from == s.peer)) return fail(errc::wrong_peer);
-            s.window.reset(p->packet_number);
+            s.window.reset(p.packet_number);
             --pending_;
             this->set_state(s, session_state::established, now);
             s.expiry = now + cfg_.timers.established_timeout;
-            accept(*p, *words, from, now);
-            report_packet(s, *p, *words);
+            accept(p, words, from, now);
+            report_packet(s, p, words);
             this->push_event(event::make(event_kind::established, s.id, from));
             return {};
         }
@@ -257,12 +247,12 @@ private:
             case packet_type::client_good_bye: break;
             default: return fail(errc::unexpected_packet);
         }
-        const bool newest = p->packet_number > s.window.highest();
-        s.window.commit(p->packet_number);
-        accept(*p, *words, from, now);
+        const bool newest = p.packet_number > s.window.highest();
+        s.window.commit(p.packet_number);
+        accept(p, words, from, now);
         const bool from_candidate = note_path(s, from, in.size(), newest, now);
         if (cfg_.dialect.layered && type != packet_type::client_good_bye) {
-            report_packet(s, *p, *words, from_candidate);  // the layer above answers KEEP_ALIVE, orders DATA
+            report_packet(s, p, words, from_candidate);  // the layer above answers KEEP_ALIVE, orders DATA
             return {};
         }
         switch (type) {
@@ -271,7 +261,7 @@ private:
                 (void)send_new(s, packet_type::keep_alive, {}, now);
                 break;
             case packet_type::data:
-                this->push_event(event::data(s.id, from, *words, p->packet_number, p->keyword));
+                this->push_event(event::data(s.id, from, words, p.packet_number, p.keyword));
                 break;
             case packet_type::client_good_bye:
                 this->remove(it, make_error_code(errc::closed), now);

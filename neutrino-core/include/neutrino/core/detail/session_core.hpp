@@ -172,4 +172,48 @@ template <class Wire>
     return h;
 }
 
+
+/// An opened packet and its words.
+struct opened_words {
+    opened_packet packet;
+    words_view words;  ///< empty for raw DATA (the layer above judges that payload)
+};
+
+/// After the clear header (§9.1): opens `in` with session `s`'s receive key into `scratch` and
+/// parses its payload as dialect `d` says, checking the type's shape. Errors: the opening
+/// errors, the word errors, bad_shape.  spec: neutrino.md §9.3, §13.3, §18.1 item 2
+template <class Wire>
+[[nodiscard]] result<opened_words> open_words(std::span<const std::byte> in, const clear_header& h,
+                                              const session_core& s, std::span<std::byte> scratch,
+                                              const dialect& d) noexcept {
+    auto p = Wire::open(in, h, s.keys.rx, scratch);
+    if (!p) return tl::unexpected(p.error());
+    const auto type = static_cast<packet_type>(h.type);
+    // Extended DATA is u16/u32-framed or a raw fragment; the layer above judges it. Every
+    // other payload is a u8/u16 word list.
+    const bool raw = d.raw_data && type == packet_type::data;
+    auto words = raw ? result<words_view>(words_view{}) : words_view::parse(p->payload);
+    if (!words) return tl::unexpected(words.error());
+    if (!shape_ok(type, *words, d)) return fail(errc::bad_shape);
+    return opened_words{*p, *words};
+}
+
+/// The number checks of a numbered packet of session `s`: numbered, fresh in the replay
+/// window, within the receive limit. One beyond the limit is authentic, so the layer above
+/// learns its number (a `packet_beyond_window` event through `push_event`) and can ask for it
+/// later. Errors: bad_shape (unnumbered), replayed, outside_window.
+template <class Wire, class PushEvent>
+[[nodiscard]] result<void> check_number(const session_core& s, std::uint64_t pn,
+                                        PushEvent&& push_event) {
+    if (Wire::is_unnumbered(pn)) return fail(errc::bad_shape);
+    if (!s.window.check(pn)) return fail(errc::replayed);
+    if (pn > s.receive_limit) {
+        event e = event::make(event_kind::packet_beyond_window, s.id, s.peer);
+        e.packet_number = pn;
+        push_event(e);
+        return fail(errc::outside_window);
+    }
+    return {};
+}
+
 }  // namespace neutrino::core::detail

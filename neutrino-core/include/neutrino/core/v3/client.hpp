@@ -31,6 +31,7 @@
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
+#include "neutrino/core/v3/sealing.hpp"
 #include "neutrino/core/v3/session.hpp"
 #include "neutrino/datagram_layer.hpp"
 #include "neutrino/random.hpp"
@@ -140,7 +141,8 @@ public:
         if (!n) return fail_core(n.error());
         io_.tx.push(*n, s_.peer);
         last_sent_ = now;
-        report_sent(c->type, pn, 0, {}, {buf.data(), *n}, now);
+        detail::report_sent(io_.observer, core::role::client, s_, c->type, pn, 0, {}, {buf.data(), *n},
+                            s_.peer, now);
         return {};
     }
 
@@ -206,10 +208,6 @@ private:
     static constexpr auto hello1_final_wait = std::chrono::milliseconds(2000);
 
     static packet_type v3_type_of(core::packet_type t) noexcept { return detail::v3_type(t); }
-    static bytes_view empty_list() noexcept {
-        static constexpr std::array<std::byte, 1> zero{};
-        return zero;
-    }
 
     result<bytes_view> frame_words(word_list words) noexcept {
         auto n = detail::frame(words, payload_);
@@ -222,7 +220,7 @@ private:
     [[nodiscard]] const core::dialect& active_dialect() const noexcept { return dialect_; }
 
     bool send_keep_alive(time_point now) {
-        return send_numbered(packet_type::keep_alive, 0, empty_list(), {}, cfg_.min_datagram_size, now)
+        return send_numbered(packet_type::keep_alive, 0, detail::empty_list(), {}, cfg_.min_datagram_size, now)
             .has_value();
     }
     void send_good_bye(time_point now) {
@@ -299,19 +297,13 @@ private:
     }
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
-        if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
-        if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
-        if (neutrino::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
-            return fail(core::errc::bad_protocol_identifier);
-        }
-        if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
+        auto code = detail::check_clear_header(in);
+        if (!code) return tl::unexpected(code.error());
         // spec: neutrino-v3.md §7.5, §8.4, §10.5 step 3: only the dialled server address
         if (!(from == cfg_.server)) return fail(core::errc::wrong_peer);
-        const auto code =
-            static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
-        if (code == static_cast<std::uint8_t>(packet_type::server_hello2))
+        if (*code == static_cast<std::uint8_t>(packet_type::server_hello2))
             return receive_hello2(in, now);
-        if (code == static_cast<std::uint8_t>(packet_type::cookie_reply))
+        if (*code == static_cast<std::uint8_t>(packet_type::cookie_reply))
             return receive_cookie_reply(in, now);
         return receive_transport(in, from, now);
     }
@@ -392,7 +384,7 @@ private:
         }
         this->push_event(event::make(event_kind::established, s_.id, cfg_.server));
         // spec: neutrino-v3.md §7.7: HELLO3 is c2s pn 1, empty word list
-        (void)send_numbered(packet_type::client_hello3, 0, empty_list(), {}, 0, now);
+        (void)send_numbered(packet_type::client_hello3, 0, detail::empty_list(), {}, 0, now);
         return {};
     }
 
@@ -479,77 +471,27 @@ private:
     }
 
     void report_packet(packet_type type, const opened_transport& p, const words_view& words) {
-        if (!dialect_.layered) return;
-        event e = event::data(s_.id, cfg_.server, words, p.header.pn_field, p.keyword);
-        e.kind = event_kind::packet_received;
-        e.type = detail::core_type(type);
-        e.payload = p.payload;
-        this->push_event(e);
+        detail::report_received(io_, dialect_, s_, cfg_.server, type, p, words);
+    }
+
+    [[nodiscard]] detail::session_sender<v3::stats, Observer> sender() noexcept {
+        return {io_, s_, dialect_, core::role::client};
     }
 
     /// Seals a new numbered packet with `payload` (already framed).  spec: neutrino-v3.md §10.1
     result<std::uint64_t> send_numbered(packet_type type, std::uint32_t keyword, bytes_view payload,
                                         word_list words, std::size_t pad_to, time_point now) {
-        if (io_.tx.full()) return fail(core::errc::would_block);
-        if (s_.update_due(opt_.key_update, now)) {
-            s_.advance_send_phase(now);
-            ++io_.stats.key_updates_initiated;
-        }
-        if (type == packet_type::keep_alive || type == packet_type::client_hello3 ||
-            type == packet_type::client_good_bye) {
-            if (payload.empty()) payload = empty_list();
-        }
-        auto pn = s_.take_numbered();
-        if (!pn) return fail_core(pn.error());
-        auto buf = io_.tx.back_buffer();
-        auto n = s_.seal(buf, type, *pn, keyword, payload, pad_to);
-        if (!n) {
-            --s_.next_pn;
-            return fail_core(n.error());
-        }
-        if (type != packet_type::data && dialect_.layered) s_.remember_control(*pn, type, payload);
-        io_.tx.push(*n, s_.peer);
-        last_sent_ = now;
-        const std::span<const std::byte> wire(buf.data(), *n);
-        if (dialect_.layered) {
-            event e = event::make(event_kind::packet_sent, s_.id, s_.peer);
-            e.type = detail::core_type(type);
-            e.packet_number = *pn;
-            e.wire = wire;
-            this->push_event(e);
-        }
-        report_sent(type, *pn, keyword, words, wire, now);
-        return *pn;
+        auto pn = detail::queue_numbered(sender(), opt_.key_update, type, keyword, payload, words,
+                                         pad_to, now);
+        if (pn) last_sent_ = now;
+        return pn;
     }
 
     result<void> send_unnumbered(packet_type type, word_list words, const peer_address& to,
                                  time_point now) {
-        if (io_.tx.full()) return fail(core::errc::would_block);
-        auto payload = frame_words(words);
-        if (!payload) return tl::unexpected(payload.error());
-        auto pn = s_.take_unnumbered();
-        if (!pn) return fail_core(pn.error());
-        auto buf = io_.tx.back_buffer();
-        auto n = s_.seal(buf, type, *pn, 0, *payload, 0);
-        if (!n) return fail_core(n.error());
-        io_.tx.push(*n, to);
-        last_sent_ = now;
-        report_sent(type, *pn, 0, words, {buf.data(), *n}, now);
-        return {};
-    }
-
-    void report_sent(packet_type type, std::uint64_t pn, std::uint32_t keyword, word_list words,
-                     std::span<const std::byte> wire, time_point now) {
-        const packet_info info{core::role::client,
-                               detail::core_type(type),
-                               s_.id,
-                               pn,
-                               keyword,
-                               {},
-                               words,
-                               wire,
-                               s_.peer};
-        io_.observer.on_packet_sent(info, now);
+        auto r = detail::queue_unnumbered(sender(), type, words, payload_, to, now);
+        if (r) last_sent_ = now;
+        return r;
     }
 
     options opt_;

@@ -35,6 +35,7 @@
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
+#include "neutrino/core/v3/sealing.hpp"
 #include "neutrino/core/v3/session.hpp"
 #include "neutrino/datagram_layer.hpp"
 #include "neutrino/random.hpp"
@@ -191,7 +192,8 @@ public:
         auto n = t.seal(buf, c->type, pn, 0, c->payload, 0);
         if (!n) return fail_core(n.error());
         io_.tx.push(*n, t.peer);
-        report_sent(t, c->type, pn, 0, {}, {buf.data(), *n}, t.peer, now);
+        detail::report_sent(io_.observer, core::role::server, t, c->type, pn, 0, {}, {buf.data(), *n},
+                            t.peer, now);
         return {};
     }
 
@@ -268,10 +270,6 @@ private:
     using typename base::session_map;
 
     static constexpr std::uint64_t max_failed_auth = std::uint64_t{1} << 36;  // spec: §3.3
-    static bytes_view empty_list() noexcept {
-        static constexpr std::array<std::byte, 1> zero{};  // an empty u8 word list
-        return zero;
-    }
 
     /// The earliest timer of one session.
     [[nodiscard]] time_point timer_of(const server_session& s) const noexcept {
@@ -311,7 +309,7 @@ private:
         std::array<std::byte, max_datagram_size> buf;
         auto pn = s.t.take_numbered();
         if (!pn) return;
-        auto n = s.t.seal(buf, packet_type::server_shutdown, *pn, 0, empty_list(), 0);
+        auto n = s.t.seal(buf, packet_type::server_shutdown, *pn, 0, detail::empty_list(), 0);
         if (n) {
             shutdown_backlog_.push_back(
                 {{buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n)}, s.t.peer});
@@ -350,15 +348,9 @@ private:
     }
 
     result<void> receive(std::span<const std::byte> in, const peer_address& from, time_point now) {
-        if (in.size() > max_datagram_size) return fail(core::errc::datagram_too_large);
-        if (in.size() < clear_header_size) return fail(core::errc::datagram_too_short);
-        if (neutrino::load_le<std::uint32_t>(in.data()) != protocol_identifier) {
-            return fail(core::errc::bad_protocol_identifier);
-        }
-        if (in[4] != std::byte{protocol_version}) return fail(core::errc::bad_version);
-        const auto code =
-            static_cast<std::uint8_t>(std::to_integer<std::uint8_t>(in[5]) & type_code_mask);
-        if (code == static_cast<std::uint8_t>(packet_type::client_hello1))
+        auto code = detail::check_clear_header(in);
+        if (!code) return tl::unexpected(code.error());
+        if (*code == static_cast<std::uint8_t>(packet_type::client_hello1))
             return receive_hello1(in, from, now);
         return receive_transport(in, from, now);
     }
@@ -712,68 +704,24 @@ private:
 
     void report_packet(const server_session& s, packet_type type, const opened_transport& p,
                        const words_view& words) {
-        if (!s.d.layered) return;
-        event e = event::data(s.t.id, s.t.peer, words, p.header.pn_field, p.keyword);
-        e.kind = event_kind::packet_received;
-        e.type = detail::core_type(type);
-        e.payload = p.payload;
-        this->push_event(e);
+        detail::report_received(io_, s.d, s.t, s.t.peer, type, p, words);
+    }
+
+    [[nodiscard]] detail::session_sender<v3::stats, Observer> sender(server_session& s) noexcept {
+        return {io_, s.t, s.d, core::role::server};
     }
 
     /// Seals a new numbered packet for `s` (payload framed; empty: an empty word list).
     result<std::uint64_t> send_numbered(server_session& s, packet_type type, std::uint32_t keyword,
                                         bytes_view payload, word_list words, std::size_t pad_to,
                                         time_point now) {
-        if (io_.tx.full()) return fail(core::errc::would_block);
-        detail::transport_session& t = s.t;
-        if (t.update_due(opt_.key_update, now)) {
-            t.advance_send_phase(now);
-            ++io_.stats.key_updates_initiated;
-        }
-        if (payload.empty() && type != packet_type::data) payload = empty_list();
-        auto pn = t.take_numbered();
-        if (!pn) return fail_core(pn.error());
-        auto buf = io_.tx.back_buffer();
-        auto n = t.seal(buf, type, *pn, keyword, payload, pad_to);
-        if (!n) {
-            --t.next_pn;
-            return fail_core(n.error());
-        }
-        if (type != packet_type::data && s.d.layered) t.remember_control(*pn, type, payload);
-        io_.tx.push(*n, t.peer);
-        const std::span<const std::byte> wire(buf.data(), *n);
-        if (s.d.layered) {
-            event e = event::make(event_kind::packet_sent, t.id, t.peer);
-            e.type = detail::core_type(type);
-            e.packet_number = *pn;
-            e.wire = wire;
-            this->push_event(e);
-        }
-        report_sent(t, type, *pn, keyword, words, wire, t.peer, now);
-        return *pn;
+        return detail::queue_numbered(sender(s), opt_.key_update, type, keyword, payload, words,
+                                      pad_to, now);
     }
 
     result<void> send_unnumbered(server_session& s, packet_type type, word_list words,
                                  const peer_address& to, time_point now) {
-        if (io_.tx.full()) return fail(core::errc::would_block);
-        auto f = detail::frame(words, payload_);
-        if (!f) return tl::unexpected(f.error());
-        auto pn = s.t.take_unnumbered();
-        if (!pn) return fail_core(pn.error());
-        auto buf = io_.tx.back_buffer();
-        auto n = s.t.seal(buf, type, *pn, 0, {payload_.data(), *f}, 0);
-        if (!n) return fail_core(n.error());
-        io_.tx.push(*n, to);
-        report_sent(s.t, type, *pn, 0, words, {buf.data(), *n}, to, now);
-        return {};
-    }
-
-    void report_sent(const detail::transport_session& t, packet_type type, std::uint64_t pn,
-                     std::uint32_t keyword, word_list words, std::span<const std::byte> wire,
-                     const peer_address& to, time_point now) {
-        const packet_info info{
-            core::role::server, detail::core_type(type), t.id, pn, keyword, {}, words, wire, to};
-        io_.observer.on_packet_sent(info, now);
+        return detail::queue_unnumbered(sender(s), type, words, payload_, to, now);
     }
 
     void queue_raw(std::span<const std::byte> bytes, const peer_address& to) noexcept {
