@@ -413,10 +413,8 @@ struct endpoint_pair {
 class memory_handshakes {
 public:
     memory_handshakes() {
-        client_addr_.bytes[0] = std::byte{1};
-        client_addr_.size = 1;
-        server_addr_.bytes[0] = std::byte{2};
-        server_addr_.size = 1;
+        client_addr_ = neutrino::peer_address::opaque({1}, 1);
+        server_addr_ = neutrino::peer_address::opaque({2}, 1);
     }
 
     /// One complete 1-RTT handshake, then both connections closed and removed.
