@@ -17,7 +17,6 @@
 #include <optional>
 #include <span>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "neutrino/io/endpoint.hpp"
