@@ -1,7 +1,7 @@
 // qotp::endpoint on the project's simulator (inspector::simulator, virtual time): it models
 // neutrino::datagram_layer, so the driver every other stack runs on runs it unchanged. Two
 // endpoints complete a 1-RTT and a 0-RTT handshake and move 1 MB over stream 0, at 0 % and at
-// 5 % loss each way, byte for byte.
+// 5 % loss each way, byte for byte. Also on base's memory_link, with every 10th datagram lost.
 
 #include <gtest/gtest.h>
 
@@ -16,6 +16,7 @@
 #include "neutrino/address.hpp"
 #include "neutrino/datagram_layer.hpp"
 #include "neutrino/inspector/simulator.hpp"
+#include "neutrino/memory_link.hpp"
 #include "neutrino/qotp/endpoint.hpp"
 #include "neutrino/qotp/key_source.hpp"
 #include "qotp_sim.hpp"
@@ -122,6 +123,47 @@ TEST_P(qotp_driver_sim, handshake_and_one_megabyte_byte_exact) {
         EXPECT_EQ(sim.stats().rejected_by_a + sim.stats().rejected_by_b, 0U);
     }
     EXPECT_EQ(sim.stats().misaddressed, 0U);
+}
+
+// The other in-memory driver: base's memory_link (no impairment model; a filter loses every
+// tenth datagram each way).
+TEST(qotp_driver_memory_link, handshake_and_256_kilobytes_with_every_tenth_datagram_lost) {
+    qotp::deterministic_key_source client_keys(41);
+    qotp::deterministic_key_source server_keys(42);
+    qotp::endpoint_config client_config;
+    client_config.accept = false;
+    qotp::endpoint client(client_config, client_keys, client_keys.generate());
+    qotp::endpoint server(qotp::endpoint_config{}, server_keys, server_keys.generate());
+    const auto client_address = neutrino::peer_address::opaque({1}, 1);
+    const auto server_address = neutrino::peer_address::opaque({2}, 1);
+    neutrino::memory_link<qotp::endpoint, qotp::endpoint> link(
+        client, client_address, server, server_address, 5ms, neutrino::time_point{} + 1h);
+    std::size_t crossing = 0;
+    link.set_filter([&crossing](auto&) { return ++crossing % 10 != 0; });
+    std::optional<qotp::connection_id> accepted;
+    link.on_b_event = [&](const qotp::endpoint_event& e) {
+        if (e.what == qotp::endpoint_event::kind::accepted) accepted = e.id;
+    };
+
+    const bytes data = qotp_sim::pattern(std::size_t{256} * 1024, 7);
+    const auto id = client.connect(server_address, link.now());
+    ASSERT_TRUE(id);
+    std::size_t sent = 0;
+    bytes received;
+    const auto limit = link.now() + 5min;
+    while (received.size() < data.size() && link.now() < limit) {
+        if (auto* c = client.find(*id)) qotp_sim::pump(*c, data, sent);
+        if (accepted) {
+            if (auto* s = server.find(*accepted)) qotp_sim::drain(*s, received);
+        }
+        if (!link.step(limit)) break;
+    }
+    ASSERT_TRUE(accepted);
+    EXPECT_EQ(client.find(*id)->phase(), qotp::phase::ready);
+    ASSERT_EQ(received.size(), data.size());
+    EXPECT_TRUE(received == data);
+    EXPECT_GT(link.lost, 0U);
+    EXPECT_EQ(link.misaddressed, 0U);
 }
 
 INSTANTIATE_TEST_SUITE_P(all, qotp_driver_sim,
