@@ -413,10 +413,8 @@ struct endpoint_pair {
 class memory_handshakes {
 public:
     memory_handshakes() {
-        client_addr_.bytes[0] = std::byte{1};
-        client_addr_.size = 1;
-        server_addr_.bytes[0] = std::byte{2};
-        server_addr_.size = 1;
+        client_addr_ = neutrino::peer_address::opaque({1}, 1);
+        server_addr_ = neutrino::peer_address::opaque({2}, 1);
     }
 
     /// One complete 1-RTT handshake, then both connections closed and removed.
@@ -430,12 +428,12 @@ public:
             while (auto d = p.client.poll_datagram(p.buf, now_)) {
                 quiet = false;
                 ++p.datagrams;
-                p.server.handle_datagram(std::span(p.buf).first(d->size), client_addr_, now_);
+                (void)p.server.handle_datagram(std::span(p.buf).first(d->size), client_addr_, now_);
             }
             while (auto d = p.server.poll_datagram(p.buf, now_)) {
                 quiet = false;
                 ++p.datagrams;
-                p.client.handle_datagram(std::span(p.buf).first(d->size), server_addr_, now_);
+                (void)p.client.handle_datagram(std::span(p.buf).first(d->size), server_addr_, now_);
             }
         }
         const bool done = quiet && server_ready(p.server, *id);
@@ -480,15 +478,16 @@ private:
 };
 
 qotp::address address_of(const sockaddr_in& a) {
-    qotp::address out;
-    std::memcpy(out.bytes.data(), &a, sizeof a);
-    out.size = sizeof a;
-    return out;
+    std::array<std::uint8_t, 4> ip{};
+    std::memcpy(ip.data(), &a.sin_addr, ip.size());
+    return neutrino::peer_address::v4(ip, ntohs(a.sin_port));
 }
 
 sockaddr_in sockaddr_of(const qotp::address& a) {
     sockaddr_in out{};
-    std::memcpy(&out, a.bytes.data(), sizeof out);
+    out.sin_family = AF_INET;
+    std::memcpy(&out.sin_addr, a.bytes.data(), 4);
+    out.sin_port = htons(a.port);
     return out;
 }
 
@@ -550,7 +549,7 @@ private:
             const ssize_t got = ::recvfrom(s.fd(), pair_.buf.data(), pair_.buf.size(), 0,
                                            reinterpret_cast<sockaddr*>(&from), &len);
             if (got < 0) return n;
-            ep.handle_datagram(std::span(pair_.buf).first(static_cast<std::size_t>(got)),
+            (void)ep.handle_datagram(std::span(pair_.buf).first(static_cast<std::size_t>(got)),
                                address_of(from), now);
             ++n;
         }

@@ -26,12 +26,7 @@ namespace {
 namespace qotp = neutrino::qotp;
 using namespace std::chrono_literals;
 
-qotp::address address_of(std::uint8_t n) {
-    qotp::address a;
-    a.bytes[0] = std::byte{n};
-    a.size = 1;
-    return a;
-}
+qotp::address address_of(std::uint8_t n) { return neutrino::peer_address::opaque({n}, 1); }
 
 struct world {
     qotp::deterministic_key_source client_keys{1};
@@ -64,7 +59,7 @@ struct world {
                 if (d->to == address_of(2)) {
                     const std::vector<std::byte> copy(buffer.begin(),
                                                       buffer.begin() + static_cast<long>(d->size));
-                    server.handle_datagram(copy, address_of(1), now);
+                    (void)server.handle_datagram(copy, address_of(1), now);
                 }
             }
             while (auto d = server.poll_datagram(buffer, now)) {
@@ -72,7 +67,7 @@ struct world {
                 if (d->to == address_of(1)) {
                     const std::vector<std::byte> copy(buffer.begin(),
                                                       buffer.begin() + static_cast<long>(d->size));
-                    client.handle_datagram(copy, address_of(2), now);
+                    (void)client.handle_datagram(copy, address_of(2), now);
                 }
             }
             while (server.poll_event()) {
@@ -107,10 +102,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         w.now += (flags >> 4) * 10ms;
         const auto from_index = static_cast<std::uint8_t>((flags >> 1) & 7);
         if ((flags & 1) == 0) {
-            w.server.handle_datagram(
+            (void)w.server.handle_datagram(
                 datagram, from_index == 0 ? address_of(1) : address_of(10 + from_index), w.now);
         } else {
-            w.client.handle_datagram(
+            (void)w.client.handle_datagram(
                 datagram, from_index == 0 ? address_of(2) : address_of(10 + from_index), w.now);
         }
         w.client.handle_deadline(w.now);

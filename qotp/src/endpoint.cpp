@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "neutrino/qotp/packet_protection.hpp"
@@ -35,7 +36,61 @@ drop_reason reason_of(const std::error_code& ec) noexcept {
     }
 }
 
+class drop_category_impl final : public std::error_category {
+public:
+    [[nodiscard]] const char* name() const noexcept override { return "neutrino.qotp.drop"; }
+    [[nodiscard]] std::string message(int ev) const override {
+        switch (static_cast<drop_reason>(ev - 1)) {
+            case drop_reason::too_short: return "datagram too short";
+            case drop_reason::bad_header: return "bad type byte";
+            case drop_reason::unknown_connection: return "unknown connection id";
+            case drop_reason::unexpected_message: return "unexpected message type";
+            case drop_reason::decryption_failed: return "decryption failed";
+            case drop_reason::malformed_payload: return "malformed payload";
+            case drop_reason::replayed: return "replayed packet";
+            case drop_reason::init_for_live_connection:
+                return "init message with other keys for a live connection";
+            case drop_reason::connection_limit: return "connection limit reached";
+            case drop_reason::half_open_limit: return "half-open limit reached";
+            case drop_reason::zero_rtt_replay: return "replayed 0-RTT init message";
+            case drop_reason::replay_cache_full: return "0-RTT replay cache full";
+            case drop_reason::not_accepting: return "not accepting connections";
+            case drop_reason::connection_closed: return "connection closed";
+            case drop_reason::amplification_limit: return "amplification limit";
+        }
+        return "unknown neutrino.qotp.drop reason";
+    }
+    [[nodiscard]] std::error_condition default_error_condition(int ev) const noexcept override {
+        switch (static_cast<drop_reason>(ev - 1)) {
+            case drop_reason::too_short:
+            case drop_reason::bad_header:
+            case drop_reason::unexpected_message:
+            case drop_reason::malformed_payload: return make_error_condition(condition::malformed);
+            case drop_reason::unknown_connection:
+            case drop_reason::decryption_failed:
+                return make_error_condition(condition::unauthenticated);
+            case drop_reason::replayed:
+            case drop_reason::zero_rtt_replay: return make_error_condition(condition::replayed);
+            case drop_reason::init_for_live_connection:
+                return make_error_condition(condition::protocol_violation);
+            case drop_reason::amplification_limit:
+                return make_error_condition(condition::too_large);
+            case drop_reason::connection_limit:
+            case drop_reason::half_open_limit:
+            case drop_reason::replay_cache_full:
+            case drop_reason::not_accepting:
+            case drop_reason::connection_closed: return make_error_condition(condition::refused);
+        }
+        return make_error_condition(condition::malformed);
+    }
+};
+
 }  // namespace
+
+const std::error_category& drop_category() noexcept {
+    static const drop_category_impl c;
+    return c;
+}
 
 std::uint64_t endpoint_stats::total_drops() const noexcept {
     return std::accumulate(dropped.begin(), dropped.end(), std::uint64_t{0});
@@ -49,7 +104,9 @@ endpoint::endpoint(const endpoint_config& config, key_source& keys, const privat
     identity_public_ = public_key_of(identity_);
 }
 
-void endpoint::drop(const std::error_code& ec) noexcept { drop(reason_of(ec)); }
+tl::unexpected<std::error_code> endpoint::drop(const std::error_code& ec) noexcept {
+    return drop(reason_of(ec));
+}
 
 std::size_t endpoint::half_open() const noexcept {
     return static_cast<std::size_t>(
@@ -75,8 +132,8 @@ result<connection_id> endpoint::connect(const address& to, time_point now,
     return id;
 }
 
-void endpoint::handle_datagram(std::span<const std::byte> datagram, const address& from,
-                               time_point now) noexcept {
+result<void> endpoint::handle_datagram(std::span<const std::byte> datagram,
+                                       const address& from, time_point now) noexcept {
     ++stats_.datagrams_received;
     stats_.bytes_received += datagram.size();
     // spec: qotp.md §4.6 — anything below 42 bytes first.
@@ -90,26 +147,27 @@ void endpoint::handle_datagram(std::span<const std::byte> datagram, const addres
     if (it == connections_.end()) {
         if (*type == message_type::init_snd || *type == message_type::init_crypto_snd) {
             try {
-                accept(datagram, *type, *id, from, now);
+                return accept(datagram, *type, *id, from, now);
             } catch (...) {
-                drop(drop_reason::connection_limit);  // allocation failure: refuse, never throw
+                return drop(drop_reason::connection_limit);  // allocation failure: refuse
             }
-            return;
         }
         return drop(drop_reason::unknown_connection);
     }
     entry& e = it->second;
     const bool validated = e.conn->address_validated();
+    result<void> out;
     if (const auto r = e.conn->handle_datagram(datagram, now); !r) {
-        drop(r.error());
+        out = drop(r.error());
     } else if (!validated && from == e.peer) {
         e.received_unvalidated += datagram.size();  // spec: qotp.md §4.7 — the 3× budget
     }
     sweep();
+    return out;
 }
 
-void endpoint::accept(std::span<const std::byte> datagram, message_type type, connection_id id,
-                      const address& from, time_point now) {
+result<void> endpoint::accept(std::span<const std::byte> datagram, message_type type,
+                              connection_id id, const address& from, time_point now) {
     if (!config_.accept) return drop(drop_reason::not_accepting);
     if (connections_.size() >= config_.max_connections) return drop(drop_reason::connection_limit);
     if (half_open() >= config_.max_half_open) return drop(drop_reason::half_open_limit);
@@ -166,10 +224,11 @@ void endpoint::accept(std::span<const std::byte> datagram, message_type type, co
     connections_.emplace(id.value, entry{std::move(conn), from, datagram.size(), 0});
     ++stats_.connections_accepted;
     events_.push_back(endpoint_event{endpoint_event::kind::accepted, id, {}});
+    return {};
 }
 
-std::optional<outgoing_datagram> endpoint::poll_datagram(std::span<std::byte> out,
-                                                         time_point now) noexcept {
+std::optional<transmit> endpoint::poll_datagram(std::span<std::byte> out,
+                                                time_point now) noexcept {
     for (auto& [key, e] : connections_) {
         std::span<std::byte> room = out;
         const bool capped = !e.conn->address_validated();
@@ -189,7 +248,7 @@ std::optional<outgoing_datagram> endpoint::poll_datagram(std::span<std::byte> ou
             if (capped) e.sent_unvalidated += *n;
             ++stats_.datagrams_sent;
             stats_.bytes_sent += *n;
-            return outgoing_datagram{*n, e.peer, e.conn->id()};
+            return transmit{*n, e.peer};
         }
     }
     sweep();

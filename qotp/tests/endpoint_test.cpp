@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string>
 
 #include "neutrino/qotp/packet_protection.hpp"
 #include "qotp_sim.hpp"
@@ -106,7 +107,7 @@ TEST(qotp_endpoint, junk_flood_is_counted_and_the_live_connection_finishes) {
     s.on_step = [&, app = s.on_step] {
         if (!t.done() && s.server.find(t.id) == nullptr) closed_early = true;
         for (int i = 0; i < 500 && injected < 100000; ++i, ++injected) {
-            s.server.handle_datagram(
+            (void)s.server.handle_datagram(
                 junk(), address_of(static_cast<std::uint8_t>(10 + rng() % 200)), s.now);
         }
         app();
@@ -153,7 +154,7 @@ TEST(qotp_endpoint, unvalidated_address_never_gets_more_than_three_times_what_it
         ASSERT_TRUE(first);
         from_victim += first->size;
         // The server's application answers at once, before its first reply goes out.
-        s.server.handle_datagram(std::span(buf).first(first->size), victim, s.now);
+        (void)s.server.handle_datagram(std::span(buf).first(first->size), victim, s.now);
         const auto accepted = s.server.poll_event();
         ASSERT_TRUE(accepted);
         s.accepted = accepted->id;
@@ -220,7 +221,14 @@ TEST(qotp_endpoint, half_open_and_connection_limits) {
         keys.ephemeral = qotp::public_key_of(s.client_keys.generate());
         bytes d(qotp::init_datagram_size);
         ASSERT_TRUE(qotp::write_init_snd(d, keys, 1232));
-        s.server.handle_datagram(d, address_of(static_cast<std::uint8_t>(20 + i)), s.now);
+        const auto r =
+            s.server.handle_datagram(d, address_of(static_cast<std::uint8_t>(20 + i)), s.now);
+        if (i < 4) {
+            EXPECT_TRUE(r) << int{i};
+        } else {
+            EXPECT_EQ(r.error(), drop_reason::half_open_limit) << int{i};
+            EXPECT_EQ(r.error(), neutrino::condition::refused);
+        }
     }
     EXPECT_EQ(s.server.size(), 4U);
     EXPECT_EQ(s.server.stats().drops(drop_reason::half_open_limit), 6U);
@@ -231,7 +239,10 @@ TEST(qotp_endpoint, low_order_ephemeral_key_is_refused_without_state) {
     qotp::announced_keys keys;  // all-zero epI: X25519 output is zero (spec §2)
     bytes d(qotp::init_datagram_size);
     ASSERT_TRUE(qotp::write_init_snd(d, keys, 1232));
-    s.server.handle_datagram(d, address_of(5), s.now);
+    const auto r = s.server.handle_datagram(d, address_of(5), s.now);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), drop_reason::decryption_failed);
+    EXPECT_EQ(r.error(), neutrino::condition::unauthenticated);
     EXPECT_EQ(s.server.size(), 0U);
     EXPECT_EQ(s.server.stats().drops(drop_reason::decryption_failed), 1U);
 }
@@ -240,10 +251,20 @@ TEST(qotp_endpoint, data_for_an_unknown_id_and_short_datagrams_are_counted) {
     sim s(config(), config());
     bytes d(60, std::byte{0});
     d[0] = qotp::type_byte(qotp::message_type::data);
-    s.server.handle_datagram(d, address_of(5), s.now);
-    s.server.handle_datagram(std::span(d).first(41), address_of(5), s.now);
+    const auto unknown = s.server.handle_datagram(d, address_of(5), s.now);
+    const auto short_one = s.server.handle_datagram(std::span(d).first(41), address_of(5), s.now);
     d[0] = std::byte{0x81};
-    s.server.handle_datagram(d, address_of(5), s.now);
+    const auto bad = s.server.handle_datagram(d, address_of(5), s.now);
+    // Each drop comes back as the reason it was counted under (datagram_layer's result<void>).
+    ASSERT_FALSE(unknown);
+    ASSERT_FALSE(short_one);
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(unknown.error(), drop_reason::unknown_connection);
+    EXPECT_EQ(short_one.error(), drop_reason::too_short);
+    EXPECT_EQ(bad.error(), drop_reason::bad_header);
+    EXPECT_EQ(bad.error(), neutrino::condition::malformed);
+    EXPECT_EQ(bad.error().category().name(), std::string("neutrino.qotp.drop"));
+    EXPECT_FALSE(bad.error().message().empty());
     EXPECT_EQ(s.server.stats().drops(drop_reason::unknown_connection), 1U);
     EXPECT_EQ(s.server.stats().drops(drop_reason::too_short), 1U);
     EXPECT_EQ(s.server.stats().drops(drop_reason::bad_header), 1U);

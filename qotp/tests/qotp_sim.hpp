@@ -22,11 +22,9 @@ namespace qotp = neutrino::qotp;
 using namespace std::chrono_literals;
 using bytes = std::vector<std::byte>;
 
+/// Host `n` of the simulated network (an opaque peer handle).
 inline qotp::address address_of(std::uint8_t n) {
-    qotp::address a;
-    a.bytes[0] = std::byte{n};
-    a.size = 1;
-    return a;
+    return neutrino::peer_address::opaque({n}, 1);
 }
 
 /// What the filter does with one datagram.
@@ -119,9 +117,9 @@ public:
         }
         for (auto& f : due) {
             if (f.to_server) {
-                server.handle_datagram(f.data, f.from, now);
+                (void)server.handle_datagram(f.data, f.from, now);  // drops: in stats()
             } else {
-                client.handle_datagram(f.data, f.from, now);
+                (void)client.handle_datagram(f.data, f.from, now);
             }
         }
         client.handle_deadline(now);
@@ -151,7 +149,7 @@ public:
     }
 
 private:
-    void push(bool from_client, const qotp::outgoing_datagram& d) {
+    void push(bool from_client, const neutrino::transmit& d) {
         const auto data = std::span<const std::byte>(buffer_).first(d.size);
         (from_client ? client_log : server_log).emplace_back(data.begin(), data.end());
         if (!from_client) server_sent.emplace_back(d.to, d.size);

@@ -6,6 +6,12 @@
 // connections and half-open handshakes, holds replies to unvalidated addresses to 3× what they
 // sent, refuses replayed 0-RTT messages within a bounded cache, and counts every dropped
 // datagram by reason. Malformed input never throws and never changes a connection.
+//
+// It models `neutrino::datagram_layer` (base/datagram_layer.hpp), so the project's drivers run
+// it unchanged: the inspector's `simulator`, `memory_link`, and the Asio driver
+// `io::endpoint<qotp::endpoint, io::udp_socket>` (through its lower-level paths `layer()` and
+// `set_event_handler`; qotp declares no `io::application_traits`, and this library does not
+// depend on neutrino-core).
 
 #include <array>
 #include <chrono>
@@ -20,6 +26,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "neutrino/address.hpp"
+#include "neutrino/datagram_layer.hpp"
 #include "neutrino/qotp/connection.hpp"
 #include "neutrino/qotp/error.hpp"
 #include "neutrino/qotp/key_source.hpp"
@@ -28,16 +36,13 @@
 
 namespace neutrino::qotp {
 
-/// An opaque peer address (e.g. a sockaddr's bytes); compared bytewise. The driver decides
-/// what goes in; the endpoint only compares and returns it.
-struct address {
-    static constexpr std::size_t capacity = 28;  ///< sockaddr_in6
-    std::array<std::byte, capacity> bytes{};
-    std::uint8_t size = 0;
-    friend bool operator==(const address&, const address&) = default;
-};
+/// A peer address: the project's `peer_address` (IP address and port, or a transport's opaque
+/// handle). The endpoint only compares, stores and returns it.
+using address = neutrino::peer_address;
 
-/// Why the endpoint dropped a datagram (or, for `amplification_limit`, an outgoing one).
+/// Why the endpoint dropped a datagram (or, for `amplification_limit`, an outgoing one). Also
+/// an error code enum: `handle_datagram` returns `make_error_code(reason)` for the reason it
+/// counted, in `drop_category()`, whose codes compare equal to the shared `neutrino::condition`s.
 enum class drop_reason : std::uint8_t {
     too_short,                 ///< below 42 bytes or the type's minimum (§4.6)
     bad_header,                ///< version bits or type byte invalid (§3)
@@ -56,6 +61,14 @@ enum class drop_reason : std::uint8_t {
     amplification_limit,       ///< outgoing: would exceed 3× the bytes of an unvalidated address
 };
 inline constexpr std::size_t drop_reason_count = 15;
+
+/// The error category of `drop_reason` codes ("neutrino.qotp.drop").
+[[nodiscard]] const std::error_category& drop_category() noexcept;
+
+/// The error code `handle_datagram` returns for a datagram dropped for `r`.
+[[nodiscard]] inline std::error_code make_error_code(drop_reason r) noexcept {
+    return {static_cast<int>(r) + 1, drop_category()};  // + 1: 0 means success
+}
 
 /// Endpoint counters.
 struct endpoint_stats {
@@ -99,16 +112,12 @@ struct endpoint_event {
     std::error_code error;
 };
 
-/// A datagram to send.
-struct outgoing_datagram {
-    std::size_t size = 0;
-    address to;
-    connection_id id;
-};
-
-/// The endpoint. Not thread-safe.
+/// The endpoint. Not thread-safe. Movable (a driver owns it by value).
 class endpoint {
 public:
+    /// What `poll_event` returns (the `datagram_layer` concept's name for it).
+    using event_type = endpoint_event;
+
     /// `keys` must outlive the endpoint. Throws std::invalid_argument for a bad config.
     endpoint(const endpoint_config& config, key_source& keys, const private_key& identity);
 
@@ -120,14 +129,16 @@ public:
     result<connection_id> connect(const address& to, time_point now,
                                   const std::optional<public_key>& responder_identity = {});
 
-    /// One received datagram from `from`. Never throws; drops are counted in stats().
-    void handle_datagram(std::span<const std::byte> datagram, const address& from,
-                         time_point now) noexcept;
+    /// One received datagram from `from`. Never throws. A dropped datagram is counted in
+    /// stats() under one `drop_reason`, and that reason comes back as the error
+    /// (`make_error_code(reason)`); a datagram a connection took returns success.
+    result<void> handle_datagram(std::span<const std::byte> datagram, const address& from,
+                                 time_point now) noexcept;
 
-    /// The next datagram to send, written into `out` (give it 65535 bytes, or at least the
-    /// largest maxPayload in use). Call until it returns nothing.
-    std::optional<outgoing_datagram> poll_datagram(std::span<std::byte> out,
-                                                   time_point now) noexcept;
+    /// The next datagram to send, written into `out` (at least the largest maxPayload in use:
+    /// the default 1232 fits a driver's `max_datagram_size` slot), and where it goes. Call
+    /// until it returns nothing.
+    std::optional<transmit> poll_datagram(std::span<std::byte> out, time_point now) noexcept;
 
     [[nodiscard]] std::optional<time_point> deadline() const noexcept;
     void handle_deadline(time_point now) noexcept;
@@ -148,10 +159,14 @@ private:
         std::uint64_t sent_unvalidated = 0;
     };
 
-    void drop(drop_reason r) noexcept { ++stats_.dropped[static_cast<std::size_t>(r)]; }
-    void drop(const std::error_code& ec) noexcept;
-    void accept(std::span<const std::byte> datagram, message_type type, connection_id id,
-                const address& from, time_point now);
+    /// Counts a drop and returns it as the error of `handle_datagram`.
+    tl::unexpected<std::error_code> drop(drop_reason r) noexcept {
+        ++stats_.dropped[static_cast<std::size_t>(r)];
+        return tl::unexpected<std::error_code>(make_error_code(r));
+    }
+    tl::unexpected<std::error_code> drop(const std::error_code& ec) noexcept;
+    result<void> accept(std::span<const std::byte> datagram, message_type type,
+                        connection_id id, const address& from, time_point now);
     void sweep() noexcept;
 
     endpoint_config config_;
@@ -165,4 +180,10 @@ private:
     endpoint_stats stats_;
 };
 
+static_assert(neutrino::datagram_layer<endpoint>,
+              "qotp::endpoint runs on the project's drivers (simulator, memory_link, io::endpoint)");
+
 }  // namespace neutrino::qotp
+
+template <>
+struct std::is_error_code_enum<neutrino::qotp::drop_reason> : std::true_type {};
