@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "p2p_test_support.hpp"
@@ -13,7 +16,6 @@ namespace {
 using namespace neutrino::p2p;
 using neutrino::condition;
 using neutrino::peer_address;
-using p2p_test::as_bytes;
 using p2p_test::error_of;
 
 node_id id_of(std::uint8_t b) {
@@ -324,7 +326,6 @@ TEST(p2p_rendezvous_message, every_new_code_has_a_condition_and_a_message) {
               make_error_condition(condition::unauthenticated));
     EXPECT_EQ(make_error_code(errc::relay_rate_limited).default_error_condition(),
               make_error_condition(condition::refused));
-    (void)as_bytes;
 }
 
 }  // namespace

@@ -2,12 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "neutrino/p2p/envelope.hpp"
@@ -251,6 +254,15 @@ TEST_F(p2p_rendezvous_server, realms_are_isolated) {
     EXPECT_TRUE(send(a, connect_message{c.id, 6}, t0));
     EXPECT_EQ(drain().size(), 2U);
     EXPECT_EQ(srv().relay_count(), 1U);
+    // a moves to the default (empty) realm: c is out of reach and no longer updated
+    ASSERT_TRUE(do_register(a, t0 + 1s));
+    EXPECT_EQ(error_of(send(a, connect_message{c.id, 7}, t0 + 1s)),
+              make_error_code(errc::rendezvous_not_found));
+    drain();
+    ASSERT_TRUE(send(a, keepalive_message{1}, t0 + 2s, peer_address::v4({1, 2, 3, 4}, 5)));
+    const auto out2 = drain();
+    ASSERT_EQ(out2.size(), 1U);
+    EXPECT_EQ(out2[0].to, a.id);
 }
 
 TEST_F(p2p_rendezvous_server, connect_introduces_both_peers) {
@@ -417,6 +429,22 @@ TEST_F(p2p_rendezvous_server, relay_forwards_only_between_bound_endpoints) {
     EXPECT_EQ(st.relay_dropped_unknown, 1U);
     EXPECT_EQ(st.relay_dropped_malformed, 1U);
     EXPECT_EQ(srv().relay(intro.first.relay_id)->bytes, 2 * dgram.size());
+}
+
+TEST_F(p2p_rendezvous_server, relay_between_one_address_forwards_nothing) {
+    make();
+    // both nodes' sessions come from the same address: the relay cannot tell them apart
+    ASSERT_TRUE(do_register(a, t0));
+    ASSERT_TRUE(send(b, register_message{b.id, {}, {}, {}, 0}, t0, a.addr));
+    drain();
+    ASSERT_TRUE(send(a, connect_message{b.id, 1}, t0));
+    const auto intro = std::get<introduce_message>(drain()[0].decoded());
+    std::array<std::byte, 16> buf{};
+    const auto n = encode_relayed(intro.relay_id, {}, buf);
+    ASSERT_TRUE(n);
+    EXPECT_EQ(error_of(srv().handle_relayed(a.addr, std::span(buf).first(*n), t0)),
+              make_error_code(errc::relay_wrong_source));
+    EXPECT_EQ(srv().stats().relayed_datagrams, 0U);
 }
 
 TEST_F(p2p_rendezvous_server, relay_rate_limit) {

@@ -45,6 +45,7 @@
 #include <span>
 #include <stdexcept>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -266,7 +267,7 @@ public:
     /// to the returned address (the relay's other endpoint).
     /// Errors (dropped, counted): `envelope_empty`, `bad_envelope_type`, `relay_truncated`
     /// (envelope.hpp); `relay_unknown` (no live relay with this id); `relay_wrong_source`
-    /// (from neither endpoint); `relay_rate_limited` (the relay's token bucket is empty).
+    /// (from neither endpoint, or both endpoints are the same address); `relay_rate_limited` (the relay's token bucket is empty).
     result<relay_forward> handle_relayed(const peer_address& from,
                                          std::span<const std::byte> datagram,
                                          time_point now) noexcept {
@@ -281,6 +282,12 @@ public:
             return fail(errc::relay_unknown);
         }
         peer_address to;
+        if (r->endpoint_a == r->endpoint_b) {
+            // both peers behind one address: the relay cannot tell them apart, and forwarding
+            // would reflect the datagram to its sender
+            ++stats_.relay_dropped_wrong_source;
+            return fail(errc::relay_wrong_source);
+        }
         if (from == r->endpoint_a) {
             to = r->endpoint_b;
         } else if (from == r->endpoint_b) {
@@ -588,7 +595,7 @@ private:
         if (realm_changed) {
             r->introduced_count = 0;  // introductions do not cross realms
             r->introduced_next = 0;
-            std::memcpy(r->realm.data(), m.realm.data(), m.realm.size());
+            if (!m.realm.empty()) std::memcpy(r->realm.data(), m.realm.data(), m.realm.size());
             r->realm_size = m.realm.size();
         }
         std::memcpy(r->key.data(), req.key.data(), r->key.size());
