@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <variant>
 #include <vector>
 
 #include "neutrino/address.hpp"
@@ -63,8 +64,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
 
-    // The server: four nodes' keys, the input sent by the one its first byte names, from an
-    // address its second byte picks, then as a relayed datagram, then an expiry pass.
+    // The server: four nodes' keys (key i is 32 bytes of i + 1), each at its own address. The
+    // sender is the key whose node id a REGISTER names, else the one the last byte picks; an
+    // input whose size is 7 mod 8 comes from the sender's second address (a NAT rebinding).
     static neutrino::seeded_random random(1);
     static basic_rendezvous_server<neutrino::seeded_random> server(
         [] {
@@ -80,9 +82,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     now += std::chrono::seconds(1);
     std::array<public_key_bytes, 4> keys{};
     for (std::size_t i = 0; i < keys.size(); ++i) keys[i].fill(std::byte(i + 1));
-    const std::size_t who = size > 0 ? data[0] % 4 : 0;
-    const peer_address from =
-        peer_address::v4({10, 0, 0, static_cast<std::uint8_t>(size > 1 ? data[1] % 4 : 0)}, 9);
+    std::size_t who = size > 0 ? data[size - 1] % 4 : 0;
+    if (decoded && std::holds_alternative<register_message>(*decoded)) {
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (std::get<register_message>(*decoded).id == node_id_of(keys[i])) who = i;
+        }
+    }
+    const auto host = static_cast<std::uint8_t>(who + (size % 8 == 7 ? 4 : 0));
+    const peer_address from = peer_address::v4({10, 0, 0, host}, 9);
     (void)server.handle_control(keys[who], from, in, now);
     while (auto out = server.poll_control()) {
         const auto m = decode_rendezvous(out->message);

@@ -389,8 +389,9 @@ def p2p_corpora():
 
 # The rendezvous control messages (p2p/rendezvous_message.hpp): one of each type, as the encoders
 # write them (padding before the required fields, which come last), and a relayed datagram.
-# fuzz_rendezvous.cpp's server takes the first byte mod 4 as the sender's key index (key i is
-# 32 bytes of i + 1), so REGISTER and CONNECT (types 1 and 5) come from key 1.
+# fuzz_rendezvous.cpp's server takes the sender of a REGISTER from its node id (key i is 32 bytes
+# of i + 1), else from the last byte mod 4: the seeds register keys 0..3, and key 1 connects to
+# key 2 (attempt id 0x01...).
 def rendezvous_corpus():
     c = corpus("rendezvous")
     def tlv(tag, value):
@@ -402,16 +403,20 @@ def rendezvous_corpus():
         return msg + tlv(0, bytes(max(need - 3, 0))) if need > 0 else msg
     def node_id(key):
         return hashlib.blake2b(key, digest_size=32).digest()[:16]
-    key1, key2 = bytes([2] * 32), bytes([3] * 32)
-    host = tlv(4, b"\x00" + addr4([192, 168, 1, 10], 5000) + b"\x01\x06" + bytes(15) + b"\x01" + u16(5001))
+    keys = [bytes([i + 1] * 32) for i in range(4)]
+    key1, key2 = keys[1], keys[2]
+    host = tlv(4, b"\x00" + addr4([192, 168, 1, 10], 5000)
+               + b"\x01\x06" + bytes(15) + b"\x01" + u16(5001))
     reg = b"\x01" + tlv(2, b"demo") + tlv(3, b"token") + host + tlv(5, b"\x01")
     c.add("register", pad_to(reg, 48, 19) + tlv(1, node_id(key1)))
-    c.add("register-minimal", pad_to(b"\x01", 48, 19) + tlv(1, node_id(key1)))
+    for i, key in enumerate(keys):
+        c.add(f"register-minimal-{i}", pad_to(b"\x01", 48, 19) + tlv(1, node_id(key)))
     c.add("registered", b"\x02" + tlv(6, addr4([203, 0, 113, 7], 40000)) + tlv(7, u32(60))
           + tlv(8, u64(123456)))
     c.add("keepalive", pad_to(b"\x03", 48, 11) + tlv(9, u64(1)))
     c.add("keepalive-ack", b"\x04" + tlv(9, u64(1)) + tlv(6, addr4([203, 0, 113, 7], 40000)))
-    c.add("connect", pad_to(b"\x05", 48, 30) + tlv(1, node_id(key2)) + tlv(10, u64(77)))
+    c.add("connect", pad_to(b"\x05", 48, 30) + tlv(1, node_id(key2))
+          + tlv(10, u64(0x0100000000000077)))
     c.add("introduce", b"\x06" + host + tlv(1, node_id(key2)) + tlv(11, key2) + tlv(10, u64(77))
           + tlv(12, b"\x01") + tlv(13, bytes(range(32))) + tlv(14, u64(0xABCDEF))
           + tlv(15, u64(123456)))

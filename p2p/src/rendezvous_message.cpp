@@ -67,9 +67,8 @@ public:
     void pad_to(std::size_t size) noexcept {
         if (!error_ && used_ < size) {
             const std::size_t need = size - used_;
-            const std::size_t len = need > rendezvous_tlv_header_size
-                                        ? need - rendezvous_tlv_header_size
-                                        : 0;
+            const std::size_t len =
+                need > rendezvous_tlv_header_size ? need - rendezvous_tlv_header_size : 0;
             if (auto* p = tlv(rendezvous_tag::padding, len); p != nullptr && len != 0) {
                 std::memset(p, 0, len);
             }
@@ -219,9 +218,7 @@ result<void> read_field(rendezvous_tag tag, std::span<const std::byte> v, fields
     return {};
 }
 
-constexpr std::uint32_t bit(rendezvous_tag t) noexcept {
-    return 1U << static_cast<unsigned>(t);
-}
+constexpr std::uint32_t bit(rendezvous_tag t) noexcept { return 1U << static_cast<unsigned>(t); }
 
 // The TLVs each message type requires (table in the header).
 constexpr std::uint32_t required_of(rendezvous_type t) noexcept {
@@ -233,8 +230,8 @@ constexpr std::uint32_t required_of(rendezvous_type t) noexcept {
         case rendezvous_type::keepalive_ack: return bit(sequence) | bit(reflexive);
         case rendezvous_type::connect: return bit(node) | bit(attempt_id);
         case rendezvous_type::introduce:
-            return bit(node) | bit(public_key) | bit(attempt_id) | bit(role) |
-                   bit(punch_secret) | bit(relay_id) | bit(start_time);
+            return bit(node) | bit(public_key) | bit(attempt_id) | bit(role) | bit(punch_secret) |
+                   bit(relay_id) | bit(start_time);
         case rendezvous_type::peer_update: return bit(node);
         case rendezvous_type::error: return bit(error_code);
         case rendezvous_type::bye: return 0;
@@ -336,9 +333,8 @@ result<rendezvous_message> decode_rendezvous(std::span<const std::byte> in) noex
         case rendezvous_type::keepalive_ack: return keepalive_ack_message{f.sequence, f.reflexive};
         case rendezvous_type::connect: return connect_message{f.id, f.attempt_id};
         case rendezvous_type::introduce:
-            return introduce_message{f.id,         f.public_key,   f.candidates,
-                                     f.attempt_id, f.role == 1,    f.punch_secret,
-                                     f.relay_id,   f.start_time};
+            return introduce_message{f.id,        f.public_key,   f.candidates, f.attempt_id,
+                                     f.role == 1, f.punch_secret, f.relay_id,   f.start_time};
         case rendezvous_type::peer_update: return peer_update_message{f.id, f.candidates};
         case rendezvous_type::error:
             return error_message{static_cast<rendezvous_error>(f.error_code), f.attempt_id};

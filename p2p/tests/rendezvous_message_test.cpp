@@ -34,8 +34,8 @@ candidate_list some_candidates(std::size_t n) {
         } else {
             std::array<std::uint8_t, 16> b{0x20, 0x01, 0x0d, 0xb8};
             b[15] = static_cast<std::uint8_t>(i);
-            cs.push_back({peer_address::v6(b, static_cast<std::uint16_t>(5000 + i)),
-                          candidate_kind::ipv6});
+            cs.push_back(
+                {peer_address::v6(b, static_cast<std::uint16_t>(5000 + i)), candidate_kind::ipv6});
         }
     }
     return cs;
@@ -118,8 +118,7 @@ TEST(p2p_rendezvous_message, every_message_round_trips) {
     for (const auto& m : every_message()) {
         const auto bytes = encode(m);
         ASSERT_FALSE(bytes.empty());
-        EXPECT_EQ(std::to_integer<std::uint8_t>(bytes[0]),
-                  static_cast<std::uint8_t>(type_of(m)));
+        EXPECT_EQ(std::to_integer<std::uint8_t>(bytes[0]), static_cast<std::uint8_t>(type_of(m)));
         const auto back = decode_rendezvous(bytes);
         ASSERT_TRUE(back) << back.error().message() << " type " << m.index();
         EXPECT_TRUE(same(m, *back)) << "type " << m.index();
@@ -198,8 +197,8 @@ std::vector<std::byte> message(std::uint8_t type, std::vector<std::vector<std::b
 }
 
 std::vector<std::byte> v4_candidate(std::uint8_t kind) {
-    return {std::byte{kind}, std::byte{4}, std::byte{1}, std::byte{2}, std::byte{3}, std::byte{4},
-            std::byte{0x50}, std::byte{0}};
+    return {std::byte{kind}, std::byte{4}, std::byte{1},    std::byte{2},
+            std::byte{3},    std::byte{4}, std::byte{0x50}, std::byte{0}};
 }
 
 std::vector<std::byte> node_id_value() { return std::vector<std::byte>(16, std::byte{7}); }
@@ -216,10 +215,12 @@ TEST(p2p_rendezvous_message, oversized_counts_are_rejected) {
     EXPECT_TRUE(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(4, nine)})));
 
     const std::vector<std::byte> long_realm(65, std::byte{'x'});
-    EXPECT_EQ(error_of(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(2, long_realm)}))),
-              make_error_code(errc::rendezvous_field_too_large));
-    EXPECT_EQ(error_of(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(3, long_realm)}))),
-              make_error_code(errc::rendezvous_field_too_large));
+    EXPECT_EQ(
+        error_of(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(2, long_realm)}))),
+        make_error_code(errc::rendezvous_field_too_large));
+    EXPECT_EQ(
+        error_of(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(3, long_realm)}))),
+        make_error_code(errc::rendezvous_field_too_large));
 
     // and the encoder refuses them
     std::array<std::byte, max_rendezvous_message_size> out{};
@@ -233,16 +234,15 @@ TEST(p2p_rendezvous_message, oversized_counts_are_rejected) {
 TEST(p2p_rendezvous_message, unknown_tlvs_and_padding_are_skipped) {
     const auto m = message(5, {tlv(0x7f, {std::byte{1}, std::byte{2}}), tlv(1, node_id_value()),
                                tlv(0, std::vector<std::byte>(30)), tlv(0xff, {}),
-                               tlv(0x0a, std::vector<std::byte>(8, std::byte{1})),
-                               tlv(0, {})});
+                               tlv(0x0a, std::vector<std::byte>(8, std::byte{1})), tlv(0, {})});
     const auto r = decode_rendezvous(m);
     ASSERT_TRUE(r) << r.error().message();
     const auto& c = std::get<connect_message>(*r);
     EXPECT_EQ(c.attempt_id, 0x0101010101010101ULL);
     // a known field that CONNECT does not use is skipped too
-    EXPECT_TRUE(decode_rendezvous(message(5, {tlv(1, node_id_value()),
-                                              tlv(0x0a, std::vector<std::byte>(8)),
-                                              tlv(0x09, std::vector<std::byte>(8))})));
+    EXPECT_TRUE(
+        decode_rendezvous(message(5, {tlv(1, node_id_value()), tlv(0x0a, std::vector<std::byte>(8)),
+                                      tlv(0x09, std::vector<std::byte>(8))})));
 }
 
 TEST(p2p_rendezvous_message, bad_fields_are_rejected) {
@@ -279,9 +279,9 @@ TEST(p2p_rendezvous_message, bad_fields_are_rejected) {
               make_error_code(errc::rendezvous_bad_field));
     // encoding an opaque address
     std::array<std::byte, max_rendezvous_message_size> out{};
-    EXPECT_EQ(error_of(encode_rendezvous(
-                  keepalive_ack_message{1, peer_address::opaque({}, 1)}, out)),
-              make_error_code(errc::rendezvous_bad_address));
+    EXPECT_EQ(
+        error_of(encode_rendezvous(keepalive_ack_message{1, peer_address::opaque({}, 1)}, out)),
+        make_error_code(errc::rendezvous_bad_address));
     EXPECT_EQ(make_error_code(errc::rendezvous_bad_address).default_error_condition(),
               make_error_condition(condition::misuse));
 }

@@ -71,12 +71,10 @@ protected:
         std::array<std::byte, max_rendezvous_message_size> buf{};
         const auto size = encode_rendezvous(m, buf);
         EXPECT_TRUE(size);
-        return srv().handle_control(n.key, from.value_or(n.addr), std::span(buf).first(*size),
-                                    now);
+        return srv().handle_control(n.key, from.value_or(n.addr), std::span(buf).first(*size), now);
     }
-    neutrino::result<void> do_register(const node& n, time_point now,
-                                       std::string_view realm = {}, candidate_list host = {},
-                                       std::string_view token = {}) {
+    neutrino::result<void> do_register(const node& n, time_point now, std::string_view realm = {},
+                                       candidate_list host = {}, std::string_view token = {}) {
         return send(n, register_message{n.id, as_bytes(realm), as_bytes(token), host, 0}, now);
     }
     std::vector<sent> drain() {
@@ -109,7 +107,8 @@ protected:
     }
     static candidate_list host_of(const node& n) {
         candidate_list cs;
-        cs.push_back({peer_address::v4({192, 168, 1, n.addr.bytes[3]}, 5000), candidate_kind::host});
+        cs.push_back(
+            {peer_address::v4({192, 168, 1, n.addr.bytes[3]}, 5000), candidate_kind::host});
         return cs;
     }
 
@@ -513,8 +512,7 @@ TEST_F(p2p_rendezvous_server, registration_table_cap) {
     ASSERT_TRUE(do_register(a, t0));
     ASSERT_TRUE(do_register(b, t0 + 10s));
     EXPECT_EQ(error_of(do_register(c, t0 + 20s)), make_error_code(errc::rendezvous_over_quota));
-    EXPECT_EQ(std::get<error_message>(drain().back().decoded()).code,
-              rendezvous_error::over_quota);
+    EXPECT_EQ(std::get<error_message>(drain().back().decoded()).code, rendezvous_error::over_quota);
     // renewing an existing registration needs no new slot
     EXPECT_TRUE(do_register(a, t0 + 20s));
     // once b's lease ran out, c takes its slot (expired at once, even before handle_deadline)

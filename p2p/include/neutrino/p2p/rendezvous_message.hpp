@@ -20,7 +20,7 @@
 /// | tag | name | value |
 /// |---|---|---|
 /// | 0x00 | padding | any bytes, ignored (requests are padded, see anti-amplification) |
-/// | 0x01 | node | node id, 16 bytes (REGISTER: own id; CONNECT: target; INTRODUCE/PEER_UPDATE: peer) |
+/// | 0x01 | node | node id, 16 bytes (REGISTER: own; CONNECT: target; else: the peer's) |
 /// | 0x02 | realm | 0..64 bytes |
 /// | 0x03 | token | 0..64 bytes (admission token) |
 /// | 0x04 | candidates | 0..8 entries `kind u8 \| address`, back to back |
@@ -43,15 +43,15 @@
 ///
 /// | type | message | required TLVs | optional TLVs |
 /// |---|---|---|---|
-/// | 0x01 | REGISTER (client → server) | node id | realm, token, candidates, capabilities |
-/// | 0x02 | REGISTERED | reflexive, lease, server time | |
-/// | 0x03 | KEEPALIVE | sequence | |
-/// | 0x04 | KEEPALIVE_ACK | sequence, reflexive | |
-/// | 0x05 | CONNECT | node id, attempt id | |
-/// | 0x06 | INTRODUCE (server → both) | node id, public key, attempt id, role, punch secret, relay id, start time | candidates |
-/// | 0x07 | PEER_UPDATE | node id | candidates |
-/// | 0x08 | ERROR | error code | attempt id |
-/// | 0x09 | BYE | | |
+/// | 0x01 | REGISTER (client → server) | 0x01 node | 0x02 realm, 0x03 token, 0x04, 0x05 |
+/// | 0x02 | REGISTERED (server → client) | 0x06 reflexive, 0x07 lease, 0x08 server time | |
+/// | 0x03 | KEEPALIVE (client → server) | 0x09 sequence | |
+/// | 0x04 | KEEPALIVE_ACK (server → client) | 0x09 sequence, 0x06 reflexive | |
+/// | 0x05 | CONNECT (client → server) | 0x01 node (target), 0x0a attempt id | |
+/// | 0x06 | INTRODUCE (server → both) | 0x01, 0x0b, 0x0a, 0x0c, 0x0d, 0x0e, 0x0f | 0x04 |
+/// | 0x07 | PEER_UPDATE (server → client) | 0x01 node (the peer) | 0x04 candidates |
+/// | 0x08 | ERROR (server → client) | 0x10 error code | 0x0a attempt id |
+/// | 0x09 | BYE (client → server) | | |
 ///
 /// Anti-amplification (§7.2): the encoders pad REGISTER, KEEPALIVE and CONNECT with a padding
 /// TLV to at least `min_request_size`, which is at least the largest reply the server sends
@@ -119,10 +119,10 @@ enum class rendezvous_error : std::uint16_t {
     not_registered = 4,  ///< KEEPALIVE or CONNECT from a node without a registration
 };
 
-inline constexpr std::size_t rendezvous_tlv_header_size = 3;   ///< tag u8, length u16
-inline constexpr std::size_t max_rendezvous_candidates = 8;    ///< per message
-inline constexpr std::size_t max_rendezvous_bytes_size = 64;   ///< realm, token
-inline constexpr std::size_t public_key_size = 32;             ///< X25519
+inline constexpr std::size_t rendezvous_tlv_header_size = 3;  ///< tag u8, length u16
+inline constexpr std::size_t max_rendezvous_candidates = 8;   ///< per message
+inline constexpr std::size_t max_rendezvous_bytes_size = 64;  ///< realm, token
+inline constexpr std::size_t public_key_size = 32;            ///< X25519
 inline constexpr std::size_t punch_secret_size = 32;
 /// Every REGISTER, KEEPALIVE and CONNECT the encoders write is at least this large: not less
 /// than any reply to it (KEEPALIVE_ACK with an IPv6 address is 34 bytes, REGISTERED 41).
@@ -149,7 +149,9 @@ public:
     }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
-    [[nodiscard]] std::span<const candidate> view() const noexcept { return {items_.data(), size_}; }
+    [[nodiscard]] std::span<const candidate> view() const noexcept {
+        return {items_.data(), size_};
+    }
     [[nodiscard]] const candidate* begin() const noexcept { return items_.data(); }
     [[nodiscard]] const candidate* end() const noexcept { return items_.data() + size_; }
     const candidate& operator[](std::size_t i) const noexcept { return items_[i]; }
@@ -218,10 +220,9 @@ struct error_message {
 struct bye_message {};
 
 /// A decoded message; views point into the decoded buffer.
-using rendezvous_message =
-    std::variant<register_message, registered_message, keepalive_message, keepalive_ack_message,
-                 connect_message, introduce_message, peer_update_message, error_message,
-                 bye_message>;
+using rendezvous_message = std::variant<register_message, registered_message, keepalive_message,
+                                        keepalive_ack_message, connect_message, introduce_message,
+                                        peer_update_message, error_message, bye_message>;
 
 /// The type byte of a message.
 [[nodiscard]] rendezvous_type type_of(const rendezvous_message& m) noexcept;

@@ -72,18 +72,18 @@ enum class admission_mode : std::uint8_t {
 
 /// Configuration of a rendezvous server; checked by the constructor.
 struct rendezvous_server_config {
-    duration lease = std::chrono::seconds(60);  ///< registration lifetime; > 0, whole seconds
-    std::size_t max_registrations = 1024;       ///< > 0
-    std::size_t max_relays = 1024;              ///< > 0
-    std::size_t max_relays_per_node = 8;        ///< > 0
+    duration lease = std::chrono::seconds(60);       ///< registration lifetime; > 0, whole seconds
+    std::size_t max_registrations = 1024;            ///< > 0
+    std::size_t max_relays = 1024;                   ///< > 0
+    std::size_t max_relays_per_node = 8;             ///< > 0
     duration relay_idle = std::chrono::seconds(60);  ///< relay expiry without traffic; > 0
-    std::uint64_t relay_rate = 1U << 20;   ///< bytes per second per relay (token bucket); > 0
+    std::uint64_t relay_rate = 1U << 20;    ///< bytes per second per relay (token bucket); > 0
     std::uint64_t relay_burst = 64U << 10;  ///< bucket depth in bytes; >= 1500
     admission_mode admission = admission_mode::open;
-    std::vector<node_id> allow_list;              ///< for `admission_mode::allow_list`
+    std::vector<node_id> allow_list;             ///< for `admission_mode::allow_list`
     std::vector<std::vector<std::byte>> tokens;  ///< for `admission_mode::token`; 1..64 bytes
-    std::size_t max_outgoing = 256;  ///< queued control messages; >= 2
-    std::size_t max_events = 256;    ///< queued events; > 0 (when full the newest is dropped)
+    std::size_t max_outgoing = 256;              ///< queued control messages; >= 2
+    std::size_t max_events = 256;  ///< queued events; > 0 (when full the newest is dropped)
 };
 
 /// A control message to send to `to` in its session. `message` points into the server and is
@@ -267,7 +267,8 @@ public:
     /// to the returned address (the relay's other endpoint).
     /// Errors (dropped, counted): `envelope_empty`, `bad_envelope_type`, `relay_truncated`
     /// (envelope.hpp); `relay_unknown` (no live relay with this id); `relay_wrong_source`
-    /// (from neither endpoint, or both endpoints are the same address); `relay_rate_limited` (the relay's token bucket is empty).
+    /// (from neither endpoint, or both endpoints are the same address); `relay_rate_limited` (the
+    /// relay's token bucket is empty).
     result<relay_forward> handle_relayed(const peer_address& from,
                                          std::span<const std::byte> datagram,
                                          time_point now) noexcept {
@@ -437,7 +438,8 @@ private:
     };
 
     static bool same_bytes(std::span<const std::byte> a, std::span<const std::byte> b) noexcept {
-        return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+        return a.size() == b.size() &&
+               (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
     }
     static std::uint64_t millis(time_point t) noexcept {
         return static_cast<std::uint64_t>(
@@ -519,9 +521,8 @@ private:
         const candidate reflexive{r.reflexive, r.reflexive.family == peer_address::family_type::v6
                                                    ? candidate_kind::ipv6
                                                    : candidate_kind::reflexive};
-        const bool announced = std::any_of(cs.begin(), cs.end(), [&](const candidate& c) {
-            return c.address == r.reflexive;
-        });
+        const bool announced = std::any_of(
+            cs.begin(), cs.end(), [&](const candidate& c) { return c.address == r.reflexive; });
         if (!announced && r.reflexive.is_ip()) cs.push_back(reflexive);
         return cs;
     }
@@ -605,10 +606,10 @@ private:
         r->expires = req.now + cfg_.lease;
         ++stats_.registers;
         const auto lease_s = std::chrono::duration_cast<std::chrono::seconds>(cfg_.lease).count();
-        auto reply = enqueue(req.self,
-                             registered_message{req.from, static_cast<std::uint32_t>(lease_s),
-                                                millis(req.now)},
-                             req.size);
+        auto reply = enqueue(
+            req.self,
+            registered_message{req.from, static_cast<std::uint32_t>(lease_s), millis(req.now)},
+            req.size);
         if (changed) moved(*r);
         return reply;
     }
