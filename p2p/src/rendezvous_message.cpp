@@ -239,6 +239,20 @@ constexpr std::uint32_t required_of(rendezvous_type t) noexcept {
     return 0;
 }
 
+// std::visit without its bad_variant_access path (a message is never valueless).
+template <class F>
+void visit_message(const rendezvous_message& m, F&& f) noexcept {
+    if (const auto* v = std::get_if<register_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<registered_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<keepalive_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<keepalive_ack_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<connect_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<introduce_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<peer_update_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<error_message>(&m)) f(*v);
+    if (const auto* v = std::get_if<bye_message>(&m)) f(*v);
+}
+
 }  // namespace
 
 rendezvous_type type_of(const rendezvous_message& m) noexcept {
@@ -251,52 +265,50 @@ result<std::size_t> encode_rendezvous(const rendezvous_message& m,
     writer w(out);
     w.type(type_of(m));
     using enum rendezvous_tag;
-    std::visit(
-        [&w](const auto& v) {
-            using T = std::decay_t<decltype(v)>;
-            // Required fields last: a truncated encoding always lacks one (or is cut inside
-            // one), so it never decodes.
-            if constexpr (std::is_same_v<T, register_message>) {
-                if (!v.realm.empty()) w.bytes(realm, v.realm);
-                if (!v.token.empty()) w.bytes(token, v.token);
-                if (!v.candidates.empty()) w.candidates(v.candidates);
-                if (v.capabilities != 0) w.integer(capabilities, v.capabilities);
-                w.pad_to(min_request_size - (rendezvous_tlv_header_size + node_id_size));
-                w.bytes(node, v.id);
-            } else if constexpr (std::is_same_v<T, registered_message>) {
-                w.address(reflexive, v.reflexive);
-                w.integer(lease, v.lease_seconds);
-                w.integer(server_time, v.server_time_ms);
-            } else if constexpr (std::is_same_v<T, keepalive_message>) {
-                w.pad_to(min_request_size - (rendezvous_tlv_header_size + 8));
-                w.integer(sequence, v.sequence);
-            } else if constexpr (std::is_same_v<T, keepalive_ack_message>) {
-                w.integer(sequence, v.sequence);
-                w.address(reflexive, v.reflexive);
-            } else if constexpr (std::is_same_v<T, connect_message>) {
-                w.pad_to(min_request_size - (2 * rendezvous_tlv_header_size + node_id_size + 8));
-                w.bytes(node, v.target);
-                w.integer(attempt_id, v.attempt_id);
-            } else if constexpr (std::is_same_v<T, introduce_message>) {
-                w.candidates(v.candidates);
-                w.bytes(node, v.peer);
-                w.bytes(public_key, v.peer_key);
-                w.integer(attempt_id, v.attempt_id);
-                w.integer(role, static_cast<std::uint8_t>(v.initiator ? 1 : 0));
-                w.bytes(punch_secret, v.punch_secret);
-                w.integer(relay_id, v.relay_id);
-                w.integer(start_time, v.start_time_ms);
-            } else if constexpr (std::is_same_v<T, peer_update_message>) {
-                w.candidates(v.candidates);
-                w.bytes(node, v.peer);
-            } else if constexpr (std::is_same_v<T, error_message>) {
-                if (v.attempt_id != 0) w.integer(attempt_id, v.attempt_id);
-                w.integer(error_code, static_cast<std::uint16_t>(v.code));
-            } else {
-                static_assert(std::is_same_v<T, bye_message>);
-            }
-        },
-        m);
+    visit_message(m, [&w](const auto& v) {
+        using alternative = std::decay_t<decltype(v)>;
+        // Required fields last: a truncated encoding always lacks one (or is cut inside
+        // one), so it never decodes.
+        if constexpr (std::is_same_v<alternative, register_message>) {
+            if (!v.realm.empty()) w.bytes(realm, v.realm);
+            if (!v.token.empty()) w.bytes(token, v.token);
+            if (!v.candidates.empty()) w.candidates(v.candidates);
+            if (v.capabilities != 0) w.integer(capabilities, v.capabilities);
+            w.pad_to(min_request_size - (rendezvous_tlv_header_size + node_id_size));
+            w.bytes(node, v.id);
+        } else if constexpr (std::is_same_v<alternative, registered_message>) {
+            w.address(reflexive, v.reflexive);
+            w.integer(lease, v.lease_seconds);
+            w.integer(server_time, v.server_time_ms);
+        } else if constexpr (std::is_same_v<alternative, keepalive_message>) {
+            w.pad_to(min_request_size - (rendezvous_tlv_header_size + 8));
+            w.integer(sequence, v.sequence);
+        } else if constexpr (std::is_same_v<alternative, keepalive_ack_message>) {
+            w.integer(sequence, v.sequence);
+            w.address(reflexive, v.reflexive);
+        } else if constexpr (std::is_same_v<alternative, connect_message>) {
+            w.pad_to(min_request_size - (2 * rendezvous_tlv_header_size + node_id_size + 8));
+            w.bytes(node, v.target);
+            w.integer(attempt_id, v.attempt_id);
+        } else if constexpr (std::is_same_v<alternative, introduce_message>) {
+            w.candidates(v.candidates);
+            w.bytes(node, v.peer);
+            w.bytes(public_key, v.peer_key);
+            w.integer(attempt_id, v.attempt_id);
+            w.integer(role, static_cast<std::uint8_t>(v.initiator ? 1 : 0));
+            w.bytes(punch_secret, v.punch_secret);
+            w.integer(relay_id, v.relay_id);
+            w.integer(start_time, v.start_time_ms);
+        } else if constexpr (std::is_same_v<alternative, peer_update_message>) {
+            w.candidates(v.candidates);
+            w.bytes(node, v.peer);
+        } else if constexpr (std::is_same_v<alternative, error_message>) {
+            if (v.attempt_id != 0) w.integer(attempt_id, v.attempt_id);
+            w.integer(error_code, static_cast<std::uint16_t>(v.code));
+        } else {
+            static_assert(std::is_same_v<alternative, bye_message>);
+        }
+    });
     return w.done();
 }
 

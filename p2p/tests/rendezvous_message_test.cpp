@@ -80,32 +80,32 @@ bool same(const rendezvous_message& a, const rendezvous_message& b) {
     if (a.index() != b.index()) return false;
     return std::visit(
         [&b](const auto& x) {
-            using T = std::decay_t<decltype(x)>;
-            const auto& y = std::get<T>(b);
+            using alternative = std::decay_t<decltype(x)>;
+            const auto& y = std::get<alternative>(b);
             auto eq = [](std::span<const std::byte> p, std::span<const std::byte> q) {
                 return p.size() == q.size() &&
                        (p.empty() || std::memcmp(p.data(), q.data(), p.size()) == 0);
             };
-            if constexpr (std::is_same_v<T, register_message>) {
+            if constexpr (std::is_same_v<alternative, register_message>) {
                 return x.id == y.id && eq(x.realm, y.realm) && eq(x.token, y.token) &&
                        x.candidates == y.candidates && x.capabilities == y.capabilities;
-            } else if constexpr (std::is_same_v<T, registered_message>) {
+            } else if constexpr (std::is_same_v<alternative, registered_message>) {
                 return x.reflexive == y.reflexive && x.lease_seconds == y.lease_seconds &&
                        x.server_time_ms == y.server_time_ms;
-            } else if constexpr (std::is_same_v<T, keepalive_message>) {
+            } else if constexpr (std::is_same_v<alternative, keepalive_message>) {
                 return x.sequence == y.sequence;
-            } else if constexpr (std::is_same_v<T, keepalive_ack_message>) {
+            } else if constexpr (std::is_same_v<alternative, keepalive_ack_message>) {
                 return x.sequence == y.sequence && x.reflexive == y.reflexive;
-            } else if constexpr (std::is_same_v<T, connect_message>) {
+            } else if constexpr (std::is_same_v<alternative, connect_message>) {
                 return x.target == y.target && x.attempt_id == y.attempt_id;
-            } else if constexpr (std::is_same_v<T, introduce_message>) {
+            } else if constexpr (std::is_same_v<alternative, introduce_message>) {
                 return x.peer == y.peer && x.peer_key == y.peer_key &&
                        x.candidates == y.candidates && x.attempt_id == y.attempt_id &&
                        x.initiator == y.initiator && x.punch_secret == y.punch_secret &&
                        x.relay_id == y.relay_id && x.start_time_ms == y.start_time_ms;
-            } else if constexpr (std::is_same_v<T, peer_update_message>) {
+            } else if constexpr (std::is_same_v<alternative, peer_update_message>) {
                 return x.peer == y.peer && x.candidates == y.candidates;
-            } else if constexpr (std::is_same_v<T, error_message>) {
+            } else if constexpr (std::is_same_v<alternative, error_message>) {
                 return x.code == y.code && x.attempt_id == y.attempt_id;
             } else {
                 return true;
@@ -211,7 +211,7 @@ TEST(p2p_rendezvous_message, oversized_counts_are_rejected) {
     }
     EXPECT_EQ(error_of(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(4, nine)}))),
               make_error_code(errc::rendezvous_too_many_candidates));
-    nine.resize(8 * 8);  // eight are fine
+    nine.resize(std::size_t{8} * 8);  // eight are fine
     EXPECT_TRUE(decode_rendezvous(message(1, {tlv(1, node_id_value()), tlv(4, nine)})));
 
     const std::vector<std::byte> long_realm(65, std::byte{'x'});

@@ -39,7 +39,7 @@ struct node {
 
 node make_node(std::uint8_t n) {
     node x;
-    for (std::size_t i = 0; i < x.key.size(); ++i) x.key[i] = std::byte(n * 31 + i);
+    for (std::size_t i = 0; i < x.key.size(); ++i) x.key[i] = std::byte(std::size_t{n} * 31 + i);
     x.id = node_id_of(x.key);
     x.addr = peer_address::v4({198, 51, 100, n}, static_cast<std::uint16_t>(40000 + n));
     return x;

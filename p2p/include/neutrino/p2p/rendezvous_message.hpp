@@ -79,7 +79,7 @@ namespace neutrino::p2p {
 
 /// The message type byte.  spec: p2p.md §7.3
 enum class rendezvous_type : std::uint8_t {
-    register_ = 0x01,
+    register_ = 0x01,  // NOLINT(readability-identifier-naming): `register` is a keyword
     registered = 0x02,
     keepalive = 0x03,
     keepalive_ack = 0x04,

@@ -45,7 +45,6 @@
 #include <span>
 #include <stdexcept>
 #include <system_error>
-#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -244,23 +243,12 @@ public:
         }
         const node_id self = node_id_of(client_key);
         request req{self, client_key, from, message.size(), now};
-        return std::visit(
-            [this, &req](const auto& m) -> result<void> {
-                using T = std::decay_t<decltype(m)>;
-                if constexpr (std::is_same_v<T, register_message>) {
-                    return on_register(req, m);
-                } else if constexpr (std::is_same_v<T, keepalive_message>) {
-                    return on_keepalive(req, m);
-                } else if constexpr (std::is_same_v<T, connect_message>) {
-                    return on_connect(req, m);
-                } else if constexpr (std::is_same_v<T, bye_message>) {
-                    return on_bye(req);
-                } else {
-                    ++stats_.dropped_unexpected;
-                    return fail(errc::rendezvous_unexpected_message);
-                }
-            },
-            *decoded);
+        if (const auto* m = std::get_if<register_message>(&*decoded)) return on_register(req, *m);
+        if (const auto* m = std::get_if<keepalive_message>(&*decoded)) return on_keepalive(req, *m);
+        if (const auto* m = std::get_if<connect_message>(&*decoded)) return on_connect(req, *m);
+        if (std::holds_alternative<bye_message>(*decoded)) return on_bye(req);
+        ++stats_.dropped_unexpected;
+        return fail(errc::rendezvous_unexpected_message);
     }
 
     /// Handles a relayed datagram from `from`. On success the caller sends `datagram` unchanged
@@ -495,7 +483,8 @@ private:
         return fail(reason);
     }
 
-    bool admitted(const node_id& id, std::span<const std::byte> token) const noexcept {
+    [[nodiscard]] bool admitted(const node_id& id,
+                                std::span<const std::byte> token) const noexcept {
         switch (cfg_.admission) {
             case admission_mode::open: return true;
             case admission_mode::allow_list:
@@ -724,7 +713,7 @@ private:
         return {};
     }
 
-    bool any_relay(std::uint64_t id) const noexcept {
+    [[nodiscard]] bool any_relay(std::uint64_t id) const noexcept {
         return std::any_of(relays_.begin(), relays_.end(),
                            [id](const relay_entry& r) { return r.used && r.id == id; });
     }
