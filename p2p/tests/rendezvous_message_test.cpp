@@ -9,7 +9,9 @@
 #include <variant>
 #include <vector>
 
+#include "neutrino/random.hpp"
 #include "p2p_test_support.hpp"
+#include "test_seed.hpp"
 
 namespace {
 
@@ -308,6 +310,90 @@ TEST(p2p_rendezvous_message, buffer_too_small_at_every_size) {
             std::vector<std::byte> out(n);
             EXPECT_EQ(error_of(encode_rendezvous(m, out)), make_error_code(errc::buffer_too_small))
                 << n;
+        }
+    }
+}
+
+// Random messages of every type with random fields round-trip; random byte flips of their
+// encodings either fail to decode or decode to something that re-encodes.
+TEST(p2p_rendezvous_message, random_messages_round_trip) {
+    neutrino::seeded_random rng(
+        neutrino::test::env_seed_or(20240601, "p2p_rendezvous_message.random_messages_round_trip"));
+    std::array<std::byte, 64> realm{}, token{};
+    auto any_candidates = [&rng] {
+        candidate_list cs;
+        const auto n = rng.uniform(0, max_rendezvous_candidates);
+        for (std::uint64_t i = 0; i < n; ++i) {
+            std::array<std::uint8_t, 16> b{};
+            rng.fill(std::as_writable_bytes(std::span(b)));
+            const auto port = static_cast<std::uint16_t>(rng.uniform(0, 65535));
+            const auto kind = static_cast<candidate_kind>(rng.uniform(0, 2));
+            cs.push_back({rng.uniform(0, 1) == 0 ? peer_address::v4({b[0], b[1], b[2], b[3]}, port)
+                                                 : peer_address::v6(b, port),
+                          kind});
+        }
+        return cs;
+    };
+    auto any_id = [&rng] {
+        node_id id{};
+        rng.fill(id);
+        return id;
+    };
+    auto any_address = [&any_candidates] {
+        candidate_list cs;
+        while (cs.empty()) cs = any_candidates();
+        return cs[0].address;
+    };
+    for (int round = 0; round < 2000; ++round) {
+        rendezvous_message m;
+        switch (rng.uniform(0, 8)) {
+            case 0: {
+                rng.fill(realm);
+                rng.fill(token);
+                m = register_message{any_id(), std::span(realm).first(rng.uniform(0, 64)),
+                                     std::span(token).first(rng.uniform(0, 64)), any_candidates(),
+                                     static_cast<std::uint8_t>(rng.uniform(0, 255))};
+                break;
+            }
+            case 1:
+                m = registered_message{any_address(),
+                                       static_cast<std::uint32_t>(rng.uniform(0, UINT32_MAX)),
+                                       rng.uniform(0, UINT64_MAX)};
+                break;
+            case 2: m = keepalive_message{rng.uniform(0, UINT64_MAX)}; break;
+            case 3: m = keepalive_ack_message{rng.uniform(0, UINT64_MAX), any_address()}; break;
+            case 4: m = connect_message{any_id(), rng.uniform(0, UINT64_MAX)}; break;
+            case 5: {
+                introduce_message i{any_id(),
+                                    {},
+                                    any_candidates(),
+                                    rng.uniform(0, UINT64_MAX),
+                                    rng.uniform(0, 1) == 1,
+                                    {},
+                                    rng.uniform(0, UINT64_MAX),
+                                    rng.uniform(0, UINT64_MAX)};
+                rng.fill(i.peer_key);
+                rng.fill(i.punch_secret);
+                m = i;
+                break;
+            }
+            case 6: m = peer_update_message{any_id(), any_candidates()}; break;
+            case 7:
+                m = error_message{static_cast<rendezvous_error>(rng.uniform(0, 65535)),
+                                  rng.uniform(0, UINT64_MAX)};
+                break;
+            default: m = bye_message{}; break;
+        }
+        auto bytes = encode(m);
+        const auto back = decode_rendezvous(bytes);
+        ASSERT_TRUE(back) << "round " << round;
+        ASSERT_TRUE(same(m, *back)) << "round " << round << " type " << m.index();
+
+        const auto pos = rng.uniform(0, bytes.size() - 1);
+        bytes[pos] ^= std::byte(rng.uniform(1, 255));
+        if (const auto mutated = decode_rendezvous(bytes)) {
+            std::array<std::byte, max_rendezvous_message_size> out{};
+            EXPECT_TRUE(encode_rendezvous(*mutated, out)) << "round " << round;
         }
     }
 }
