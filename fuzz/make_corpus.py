@@ -384,6 +384,47 @@ def p2p_corpora():
     c.add("valid-echo", probe(2**64 - 1, bytes(16), 7, 0x0102030405060708))
     c.add("bad-mac", probe(1, bytes(range(16)), 2, 3)[:-1] + b"\x00")
     c.add("relayed", b"\x04" + u64(0xABCDEF) + b"payload")
+    rendezvous_corpus()
+
+
+# The rendezvous control messages (p2p/rendezvous_message.hpp): one of each type, as the encoders
+# write them (padding before the required fields, which come last), and a relayed datagram.
+# fuzz_rendezvous.cpp's server takes the sender of a REGISTER from its node id (key i is 32 bytes
+# of i + 1), else from the last byte mod 4: the seeds register keys 0..3, and key 1 connects to
+# key 2 (attempt id 0x01...).
+def rendezvous_corpus():
+    c = corpus("rendezvous")
+    def tlv(tag, value):
+        return bytes([tag]) + u16(len(value)) + value
+    def addr4(ip, port):
+        return b"\x04" + bytes(ip) + u16(port)
+    def pad_to(msg, size, tail):
+        need = size - len(msg) - tail
+        return msg + tlv(0, bytes(max(need - 3, 0))) if need > 0 else msg
+    def node_id(key):
+        return hashlib.blake2b(key, digest_size=32).digest()[:16]
+    keys = [bytes([i + 1] * 32) for i in range(4)]
+    key1, key2 = keys[1], keys[2]
+    host = tlv(4, b"\x00" + addr4([192, 168, 1, 10], 5000)
+               + b"\x01\x06" + bytes(15) + b"\x01" + u16(5001))
+    reg = b"\x01" + tlv(2, b"demo") + tlv(3, b"token") + host + tlv(5, b"\x01")
+    c.add("register", pad_to(reg, 48, 19) + tlv(1, node_id(key1)))
+    for i, key in enumerate(keys):
+        c.add(f"register-minimal-{i}", pad_to(b"\x01", 48, 19) + tlv(1, node_id(key)))
+    c.add("registered", b"\x02" + tlv(6, addr4([203, 0, 113, 7], 40000)) + tlv(7, u32(60))
+          + tlv(8, u64(123456)))
+    c.add("keepalive", pad_to(b"\x03", 48, 11) + tlv(9, u64(1)))
+    c.add("keepalive-ack", b"\x04" + tlv(9, u64(1)) + tlv(6, addr4([203, 0, 113, 7], 40000)))
+    c.add("connect", pad_to(b"\x05", 48, 30) + tlv(1, node_id(key2))
+          + tlv(10, u64(0x0100000000000077)))
+    c.add("introduce", b"\x06" + host + tlv(1, node_id(key2)) + tlv(11, key2) + tlv(10, u64(77))
+          + tlv(12, b"\x01") + tlv(13, bytes(range(32))) + tlv(14, u64(0xABCDEF))
+          + tlv(15, u64(123456)))
+    c.add("peer-update", b"\x07" + host + tlv(1, node_id(key2)))
+    c.add("error", b"\x08" + tlv(10, u64(77)) + tlv(16, u16(1)))
+    c.add("bye", b"\x09")
+    c.add("unknown-tlv", b"\x05" + tlv(0x7F, b"xyz") + tlv(1, node_id(key2)) + tlv(10, u64(5)))
+    c.add("relayed", b"\x04" + u64(0xABCDEF) + b"payload")
 
 
 def main():

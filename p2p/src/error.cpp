@@ -17,7 +17,26 @@ condition condition_of(errc e) noexcept {
         case errc::relay_truncated:
         case errc::bad_envelope_type:
         case errc::probe_bad_size:
-        case errc::probe_no_nonce: return condition::malformed;
+        case errc::probe_no_nonce:
+        case errc::rendezvous_truncated:
+        case errc::rendezvous_unknown_type:
+        case errc::rendezvous_bad_field:
+        case errc::rendezvous_duplicate_field:
+        case errc::rendezvous_missing_field: return condition::malformed;
+        case errc::rendezvous_too_many_candidates:
+        case errc::rendezvous_field_too_large: return condition::too_large;
+        case errc::rendezvous_bad_address: return condition::misuse;
+        case errc::rendezvous_node_id_mismatch:
+        case errc::rendezvous_not_found:
+        case errc::relay_unknown:
+        case errc::relay_wrong_source: return condition::unauthenticated;
+        case errc::rendezvous_not_allowed:
+        case errc::rendezvous_not_registered:
+        case errc::rendezvous_over_quota:
+        case errc::rendezvous_queue_full:
+        case errc::rendezvous_reply_too_large:
+        case errc::relay_rate_limited: return condition::refused;
+        case errc::rendezvous_unexpected_message: return condition::protocol_violation;
         case errc::stun_bad_fingerprint:
         case errc::stun_integrity_missing:
         case errc::stun_integrity_mismatch:
@@ -72,6 +91,27 @@ public:
             case errc::probe_replayed: return "PROBE nonce already answered in this interval";
             case errc::puncher_queue_full: return "puncher reply queue full";
             case errc::punch_timed_out: return "no pair validated by the punch deadline";
+            case errc::rendezvous_truncated: return "rendezvous message truncated";
+            case errc::rendezvous_unknown_type: return "unknown rendezvous message type";
+            case errc::rendezvous_bad_field: return "rendezvous field of wrong length or content";
+            case errc::rendezvous_duplicate_field: return "rendezvous field repeated";
+            case errc::rendezvous_missing_field: return "required rendezvous field missing";
+            case errc::rendezvous_too_many_candidates: return "more than 8 candidates";
+            case errc::rendezvous_field_too_large: return "realm or token above 64 bytes";
+            case errc::rendezvous_bad_address: return "candidate address is neither IPv4 nor IPv6";
+            case errc::rendezvous_node_id_mismatch:
+                return "REGISTER node id is not the node id of the session's key";
+            case errc::rendezvous_not_allowed: return "node not admitted (allow-list or token)";
+            case errc::rendezvous_not_registered: return "request from an unregistered node";
+            case errc::rendezvous_not_found: return "target node not registered in this realm";
+            case errc::rendezvous_over_quota: return "rendezvous table or per-node limit full";
+            case errc::rendezvous_unexpected_message:
+                return "server-to-client message sent to the server";
+            case errc::rendezvous_queue_full: return "rendezvous outgoing queue full";
+            case errc::rendezvous_reply_too_large: return "reply larger than its request";
+            case errc::relay_unknown: return "unknown relay id";
+            case errc::relay_wrong_source: return "relayed datagram from neither endpoint";
+            case errc::relay_rate_limited: return "relay rate limit exceeded";
         }
         return "unknown neutrino.p2p error";
     }

@@ -46,6 +46,28 @@ enum class errc {
     probe_replayed,           ///< replayed: a PROBE nonce already answered within the interval
     puncher_queue_full,       ///< refused: the queue of replies to send is full
     punch_timed_out,          ///< timed out: no pair validated by the punch deadline
+    // rendezvous control messages (rendezvous_message.hpp, §7.3); appended likewise
+    rendezvous_truncated,            ///< malformed: empty, or a TLV header or value past the end
+    rendezvous_unknown_type,         ///< malformed: a message type byte this version does not know
+    rendezvous_bad_field,            ///< malformed: a known TLV of the wrong length or content
+    rendezvous_duplicate_field,      ///< malformed: a non-repeatable TLV twice
+    rendezvous_missing_field,        ///< malformed: a TLV the message type requires is absent
+    rendezvous_too_many_candidates,  ///< too large: more than 8 candidates (or, to encode, 8)
+    rendezvous_field_too_large,      ///< too large: a realm or token above 64 bytes
+    rendezvous_bad_address,          ///< misuse: an address to encode that is not IPv4/IPv6
+    // the rendezvous server (rendezvous_server.hpp, §7.3)
+    rendezvous_node_id_mismatch,    ///< unauthenticated: REGISTER names another key's node id
+    rendezvous_not_allowed,         ///< refused: not on the allow-list, or no valid token
+    rendezvous_not_registered,      ///< refused: a request from a node without a registration
+    rendezvous_not_found,           ///< unauthenticated: the target is not registered (in realm)
+    rendezvous_over_quota,          ///< refused: a table or per-node limit is full
+    rendezvous_unexpected_message,  ///< protocol violation: a server-to-client message sent to
+                                    ///< the server
+    rendezvous_queue_full,          ///< refused: the outgoing control queue has no room
+    rendezvous_reply_too_large,     ///< refused: the reply would be larger than its request
+    relay_unknown,                  ///< unauthenticated: no live relay has this relay id
+    relay_wrong_source,             ///< unauthenticated: not from either endpoint of the relay
+    relay_rate_limited,             ///< refused: the relay's token bucket is empty
 };
 
 /// Coarse groups of `errc`: the conditions every module shares.

@@ -39,6 +39,7 @@
 
 #include "neutrino/address.hpp"
 #include "neutrino/datagram_layer.hpp"
+#include "neutrino/p2p/candidate.hpp"
 #include "neutrino/p2p/error.hpp"
 #include "neutrino/p2p/probe.hpp"
 #include "neutrino/random.hpp"
@@ -46,24 +47,6 @@
 #include "neutrino/time.hpp"
 
 namespace neutrino::p2p {
-
-/// Where a candidate address comes from; the order is the priority (lower is better) of
-/// §7.4 step 2: host first (same LAN, where most NATs do not hairpin), then IPv6, then the
-/// reflexive IPv4 address the server saw, then addresses learned from the peer's PROBEs.
-enum class candidate_kind : std::uint8_t {
-    host = 0,           ///< a local address of the peer (same-LAN peers)
-    ipv6 = 1,           ///< a global IPv6 address (no NAT)
-    reflexive = 2,      ///< the peer's public IPv4 mapping as the rendezvous server saw it
-    peer_reflexive = 3  ///< an address a valid PROBE came from that nobody announced (§7.4.3)
-};
-
-/// One address of the peer and its kind.
-struct candidate {
-    peer_address address;
-    candidate_kind kind = candidate_kind::reflexive;
-
-    friend bool operator==(const candidate&, const candidate&) = default;
-};
 
 /// The probe schedule of §7.4 step 2. Tests shorten it.
 struct punch_schedule {
