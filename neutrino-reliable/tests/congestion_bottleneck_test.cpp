@@ -36,6 +36,7 @@ struct bottleneck_path {
     double bytes_per_s = link_bytes_per_s;
     neutrino::duration one_way = ::one_way;
     std::size_t window_packets = 0;
+    bool infer_from_requests = false;  ///< nr::config::infer_from_requests
     [[nodiscard]] std::size_t bdp_bytes() const {
         return static_cast<std::size_t>(bytes_per_s *
                                         std::chrono::duration<double>(2 * one_way).count());
@@ -70,6 +71,7 @@ upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0
     using server = nr::basic_server<core_server, C>;
     nr::config rc;
     if (path.window_packets > 0) rc.send_window = rc.receive_window = path.window_packets;
+    rc.infer_from_requests = path.infer_from_requests;
     client a(client_cfg(), rc, nc::null_observer{}, neutrino::seeded_random(test_seed(seed)));
     server b(server_cfg(), rc, nc::null_observer{}, neutrino::seeded_random(test_seed(seed + 1)));
     ni::simulator_config sc;
@@ -203,8 +205,12 @@ TEST(congestion_bottleneck, at_one_percent_random_loss) {
     const auto cub = upload<ncc::cubic>(n, 441, 0.01);
     const auto bbr = upload<ncc::bbr>(n, 451, 0.01);
     for (const auto& [name, r] : {std::pair{"fixed_window", fixed}, std::pair{"cubic", cub}, std::pair{"bbr", bbr}}) {
-        std::printf("  1%% loss %-12s goodput %.2f Mbit/s, %llu retransmitted, RTT %.1f ms\n", name,
-                    r.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(r.retransmitted), r.mean_rtt_ms);
+        std::printf("  1%% loss %-12s goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms, "
+                    "%llu requests ignored of %llu\n",
+                    name, r.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(r.retransmitted),
+                    static_cast<unsigned long long>(r.queue_drops), r.mean_rtt_ms,
+                    static_cast<unsigned long long>(r.sender.requests_ignored),
+                    static_cast<unsigned long long>(r.sender.requests_received));
         EXPECT_EQ(r.delivered, n);
         EXPECT_TRUE(r.in_order);
     }
@@ -213,7 +219,8 @@ TEST(congestion_bottleneck, at_one_percent_random_loss) {
     // does), bbr 7.1-13.0 (2.1-9.3 before its lower bounds waited for an averaged 2% loss rate).
     // Below issue 13's 80% goal: the reliable wire acknowledges cumulatively only, so every hole
     // stalls the acknowledgements (and the delivery-rate samples) for a round trip until its
-    // retransmission arrives.
+    // retransmission arrives. With config::infer_from_requests (off here) bbr measured 12.4, 13.6,
+    // 12.2, 12.2 Mbit/s at the default seed and 0, 1, 2 (7.1-12.0 without).
     EXPECT_GE(bbr.goodput_bytes_per_s, fixed.goodput_bytes_per_s);
     EXPECT_GE(bbr.goodput_bytes_per_s, 2.0 * cub.goodput_bytes_per_s);
 }
@@ -280,4 +287,34 @@ TEST(congestion_bottleneck, bbr_survives_startup_on_a_long_fat_path) {
     ASSERT_TRUE(bbr.startup_exit.has_value());
     EXPECT_TRUE(bbr.startup_loss_exit);
     EXPECT_LE(*bbr.startup_exit, 3500ms);
+}
+
+// Issue 13's lab case: the long fat path (100 Mbit/s x 200 ms, 1-BDP queue, 7500-packet windows)
+// at 1% random loss, with and without config::infer_from_requests. With cumulative
+// acknowledgements only, every hole holds everything sent since it "in flight" for the round trip
+// of its repair (at 1% there is always a hole), so bbr is window-limited and its delivery samples
+// stall (the lab measured 0.05x kernel BBR).
+TEST(congestion_bottleneck, bbr_keeps_a_long_fat_path_busy_at_one_percent_random_loss_when_inferring) {
+    constexpr std::size_t n = 20000;  // ~20 MB: without inferring, within the 600 s
+    bottleneck_path long_fat{.bytes_per_s = 100e6 / 8, .one_way = 100ms, .window_packets = 7500};
+    const auto plain = upload<ncc::bbr>(n, 501, 0.01, long_fat);
+    long_fat.infer_from_requests = true;
+    const auto inferred = upload<ncc::bbr>(n, 501, 0.01, long_fat);
+    const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    std::printf("100 Mbit/s x 200 ms, 1%% loss, %zu x 1 KB upload:\n", n);
+    for (const auto& [name, r] : {std::pair{"cumulative only", plain}, std::pair{"inferring", inferred}}) {
+        std::printf("  bbr %-15s goodput %.2f Mbit/s, %zu delivered, %llu retransmitted, %llu queue drops, "
+                    "RTT %.1f ms, %llu requests ignored of %llu%s\n",
+                    name, r.goodput_bytes_per_s * 8e-6, r.delivered, u(r.retransmitted), u(r.queue_drops),
+                    r.mean_rtt_ms, u(r.sender.requests_ignored), u(r.sender.requests_received),
+                    r.session_lost ? ", SESSION LOST" : "");
+    }
+    EXPECT_FALSE(inferred.session_lost);
+    EXPECT_EQ(inferred.delivered, n);
+    EXPECT_TRUE(inferred.in_order);
+    // Measured (NEUTRINO_TEST_SEED default, 0, 1, 2): cumulative only 3.6, 0.5, 15.9, 1.2 Mbit/s;
+    // inferring 40.0, 39.2, 40.8, 37.9 (with 40 MB, 0.4-0.95 against 37.5-56.3, but without
+    // inferring the 40 MB are not always delivered within the 600 s).
+    EXPECT_GE(inferred.goodput_bytes_per_s, 0.30 * long_fat.bytes_per_s);
+    EXPECT_GE(inferred.goodput_bytes_per_s, 2.0 * plain.goodput_bytes_per_s);
 }

@@ -96,3 +96,34 @@ TEST(send_buffer, an_acknowledgement_over_a_repair_says_so) {
     EXPECT_FALSE(b.acknowledge(3).repaired);  // already acknowledged
     EXPECT_EQ(b.acknowledge(3).packets, 0U);
 }
+
+// A request for n marks the unrequested DATA below n delivered for the in-flight count, once;
+// the bytes stay (retransmittable) until the cumulative acknowledgement, which does not report
+// them delivered a second time. A packet asked for after all is in flight again.
+TEST(send_buffer, a_request_infers_what_lies_below_it_delivered_once) {
+    send_buffer b(64, 64);
+    for (std::uint64_t pn = 10; pn < 20; ++pn) ASSERT_TRUE(b.store(pn, datagram(pn, 100), t0, pn == 15));
+    EXPECT_EQ(b.bytes_in_flight(), 900u);  // nine DATA, one KEEP_ALIVE marker (15)
+    b.mark_resent(12, t0);                 // 12 was asked for before
+    std::size_t bytes = 0;
+    b.infer_delivered_below(17, [&](std::size_t size, const auto&) { bytes += size; });
+    EXPECT_EQ(bytes, 500u);  // 10, 11, 13, 14, 16: not 12 (resent), 15 (marker), 17 (asked for)
+    EXPECT_EQ(b.bytes_in_flight(), 400u);
+    EXPECT_EQ(b.bytes_held(), 900u);
+    EXPECT_TRUE(b.inferred(13));
+    EXPECT_FALSE(b.bytes(13).empty());  // still retransmittable
+    bytes = 0;
+    b.infer_delivered_below(17, [&](std::size_t size, const auto&) { bytes += size; });
+    EXPECT_EQ(bytes, 0u);  // nothing twice
+    b.uninfer(13);  // asked for after all: sent again, in flight
+    EXPECT_EQ(b.bytes_in_flight(), 500u);
+    std::size_t acked = 0;
+    b.acknowledge(18, [&](std::size_t size, const auto&) { acked += size; });
+    EXPECT_EQ(acked, 400u);  // 12, 13, 17, 18: the inferred 10, 11, 14, 16 are not reported again
+    EXPECT_EQ(b.bytes_in_flight(), 100u);
+    EXPECT_EQ(b.bytes_held(), 100u);
+    // stale: numbers below the base
+    b.infer_delivered_below(12, [&](std::size_t size, const auto&) { acked += size; });
+    EXPECT_EQ(acked, 400u);
+    EXPECT_EQ(b.bytes_in_flight(), 100u);
+}

@@ -35,8 +35,12 @@ public:
           records_(std::min(capacity_, initial_records)) {}
 
     [[nodiscard]] std::size_t size() const noexcept { return static_cast<std::size_t>(next_ - base_); }
-    /// Bytes of the DATA datagrams held: what is in flight, for the congestion controller.
-    [[nodiscard]] std::size_t bytes_in_flight() const noexcept { return bytes_; }
+    /// Bytes of the DATA datagrams held and not inferred delivered (`infer_delivered_below`):
+    /// what is in flight, for the congestion controller (RFC 6675's pipe).
+    [[nodiscard]] std::size_t bytes_in_flight() const noexcept { return bytes_ - inferred_bytes_; }
+    /// Bytes of the DATA datagrams held, delivered or not (they stay retransmittable until the
+    /// cumulative acknowledgement passes them).
+    [[nodiscard]] std::size_t bytes_held() const noexcept { return bytes_; }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] bool full() const noexcept { return size() == capacity(); }
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
@@ -57,7 +61,7 @@ public:
     bool store(std::uint64_t pn, std::span<const std::byte> wire, time_point now,
                bool control) noexcept {
         if (!started_) {
-            base_ = next_ = pn;
+            base_ = next_ = infer_cursor_ = pn;
             started_ = true;
         }
         if (pn != next_ || full() || wire.size() > core::max_datagram_size) return false;
@@ -67,6 +71,7 @@ public:
         r.sent_at = now;
         r.resent_at = time_point{};
         r.rate = {};
+        r.inferred = r.sampled = false;
         r.buffer = no_buffer;
         if (!control) {
             r.buffer = acquire();
@@ -87,7 +92,8 @@ public:
     };
 
     /// Drops everything up to and including `ack`; `on_data(size, rate_state)` hears of each
-    /// DATA datagram dropped (acknowledged) first.
+    /// DATA datagram dropped (acknowledged) first, unless it was inferred delivered before
+    /// (it was counted delivered then, and is not counted twice).
     template <class OnData>
     acknowledged acknowledge(std::uint64_t ack, OnData&& on_data) noexcept {
         if (!started_ || ack < base_) return {};
@@ -96,7 +102,7 @@ public:
         for (std::uint64_t pn = base_; pn < to; ++pn) {  // bounded by capacity
             record& r = at(pn);
             a.repaired = a.repaired || r.resent_at != time_point{};
-            if (r.buffer != no_buffer) on_data(pool_[r.buffer]->size, r.rate);
+            if (r.buffer != no_buffer && !r.sampled) on_data(pool_[r.buffer]->size, r.rate);
             release(r);
         }
         base_ = to;
@@ -104,6 +110,45 @@ public:
     }
     acknowledged acknowledge(std::uint64_t ack) noexcept {
         return acknowledge(ack, [](std::size_t, const congestion::packet_rate_state&) noexcept {});
+    }
+
+    /// A request for `pn` arrived: the receiver asks for a number only once later packets
+    /// arrived (or, a reference receiver, any later one), and asks for the numbers it misses in
+    /// increasing order. So every DATA packet below `pn` that was never asked for (nor sent
+    /// again) has arrived: it is marked delivered for the in-flight count (RFC 6675's pipe, a
+    /// SACK inferred from the request) though its bytes stay, retransmittable, until the
+    /// cumulative acknowledgement passes it. `on_data(size, rate_state)` hears of each packet
+    /// newly marked. Each number is looked at once (a cursor moves up), so a stall of the
+    /// cumulative acknowledgement costs no quadratic scan.
+    /// `leave_pipe` false: the packets are reported delivered (to `on_data` now, not again at
+    /// the cumulative acknowledgement) but stay in the in-flight count until it passes them.
+    template <class OnData>
+    void infer_delivered_below(std::uint64_t pn, OnData&& on_data, bool leave_pipe = true) noexcept {
+        if (!started_) return;
+        const std::uint64_t to = std::min(pn, next_);
+        for (std::uint64_t q = std::max(base_, infer_cursor_); q < to; ++q) {  // bounded by capacity
+            record& r = at(q);
+            if (r.buffer == no_buffer || r.sampled || r.resent_at != time_point{}) continue;
+            r.sampled = true;
+            if (leave_pipe) {
+                r.inferred = true;
+                inferred_bytes_ += pool_[r.buffer]->size;
+            }
+            on_data(pool_[r.buffer]->size, r.rate);
+        }
+        infer_cursor_ = std::max(infer_cursor_, to);
+    }
+    /// Whether `pn` was inferred delivered (and not sent again since).
+    [[nodiscard]] bool inferred(std::uint64_t pn) const noexcept { return at(pn).inferred; }
+    /// Packet `pn` was inferred delivered but is asked for after all (its earlier request was
+    /// lost, or it was reordered): it is sent again, that copy is in flight, and its delivery
+    /// is reported at the cumulative acknowledgement (the inference counted it once too often).
+    void uninfer(std::uint64_t pn) noexcept {
+        record& r = at(pn);
+        r.sampled = false;
+        if (!r.inferred) return;
+        r.inferred = false;
+        if (r.buffer != no_buffer) inferred_bytes_ -= pool_[r.buffer]->size;
     }
 
     [[nodiscard]] bool contains(std::uint64_t pn) const noexcept {
@@ -143,6 +188,7 @@ public:
     void reset() noexcept {
         if (started_ && next_ > base_) acknowledge(next_ - 1);
         base_ = next_ = 0;
+        infer_cursor_ = 0;
         started_ = false;
     }
 
@@ -153,6 +199,8 @@ private:
         time_point resent_at{};
         std::size_t buffer = no_buffer;
         congestion::packet_rate_state rate{};
+        bool inferred = false;  ///< out of the in-flight count: see infer_delivered_below
+        bool sampled = false;   ///< reported delivered: see infer_delivered_below
     };
     struct datagram {
         std::array<std::byte, core::max_datagram_size> bytes;
@@ -161,6 +209,8 @@ private:
     void release(record& r) noexcept {
         if (r.buffer != no_buffer) {
             bytes_ -= pool_[r.buffer]->size;
+            if (r.inferred) inferred_bytes_ -= pool_[r.buffer]->size;
+            r.inferred = r.sampled = false;
             free_.push_back(r.buffer);
             r.buffer = no_buffer;
         }
@@ -197,6 +247,8 @@ private:
     std::size_t data_capacity_;
     std::vector<record> records_;
     std::size_t bytes_ = 0;  ///< sum of the held DATA datagrams' sizes
+    std::size_t inferred_bytes_ = 0;  ///< those of them inferred delivered
+    std::uint64_t infer_cursor_ = 0;  ///< numbers below it were looked at by infer_delivered_below
     std::vector<std::unique_ptr<datagram>> pool_;
     std::vector<std::size_t> free_;
     std::uint64_t base_ = 0;
