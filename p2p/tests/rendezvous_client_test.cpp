@@ -288,6 +288,7 @@ TEST_F(p2p_rendezvous_client, silence_is_a_loss_then_backoff_then_restored) {
         EXPECT_TRUE(std::holds_alternative<register_message>(sent[0]));
     }
     EXPECT_EQ(gaps, (std::vector<duration>{1s, 2s, 4s}));
+    EXPECT_EQ(error_of(c.connect(peer_.id, now)), errc::rendezvous_lost);
     ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), now));
     events = drain_events(c);
     ASSERT_EQ(events.size(), 2U);

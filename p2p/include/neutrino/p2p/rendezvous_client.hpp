@@ -303,12 +303,14 @@ public:
     /// and returns it. The answer is an `introduction` (solicited), a `rendezvous_refused` or,
     /// after `connect_timeout`, `connect_timed_out`.
     /// Errors: `rendezvous_client_closed` (not started or closed), `rendezvous_not_registered`
-    /// (not registered now), `rendezvous_not_found` (`peer` is ourselves),
+    /// (not registered yet, or re-registering after an ERROR not_registered), `rendezvous_lost`
+    /// (the server stopped answering; re-registering), `rendezvous_not_found` (`peer` is ourselves),
     /// `rendezvous_too_many_attempts` (`max_attempts` pending), `rendezvous_queue_full`.
     result<std::uint64_t> connect(const node_id& peer, time_point now) noexcept {
         if (state_ == state::idle || state_ == state::closed) {
             return fail(errc::rendezvous_client_closed);
         }
+        if (state_ == state::lost) return fail(errc::rendezvous_lost);
         if (state_ != state::registered) return fail(errc::rendezvous_not_registered);
         if (peer == self_) return fail(errc::rendezvous_not_found);
         expire_attempts(now);
