@@ -248,7 +248,7 @@ TEST_F(p2p_rendezvous_client, keepalives_follow_the_interval_and_acks_must_match
     EXPECT_EQ(c.deadline(), t0_ + 4s);
 }
 
-TEST_F(p2p_rendezvous_client, keepalive_interval_is_at_most_a_third_of_the_lease) {
+TEST_F(p2p_rendezvous_client, a_short_lease_shortens_keepalive_and_loss) {
     auto cfg = config_for(me_);
     cfg.timers.keepalive = 15s;
     cfg.timers.loss_timeout = 45s;
@@ -257,6 +257,14 @@ TEST_F(p2p_rendezvous_client, keepalive_interval_is_at_most_a_third_of_the_lease
     drain_control(c);
     ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 6, 1}), t0_));
     EXPECT_EQ(c.deadline(), t0_ + 2s);
+    // and the registration is lost after one unconfirmed lease, not after loss_timeout
+    time_point now = t0_;
+    while (c.current_state() == client::state::registered) {
+        now = *c.deadline();
+        c.handle_deadline(now);
+    }
+    EXPECT_EQ(now, t0_ + 6s);
+    EXPECT_EQ(c.current_state(), client::state::lost);
 }
 
 TEST_F(p2p_rendezvous_client, silence_is_a_loss_then_backoff_then_restored) {
@@ -358,8 +366,8 @@ TEST_F(p2p_rendezvous_client, connect_sends_connect_and_matches_errors_to_attemp
     EXPECT_EQ(m.target, peer_.id);
     EXPECT_EQ(m.attempt_id, *id);
     // an ERROR for an attempt we never made is dropped
-    EXPECT_EQ(error_of(c.handle_control(
-                  encode(error_message{rendezvous_error::not_found, *id + 1}), t0_)),
+    EXPECT_EQ(error_of(c.handle_control(encode(error_message{rendezvous_error::not_found, *id + 1}),
+                                        t0_)),
               errc::rendezvous_unexpected_message);
     ASSERT_TRUE(c.handle_control(encode(error_message{rendezvous_error::not_found, *id}), t0_));
     auto events = drain_events(c);
@@ -369,9 +377,9 @@ TEST_F(p2p_rendezvous_client, connect_sends_connect_and_matches_errors_to_attemp
     EXPECT_EQ(refused.attempt_id, *id);
     EXPECT_EQ(refused.peer, peer_.id);
     // the attempt is over: the same ERROR again is unexpected
-    EXPECT_EQ(error_of(c.handle_control(
-                  encode(error_message{rendezvous_error::not_found, *id}), t0_)),
-              errc::rendezvous_unexpected_message);
+    EXPECT_EQ(
+        error_of(c.handle_control(encode(error_message{rendezvous_error::not_found, *id}), t0_)),
+        errc::rendezvous_unexpected_message);
     EXPECT_EQ(c.stats().dropped_unexpected, 2U);
 
     // no answer: timed out after connect_timeout
@@ -406,14 +414,12 @@ TEST_F(p2p_rendezvous_client, introduce_is_validated_before_it_is_reported) {
     const identity mallory = make_identity(3);
     auto forged = introduce_from(peer_, 11);
     forged.peer_key = mallory.pk;
-    EXPECT_EQ(error_of(c.handle_control(encode(forged), t0_)),
-              errc::rendezvous_peer_key_mismatch);
+    EXPECT_EQ(error_of(c.handle_control(encode(forged), t0_)), errc::rendezvous_peer_key_mismatch);
     EXPECT_EQ(c.stats().dropped_forged, 1U);
     // wrong role
     auto wrong_role = introduce_from(peer_, 11);
     wrong_role.initiator = !wrong_role.initiator;
-    EXPECT_EQ(error_of(c.handle_control(encode(wrong_role), t0_)),
-              errc::rendezvous_role_mismatch);
+    EXPECT_EQ(error_of(c.handle_control(encode(wrong_role), t0_)), errc::rendezvous_role_mismatch);
     EXPECT_EQ(c.stats().dropped_role, 1U);
     // ourselves
     auto self = introduce_from(me_, 11);
@@ -422,8 +428,7 @@ TEST_F(p2p_rendezvous_client, introduce_is_validated_before_it_is_reported) {
     // a PEER_UPDATE for a peer never introduced is dropped
     peer_update_message update{peer_.id, {}};
     update.candidates.push_back(candidate{reflexive_a, candidate_kind::reflexive});
-    EXPECT_EQ(error_of(c.handle_control(encode(update), t0_)),
-              errc::rendezvous_unexpected_message);
+    EXPECT_EQ(error_of(c.handle_control(encode(update), t0_)), errc::rendezvous_unexpected_message);
 
     // valid and unsolicited (we are the responder of the peer's CONNECT)
     ASSERT_TRUE(c.handle_control(encode(introduce_from(peer_, 11)), t0_));
@@ -477,8 +482,8 @@ TEST_F(p2p_rendezvous_client, error_not_registered_registers_again) {
     auto c = make(config_for(me_));
     register_now(c, t0_);
     drain_events(c);
-    ASSERT_TRUE(c.handle_control(encode(error_message{rendezvous_error::not_registered, 0}),
-                                 t0_ + 1s));
+    ASSERT_TRUE(
+        c.handle_control(encode(error_message{rendezvous_error::not_registered, 0}), t0_ + 1s));
     EXPECT_EQ(c.current_state(), client::state::registering);
     const auto sent = drain_control(c);
     ASSERT_EQ(sent.size(), 1U);
@@ -726,9 +731,8 @@ TEST_F(p2p_rendezvous_client_server, a_reflexive_change_re_registers_and_updates
     EXPECT_EQ(changed[0].old_address, reflexive_a);
     EXPECT_EQ(changed[0].new_address, moved);
     EXPECT_EQ(a_.c->reflexive(), moved);
-    EXPECT_TRUE(std::any_of(a_.sent.begin(), a_.sent.end(), [](const auto& s) {
-        return s.second == rendezvous_type::register_;
-    }));
+    EXPECT_TRUE(std::any_of(a_.sent.begin(), a_.sent.end(),
+                            [](const auto& s) { return s.second == rendezvous_type::register_; }));
     const auto updates = only<peer_update>(b_.events);
     ASSERT_GE(updates.size(), 1U);
     EXPECT_EQ(updates.back().peer, a_.who.id);

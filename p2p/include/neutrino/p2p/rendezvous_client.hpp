@@ -18,8 +18,8 @@
 /// Registration: REGISTER at `start`, resent with back-off (1, 2, 4 … 30 s by default) until a
 /// REGISTERED comes (`rendezvous_registered`). Then a KEEPALIVE every `keepalive` (at most a
 /// third of the lease the server granted). When neither a REGISTERED nor a KEEPALIVE_ACK came for
-/// `loss_timeout` (3 keepalive intervals by default): `rendezvous_lost`, REGISTER at once and
-/// then with back-off; the next REGISTERED gives `rendezvous_registered` and
+/// `loss_timeout` (3 keepalive intervals by default; at most the lease): `rendezvous_lost`,
+/// REGISTER at once and then with back-off; the next REGISTERED gives `rendezvous_registered` and
 /// `rendezvous_restored`. An ERROR not_registered (the server forgot us) re-registers at once.
 /// A KEEPALIVE_ACK showing another reflexive address gives `own_address_changed` and a
 /// re-REGISTER with the current host candidates (the server then sends PEER_UPDATE to the
@@ -69,19 +69,20 @@ using secret_key_bytes = std::array<std::byte, secret_key_size>;
 /// Timers of a rendezvous client (§7.5); tests shorten them.
 struct rendezvous_client_timers {
     duration keepalive = std::chrono::seconds(15);  ///< between KEEPALIVEs; > 0
-    /// No REGISTERED or KEEPALIVE_ACK for this long while registered = lost; > `keepalive`.
+    /// No REGISTERED or KEEPALIVE_ACK for this long (or for the lease, if shorter) while
+    /// registered = lost; > `keepalive`.
     duration loss_timeout = std::chrono::seconds(45);
-    duration backoff_initial = std::chrono::seconds(1);  ///< first REGISTER resend; > 0
-    duration backoff_max = std::chrono::seconds(30);     ///< back-off cap; >= backoff_initial
+    duration backoff_initial = std::chrono::seconds(1);   ///< first REGISTER resend; > 0
+    duration backoff_max = std::chrono::seconds(30);      ///< back-off cap; >= backoff_initial
     duration connect_timeout = std::chrono::seconds(10);  ///< CONNECT without answer; > 0
 };
 
 /// Configuration of a rendezvous client; checked by the constructor.
 struct rendezvous_client_config {
-    public_key_bytes public_key{};  ///< our static X25519 key; node id = node_id_of(it)
-    secret_key_bytes secret_key{};  ///< its secret half (copied, wiped by the client)
-    std::vector<std::byte> realm;   ///< 0..64 bytes; empty = the default realm
-    std::vector<std::byte> token;   ///< 0..64 bytes; empty = none
+    public_key_bytes public_key{};           ///< our static X25519 key; node id = node_id_of(it)
+    secret_key_bytes secret_key{};           ///< its secret half (copied, wiped by the client)
+    std::vector<std::byte> realm;            ///< 0..64 bytes; empty = the default realm
+    std::vector<std::byte> token;            ///< 0..64 bytes; empty = none
     std::vector<candidate> host_candidates;  ///< 0..7, `host` or `ipv6`, IPv4/IPv6 addresses
     std::uint8_t capabilities = 0;           ///< `capability_*` bits
     rendezvous_client_timers timers{};
@@ -304,8 +305,9 @@ public:
     /// after `connect_timeout`, `connect_timed_out`.
     /// Errors: `rendezvous_client_closed` (not started or closed), `rendezvous_not_registered`
     /// (not registered yet, or re-registering after an ERROR not_registered), `rendezvous_lost`
-    /// (the server stopped answering; re-registering), `rendezvous_not_found` (`peer` is ourselves),
-    /// `rendezvous_too_many_attempts` (`max_attempts` pending), `rendezvous_queue_full`.
+    /// (the server stopped answering; re-registering), `rendezvous_not_found` (`peer` is
+    /// ourselves), `rendezvous_too_many_attempts` (`max_attempts` pending),
+    /// `rendezvous_queue_full`.
     result<std::uint64_t> connect(const node_id& peer, time_point now) noexcept {
         if (state_ == state::idle || state_ == state::closed) {
             return fail(errc::rendezvous_client_closed);
@@ -399,7 +401,7 @@ public:
             case state::lost: consider(next_register_); break;
             case state::registered:
                 consider(next_keepalive_);
-                consider(last_heard_ + timers_.loss_timeout);
+                consider(last_heard_ + loss_interval());
                 break;
         }
         for (const auto& a : attempts_) {
@@ -413,7 +415,7 @@ public:
     void handle_deadline(time_point now) noexcept {
         if (state_ == state::idle || state_ == state::closed) return;
         expire_attempts(now);
-        if (state_ == state::registered && now >= last_heard_ + timers_.loss_timeout) {
+        if (state_ == state::registered && now >= last_heard_ + loss_interval()) {
             // spec: p2p.md §7.5 (on loss, re-register with back-off, emit RendezvousLost)
             state_ = state::lost;
             ++stats_.losses;
@@ -443,8 +445,7 @@ public:
         std::array<std::byte, 32> shared{};
         if (crypto_scalarmult(reinterpret_cast<unsigned char*>(shared.data()),
                               reinterpret_cast<const unsigned char*>(secret_key_.data()),
-                              reinterpret_cast<const unsigned char*>(intro.peer_key.data())) !=
-            0) {
+                              reinterpret_cast<const unsigned char*>(intro.peer_key.data())) != 0) {
             sodium_memzero(shared.data(), shared.size());
             return fail(errc::rendezvous_weak_peer_key);
         }
@@ -543,6 +544,12 @@ private:
         return timers_.keepalive;
     }
 
+    [[nodiscard]] duration loss_interval() const noexcept {
+        // a registration not confirmed for a whole lease has expired on the server
+        if (lease_ > duration::zero()) return std::min(timers_.loss_timeout, lease_);
+        return timers_.loss_timeout;
+    }
+
     attempt* find_attempt(std::uint64_t id) noexcept {
         for (auto& a : attempts_) {
             if (a.used && a.id == id) return &a;
@@ -626,7 +633,7 @@ private:
             a->used = false;
             solicited = true;
         }
-        introduction e{m.peer,      m.peer_key,      m.candidates,    m.attempt_id, m.initiator,
+        introduction e{m.peer,         m.peer_key, m.candidates,    m.attempt_id, m.initiator,
                        m.punch_secret, m.relay_id, m.start_time_ms, solicited};
         remember_introduction(m.peer);
         ++stats_.introductions;
@@ -637,11 +644,11 @@ private:
 
     result<void> on_peer_update(const peer_update_message& m) noexcept {
         if (m.peer == self_) return drop(stats_.dropped_malformed, errc::rendezvous_bad_field);
-        const bool known = std::find(introduced_.begin(),
-                                     introduced_.begin() +
-                                         static_cast<std::ptrdiff_t>(introduced_count_),
-                                     m.peer) !=
-                           introduced_.begin() + static_cast<std::ptrdiff_t>(introduced_count_);
+        const bool known =
+            std::find(introduced_.begin(),
+                      introduced_.begin() + static_cast<std::ptrdiff_t>(introduced_count_),
+                      m.peer) !=
+            introduced_.begin() + static_cast<std::ptrdiff_t>(introduced_count_);
         if (!known) return drop(stats_.dropped_unexpected, errc::rendezvous_unexpected_message);
         ++stats_.peer_updates;
         emit(peer_update{m.peer, m.candidates});
