@@ -113,9 +113,9 @@ const peer_address reflexive_b = peer_address::v4({198, 51, 100, 2}, 40002);
 
 class p2p_rendezvous_client : public ::testing::Test {
 protected:
-    identity me_ = make_identity(1);
-    identity peer_ = make_identity(2);
-    time_point t0_{};
+    identity me = make_identity(1);
+    identity peer = make_identity(2);
+    time_point t0{};
 
     client make(rendezvous_client_config cfg) {
         return client(std::move(cfg), seeded_random(neutrino::test::test_seed(7)));
@@ -131,13 +131,14 @@ protected:
         return sent.empty() ? register_message{} : std::get<register_message>(sent.front());
     }
 
-    introduce_message introduce_from(const identity& other, std::uint64_t attempt) const {
+    [[nodiscard]] introduce_message introduce_from(const identity& other,
+                                                   std::uint64_t attempt) const {
         introduce_message m;
         m.peer = other.id;
         m.peer_key = other.pk;
         m.candidates.push_back(candidate{reflexive_b, candidate_kind::reflexive});
         m.attempt_id = attempt;
-        m.initiator = less(me_.id, other.id);
+        m.initiator = less(me.id, other.id);
         m.punch_secret.fill(std::byte{0x5a});
         m.relay_id = 99;
         m.start_time_ms = 5;
@@ -146,41 +147,41 @@ protected:
 };
 
 TEST_F(p2p_rendezvous_client, constructor_rejects_bad_configuration) {
-    auto cfg = config_for(me_);
-    cfg.secret_key = peer_.sk;  // does not give me_.pk
+    auto cfg = config_for(me);
+    cfg.secret_key = peer.sk;  // does not give me.pk
     EXPECT_THROW(make(cfg), std::invalid_argument);
-    cfg = config_for(me_);
+    cfg = config_for(me);
     cfg.timers.loss_timeout = cfg.timers.keepalive;
     EXPECT_THROW(make(cfg), std::invalid_argument);
-    cfg = config_for(me_);
+    cfg = config_for(me);
     cfg.timers.backoff_max = 500ms;
     EXPECT_THROW(make(cfg), std::invalid_argument);
-    cfg = config_for(me_);
+    cfg = config_for(me);
     cfg.realm.resize(65);
     EXPECT_THROW(make(cfg), std::invalid_argument);
-    cfg = config_for(me_);
+    cfg = config_for(me);
     cfg.host_candidates.assign(8, candidate{reflexive_a, candidate_kind::host});
     EXPECT_THROW(make(cfg), std::invalid_argument);
-    cfg = config_for(me_);
+    cfg = config_for(me);
     cfg.host_candidates = {candidate{reflexive_a, candidate_kind::reflexive}};
     EXPECT_THROW(make(cfg), std::invalid_argument);
-    EXPECT_NO_THROW(make(config_for(me_)));
+    EXPECT_NO_THROW(make(config_for(me)));
 }
 
 TEST_F(p2p_rendezvous_client, start_registers_and_reports_the_reflexive_address) {
-    auto cfg = config_for(me_);
+    auto cfg = config_for(me);
     cfg.realm = {std::byte{'r'}};
     cfg.token = {std::byte{'t'}, std::byte{'k'}};
     auto c = make(cfg);
-    EXPECT_EQ(c.self(), me_.id);
+    EXPECT_EQ(c.self(), me.id);
     EXPECT_FALSE(c.deadline());
     // nothing is accepted before start
-    EXPECT_EQ(error_of(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), t0_)),
+    EXPECT_EQ(error_of(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), t0)),
               errc::rendezvous_client_closed);
     EXPECT_EQ(c.stats().dropped_closed, 1U);
 
-    const auto reg = register_now(c, t0_);
-    EXPECT_EQ(reg.id, me_.id);
+    const auto reg = register_now(c, t0);
+    EXPECT_EQ(reg.id, me.id);
     ASSERT_EQ(reg.realm.size(), 1U);
     EXPECT_EQ(reg.token.size(), 2U);
     ASSERT_EQ(reg.candidates.size(), 1U);
@@ -193,19 +194,19 @@ TEST_F(p2p_rendezvous_client, start_registers_and_reports_the_reflexive_address)
     EXPECT_EQ(r.reflexive, reflexive_a);
     EXPECT_EQ(r.lease, 60s);
     // a second REGISTERED answers nothing
-    EXPECT_EQ(error_of(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), t0_)),
+    EXPECT_EQ(error_of(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), t0)),
               errc::rendezvous_unexpected_message);
     EXPECT_EQ(c.stats().dropped_unexpected, 1U);
     EXPECT_TRUE(drain_events(c).empty());
 }
 
 TEST_F(p2p_rendezvous_client, register_is_resent_with_backoff_until_answered) {
-    auto c = make(config_for(me_));
-    ASSERT_TRUE(c.start(t0_));
+    auto c = make(config_for(me));
+    ASSERT_TRUE(c.start(t0));
     EXPECT_EQ(drain_control(c).size(), 1U);
     // resends after 1, 2, 4, 8, 8 s (cap 8 s)
     std::vector<duration> gaps;
-    time_point last = t0_;
+    time_point last = t0;
     for (int i = 0; i < 5; ++i) {
         const auto d = c.deadline();
         ASSERT_TRUE(d);
@@ -225,59 +226,59 @@ TEST_F(p2p_rendezvous_client, register_is_resent_with_backoff_until_answered) {
 }
 
 TEST_F(p2p_rendezvous_client, keepalives_follow_the_interval_and_acks_must_match) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     drain_events(c);
-    ASSERT_EQ(c.deadline(), t0_ + 2s);
-    c.handle_deadline(t0_ + 1s);  // early: nothing
+    ASSERT_EQ(c.deadline(), t0 + 2s);
+    c.handle_deadline(t0 + 1s);  // early: nothing
     EXPECT_TRUE(drain_control(c).empty());
-    c.handle_deadline(t0_ + 2s);
+    c.handle_deadline(t0 + 2s);
     auto sent = drain_control(c);
     ASSERT_EQ(sent.size(), 1U);
     EXPECT_EQ(std::get<keepalive_message>(sent[0]).sequence, 1U);
     // an ack of a sequence never sent is dropped
-    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_ack_message{7, reflexive_a}), t0_ + 2s)),
+    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_ack_message{7, reflexive_a}), t0 + 2s)),
               errc::rendezvous_unexpected_message);
-    EXPECT_TRUE(c.handle_control(encode(keepalive_ack_message{1, reflexive_a}), t0_ + 2s));
+    EXPECT_TRUE(c.handle_control(encode(keepalive_ack_message{1, reflexive_a}), t0 + 2s));
     // a replayed ack is dropped too
-    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_ack_message{1, reflexive_a}), t0_ + 2s)),
+    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_ack_message{1, reflexive_a}), t0 + 2s)),
               errc::rendezvous_unexpected_message);
     EXPECT_EQ(c.stats().keepalive_acks, 1U);
     EXPECT_EQ(c.stats().dropped_unexpected, 2U);
     EXPECT_TRUE(drain_events(c).empty());
-    EXPECT_EQ(c.deadline(), t0_ + 4s);
+    EXPECT_EQ(c.deadline(), t0 + 4s);
 }
 
 TEST_F(p2p_rendezvous_client, a_short_lease_shortens_keepalive_and_loss) {
-    auto cfg = config_for(me_);
+    auto cfg = config_for(me);
     cfg.timers.keepalive = 15s;
     cfg.timers.loss_timeout = 45s;
     auto c = make(cfg);
-    ASSERT_TRUE(c.start(t0_));
+    ASSERT_TRUE(c.start(t0));
     drain_control(c);
-    ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 6, 1}), t0_));
-    EXPECT_EQ(c.deadline(), t0_ + 2s);
+    ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 6, 1}), t0));
+    EXPECT_EQ(c.deadline(), t0 + 2s);
     // and the registration is lost after one unconfirmed lease, not after loss_timeout
-    time_point now = t0_;
+    time_point now = t0;
     while (c.current_state() == client::state::registered) {
         now = *c.deadline();
         c.handle_deadline(now);
     }
-    EXPECT_EQ(now, t0_ + 6s);
+    EXPECT_EQ(now, t0 + 6s);
     EXPECT_EQ(c.current_state(), client::state::lost);
 }
 
 TEST_F(p2p_rendezvous_client, silence_is_a_loss_then_backoff_then_restored) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     drain_events(c);
     // keepalives at 2 and 4 s go unanswered; at 6 s the registration is lost
-    time_point now = t0_;
+    time_point now = t0;
     while (c.current_state() == client::state::registered) {
         now = *c.deadline();
         c.handle_deadline(now);
     }
-    EXPECT_EQ(now, t0_ + 6s);
+    EXPECT_EQ(now, t0 + 6s);
     EXPECT_EQ(c.current_state(), client::state::lost);
     auto events = drain_events(c);
     ASSERT_EQ(events.size(), 1U);
@@ -296,7 +297,7 @@ TEST_F(p2p_rendezvous_client, silence_is_a_loss_then_backoff_then_restored) {
         EXPECT_TRUE(std::holds_alternative<register_message>(sent[0]));
     }
     EXPECT_EQ(gaps, (std::vector<duration>{1s, 2s, 4s}));
-    EXPECT_EQ(error_of(c.connect(peer_.id, now)), errc::rendezvous_lost);
+    EXPECT_EQ(error_of(c.connect(peer.id, now)), errc::rendezvous_lost);
     ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), now));
     events = drain_events(c);
     ASSERT_EQ(events.size(), 2U);
@@ -308,13 +309,13 @@ TEST_F(p2p_rendezvous_client, silence_is_a_loss_then_backoff_then_restored) {
 }
 
 TEST_F(p2p_rendezvous_client, a_new_reflexive_address_in_an_ack_re_registers) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     drain_events(c);
-    c.handle_deadline(t0_ + 2s);
+    c.handle_deadline(t0 + 2s);
     drain_control(c);
     const auto moved = peer_address::v4({203, 0, 113, 9}, 5555);
-    ASSERT_TRUE(c.handle_control(encode(keepalive_ack_message{1, moved}), t0_ + 2s));
+    ASSERT_TRUE(c.handle_control(encode(keepalive_ack_message{1, moved}), t0 + 2s));
     const auto events = drain_events(c);
     ASSERT_EQ(events.size(), 1U);
     const auto& e = std::get<own_address_changed>(events[0]);
@@ -325,151 +326,151 @@ TEST_F(p2p_rendezvous_client, a_new_reflexive_address_in_an_ack_re_registers) {
     ASSERT_EQ(sent.size(), 1U);
     EXPECT_EQ(std::get<register_message>(sent[0]).candidates.size(), 1U);
     // the REGISTERED for it is expected, and does not restart anything
-    ASSERT_TRUE(c.handle_control(encode(registered_message{moved, 60, 2}), t0_ + 2s));
+    ASSERT_TRUE(c.handle_control(encode(registered_message{moved, 60, 2}), t0 + 2s));
     EXPECT_EQ(c.stats().address_changes, 1U);
 }
 
 TEST_F(p2p_rendezvous_client, set_host_candidates_re_registers_when_they_change) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     const std::array same{candidate{peer_address::v4({10, 0, 0, 2}, 4000), candidate_kind::host}};
-    ASSERT_TRUE(c.set_host_candidates(same, t0_));
+    ASSERT_TRUE(c.set_host_candidates(same, t0));
     EXPECT_TRUE(drain_control(c).empty());
     const std::array fresh{candidate{peer_address::v4({10, 0, 0, 3}, 4000), candidate_kind::host}};
-    ASSERT_TRUE(c.set_host_candidates(fresh, t0_));
+    ASSERT_TRUE(c.set_host_candidates(fresh, t0));
     const auto sent = drain_control(c);
     ASSERT_EQ(sent.size(), 1U);
     EXPECT_EQ(std::get<register_message>(sent[0]).candidates[0], fresh[0]);
     const std::array bad{candidate{peer_address{}, candidate_kind::host}};
-    EXPECT_EQ(error_of(c.set_host_candidates(bad, t0_)), errc::rendezvous_bad_address);
+    EXPECT_EQ(error_of(c.set_host_candidates(bad, t0)), errc::rendezvous_bad_address);
     const std::vector<candidate> many(8, fresh[0]);
-    EXPECT_EQ(error_of(c.set_host_candidates(many, t0_)), errc::rendezvous_too_many_candidates);
+    EXPECT_EQ(error_of(c.set_host_candidates(many, t0)), errc::rendezvous_too_many_candidates);
     EXPECT_TRUE(drain_control(c).empty());
 }
 
 TEST_F(p2p_rendezvous_client, connect_sends_connect_and_matches_errors_to_attempts) {
-    auto c = make(config_for(me_));
-    EXPECT_EQ(error_of(c.connect(peer_.id, t0_)), errc::rendezvous_client_closed);
-    ASSERT_TRUE(c.start(t0_));
-    EXPECT_EQ(error_of(c.connect(peer_.id, t0_)), errc::rendezvous_not_registered);
+    auto c = make(config_for(me));
+    EXPECT_EQ(error_of(c.connect(peer.id, t0)), errc::rendezvous_client_closed);
+    ASSERT_TRUE(c.start(t0));
+    EXPECT_EQ(error_of(c.connect(peer.id, t0)), errc::rendezvous_not_registered);
     drain_control(c);
-    ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), t0_));
+    ASSERT_TRUE(c.handle_control(encode(registered_message{reflexive_a, 60, 1}), t0));
     drain_events(c);
-    EXPECT_EQ(error_of(c.connect(me_.id, t0_)), errc::rendezvous_not_found);
+    EXPECT_EQ(error_of(c.connect(me.id, t0)), errc::rendezvous_not_found);
 
-    const auto id = c.connect(peer_.id, t0_);
+    const auto id = c.connect(peer.id, t0);
     ASSERT_TRUE(id);
     EXPECT_NE(*id, 0U);
     auto sent = drain_control(c);
     ASSERT_EQ(sent.size(), 1U);
     const auto& m = std::get<connect_message>(sent[0]);
-    EXPECT_EQ(m.target, peer_.id);
+    EXPECT_EQ(m.target, peer.id);
     EXPECT_EQ(m.attempt_id, *id);
     // an ERROR for an attempt we never made is dropped
-    EXPECT_EQ(error_of(c.handle_control(encode(error_message{rendezvous_error::not_found, *id + 1}),
-                                        t0_)),
-              errc::rendezvous_unexpected_message);
-    ASSERT_TRUE(c.handle_control(encode(error_message{rendezvous_error::not_found, *id}), t0_));
+    EXPECT_EQ(
+        error_of(c.handle_control(encode(error_message{rendezvous_error::not_found, *id + 1}), t0)),
+        errc::rendezvous_unexpected_message);
+    ASSERT_TRUE(c.handle_control(encode(error_message{rendezvous_error::not_found, *id}), t0));
     auto events = drain_events(c);
     ASSERT_EQ(events.size(), 1U);
     const auto& refused = std::get<rendezvous_refused>(events[0]);
     EXPECT_EQ(refused.code, rendezvous_error::not_found);
     EXPECT_EQ(refused.attempt_id, *id);
-    EXPECT_EQ(refused.peer, peer_.id);
+    EXPECT_EQ(refused.peer, peer.id);
     // the attempt is over: the same ERROR again is unexpected
     EXPECT_EQ(
-        error_of(c.handle_control(encode(error_message{rendezvous_error::not_found, *id}), t0_)),
+        error_of(c.handle_control(encode(error_message{rendezvous_error::not_found, *id}), t0)),
         errc::rendezvous_unexpected_message);
     EXPECT_EQ(c.stats().dropped_unexpected, 2U);
 
     // no answer: timed out after connect_timeout
-    const auto id2 = c.connect(peer_.id, t0_ + 1s);
+    const auto id2 = c.connect(peer.id, t0 + 1s);
     ASSERT_TRUE(id2);
     drain_control(c);
-    c.handle_deadline(t0_ + 5s);
+    c.handle_deadline(t0 + 5s);
     EXPECT_TRUE(only<connect_timed_out>(drain_events(c)).empty());
-    c.handle_deadline(t0_ + 6s);
+    c.handle_deadline(t0 + 6s);
     const auto timed_out = only<connect_timed_out>(drain_events(c));
     ASSERT_EQ(timed_out.size(), 1U);
     EXPECT_EQ(timed_out[0].attempt_id, *id2);
-    EXPECT_EQ(timed_out[0].peer, peer_.id);
+    EXPECT_EQ(timed_out[0].peer, peer.id);
 }
 
 TEST_F(p2p_rendezvous_client, pending_connects_are_bounded) {
-    auto cfg = config_for(me_);
+    auto cfg = config_for(me);
     cfg.max_attempts = 2;
     auto c = make(cfg);
-    register_now(c, t0_);
-    ASSERT_TRUE(c.connect(peer_.id, t0_));
-    ASSERT_TRUE(c.connect(peer_.id, t0_));
-    EXPECT_EQ(error_of(c.connect(peer_.id, t0_)), errc::rendezvous_too_many_attempts);
+    register_now(c, t0);
+    ASSERT_TRUE(c.connect(peer.id, t0));
+    ASSERT_TRUE(c.connect(peer.id, t0));
+    EXPECT_EQ(error_of(c.connect(peer.id, t0)), errc::rendezvous_too_many_attempts);
 }
 
 TEST_F(p2p_rendezvous_client, introduce_is_validated_before_it_is_reported) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     drain_events(c);
 
     // forged: the key of a third node under the peer's node id
     const identity mallory = make_identity(3);
-    auto forged = introduce_from(peer_, 11);
+    auto forged = introduce_from(peer, 11);
     forged.peer_key = mallory.pk;
-    EXPECT_EQ(error_of(c.handle_control(encode(forged), t0_)), errc::rendezvous_peer_key_mismatch);
+    EXPECT_EQ(error_of(c.handle_control(encode(forged), t0)), errc::rendezvous_peer_key_mismatch);
     EXPECT_EQ(c.stats().dropped_forged, 1U);
     // wrong role
-    auto wrong_role = introduce_from(peer_, 11);
+    auto wrong_role = introduce_from(peer, 11);
     wrong_role.initiator = !wrong_role.initiator;
-    EXPECT_EQ(error_of(c.handle_control(encode(wrong_role), t0_)), errc::rendezvous_role_mismatch);
+    EXPECT_EQ(error_of(c.handle_control(encode(wrong_role), t0)), errc::rendezvous_role_mismatch);
     EXPECT_EQ(c.stats().dropped_role, 1U);
     // ourselves
-    auto self = introduce_from(me_, 11);
-    EXPECT_EQ(error_of(c.handle_control(encode(self), t0_)), errc::rendezvous_bad_field);
+    auto self = introduce_from(me, 11);
+    EXPECT_EQ(error_of(c.handle_control(encode(self), t0)), errc::rendezvous_bad_field);
     EXPECT_TRUE(drain_events(c).empty());
     // a PEER_UPDATE for a peer never introduced is dropped
-    peer_update_message update{peer_.id, {}};
+    peer_update_message update{peer.id, {}};
     update.candidates.push_back(candidate{reflexive_a, candidate_kind::reflexive});
-    EXPECT_EQ(error_of(c.handle_control(encode(update), t0_)), errc::rendezvous_unexpected_message);
+    EXPECT_EQ(error_of(c.handle_control(encode(update), t0)), errc::rendezvous_unexpected_message);
 
     // valid and unsolicited (we are the responder of the peer's CONNECT)
-    ASSERT_TRUE(c.handle_control(encode(introduce_from(peer_, 11)), t0_));
+    ASSERT_TRUE(c.handle_control(encode(introduce_from(peer, 11)), t0));
     auto events = drain_events(c);
     ASSERT_EQ(events.size(), 1U);
     const auto& intro = std::get<introduction>(events[0]);
-    EXPECT_EQ(intro.peer, peer_.id);
-    EXPECT_EQ(intro.peer_key, peer_.pk);
+    EXPECT_EQ(intro.peer, peer.id);
+    EXPECT_EQ(intro.peer_key, peer.pk);
     EXPECT_EQ(intro.attempt_id, 11U);
     EXPECT_FALSE(intro.solicited);
     EXPECT_EQ(intro.relay_id, 99U);
     EXPECT_EQ(intro.candidates.size(), 1U);
     EXPECT_EQ(c.stats().introductions, 1U);
     // now the peer is known: its PEER_UPDATE is reported
-    ASSERT_TRUE(c.handle_control(encode(update), t0_));
+    ASSERT_TRUE(c.handle_control(encode(update), t0));
     events = drain_events(c);
     ASSERT_EQ(events.size(), 1U);
     EXPECT_EQ(std::get<peer_update>(events[0]).candidates, update.candidates);
 
     // solicited: it answers our CONNECT
-    const auto id = c.connect(peer_.id, t0_);
+    const auto id = c.connect(peer.id, t0);
     ASSERT_TRUE(id);
-    ASSERT_TRUE(c.handle_control(encode(introduce_from(peer_, *id)), t0_));
+    ASSERT_TRUE(c.handle_control(encode(introduce_from(peer, *id)), t0));
     events = drain_events(c);
     ASSERT_EQ(events.size(), 1U);
     EXPECT_TRUE(std::get<introduction>(events[0]).solicited);
-    c.handle_deadline(t0_ + 10s);
+    c.handle_deadline(t0 + 10s);
     EXPECT_TRUE(only<connect_timed_out>(drain_events(c)).empty());
 }
 
 TEST_F(p2p_rendezvous_client, wrong_direction_and_malformed_messages_are_dropped) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     drain_events(c);
-    EXPECT_EQ(error_of(c.handle_control(encode(bye_message{}), t0_)),
+    EXPECT_EQ(error_of(c.handle_control(encode(bye_message{}), t0)),
               errc::rendezvous_unexpected_message);
-    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_message{1}), t0_)),
+    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_message{1}), t0)),
               errc::rendezvous_unexpected_message);
     const std::array garbage{std::byte{0x77}, std::byte{1}};
-    EXPECT_FALSE(c.handle_control(garbage, t0_));
-    EXPECT_FALSE(c.handle_control({}, t0_));
+    EXPECT_FALSE(c.handle_control(garbage, t0));
+    EXPECT_FALSE(c.handle_control({}, t0));
     EXPECT_EQ(c.stats().dropped_unexpected, 2U);
     EXPECT_EQ(c.stats().dropped_malformed, 2U);
     EXPECT_EQ(c.stats().dropped(), 4U);
@@ -479,11 +480,11 @@ TEST_F(p2p_rendezvous_client, wrong_direction_and_malformed_messages_are_dropped
 }
 
 TEST_F(p2p_rendezvous_client, error_not_registered_registers_again) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
+    auto c = make(config_for(me));
+    register_now(c, t0);
     drain_events(c);
     ASSERT_TRUE(
-        c.handle_control(encode(error_message{rendezvous_error::not_registered, 0}), t0_ + 1s));
+        c.handle_control(encode(error_message{rendezvous_error::not_registered, 0}), t0 + 1s));
     EXPECT_EQ(c.current_state(), client::state::registering);
     const auto sent = drain_control(c);
     ASSERT_EQ(sent.size(), 1U);
@@ -494,27 +495,27 @@ TEST_F(p2p_rendezvous_client, error_not_registered_registers_again) {
 }
 
 TEST_F(p2p_rendezvous_client, close_says_bye_and_stops) {
-    auto c = make(config_for(me_));
-    register_now(c, t0_);
-    ASSERT_TRUE(c.close(t0_));
+    auto c = make(config_for(me));
+    register_now(c, t0);
+    ASSERT_TRUE(c.close(t0));
     const auto sent = drain_control(c);
     ASSERT_EQ(sent.size(), 1U);
     EXPECT_TRUE(std::holds_alternative<bye_message>(sent[0]));
     EXPECT_FALSE(c.deadline());
-    EXPECT_EQ(error_of(c.close(t0_)), errc::rendezvous_client_closed);
-    EXPECT_EQ(error_of(c.connect(peer_.id, t0_)), errc::rendezvous_client_closed);
-    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_ack_message{1, reflexive_a}), t0_)),
+    EXPECT_EQ(error_of(c.close(t0)), errc::rendezvous_client_closed);
+    EXPECT_EQ(error_of(c.connect(peer.id, t0)), errc::rendezvous_client_closed);
+    EXPECT_EQ(error_of(c.handle_control(encode(keepalive_ack_message{1, reflexive_a}), t0)),
               errc::rendezvous_client_closed);
     // closing a client never started sends nothing
-    auto idle = make(config_for(me_));
-    ASSERT_TRUE(idle.close(t0_));
+    auto idle = make(config_for(me));
+    ASSERT_TRUE(idle.close(t0));
     EXPECT_TRUE(drain_control(idle).empty());
 }
 
 TEST_F(p2p_rendezvous_client, puncher_config_rejects_a_low_order_peer_key) {
-    auto c = make(config_for(me_));
+    auto c = make(config_for(me));
     introduction intro;
-    intro.peer = peer_.id;
+    intro.peer = peer.id;
     intro.peer_key = {};  // the all-zero point: X25519 output is zero
     EXPECT_EQ(error_of(c.puncher_config_for(intro)), errc::rendezvous_weak_peer_key);
 }
@@ -535,38 +536,38 @@ protected:
     p2p_rendezvous_client_server() {
         rendezvous_server_config cfg;
         cfg.lease = 10s;
-        srv_.emplace(cfg, seeded_random(neutrino::test::test_seed(20)));
-        a_.who = make_identity(11);
-        a_.seen_from = reflexive_a;
-        b_.who = make_identity(12);
-        b_.seen_from = reflexive_b;
-        a_.c.emplace(config_for(a_.who), seeded_random(neutrino::test::test_seed(21)));
-        b_.c.emplace(config_for(b_.who), seeded_random(neutrino::test::test_seed(22)));
+        srv.emplace(cfg, seeded_random(neutrino::test::test_seed(20)));
+        a.who = make_identity(11);
+        a.seen_from = reflexive_a;
+        b.who = make_identity(12);
+        b.seen_from = reflexive_b;
+        a.c.emplace(config_for(a.who), seeded_random(neutrino::test::test_seed(21)));
+        b.c.emplace(config_for(b.who), seeded_random(neutrino::test::test_seed(22)));
     }
 
     // Moves every queued message until nothing moves; the server drops nothing of ours while
-    // `silent_` is false (when true, client messages are lost on the way).
+    // `silent` is false (when true, client messages are lost on the way).
     void pump() {
         for (bool moved = true; moved;) {
             moved = false;
-            for (node* n : {&a_, &b_}) {
+            for (node* n : {&a, &b}) {
                 while (auto bytes = n->c->poll_control()) {
                     moved = true;
                     const auto m = decode_rendezvous(*bytes);
                     ASSERT_TRUE(m);
-                    n->sent.emplace_back(now_, type_of(*m));
-                    if (!silent_) {
-                        (void)srv_->handle_control(n->who.pk, n->seen_from, *bytes, now_);
+                    n->sent.emplace_back(now, type_of(*m));
+                    if (!silent) {
+                        (void)srv->handle_control(n->who.pk, n->seen_from, *bytes, now);
                     }
                 }
             }
-            while (auto out = srv_->poll_control()) {
+            while (auto out = srv->poll_control()) {
                 moved = true;
-                node* to = out->to == a_.who.id ? &a_ : out->to == b_.who.id ? &b_ : nullptr;
+                node* to = out->to == a.who.id ? &a : out->to == b.who.id ? &b : nullptr;
                 ASSERT_NE(to, nullptr);
-                (void)to->c->handle_control(out->message, now_);
+                (void)to->c->handle_control(out->message, now);
             }
-            for (node* n : {&a_, &b_}) {
+            for (node* n : {&a, &b}) {
                 while (auto e = n->c->poll_event()) n->events.push_back(*e);
             }
         }
@@ -577,38 +578,38 @@ protected:
         pump();
         for (;;) {
             std::optional<time_point> next;
-            for (auto d : {a_.c->deadline(), b_.c->deadline(), srv_->deadline()}) {
+            for (auto d : {a.c->deadline(), b.c->deadline(), srv->deadline()}) {
                 if (d) next = next ? std::min(*next, *d) : *d;
             }
             if (!next || *next > until) break;
-            now_ = std::max(now_, *next);
-            a_.c->handle_deadline(now_);
-            b_.c->handle_deadline(now_);
-            srv_->handle_deadline(now_);
+            now = std::max(now, *next);
+            a.c->handle_deadline(now);
+            b.c->handle_deadline(now);
+            srv->handle_deadline(now);
             pump();
         }
-        now_ = until;
+        now = until;
     }
 
     void register_both() {
-        ASSERT_TRUE(a_.c->start(now_));
-        ASSERT_TRUE(b_.c->start(now_));
+        ASSERT_TRUE(a.c->start(now));
+        ASSERT_TRUE(b.c->start(now));
         pump();
-        ASSERT_EQ(a_.c->current_state(), client::state::registered);
-        ASSERT_EQ(b_.c->current_state(), client::state::registered);
-        EXPECT_EQ(a_.c->reflexive(), reflexive_a);
-        EXPECT_EQ(b_.c->reflexive(), reflexive_b);
+        ASSERT_EQ(a.c->current_state(), client::state::registered);
+        ASSERT_EQ(b.c->current_state(), client::state::registered);
+        EXPECT_EQ(a.c->reflexive(), reflexive_a);
+        EXPECT_EQ(b.c->reflexive(), reflexive_b);
     }
 
     // A connects to B; returns both introductions.
     std::pair<introduction, introduction> introduce() {
-        a_.events.clear();
-        b_.events.clear();
-        const auto id = a_.c->connect(b_.who.id, now_);
+        a.events.clear();
+        b.events.clear();
+        const auto id = a.c->connect(b.who.id, now);
         EXPECT_TRUE(id);
         pump();
-        const auto ia = only<introduction>(a_.events);
-        const auto ib = only<introduction>(b_.events);
+        const auto ia = only<introduction>(a.events);
+        const auto ib = only<introduction>(b.events);
         EXPECT_EQ(ia.size(), 1U);
         EXPECT_EQ(ib.size(), 1U);
         if (ia.size() != 1 || ib.size() != 1) return {};
@@ -616,25 +617,25 @@ protected:
         return {ia[0], ib[0]};
     }
 
-    std::optional<server> srv_;
-    node a_, b_;
-    time_point now_{};
-    bool silent_ = false;
+    std::optional<server> srv;
+    node a, b;
+    time_point now{};
+    bool silent = false;
 };
 
 TEST_F(p2p_rendezvous_client_server, both_peers_get_matching_introductions) {
     register_both();
     const auto [ia, ib] = introduce();
-    EXPECT_EQ(ia.peer, b_.who.id);
-    EXPECT_EQ(ib.peer, a_.who.id);
-    EXPECT_EQ(ia.peer_key, b_.who.pk);
-    EXPECT_EQ(ib.peer_key, a_.who.pk);
+    EXPECT_EQ(ia.peer, b.who.id);
+    EXPECT_EQ(ib.peer, a.who.id);
+    EXPECT_EQ(ia.peer_key, b.who.pk);
+    EXPECT_EQ(ib.peer_key, a.who.pk);
     EXPECT_EQ(ia.punch_secret, ib.punch_secret);
     EXPECT_EQ(ia.relay_id, ib.relay_id);
     EXPECT_NE(ia.relay_id, 0U);
     EXPECT_EQ(ia.attempt_id, ib.attempt_id);
     EXPECT_NE(ia.initiator, ib.initiator);
-    EXPECT_EQ(ia.initiator, less(a_.who.id, b_.who.id));
+    EXPECT_EQ(ia.initiator, less(a.who.id, b.who.id));
     EXPECT_TRUE(ia.solicited);
     EXPECT_FALSE(ib.solicited);
     // each side holds the other's reflexive address (and host candidate)
@@ -646,14 +647,14 @@ TEST_F(p2p_rendezvous_client_server, both_peers_get_matching_introductions) {
     EXPECT_TRUE(has(ib, reflexive_a));
 
     // the PROBE keys agree, and only through both static keys
-    auto ca = a_.c->puncher_config_for(ia);
-    auto cb = b_.c->puncher_config_for(ib);
+    auto ca = a.c->puncher_config_for(ia);
+    auto cb = b.c->puncher_config_for(ib);
     ASSERT_TRUE(ca);
     ASSERT_TRUE(cb);
     EXPECT_EQ(ca->key, cb->key);
-    EXPECT_EQ(ca->self, a_.who.id);
-    EXPECT_EQ(ca->peer, b_.who.id);
-    EXPECT_EQ(cb->peer, a_.who.id);
+    EXPECT_EQ(ca->self, a.who.id);
+    EXPECT_EQ(ca->peer, b.who.id);
+    EXPECT_EQ(cb->peer, a.who.id);
     EXPECT_EQ(ca->attempt_id, cb->attempt_id);
     EXPECT_EQ(ca->candidates.size(), ia.candidates.size());
     const auto server_only = probe_key(ia.punch_secret, std::array<std::byte, 32>{});
@@ -661,22 +662,22 @@ TEST_F(p2p_rendezvous_client_server, both_peers_get_matching_introductions) {
     // and they make punchers that talk to each other: a request from A verifies at B
     basic_puncher<seeded_random> pa(*ca, seeded_random(neutrino::test::test_seed(30)));
     basic_puncher<seeded_random> pb(*cb, seeded_random(neutrino::test::test_seed(31)));
-    pa.start(now_);
+    pa.start(now);
     std::array<std::byte, probe_size> buf{};
-    const auto tx = pa.poll_datagram(buf, now_);
+    const auto tx = pa.poll_datagram(buf, now);
     ASSERT_TRUE(tx);
-    EXPECT_TRUE(pb.handle_datagram(std::span(buf).first(tx->size), reflexive_a, now_));
+    EXPECT_TRUE(pb.handle_datagram(std::span(buf).first(tx->size), reflexive_a, now));
     EXPECT_EQ(pb.stats().requests_received, 1U);
 }
 
 TEST_F(p2p_rendezvous_client_server, keepalives_hold_the_lease) {
     register_both();
-    run_until(now_ + 120s);  // twelve leases of 10 s
-    EXPECT_EQ(srv_->stats().expired, 0U);
-    EXPECT_GE(srv_->stats().keepalives, 2U * 50U);  // every 2 s on each side
-    EXPECT_EQ(a_.c->stats().losses, 0U);
-    EXPECT_EQ(a_.c->stats().keepalive_acks, a_.c->stats().keepalives_sent);
-    EXPECT_EQ(a_.c->current_state(), client::state::registered);
+    run_until(now + 120s);  // twelve leases of 10 s
+    EXPECT_EQ(srv->stats().expired, 0U);
+    EXPECT_GE(srv->stats().keepalives, 2U * 50U);  // every 2 s on each side
+    EXPECT_EQ(a.c->stats().losses, 0U);
+    EXPECT_EQ(a.c->stats().keepalive_acks, a.c->stats().keepalives_sent);
+    EXPECT_EQ(a.c->current_state(), client::state::registered);
     // still registered on the server: an introduction works
     const auto [ia, ib] = introduce();
     EXPECT_EQ(ia.relay_id, ib.relay_id);
@@ -684,20 +685,20 @@ TEST_F(p2p_rendezvous_client_server, keepalives_hold_the_lease) {
 
 TEST_F(p2p_rendezvous_client_server, a_silent_server_is_lost_then_restored_with_backoff) {
     register_both();
-    run_until(now_ + 3s);
-    silent_ = true;
-    const time_point silent_at = now_;
-    a_.events.clear();
-    a_.sent.clear();
-    run_until(now_ + 30s);
+    run_until(now + 3s);
+    silent = true;
+    const time_point silent_at = now;
+    a.events.clear();
+    a.sent.clear();
+    run_until(now + 30s);
     // lost within loss_timeout (6 s) of the last ack
-    const auto lost = std::find_if(a_.events.begin(), a_.events.end(), [](const auto& e) {
+    const auto lost = std::find_if(a.events.begin(), a.events.end(), [](const auto& e) {
         return std::holds_alternative<rendezvous_lost>(e);
     });
-    ASSERT_NE(lost, a_.events.end());
-    EXPECT_EQ(a_.c->current_state(), client::state::lost);
+    ASSERT_NE(lost, a.events.end());
+    EXPECT_EQ(a.c->current_state(), client::state::lost);
     std::vector<time_point> registers;
-    for (const auto& [t, type] : a_.sent) {
+    for (const auto& [t, type] : a.sent) {
         if (type == rendezvous_type::register_) registers.push_back(t);
     }
     ASSERT_GE(registers.size(), 5U);
@@ -707,12 +708,12 @@ TEST_F(p2p_rendezvous_client_server, a_silent_server_is_lost_then_restored_with_
     EXPECT_EQ(gaps, (std::vector<duration>{1s, 2s, 4s, 8s}));  // capped at 8 s
 
     // the server answers again (the registrations expired meanwhile)
-    silent_ = false;
-    a_.events.clear();
-    run_until(now_ + 9s);
-    EXPECT_EQ(a_.c->current_state(), client::state::registered);
-    EXPECT_EQ(only<rendezvous_restored>(a_.events).size(), 1U);
-    EXPECT_EQ(b_.c->current_state(), client::state::registered);
+    silent = false;
+    a.events.clear();
+    run_until(now + 9s);
+    EXPECT_EQ(a.c->current_state(), client::state::registered);
+    EXPECT_EQ(only<rendezvous_restored>(a.events).size(), 1U);
+    EXPECT_EQ(b.c->current_state(), client::state::registered);
     const auto [ia, ib] = introduce();
     EXPECT_EQ(ia.punch_secret, ib.punch_secret);
 }
@@ -720,31 +721,31 @@ TEST_F(p2p_rendezvous_client_server, a_silent_server_is_lost_then_restored_with_
 TEST_F(p2p_rendezvous_client_server, a_reflexive_change_re_registers_and_updates_the_peer) {
     register_both();
     const auto [ia, ib] = introduce();  // B now learns A's moves
-    a_.events.clear();
-    b_.events.clear();
+    a.events.clear();
+    b.events.clear();
     const auto moved = peer_address::v4({203, 0, 113, 7}, 61000);
-    a_.seen_from = moved;  // A's NAT rebinds
-    a_.sent.clear();
-    run_until(now_ + 2s);  // the next keepalive shows it
-    const auto changed = only<own_address_changed>(a_.events);
+    a.seen_from = moved;  // A's NAT rebinds
+    a.sent.clear();
+    run_until(now + 2s);  // the next keepalive shows it
+    const auto changed = only<own_address_changed>(a.events);
     ASSERT_EQ(changed.size(), 1U);
     EXPECT_EQ(changed[0].old_address, reflexive_a);
     EXPECT_EQ(changed[0].new_address, moved);
-    EXPECT_EQ(a_.c->reflexive(), moved);
-    EXPECT_TRUE(std::any_of(a_.sent.begin(), a_.sent.end(),
+    EXPECT_EQ(a.c->reflexive(), moved);
+    EXPECT_TRUE(std::any_of(a.sent.begin(), a.sent.end(),
                             [](const auto& s) { return s.second == rendezvous_type::register_; }));
-    const auto updates = only<peer_update>(b_.events);
+    const auto updates = only<peer_update>(b.events);
     ASSERT_GE(updates.size(), 1U);
-    EXPECT_EQ(updates.back().peer, a_.who.id);
+    EXPECT_EQ(updates.back().peer, a.who.id);
     EXPECT_TRUE(std::any_of(updates.back().candidates.begin(), updates.back().candidates.end(),
                             [&](const candidate& c) { return c.address == moved; }));
     // the relay follows A to its new address
-    const auto relay = srv_->relay(ia.relay_id);
+    const auto relay = srv->relay(ia.relay_id);
     ASSERT_TRUE(relay);
     EXPECT_TRUE(relay->endpoint_a == moved || relay->endpoint_b == moved);
     EXPECT_EQ(ib.relay_id, ia.relay_id);
-    EXPECT_EQ(a_.c->stats().dropped(), 0U);
-    EXPECT_EQ(b_.c->stats().dropped(), 0U);
+    EXPECT_EQ(a.c->stats().dropped(), 0U);
+    EXPECT_EQ(b.c->stats().dropped(), 0U);
 }
 
 TEST_F(p2p_rendezvous_client_server, a_forged_introduce_is_dropped_and_counted) {
@@ -752,17 +753,17 @@ TEST_F(p2p_rendezvous_client_server, a_forged_introduce_is_dropped_and_counted) 
     // a server that substitutes its own key under B's node id
     const identity mallory = make_identity(13);
     introduce_message forged;
-    forged.peer = b_.who.id;
+    forged.peer = b.who.id;
     forged.peer_key = mallory.pk;
     forged.attempt_id = 5;
-    forged.initiator = less(a_.who.id, b_.who.id);
+    forged.initiator = less(a.who.id, b.who.id);
     forged.relay_id = 1;
-    a_.events.clear();
-    EXPECT_EQ(error_of(a_.c->handle_control(encode(forged), now_)),
+    a.events.clear();
+    EXPECT_EQ(error_of(a.c->handle_control(encode(forged), now)),
               errc::rendezvous_peer_key_mismatch);
-    EXPECT_EQ(a_.c->stats().dropped_forged, 1U);
+    EXPECT_EQ(a.c->stats().dropped_forged, 1U);
     pump();
-    EXPECT_TRUE(only<introduction>(a_.events).empty());
+    EXPECT_TRUE(only<introduction>(a.events).empty());
 }
 
 }  // namespace
