@@ -330,6 +330,25 @@ TEST_F(p2p_rendezvous_client, a_new_reflexive_address_in_an_ack_re_registers) {
     EXPECT_EQ(c.stats().address_changes, 1U);
 }
 
+TEST_F(p2p_rendezvous_client, a_registered_at_a_new_address_after_a_loss_reports_the_move) {
+    auto c = make(config_for(me));
+    register_now(c, t0);
+    c.handle_deadline(t0 + 6s);  // lost
+    ASSERT_EQ(c.current_state(), client::state::lost);
+    drain_events(c);
+    drain_control(c);
+    const auto moved = peer_address::v4({203, 0, 113, 9}, 5555);
+    ASSERT_TRUE(c.handle_control(encode(registered_message{moved, 60, 2}), t0 + 6s));
+    const auto events = drain_events(c);
+    ASSERT_EQ(events.size(), 3U);
+    EXPECT_TRUE(std::holds_alternative<rendezvous_registered>(events[0]));
+    const auto& e = std::get<own_address_changed>(events[1]);
+    EXPECT_EQ(e.old_address, reflexive_a);
+    EXPECT_EQ(e.new_address, moved);
+    EXPECT_TRUE(std::holds_alternative<rendezvous_restored>(events[2]));
+    EXPECT_TRUE(drain_control(c).empty());  // that REGISTER already carried the candidates
+}
+
 TEST_F(p2p_rendezvous_client, set_host_candidates_re_registers_when_they_change) {
     auto c = make(config_for(me));
     register_now(c, t0);

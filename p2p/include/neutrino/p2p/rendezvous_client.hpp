@@ -104,7 +104,8 @@ struct rendezvous_lost {};
 struct rendezvous_restored {
     peer_address reflexive;
 };
-/// A KEEPALIVE_ACK showed another reflexive address (§7.6); a REGISTER was queued.
+/// A KEEPALIVE_ACK showed another reflexive address (§7.6) and a REGISTER was queued, or a
+/// REGISTERED showed another one than the last known (after a loss, say).
 struct own_address_changed {
     peer_address old_address;
     peer_address new_address;
@@ -584,12 +585,18 @@ private:
         const bool was_lost = state_ == state::lost;
         const bool first = state_ != state::registered;
         state_ = state::registered;
+        const peer_address old = reflexive_;
         reflexive_ = m.reflexive;
         lease_ = std::chrono::seconds(m.lease_seconds);
         last_heard_ = now;
         if (first) next_keepalive_ = now + keepalive_interval();
         ++stats_.registered;
         emit(rendezvous_registered{m.reflexive, lease_});
+        if (old.is_ip() && old != m.reflexive) {
+            // moved while (re-)registering: this REGISTER already carried our candidates
+            ++stats_.address_changes;
+            emit(own_address_changed{old, m.reflexive});
+        }
         if (was_lost) {
             ++stats_.restores;
             emit(rendezvous_restored{m.reflexive});
