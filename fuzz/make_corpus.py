@@ -425,6 +425,38 @@ def rendezvous_corpus():
     c.add("bye", b"\x09")
     c.add("unknown-tlv", b"\x05" + tlv(0x7F, b"xyz") + tlv(1, node_id(key2)) + tlv(10, u64(5)))
     c.add("relayed", b"\x04" + u64(0xABCDEF) + b"payload")
+    rendezvous_client_corpus()
+
+
+# Scripts for fuzz_rendezvous_client.cpp (opcodes in its header comment): the client registers,
+# keeps alive, connects, is introduced (op 3 builds a valid INTRODUCE), is updated, is refused,
+# loses the server, moves; its key is 32 bytes of 1, the fixed peer's 32 bytes of 2.
+def rendezvous_client_corpus():
+    c = corpus("rendezvous_client")
+    def tlv(tag, value):
+        return bytes([tag]) + u16(len(value)) + value
+    def addr4(ip, port):
+        return b"\x04" + bytes(ip) + u16(port)
+    def msg(m):
+        return b"\x00" + bytes([len(m)]) + m
+    def step(n):
+        return b"\x01" + bytes([n])
+    peer_pk = sodium.crypto_scalarmult_base(bytes([2] * 32))
+    peer_id = hashlib.blake2b(peer_pk, digest_size=32).digest()[:16]
+    registered = msg(b"\x02" + tlv(6, addr4([203, 0, 113, 7], 40000)) + tlv(7, u32(60))
+                     + tlv(8, u64(1)))
+    ack1 = msg(b"\x04" + tlv(9, u64(1)) + tlv(6, addr4([203, 0, 113, 7], 40000)))
+    moved = msg(b"\x04" + tlv(9, u64(1)) + tlv(6, addr4([203, 0, 113, 8], 40001)))
+    update = msg(b"\x07" + tlv(4, b"\x02" + addr4([192, 0, 2, 9], 7)) + tlv(1, peer_id))
+    error = msg(b"\x08" + tlv(16, u16(4)))
+    c.add("register", registered)
+    c.add("keepalive", registered + step(20) + ack1 + step(20))
+    c.add("move", registered + step(20) + moved + registered)
+    c.add("lost", registered + step(70) + step(10) + step(20) + registered)
+    c.add("introduce", registered + b"\x03" + u64(77) + b"\x00" + b"\x03" + u64(78) + b"\x01"
+          + update)
+    c.add("connect", registered + b"\x02" + step(60) + b"\x02" + error + b"\x04\x03")
+    c.add("close", registered + b"\x05")
 
 
 def main():

@@ -37,6 +37,12 @@ condition condition_of(errc e) noexcept {
         case errc::rendezvous_reply_too_large:
         case errc::relay_rate_limited: return condition::refused;
         case errc::rendezvous_unexpected_message: return condition::protocol_violation;
+        case errc::rendezvous_peer_key_mismatch:
+        case errc::rendezvous_weak_peer_key: return condition::unauthenticated;
+        case errc::rendezvous_role_mismatch: return condition::protocol_violation;
+        case errc::rendezvous_too_many_attempts: return condition::refused;
+        case errc::rendezvous_client_closed: return condition::misuse;
+        case errc::rendezvous_lost: return condition::timed_out;
         case errc::stun_bad_fingerprint:
         case errc::stun_integrity_missing:
         case errc::stun_integrity_mismatch:
@@ -106,12 +112,20 @@ public:
             case errc::rendezvous_not_found: return "target node not registered in this realm";
             case errc::rendezvous_over_quota: return "rendezvous table or per-node limit full";
             case errc::rendezvous_unexpected_message:
-                return "server-to-client message sent to the server";
+                return "rendezvous message of the wrong direction or answering nothing";
             case errc::rendezvous_queue_full: return "rendezvous outgoing queue full";
             case errc::rendezvous_reply_too_large: return "reply larger than its request";
             case errc::relay_unknown: return "unknown relay id";
             case errc::relay_wrong_source: return "relayed datagram from neither endpoint";
             case errc::relay_rate_limited: return "relay rate limit exceeded";
+            case errc::rendezvous_peer_key_mismatch:
+                return "INTRODUCE public key does not hash to its node id";
+            case errc::rendezvous_role_mismatch:
+                return "INTRODUCE role contradicts the node-id order";
+            case errc::rendezvous_too_many_attempts: return "too many pending CONNECTs";
+            case errc::rendezvous_weak_peer_key: return "X25519 with the peer's key is all zero";
+            case errc::rendezvous_client_closed: return "rendezvous client not started or closed";
+            case errc::rendezvous_lost: return "rendezvous server stopped answering";
         }
         return "unknown neutrino.p2p error";
     }

@@ -62,12 +62,22 @@ enum class errc {
     rendezvous_not_found,           ///< unauthenticated: the target is not registered (in realm)
     rendezvous_over_quota,          ///< refused: a table or per-node limit is full
     rendezvous_unexpected_message,  ///< protocol violation: a server-to-client message sent to
-                                    ///< the server
+                                    ///< the server (client: a client-to-server message, or a
+                                    ///< reply to nothing it sent)
     rendezvous_queue_full,          ///< refused: the outgoing control queue has no room
     rendezvous_reply_too_large,     ///< refused: the reply would be larger than its request
     relay_unknown,                  ///< unauthenticated: no live relay has this relay id
     relay_wrong_source,             ///< unauthenticated: not from either endpoint of the relay
     relay_rate_limited,             ///< refused: the relay's token bucket is empty
+    // the rendezvous client (rendezvous_client.hpp, §7.3, §7.5, §7.6); appended likewise
+    rendezvous_peer_key_mismatch,  ///< unauthenticated: an INTRODUCE whose public key does not
+                                   ///< hash to its node id (the server cannot forge a peer)
+    rendezvous_role_mismatch,      ///< protocol violation: an INTRODUCE whose role contradicts
+                                   ///< the node-id order (§7.4.4)
+    rendezvous_too_many_attempts,  ///< refused: every pending CONNECT slot is in use
+    rendezvous_weak_peer_key,      ///< unauthenticated: X25519 with the peer's key is all zero
+    rendezvous_client_closed,      ///< misuse: a call after `close`, or before `start`
+    rendezvous_lost,               ///< timed out: no REGISTERED or KEEPALIVE_ACK in time
 };
 
 /// Coarse groups of `errc`: the conditions every module shares.
