@@ -36,6 +36,9 @@ condition condition_of(errc e) noexcept {
         case errc::rendezvous_queue_full:
         case errc::rendezvous_reply_too_large:
         case errc::relay_rate_limited: return condition::refused;
+        case errc::path_unknown_source: return condition::unauthenticated;
+        case errc::path_payload_too_large: return condition::too_large;
+        case errc::path_queue_full: return condition::refused;
         case errc::rendezvous_unexpected_message: return condition::protocol_violation;
         case errc::stun_bad_fingerprint:
         case errc::stun_integrity_missing:
@@ -112,6 +115,9 @@ public:
             case errc::relay_unknown: return "unknown relay id";
             case errc::relay_wrong_source: return "relayed datagram from neither endpoint";
             case errc::relay_rate_limited: return "relay rate limit exceeded";
+            case errc::path_unknown_source: return "peer data from an address not the peer's";
+            case errc::path_payload_too_large: return "payload above the path manager's maximum";
+            case errc::path_queue_full: return "path manager queue full";
         }
         return "unknown neutrino.p2p error";
     }

@@ -68,6 +68,12 @@ enum class errc {
     relay_unknown,                  ///< unauthenticated: no live relay has this relay id
     relay_wrong_source,             ///< unauthenticated: not from either endpoint of the relay
     relay_rate_limited,             ///< refused: the relay's token bucket is empty
+    // the path manager (path_manager.hpp, §7.5, §7.6); appended likewise
+    path_unknown_source,     ///< unauthenticated: peer data from neither the peer's direct
+                             ///< address (or one being validated) nor the relay's server
+    path_payload_too_large,  ///< too large: a payload above the path manager's maximum
+    path_queue_full,         ///< refused: a send, receive or PROBE queue of the path manager
+                             ///< is full
 };
 
 /// Coarse groups of `errc`: the conditions every module shares.
