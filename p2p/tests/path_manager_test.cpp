@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <functional>
 #include <optional>
 #include <span>
@@ -573,6 +575,271 @@ TEST(p2p_path_manager, its_error_codes_map_to_conditions_and_have_messages) {
     EXPECT_EQ(std::error_code(errc::path_queue_full), condition::refused);
     for (auto e : {errc::path_unknown_source, errc::path_payload_too_large, errc::path_queue_full}) {
         EXPECT_NE(std::error_code(e).message(), "unknown neutrino.p2p error");
+    }
+}
+
+// ---- two path managers in the inspector's network, behind EIM NATs, with a relay ----
+
+// The relay of a rendezvous server, reduced to its forwarding rule (§7.3): a `0x04` datagram
+// from one of the two bound endpoints goes unchanged to the other. Server control (`0x03`,
+// here the nodes' registration keepalives, which hold their NAT mappings towards the server)
+// is taken and ignored; anything else is refused.
+class test_relay {
+public:
+    struct event_type {};
+
+    test_relay(peer_address a, peer_address b) : a_(a), b_(b) {}
+
+    neutrino::result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                           time_point /*now*/) {
+        if (!in.empty() && in[0] == std::byte{0x03}) return {};
+        const auto d = p2p::decode_relayed(in);
+        if (!d) return tl::unexpected(d.error());
+        if (d->relay_id != relay) return neutrino::fail(errc::relay_unknown);
+        if (from != a_ && from != b_) return neutrino::fail(errc::relay_wrong_source);
+        queue_.push_back({from == a_ ? b_ : a_, {in.begin(), in.end()}});
+        ++forwarded;
+        return {};
+    }
+    std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point) {
+        if (queue_.empty()) return std::nullopt;
+        const sent s = std::move(queue_.front());
+        queue_.erase(queue_.begin());
+        std::copy(s.bytes.begin(), s.bytes.end(), out.begin());
+        return neutrino::transmit{s.bytes.size(), s.to};
+    }
+    std::optional<event_type> poll_event() { return std::nullopt; }
+    [[nodiscard]] std::optional<time_point> deadline() const { return std::nullopt; }
+    void handle_deadline(time_point) {}
+
+    std::uint64_t forwarded = 0;
+
+private:
+    peer_address a_;
+    peer_address b_;
+    std::vector<sent> queue_;
+};
+
+constexpr std::size_t message_size = 100;
+
+// One node: a path manager under an application that sends a numbered message every `period`
+// in [send_from, send_until), and a registration keepalive to the server every second.
+class peer_app {
+public:
+    using event_type = p2p::path_event;
+
+    struct arrival {
+        std::uint64_t seq = 0;
+        time_point at{};
+        bool relayed = false;
+    };
+
+    peer_app(const p2p::path_config& cfg, time_point start, std::uint64_t seed, time_point from,
+             time_point until, std::chrono::milliseconds period)
+        : pm(cfg, start, neutrino::seeded_random(seed)),
+          server_(cfg.server),
+          next_send_(from),
+          until_(until),
+          period_(period),
+          next_register_(start) {}
+
+    neutrino::result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
+                                           time_point now) {
+        const bool relayed = !in.empty() && in[0] == std::byte{0x04};
+        auto r = pm.handle_datagram(in, from, now);
+        std::array<std::byte, test_manager::max_payload_size> buf{};
+        while (auto n = pm.poll_received(buf)) {
+            EXPECT_EQ(*n, message_size);
+            std::uint64_t seq = 0;
+            for (std::size_t i = 0; i < 8; ++i) seq |= std::to_integer<std::uint64_t>(buf[i]) << (8 * i);
+            arrivals.push_back(arrival{seq, now, relayed});
+        }
+        return r;
+    }
+    std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point now) {
+        if (register_due_) {
+            register_due_ = false;
+            out[0] = std::byte{0x03};
+            return neutrino::transmit{1, server_};
+        }
+        return pm.poll_datagram(out, now);
+    }
+    std::optional<event_type> poll_event() { return pm.poll_event(); }
+    [[nodiscard]] std::optional<time_point> deadline() const {
+        std::optional<time_point> d = pm.deadline();
+        auto consider = [&d](time_point t) {
+            if (!d || t < *d) d = t;
+        };
+        consider(next_register_);
+        if (next_send_ < until_) consider(next_send_);
+        return d;
+    }
+    void handle_deadline(time_point now) {
+        if (auto d = pm.deadline(); d && *d <= now) pm.handle_deadline(now);
+        if (now >= next_register_) {
+            register_due_ = true;
+            next_register_ += 1s;
+        }
+        while (next_send_ < until_ && next_send_ <= now) {
+            std::array<std::byte, message_size> msg{};
+            for (std::size_t i = 0; i < 8; ++i) msg[i] = std::byte{static_cast<std::uint8_t>(seq_ >> (8 * i))};
+            EXPECT_TRUE(pm.send(msg, now));
+            sent_at.push_back(now);
+            ++seq_;
+            next_send_ += period_;
+        }
+    }
+
+    test_manager pm;
+    std::vector<time_point> sent_at;  // by sequence number
+    std::vector<arrival> arrivals;
+    std::vector<std::pair<time_point, p2p::path_event>> log;  // filled by the network
+
+private:
+    peer_address server_;
+    time_point next_send_;
+    time_point until_;
+    std::chrono::milliseconds period_;
+    time_point next_register_;
+    bool register_due_ = false;
+    std::uint64_t seq_ = 0;
+};
+
+static_assert(neutrino::datagram_layer<test_relay>);
+static_assert(neutrino::datagram_layer<peer_app>);
+
+template <class E>
+std::vector<std::pair<time_point, E>> logged(const peer_app& n) {
+    std::vector<std::pair<time_point, E>> out;
+    for (const auto& [t, e] : n.log) {
+        if (const auto* x = std::get_if<E>(&e)) out.emplace_back(t, *x);
+    }
+    return out;
+}
+
+TEST(p2p_path_manager_network, falls_back_to_the_relay_during_an_outage_and_switches_back) {
+    const auto seed = test_seed(170);
+    const time_point start = time_point{} + 1h;
+    const auto outage_from = 5s;
+    const auto outage_to = 12s;
+    const auto period = 10ms;
+    p2p::path_timers timers;
+    timers.keepalive = 500ms;
+    timers.liveness = 1500ms;
+    timers.reprobe = 1s;
+    timers.switch_back_after = 2;
+
+    ni::network_config nc;
+    nc.internet.delay = 20ms;
+    nc.seed = seed;
+    nc.start = start;
+    ni::network net(nc);
+    auto nat = [&](peer_address pub, std::uint64_t s) {
+        ni::nat_config c;
+        c.public_address = pub;
+        c.mapping = ni::nat_mapping::endpoint_independent;
+        c.filtering = ni::nat_filtering::address_and_port_dependent;
+        c.seed = s;
+        return c;
+    };
+    const auto site1 = net.add_nat(nat(peer_address::v4({203, 0, 113, 1}, 0), seed + 1));
+    const auto site2 = net.add_nat(nat(peer_address::v4({198, 51, 100, 1}, 0), seed + 2));
+    // EIM with port preservation: each node's reflexive address is its NAT's public address
+    // with its own port (what REGISTERED would report).
+    const auto public_a = peer_address::v4({203, 0, 113, 1}, 40000);
+    const auto public_b = peer_address::v4({198, 51, 100, 1}, 40000);
+    // The direct link between the two NATs goes black for [5 s, 12 s), both ways; the paths to
+    // the relay stay up.
+    ni::impairment_config black;
+    black.delay = 20ms;
+    black.blackholes = {ni::interval{outage_from, outage_to}};
+    net.set_path(site1, site2, black);
+    net.set_path(site2, site1, black);
+
+    test_relay relay_node(public_a, public_b);
+    auto config = [&](const p2p::node_id& self, const p2p::node_id& peer, peer_address other) {
+        p2p::path_config c;
+        c.self = self;
+        c.peer = peer;
+        c.attempt_id = attempt;
+        c.key = test_key(0x42);
+        c.server = server;
+        c.relay_id = relay;
+        c.direct = other;  // as a puncher validated it
+        c.timers = timers;
+        return c;
+    };
+    peer_app a(config(self_id, peer_id, public_b), start, seed + 3, start + 1s, start + 18s, period);
+    peer_app b(config(peer_id, self_id, public_a), start, seed + 4, start + 1s, start + 18s, period);
+    net.add_node(relay_node, server);
+    auto logger = [&net](peer_app& n) {
+        return std::function<void(const p2p::path_event&)>(
+            [&net, &n](const p2p::path_event& e) { n.log.emplace_back(net.now(), e); });
+    };
+    net.add_node(a, peer_address::v4({10, 0, 1, 2}, 40000), site1, logger(a));
+    net.add_node(b, peer_address::v4({10, 0, 2, 2}, 40000), site2, logger(b));
+    net.run_for(20s);
+
+    EXPECT_GT(net.stats().dropped_on_path, 0U);  // the outage did bite
+    EXPECT_GT(relay_node.forwarded, 0U);
+    for (const auto* n : {&a, &b}) {
+        const peer_app& me = *n;
+        const peer_app& other = n == &a ? b : a;
+        SCOPED_TRACE(n == &a ? "A sending" : "B sending");
+        // One fallback, within liveness of the outage (plus a one-way delay), at once to the
+        // relay; one switch back, after two re-probe rounds past the restoration.
+        const auto down = logged<p2p::path_down>(me);
+        ASSERT_EQ(down.size(), 1U);
+        EXPECT_GT(down[0].first, start + outage_from);
+        EXPECT_LE(down[0].first, start + outage_from + timers.liveness + 20ms);
+        const auto switched = logged<p2p::path_switched>(me);
+        ASSERT_EQ(switched.size(), 2U);
+        EXPECT_EQ(switched[0].second.to, path_kind::relay);
+        EXPECT_EQ(switched[0].first, down[0].first);
+        EXPECT_EQ(switched[1].second.to, path_kind::direct);
+        EXPECT_GT(switched[1].first, start + outage_to);
+        EXPECT_LE(switched[1].first, start + outage_to + 2 * timers.reprobe + 100ms);
+        EXPECT_TRUE(me.pm.direct_is_current());
+        EXPECT_TRUE(logged<p2p::peer_address_changed>(me).empty());
+
+        // What the other side received of my messages: no duplicates; every one sent after my
+        // fallback arrived; the lost ones were sent between the outage (less what was in
+        // flight) and my fallback.
+        const auto fell_back = down[0].first;
+        const auto back = switched[1].first;
+        std::vector<int> got(me.sent_at.size(), 0);
+        std::size_t relayed_during = 0;
+        std::size_t direct_after = 0;
+        std::size_t relayed_after = 0;
+        for (const auto& r : other.arrivals) {
+            ASSERT_LT(r.seq, got.size());
+            ++got[r.seq];
+            const auto sent = me.sent_at[r.seq];
+            if (sent > fell_back && sent < start + outage_to) {
+                EXPECT_TRUE(r.relayed) << "message " << r.seq;
+                ++relayed_during;
+            }
+            if (sent > back + 100ms) ++(r.relayed ? relayed_after : direct_after);
+        }
+        std::size_t lost = 0;
+        for (std::size_t seq = 0; seq < got.size(); ++seq) {
+            EXPECT_LE(got[seq], 1) << "message " << seq;
+            if (got[seq] != 0) continue;
+            ++lost;
+            EXPECT_GE(me.sent_at[seq], start + outage_from - 20ms) << "message " << seq;
+            EXPECT_LE(me.sent_at[seq], fell_back) << "message " << seq;
+        }
+        EXPECT_GT(lost, 0U);
+        // At most what was sent during liveness (and a one-way delay) before the fallback.
+        EXPECT_LE(lost, static_cast<std::size_t>((timers.liveness + 20ms) / period) + 1);
+        EXPECT_GT(relayed_during, 0U);
+        EXPECT_GT(direct_after, 0U);
+        EXPECT_EQ(relayed_after, 0U);
+        EXPECT_EQ(me.pm.stats().dropped_unauthenticated, 0U);
+        std::printf("%s: fell back at %.3f s, back to direct at %.3f s, %zu lost, %zu relayed\n",
+                    n == &a ? "A" : "B",
+                    std::chrono::duration<double>(fell_back - start).count(),
+                    std::chrono::duration<double>(back - start).count(), lost, relayed_during);
     }
 }
 
