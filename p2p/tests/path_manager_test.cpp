@@ -154,7 +154,7 @@ struct fixture {
     // Runs the timers up to `until` in steps of `tick`, answering nothing; returns the PROBE
     // requests sent, with the time each went out.
     std::vector<std::pair<time_point, p2p::probe>> run(time_point from, time_point until,
-                                                      std::chrono::milliseconds tick = 100ms) {
+                                                       std::chrono::milliseconds tick = 100ms) {
         std::vector<std::pair<time_point, p2p::probe>> out;
         for (time_point now = from; now <= until; now += tick) {
             if (auto d = m.deadline(); d && *d <= now) m.handle_deadline(now);
@@ -245,8 +245,7 @@ TEST(p2p_path_manager, unwraps_peer_data_arriving_direct_or_relayed) {
               errc::path_unknown_source);
     EXPECT_EQ(error_of(f.m.handle_datagram(relayed(relay, "\x02x"), server, t0)),
               errc::bad_envelope_type);
-    EXPECT_EQ(error_of(f.m.handle_datagram(relayed(relay, ""), server, t0)),
-              errc::envelope_empty);
+    EXPECT_EQ(error_of(f.m.handle_datagram(relayed(relay, ""), server, t0)), errc::envelope_empty);
     EXPECT_EQ(error_of(f.m.handle_datagram(bytes_of("\x04\x01\x02"), server, t0)),
               errc::relay_truncated);
     EXPECT_EQ(error_of(f.m.handle_datagram(bytes_of("\x01spoofed"), stranger, t0)),
@@ -279,7 +278,9 @@ TEST(p2p_path_manager, queues_are_bounded_and_payloads_limited) {
     EXPECT_EQ(error_of(f.m.handle_datagram(too_big, direct, t0)), errc::path_payload_too_large);
     EXPECT_EQ(f.received().size(), test_manager::max_receive_queue);
     // A short output buffer truncates a received payload to its size.
-    ASSERT_TRUE(f.m.handle_datagram(bytes_of("\x01" "abcdef"), direct, t0));
+    ASSERT_TRUE(f.m.handle_datagram(bytes_of("\x01"
+                                             "abcdef"),
+                                    direct, t0));
     std::array<std::byte, 3> three{};
     EXPECT_EQ(f.m.poll_received(three), 3U);
     EXPECT_EQ(three[2], std::byte{'c'});
@@ -360,7 +361,9 @@ TEST(p2p_path_manager, falls_back_to_the_relay_within_liveness_plus_one_tick) {
     const auto out = f.drain(*down_at);
     ASSERT_EQ(out.size(), 1U);
     EXPECT_EQ(out[0].to, server);
-    EXPECT_EQ(out[0].bytes, relayed(relay, "\x01" "after"));
+    EXPECT_EQ(out[0].bytes, relayed(relay,
+                                    "\x01"
+                                    "after"));
     // Data still arriving direct (the peer may not have noticed yet) is delivered.
     EXPECT_TRUE(f.m.handle_datagram(bytes_of("\x01late"), direct, *down_at));
     EXPECT_EQ(f.received().size(), 1U);
@@ -450,7 +453,9 @@ TEST(p2p_path_manager, an_unauthenticated_or_replayed_packet_from_a_new_address_
               errc::probe_no_nonce);
     EXPECT_EQ(error_of(f.m.handle_datagram(bytes_of("\x02short"), stranger, t0)),
               errc::probe_bad_size);
-    EXPECT_EQ(error_of(f.m.handle_datagram(bytes_of("\x01" "data"), stranger, t0)),
+    EXPECT_EQ(error_of(f.m.handle_datagram(bytes_of("\x01"
+                                                    "data"),
+                                           stranger, t0)),
               errc::path_unknown_source);
     EXPECT_TRUE(f.drain(t0).empty());  // nothing answered, nothing validated
     EXPECT_FALSE(f.m.validating());
@@ -487,7 +492,9 @@ TEST(p2p_path_manager, migrates_the_direct_address_only_after_the_echo_from_the_
     EXPECT_EQ(f.m.validating(), moved);
     ASSERT_TRUE(f.m.send(p2p_test::as_bytes("x"), t0 + 100ms));
     EXPECT_EQ(f.drain(t0 + 100ms)[0].to, direct);
-    EXPECT_TRUE(f.m.handle_datagram(bytes_of("\x01" "from new"), moved, t0 + 100ms));
+    EXPECT_TRUE(f.m.handle_datagram(bytes_of("\x01"
+                                             "from new"),
+                                    moved, t0 + 100ms));
     EXPECT_EQ(f.received().size(), 1U);
     EXPECT_TRUE(f.events().empty());
     // The echo from anywhere else does not count.
@@ -573,7 +580,8 @@ TEST(p2p_path_manager, its_error_codes_map_to_conditions_and_have_messages) {
     EXPECT_EQ(std::error_code(errc::path_unknown_source), condition::unauthenticated);
     EXPECT_EQ(std::error_code(errc::path_payload_too_large), condition::too_large);
     EXPECT_EQ(std::error_code(errc::path_queue_full), condition::refused);
-    for (auto e : {errc::path_unknown_source, errc::path_payload_too_large, errc::path_queue_full}) {
+    for (auto e :
+         {errc::path_unknown_source, errc::path_payload_too_large, errc::path_queue_full}) {
         EXPECT_NE(std::error_code(e).message(), "unknown neutrino.p2p error");
     }
 }
@@ -651,7 +659,8 @@ public:
         while (auto n = pm.poll_received(buf)) {
             EXPECT_EQ(*n, message_size);
             std::uint64_t seq = 0;
-            for (std::size_t i = 0; i < 8; ++i) seq |= std::to_integer<std::uint64_t>(buf[i]) << (8 * i);
+            for (std::size_t i = 0; i < 8; ++i)
+                seq |= std::to_integer<std::uint64_t>(buf[i]) << (8 * i);
             arrivals.push_back(arrival{seq, now, relayed});
         }
         return r;
@@ -682,7 +691,8 @@ public:
         }
         while (next_send_ < until_ && next_send_ <= now) {
             std::array<std::byte, message_size> msg{};
-            for (std::size_t i = 0; i < 8; ++i) msg[i] = std::byte{static_cast<std::uint8_t>(seq_ >> (8 * i))};
+            for (std::size_t i = 0; i < 8; ++i)
+                msg[i] = std::byte{static_cast<std::uint8_t>(seq_ >> (8 * i))};
             EXPECT_TRUE(pm.send(msg, now));
             sent_at.push_back(now);
             ++seq_;
@@ -769,8 +779,10 @@ TEST(p2p_path_manager_network, falls_back_to_the_relay_during_an_outage_and_swit
         c.timers = timers;
         return c;
     };
-    peer_app a(config(self_id, peer_id, public_b), start, seed + 3, start + 1s, start + 18s, period);
-    peer_app b(config(peer_id, self_id, public_a), start, seed + 4, start + 1s, start + 18s, period);
+    peer_app a(config(self_id, peer_id, public_b), start, seed + 3, start + 1s, start + 18s,
+               period);
+    peer_app b(config(peer_id, self_id, public_a), start, seed + 4, start + 1s, start + 18s,
+               period);
     net.add_node(relay_node, server);
     auto logger = [&net](peer_app& n) {
         return std::function<void(const p2p::path_event&)>(
@@ -837,8 +849,7 @@ TEST(p2p_path_manager_network, falls_back_to_the_relay_during_an_outage_and_swit
         EXPECT_EQ(relayed_after, 0U);
         EXPECT_EQ(me.pm.stats().dropped_unauthenticated, 0U);
         std::printf("%s: fell back at %.3f s, back to direct at %.3f s, %zu lost, %zu relayed\n",
-                    n == &a ? "A" : "B",
-                    std::chrono::duration<double>(fell_back - start).count(),
+                    n == &a ? "A" : "B", std::chrono::duration<double>(fell_back - start).count(),
                     std::chrono::duration<double>(back - start).count(), lost, relayed_during);
     }
 }

@@ -89,12 +89,12 @@ struct path_timers {
 
 /// What a path manager is told about its peer, by an introduction and a punch (§7.3, §7.4).
 struct path_config {
-    node_id self{};               ///< our node id (sender of our PROBEs)
-    node_id peer{};               ///< the peer's node id (the only PROBE sender accepted)
-    std::uint64_t attempt_id{};   ///< the introduction's attempt id, carried by every PROBE
-    probe_key_bytes key{};        ///< the PROBE key of `probe_key` (wiped by the manager)
-    peer_address server{};        ///< the rendezvous server (relay) address
-    std::uint64_t relay_id = 0;   ///< the introduction's relay id
+    node_id self{};              ///< our node id (sender of our PROBEs)
+    node_id peer{};              ///< the peer's node id (the only PROBE sender accepted)
+    std::uint64_t attempt_id{};  ///< the introduction's attempt id, carried by every PROBE
+    probe_key_bytes key{};       ///< the PROBE key of `probe_key` (wiped by the manager)
+    peer_address server{};       ///< the rendezvous server (relay) address
+    std::uint64_t relay_id = 0;  ///< the introduction's relay id
     /// The direct address a puncher validated (`pair_selected` / `pair_validated`); empty:
     /// start on the relay (punch failed, or relay first).
     std::optional<peer_address> direct;
@@ -134,14 +134,14 @@ struct path_stats {
     std::uint64_t data_sent_relayed = 0;
     std::uint64_t data_received_direct = 0;
     std::uint64_t data_received_relayed = 0;
-    std::uint64_t requests_sent = 0;       ///< keepalives, re-probes and validations
+    std::uint64_t requests_sent = 0;  ///< keepalives, re-probes and validations
     std::uint64_t replies_sent = 0;
-    std::uint64_t requests_received = 0;   ///< authenticated requests (answered)
-    std::uint64_t replies_received = 0;    ///< authenticated replies
-    std::uint64_t migrations = 0;          ///< direct address changes
-    std::uint64_t fallbacks = 0;           ///< direct → relay
-    std::uint64_t switch_backs = 0;        ///< relay → direct
-    std::uint64_t dropped_malformed = 0;   ///< empty, unknown envelope, bad PROBE or relay framing
+    std::uint64_t requests_received = 0;  ///< authenticated requests (answered)
+    std::uint64_t replies_received = 0;   ///< authenticated replies
+    std::uint64_t migrations = 0;         ///< direct address changes
+    std::uint64_t fallbacks = 0;          ///< direct → relay
+    std::uint64_t switch_backs = 0;       ///< relay → direct
+    std::uint64_t dropped_malformed = 0;  ///< empty, unknown envelope, bad PROBE or relay framing
     std::uint64_t dropped_unauthenticated = 0;  ///< PROBE: attempt, sender, MAC, unknown echo
     std::uint64_t dropped_replayed = 0;         ///< PROBE request nonce already answered
     std::uint64_t dropped_unknown_source = 0;   ///< data from an address not the peer's
@@ -346,7 +346,9 @@ public:
     /// While direct is up: the earlier of the next keepalive and the liveness lapse. While it is
     /// down with an address to probe: the next re-probe. `nullopt` otherwise.
     [[nodiscard]] std::optional<time_point> deadline() const noexcept {
-        if (up_) return std::min(last_probe_sent_ + timers_.keepalive, last_auth_ + timers_.liveness);
+        if (up_) {
+            return std::min(last_probe_sent_ + timers_.keepalive, last_auth_ + timers_.liveness);
+        }
         if (has_direct_) return next_reprobe_;
         return std::nullopt;
     }
