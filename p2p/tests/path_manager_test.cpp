@@ -405,7 +405,8 @@ TEST(p2p_path_manager, switches_back_only_after_two_consecutive_validated_reprob
     };
     const auto n1 = round(t0 + 5s);
     ASSERT_TRUE(echo(n1, t0 + 5100ms));
-    ASSERT_TRUE(echo(n1, t0 + 5200ms));  // the same round twice counts once
+    // The same echo again (a duplicate or a replay) is refused: each nonce is echoed once.
+    EXPECT_EQ(error_of(echo(n1, t0 + 5200ms)), errc::probe_unknown_echo);
     EXPECT_FALSE(f.m.direct_is_current());
     // Round 2 at 7 s: not echoed, which resets the count.
     round(t0 + 7s);

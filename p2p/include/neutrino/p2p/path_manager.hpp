@@ -16,8 +16,12 @@
 ///
 /// Rules (each is tested in `tests/path_manager_test.cpp`):
 /// - *Authenticated* means a PROBE whose MAC verifies under the peer's PROBE key, from the
-///   peer's node id, of our attempt id: a request (fresh nonce, not replayed), or a reply
-///   echoing one of our recent nonces *from the address that nonce went to*.
+///   peer's node id, of our attempt id: a request (fresh nonce, not among the last
+///   `max_answered` answered), or a reply echoing one of our last `max_outstanding` nonces *from
+///   the address that nonce went to*, once (a second echo of a nonce is `probe_unknown_echo`).
+///   Residual risk: a request older than the last `max_answered` can be replayed (PROBEs carry
+///   no time), answered with one same-size reply; replayed from the direct address it refreshes
+///   liveness. Echoes cannot be replayed.
 /// - Liveness (§7.5): the direct path is alive while an authenticated PROBE arrived from the
 ///   direct address within `liveness`. Peer data (`0x01`) never counts: it is the upper layer's
 ///   end-to-end ciphertext, which this layer cannot verify, so a spoofed source could otherwise
@@ -483,7 +487,7 @@ private:
 
     // A reply validates when it echoes one of our recent nonces from where that nonce went.
     result<void> on_reply(const probe& p, const peer_address& from, time_point now) noexcept {
-        const reply* match = nullptr;
+        reply* match = nullptr;
         for (std::size_t i = 0; i < outstanding_.size; ++i) {
             if (outstanding_.items[i].nonce == p.echo_nonce) match = &outstanding_.items[i];
         }
@@ -493,6 +497,7 @@ private:
         if (match->to != from) {
             return drop(stats_.dropped_unauthenticated, errc::probe_echo_wrong_source);
         }
+        match->nonce = 0;  // one echo per nonce: a replayed echo proves nothing (never matches 0)
         ++stats_.replies_received;
         if (pending_ && pending_->nonce == p.echo_nonce) {
             pending_.reset();
