@@ -552,6 +552,35 @@ TEST(p2p_path_manager, relay_first_upgrades_to_a_validated_direct_path_with_hyst
     EXPECT_EQ(only<p2p::path_switched>(g.events()).size(), 1U);
 }
 
+TEST(p2p_path_manager, a_migration_while_down_moves_the_reprobe_target_and_counts_once) {
+    fixture f;
+    f.m.handle_deadline(t0 + 3s);  // lapse
+    f.drain(t0 + 3s);
+    f.events();
+    // The peer's NAT rebound: its request comes from a new source; validated there.
+    ASSERT_TRUE(f.m.handle_datagram(fixture::from_peer(700, 0), moved, t0 + 3500ms));
+    const auto p = fixture::probes(f.drain(t0 + 3500ms));
+    ASSERT_EQ(p.size(), 2U);
+    ASSERT_TRUE(f.m.handle_datagram(fixture::from_peer(0, p[1].second.nonce), moved, t0 + 3600ms));
+    EXPECT_EQ(f.m.direct_address(), moved);
+    EXPECT_FALSE(f.m.direct_is_current());  // one validation is not two
+    auto e = f.events();
+    ASSERT_EQ(e.size(), 1U);
+    EXPECT_EQ(std::get<p2p::peer_address_changed>(e[0]).from, direct);
+    EXPECT_EQ(std::get<p2p::peer_address_changed>(e[0]).to, moved);
+    // The next round goes to the new address one interval later; its echo switches back.
+    EXPECT_EQ(f.m.deadline(), t0 + 5600ms);
+    f.m.handle_deadline(t0 + 5600ms);
+    const auto r = fixture::probes(f.drain(t0 + 5600ms));
+    ASSERT_EQ(r.size(), 1U);
+    EXPECT_EQ(r[0].first, moved);
+    ASSERT_TRUE(f.m.handle_datagram(fixture::from_peer(0, r[0].second.nonce), moved, t0 + 5700ms));
+    EXPECT_TRUE(f.m.direct_is_current());
+    e = f.events();
+    ASSERT_EQ(e.size(), 2U);
+    EXPECT_EQ(std::get<p2p::path_switched>(e[1]).remote, moved);
+}
+
 TEST(p2p_path_manager, a_bad_configuration_throws) {
     auto make = [](p2p::path_config c) { test_manager m(c, t0, neutrino::seeded_random(1)); };
     auto base = fixture::config(direct, short_timers());
