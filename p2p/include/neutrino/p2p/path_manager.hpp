@@ -318,6 +318,7 @@ public:
             const auto& slot = send_.items[send_.head];
             if (out.size() < slot.size + overhead_size) return std::nullopt;
             transmit t;
+            // spec: p2p.md §7.1 (0x01 | payload), §7.3 (0x04 | relay id | payload)
             if (up_) {
                 out[0] = std::byte{0x01};
                 std::memcpy(out.data() + 1, slot.bytes.data(), slot.size);
@@ -455,6 +456,7 @@ private:
         return on_request(*p, from, now);
     }
 
+    // spec: p2p.md §7.4 step 3 (answer S echoing its nonce), §7.5, §7.6
     result<void> on_request(const probe& p, const peer_address& from, time_point now) noexcept {
         // Nonces are random and never reused by the peer: any repeat is a replay.
         for (std::size_t i = 0; i < answered_.size; ++i) {
