@@ -36,6 +36,9 @@ condition condition_of(errc e) noexcept {
         case errc::rendezvous_queue_full:
         case errc::rendezvous_reply_too_large:
         case errc::relay_rate_limited: return condition::refused;
+        case errc::path_unknown_source: return condition::unauthenticated;
+        case errc::path_payload_too_large: return condition::too_large;
+        case errc::path_queue_full: return condition::refused;
         case errc::rendezvous_unexpected_message: return condition::protocol_violation;
         case errc::rendezvous_peer_key_mismatch:
         case errc::rendezvous_weak_peer_key: return condition::unauthenticated;
@@ -126,6 +129,9 @@ public:
             case errc::rendezvous_weak_peer_key: return "X25519 with the peer's key is all zero";
             case errc::rendezvous_client_closed: return "rendezvous client not started or closed";
             case errc::rendezvous_lost: return "rendezvous server stopped answering";
+            case errc::path_unknown_source: return "peer data from an address not the peer's";
+            case errc::path_payload_too_large: return "payload above the path manager's maximum";
+            case errc::path_queue_full: return "path manager queue full";
         }
         return "unknown neutrino.p2p error";
     }

@@ -78,6 +78,12 @@ enum class errc {
     rendezvous_weak_peer_key,      ///< unauthenticated: X25519 with the peer's key is all zero
     rendezvous_client_closed,      ///< misuse: a call after `close`, or before `start`
     rendezvous_lost,               ///< timed out: no REGISTERED or KEEPALIVE_ACK in time
+    // the path manager (path_manager.hpp, §7.5, §7.6); appended likewise
+    path_unknown_source,     ///< unauthenticated: peer data from neither the peer's direct
+                             ///< address (or one being validated) nor the relay's server
+    path_payload_too_large,  ///< too large: a payload above the path manager's maximum
+    path_queue_full,         ///< refused: a send, receive or PROBE queue of the path manager
+                             ///< is full
 };
 
 /// Coarse groups of `errc`: the conditions every module shares.
