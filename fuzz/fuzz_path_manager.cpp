@@ -14,11 +14,11 @@
 //  - after handle_deadline(now), the deadline is later than now or none.
 // spec: p2p.md §7.5, §7.6
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <span>
 #include <variant>
@@ -144,9 +144,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                     rd->payload[0] == std::byte{0x01});
                 payload = rd->payload.subspan(1);
             }
-            NEUTRINO_FUZZ_CHECK(payload.size() == last_payload.size() &&
-                                std::memcmp(payload.data(), last_payload.data(), payload.size()) ==
-                                    0);
+            NEUTRINO_FUZZ_CHECK(std::ranges::equal(payload, last_payload));
         }
         while (auto e = m.poll_event()) {
             ++d.events;
@@ -178,8 +176,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         NEUTRINO_FUZZ_CHECK(m.stats().dropped() == dropped_before);
         if (n) {
-            NEUTRINO_FUZZ_CHECK(payload && payload->size() == *n &&
-                                std::memcmp(payload->data(), got.data(), *n) == 0);
+            NEUTRINO_FUZZ_CHECK(payload && std::ranges::equal(*payload, std::span(got).first(*n)));
             NEUTRINO_FUZZ_CHECK(d.datagrams == 0);
         }
         if (request_nonce != 0) {

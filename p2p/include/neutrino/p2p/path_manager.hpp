@@ -218,7 +218,7 @@ public:
         if (payload.size() > max_payload_size) return fail(errc::path_payload_too_large);
         if (send_.size == max_send_queue) return fail(errc::path_queue_full);
         auto& slot = send_.items[(send_.head + send_.size) % max_send_queue];
-        std::memcpy(slot.bytes.data(), payload.data(), payload.size());
+        if (!payload.empty()) std::memcpy(slot.bytes.data(), payload.data(), payload.size());
         slot.size = payload.size();
         ++send_.size;
         return {};
@@ -231,7 +231,7 @@ public:
         if (recv_.size == 0) return std::nullopt;
         const auto& slot = recv_.items[recv_.head];
         const std::size_t n = std::min(slot.size, out.size());
-        std::memcpy(out.data(), slot.bytes.data(), n);
+        if (n != 0) std::memcpy(out.data(), slot.bytes.data(), n);
         recv_.head = (recv_.head + 1) % max_receive_queue;
         --recv_.size;
         return n;
@@ -433,7 +433,7 @@ private:
             return drop(stats_.dropped_queue_full, errc::path_queue_full);
         }
         auto& slot = recv_.items[(recv_.head + recv_.size) % max_receive_queue];
-        std::memcpy(slot.bytes.data(), payload.data(), payload.size());
+        if (!payload.empty()) std::memcpy(slot.bytes.data(), payload.data(), payload.size());
         slot.size = payload.size();
         ++recv_.size;
         return {};
