@@ -8,6 +8,12 @@
 /// authenticated close, path validation with the 3× amplification limit.
 /// spec: neutrino-v3.md §7.4, §7.7, §7.8, §8, §9, §10, §11, §12, §13, §14.1
 ///
+/// Split by concern: `server_options.hpp` (configuration), `admission.hpp` (load, cookies and
+/// the per-IP pending count, before any DH), `server_session.hpp` (what is kept per session),
+/// `path_validation.hpp` (challenging a new address), `detail/server_base.hpp` (the session map
+/// and what v2 does alike); this file is the handshake (HELLO1 → pending → confirmed) and the
+/// connection (the transport packets of a session).
+///
 /// Reliable compatibility (§14.1): the layer above starts its receive state at the first
 /// `packet_received` event; c2s pn 1 is HELLO3. When a session is confirmed, a layered server
 /// therefore reports a `packet_received` marker of type SERVER_HELLO2 with packet number 0
@@ -19,7 +25,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <optional>
 #include <span>
 #include <unordered_map>
@@ -32,73 +37,18 @@
 #include "neutrino/core/event.hpp"
 #include "neutrino/core/observer.hpp"
 #include "neutrino/core/server_config.hpp"
+#include "neutrino/core/v3/admission.hpp"
 #include "neutrino/core/v3/cookie.hpp"
 #include "neutrino/core/v3/dialects.hpp"
 #include "neutrino/core/v3/handshake.hpp"
 #include "neutrino/core/v3/sealing.hpp"
+#include "neutrino/core/v3/server_options.hpp"
+#include "neutrino/core/v3/server_session.hpp"
 #include "neutrino/core/v3/session.hpp"
 #include "neutrino/datagram_layer.hpp"
 #include "neutrino/random.hpp"
 
 namespace neutrino::core::v3 {
-
-/// What a v3 server needs beyond `core::server_config`.
-struct server_options {
-    /// Dialects served besides the configured one (`server_config::dialect`, always served).
-    /// Their ids must be distinct and ≤ 2.  spec: neutrino-v3.md §9.3
-    std::vector<core::dialect> also_serve;
-    /// The largest message accepted, answered when dialect id 2 is chosen (§9.2).
-    std::uint32_t max_message_size = 262144;
-    /// Refuse NK clients with status 3.  spec: neutrino-v3.md §9.2
-    bool require_client_key = false;
-    /// IK admission: false refuses with status 1. Empty: every client key is accepted.
-    std::function<bool(const public_key&)> accept_client_key;
-    /// Always require a cookie (tests; the vectors' `ik_reliable_cookie`).  spec: §8.3
-    bool always_require_cookie = false;
-    /// Under load when this many handshakes are pending …
-    std::size_t load_pending = 2048;
-    /// … or when this many HELLO1s reached the DH step within the last second.
-    std::uint32_t load_handshakes_per_second = 5000;
-    /// COOKIE_REPLYs per second, at most (global).  spec: neutrino-v3.md §8.3
-    std::uint32_t cookie_replies_per_second = 10000;
-    std::size_t max_pending_total = 4096;             ///< MAX_PENDING_TOTAL
-    std::size_t max_pending_per_ip = 32;              ///< MAX_PENDING_PER_IP
-    std::chrono::milliseconds pending_timeout{1500};  ///< PENDING_TIMEOUT
-    std::chrono::milliseconds path_challenge_rto{250};
-    std::chrono::milliseconds candidate_lifetime{1000};
-    unsigned max_challenges = 3;
-    key_update_policy key_update{};
-};
-
-namespace detail {
-
-inline constexpr std::size_t max_hello2_destinations = 4;  // spec: neutrino-v3.md §7.4 step 3
-
-/// A new address a session's client spoke from, being validated (§12.2).
-struct path_challenge_state {
-    peer_address addr;
-    std::array<std::byte, 8> challenge{};
-    std::uint64_t received = 0;
-    std::uint64_t sent = 0;
-    unsigned challenges = 0;
-    time_point last_challenge{};
-    time_point expires{};
-};
-
-/// What the v3 server keeps per session.
-struct server_session {
-    transport_session t;
-    core::dialect d;
-    std::uint32_t peer_message_limit = 0;  ///< the client's message limit from its offer
-    mac_value mac1{};
-    std::array<std::byte, hello2_size> hello2{};
-    std::array<peer_address, max_hello2_destinations> hello2_to{};
-    std::size_t hello2_count = 0;
-    peer_address host;  ///< the first HELLO1's source, for the per-IP pending count
-    std::optional<path_challenge_state> candidate;
-};
-
-}  // namespace detail
 
 /// The v3 server machine: `core::detail::server_base` (shared with v2) plus v3's handshake
 /// admission (mac1, pending table, cookies, negotiation), packet protection and path
@@ -123,7 +73,8 @@ public:
         : basic_server(std::move(cfg), options{}, std::move(observer), std::move(random)) {}
 
     basic_server(config cfg, options opt, Observer observer = {}, Random random = {})
-        : base(std::move(cfg), std::move(observer), std::move(random)), opt_(std::move(opt)) {
+        : base(std::move(cfg), std::move(observer), std::move(random)),
+          opt_(std::move(opt)) {
         ensure_sodium();
         mac1_key_ = derive_mac1_key(cfg_.keys.pk);
         cookie_key_ = derive_cookie_key(cfg_.keys.pk);
@@ -145,12 +96,10 @@ public:
     }
 
     /// Tests and operators: treat the server as under load (cookies required) or not.
-    void set_under_load(bool on) noexcept { forced_load_ = on; }
+    void set_under_load(bool on) noexcept { admission_.force_load(on); }
     /// True when a HELLO1 arriving now would need a valid mac2 (§8.3).
     [[nodiscard]] bool under_load(time_point now) const noexcept {
-        return forced_load_ || opt_.always_require_cookie || pending_ >= opt_.load_pending ||
-               (now - rate_window_ < std::chrono::seconds(1) &&
-                handshakes_in_window_ >= opt_.load_handshakes_per_second);
+        return admission_.under_load(opt_, pending_, now);
     }
 
     // --- for the layer above (a layered dialect) ---------------------------------------------
@@ -273,14 +222,7 @@ private:
 
     /// The earliest timer of one session.
     [[nodiscard]] time_point timer_of(const server_session& s) const noexcept {
-        time_point t = s.t.expiry;
-        if (s.candidate) {
-            t = std::min(t, s.candidate->expires);
-            if (s.candidate->challenges < opt_.max_challenges) {
-                t = std::min(t, s.candidate->last_challenge + opt_.path_challenge_rto);
-            }
-        }
-        return t;
+        return s.candidate ? std::min(s.t.expiry, detail::candidate_timer(*s.candidate, opt_)) : s.t.expiry;
     }
 
     struct mac_hash {
@@ -332,8 +274,7 @@ private:
         if (s.candidate) {
             if (now >= s.candidate->expires) {
                 s.candidate.reset();  // spec: neutrino-v3.md §12.2 rule 4: dropped after 1 s
-            } else if (s.candidate->challenges < opt_.max_challenges &&
-                       now >= s.candidate->last_challenge + opt_.path_challenge_rto) {
+            } else if (detail::challenge_due(*s.candidate, opt_, now)) {
                 send_challenge(s, now);
             }
         }
@@ -341,7 +282,7 @@ private:
     }
 
     void on_remove(server_session& s) {
-        if (s.t.state == session_state::pending) release_host(s.host);
+        if (s.t.state == session_state::pending) admission_.release_host(s.host);
         if (auto idx = by_mac1_.find(s.mac1); idx != by_mac1_.end() && idx->second == s.t.id)
             by_mac1_.erase(idx);
         s.t.wipe();  // spec: neutrino-v3.md §13
@@ -395,20 +336,20 @@ private:
             return {};
         }
         // step 5: under load, a cookie for this source address, else COOKIE_REPLY
-        rotate_cookie_secret(now);
-        if (under_load(now) && !cookies_->check_mac2(in, from)) {
+        if (admission_.refresh_secrets(random_, now)) ++io_.stats.cookie_rotations;
+        if (under_load(now) && !admission_.has_cookie(in, from)) {
             send_cookie_reply(m, from, now);
             return fail(core::errc::rate_limited);
         }
         // step 6: limits
         if (pending_ >= opt_.max_pending_total || sessions_.size() >= cfg_.max_sessions ||
-            pending_on(from) >= opt_.max_pending_per_ip) {
+            admission_.pending_on(from) >= opt_.max_pending_per_ip) {
             return fail(core::errc::session_limit);
         }
         if (io_.tx.full()) return fail(core::errc::would_block);
         if (cfg_.accept && !cfg_.accept(from)) return fail(core::errc::refused);  // silent refusal
         // step 7: Noise message 1
-        count_handshake(now);
+        admission_.count_handshake(now);
         const bool ik = *pattern == handshake_pattern::ik;
         io_.stats.dh_operations += ik ? 2U : 1U;  // es (+ ss)
         auto hs = server_handshake::read_hello1(in, cfg_.keys.sk, cfg_.keys.pk);
@@ -485,7 +426,7 @@ private:
         auto [it, inserted] = sessions_.emplace(a.session_id, std::move(s));
         by_mac1_.emplace(m, a.session_id);
         ++pending_;
-        ++pending_hosts_[this->host_key(from)];
+        admission_.hold_host(from);
         this->set_state(it->second, session_state::pending, now);
         this->arm(it->second.t.expiry);
         core::session_keys k;
@@ -506,26 +447,13 @@ private:
         return find_dialect(id, cfg_.dialect, opt_.also_serve);
     }
 
-    void rotate_cookie_secret(time_point now) {
-        if (!cookies_) {
-            cookies_.emplace(cookie_secrets::generate(random_, now));
-        } else if (cookies_->rotate_if_due(now, random_)) {
-            ++io_.stats.cookie_rotations;
-        }
-    }
-
     void send_cookie_reply(const mac_value& mac1, const peer_address& to, time_point now) {
         // spec: neutrino-v3.md §8.3: rate-limited globally
-        if (now - reply_window_ >= std::chrono::seconds(1)) {
-            reply_window_ = now;
-            replies_in_window_ = 0;
-        }
-        if (replies_in_window_ >= opt_.cookie_replies_per_second || io_.tx.full()) return;
-        ++replies_in_window_;
+        if (io_.tx.full() || !admission_.take_reply(opt_, now)) return;
         std::array<std::byte, cookie_nonce_size> nonce;
         random_.fill(nonce);
         auto buf = io_.tx.back_buffer();
-        auto n = write_cookie_reply(buf, cookie_key_, nonce, mac1, cookies_->cookie_for(to));
+        auto n = write_cookie_reply(buf, cookie_key_, nonce, mac1, admission_.cookie_for(to));
         if (!n) return;
         io_.tx.push(*n, to);
         ++io_.stats.cookie_replies_sent;
@@ -539,14 +467,6 @@ private:
                                {buf.data(), *n},
                                to};
         io_.observer.on_packet_sent(sent, now);
-    }
-
-    void count_handshake(time_point now) noexcept {
-        if (now - rate_window_ >= std::chrono::seconds(1)) {
-            rate_window_ = now;
-            handshakes_in_window_ = 0;
-        }
-        ++handshakes_in_window_;
     }
 
     // --- transport ---------------------------------------------------------------------------
@@ -654,7 +574,7 @@ private:
     /// spec: neutrino-v3.md §7.7
     void confirm(server_session& s, const peer_address& from, std::size_t size, time_point now) {
         --pending_;
-        release_host(s.host);
+        admission_.release_host(s.host);
         const auto end = s.hello2_to.begin() + static_cast<std::ptrdiff_t>(s.hello2_count);
         const bool known = std::find(s.hello2_to.begin(), end, from) != end;
         s.t.peer = known ? from : s.hello2_to[0];
@@ -673,12 +593,7 @@ private:
 
     void start_candidate(server_session& s, const peer_address& a, std::size_t received,
                          time_point now) {
-        path_candidate c;
-        c.addr = a;
-        random_.fill(c.challenge);
-        c.received = received;
-        c.expires = now + opt_.candidate_lifetime;
-        s.candidate = c;
+        s.candidate = detail::new_candidate(a, received, random_, opt_, now);
         send_challenge(s, now);
         this->arm(timer_of(s));
     }
@@ -687,16 +602,14 @@ private:
     void send_challenge(server_session& s, time_point now) {
         path_candidate& c = *s.candidate;
         c.last_challenge = now;
-        constexpr std::size_t challenge_size =
-            prefix_size + keyword_size + 1 + 2 + 8 + tag_size;  // 53
-        if (c.sent + challenge_size > 3 * c.received) {
+        if (!detail::challenge_fits(c)) {
             ++io_.stats.amplification_blocked;
             ++c.challenges;
             return;
         }
         const word w(c.challenge);
         if (send_unnumbered(s, packet_type::path_challenge, {&w, 1}, c.addr, now)) {
-            c.sent += challenge_size;
+            c.sent += detail::challenge_size;
             ++io_.stats.path_challenges_sent;
         }
         ++c.challenges;
@@ -730,30 +643,15 @@ private:
         io_.tx.push(bytes.size(), to);
     }
 
-    [[nodiscard]] std::size_t pending_on(const peer_address& a) const noexcept {
-        auto h = pending_hosts_.find(this->host_key(a));
-        return h == pending_hosts_.end() ? 0 : h->second;
-    }
-    void release_host(const peer_address& a) {
-        auto h = pending_hosts_.find(this->host_key(a));
-        if (h != pending_hosts_.end() && --h->second == 0) pending_hosts_.erase(h);
-    }
-
     options opt_;
+    detail::admission admission_;
     std::uint8_t mask_ = 0;
     derived_key mac1_key_{};
     derived_key cookie_key_{};
-    std::optional<cookie_secrets> cookies_;
     std::vector<std::pair<std::vector<std::byte>, peer_address>> shutdown_backlog_;
     std::unordered_map<mac_value, std::uint64_t, mac_hash> by_mac1_;
-    std::unordered_map<peer_address, std::size_t, peer_address_hash> pending_hosts_;
     std::array<std::byte, max_payload_size> payload_{};
     std::array<std::byte, max_datagram_size> rx_{};
-    time_point rate_window_{};
-    std::uint32_t handshakes_in_window_ = 0;
-    time_point reply_window_{};
-    std::uint32_t replies_in_window_ = 0;
-    bool forced_load_ = false;
 };
 
 /// The v3 server most applications use: no observer, OS randomness.
