@@ -206,11 +206,12 @@ TEST(congestion_bottleneck, at_one_percent_random_loss) {
     const auto bbr = upload<ncc::bbr>(n, 451, 0.01);
     for (const auto& [name, r] : {std::pair{"fixed_window", fixed}, std::pair{"cubic", cub}, std::pair{"bbr", bbr}}) {
         std::printf("  1%% loss %-12s goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms, "
-                    "%llu requests ignored of %llu\n",
+                    "%llu requests ignored of %llu (%llu repeats)\n",
                     name, r.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(r.retransmitted),
                     static_cast<unsigned long long>(r.queue_drops), r.mean_rtt_ms,
                     static_cast<unsigned long long>(r.sender.requests_ignored),
-                    static_cast<unsigned long long>(r.sender.requests_received));
+                    static_cast<unsigned long long>(r.sender.requests_received),
+                    static_cast<unsigned long long>(r.receiver.requests_repeated));
         EXPECT_EQ(r.delivered, n);
         EXPECT_TRUE(r.in_order);
     }
@@ -266,8 +267,9 @@ TEST(congestion_bottleneck, bbr_survives_startup_on_a_long_fat_path) {
                 bbr.startup_exit ? std::chrono::duration<double>(*bbr.startup_exit).count() : -1.0,
                 bbr.startup_loss_exit ? "loss" : "plateau", u(bbr.drops_at_exit),
                 u(bbr.losses_at_exit));
-    std::printf("  receiver: %llu requests sent, %llu rounds deferred by the budget\n",
-                u(bbr.receiver.requests_sent), u(bbr.receiver.requests_deferred));
+    std::printf("  receiver: %llu requests sent (%llu repeats), %llu rounds deferred by the budget\n",
+                u(bbr.receiver.requests_sent), u(bbr.receiver.requests_repeated),
+                u(bbr.receiver.requests_deferred));
     std::printf("  sender: %llu requests received, %llu ignored\n", u(bbr.sender.requests_received),
                 u(bbr.sender.requests_ignored));
     EXPECT_FALSE(bbr.session_lost);
@@ -304,9 +306,10 @@ TEST(congestion_bottleneck, bbr_keeps_a_long_fat_path_busy_at_one_percent_random
     std::printf("100 Mbit/s x 200 ms, 1%% loss, %zu x 1 KB upload:\n", n);
     for (const auto& [name, r] : {std::pair{"cumulative only", plain}, std::pair{"inferring", inferred}}) {
         std::printf("  bbr %-15s goodput %.2f Mbit/s, %zu delivered, %llu retransmitted, %llu queue drops, "
-                    "RTT %.1f ms, %llu requests ignored of %llu%s\n",
+                    "RTT %.1f ms, %llu requests ignored of %llu (%llu repeats)%s\n",
                     name, r.goodput_bytes_per_s * 8e-6, r.delivered, u(r.retransmitted), u(r.queue_drops),
                     r.mean_rtt_ms, u(r.sender.requests_ignored), u(r.sender.requests_received),
+                    u(r.receiver.requests_repeated),
                     r.session_lost ? ", SESSION LOST" : "");
     }
     EXPECT_FALSE(inferred.session_lost);

@@ -89,6 +89,7 @@ struct stats {
     std::uint64_t delivered = 0;          ///< DATA packets delivered in order
     std::uint64_t buffered = 0;           ///< packets that arrived out of order
     std::uint64_t requests_sent = 0;      ///< REQUEST_RETRANSMISSION datagrams sent
+    std::uint64_t requests_repeated = 0;  ///< of them, for a number requested before
     std::uint64_t requests_received = 0;  ///< REQUEST_RETRANSMISSION datagrams received
     std::uint64_t retransmitted = 0;      ///< stored datagrams sent again on request
     std::uint64_t probes = 0;             ///< tail-loss probes (resends or ack-soliciting KEEP_ALIVEs)

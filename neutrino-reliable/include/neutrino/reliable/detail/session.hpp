@@ -702,6 +702,7 @@ private:
                 ++requests_epoch_;
                 ++st.requests_sent;
                 if (s.requests == 0) s.first_request = now;
+                if (s.requests > 0) ++st.requests_repeated;
                 ++s.requests;
                 // Back off to at most 4× the base: a lost request or retransmission is the
                 // common case under heavy loss, and every wait blocks the delivery behind it.
