@@ -645,6 +645,7 @@ private:
         last_now_ = std::max(last_now_, now);
         congestion::ack_sample sample;
         sample.bytes = acked;  // no RTT sample: the request's timing is the receiver's
+        sample.inferred = true;  // not the cumulative acknowledgement moving
         sample.now = now;
         sample.bytes_in_flight = tx_.bytes_in_flight();
         sample.sent = newest_sent;
