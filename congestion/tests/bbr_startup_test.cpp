@@ -144,6 +144,27 @@ TEST(bbr_startup, exits_at_the_sixth_loss_above_the_loss_threshold_while_acknowl
     EXPECT_LT(cc.pacing_rate(), cc.bottleneck_bandwidth());
 }
 
+// A delivery inferred out of order (ack_sample::inferred, a selective acknowledgement) is no end
+// of the cumulative acknowledgement's stall: the exit at the sixth loss still comes.
+TEST(bbr_startup, an_inferred_delivery_does_not_end_the_stall_of_the_acknowledgements) {
+    bbr cc{bbr_config{}, t0};
+    feeder f{cc};
+    f.round(10, mss, 1e6, rtt, 0);
+    f.round(20, mss, 2e6, rtt, 0);
+    f.lose(6, 50'000, 100'000, 0);
+    f.now += rtt / 2;
+    neutrino::congestion::ack_sample inferred;
+    inferred.bytes = mss;
+    inferred.now = f.now;
+    inferred.bytes_in_flight = 50'000;
+    inferred.inferred = true;
+    cc.on_acknowledged(inferred);
+    EXPECT_EQ(cc.state(), bbr_state::startup);
+    f.now += rtt / 2;  // a min_rtt since the last cumulative acknowledgement
+    f.lose(1, 50'000, 100'000, 6 * mss);
+    EXPECT_EQ(cc.state(), bbr_state::drain);
+}
+
 TEST(bbr_startup, few_losses_or_a_low_loss_rate_do_not_end_startup) {
     {
         bbr cc{bbr_config{}, t0};

@@ -37,6 +37,7 @@ struct bottleneck_path {
     neutrino::duration one_way = ::one_way;
     std::size_t window_packets = 0;
     bool infer_from_requests = false;  ///< nr::config::infer_from_requests
+    bool back_off_until_rtt_sample = false;  ///< nr::config::back_off_until_rtt_sample
     [[nodiscard]] std::size_t bdp_bytes() const {
         return static_cast<std::size_t>(bytes_per_s *
                                         std::chrono::duration<double>(2 * one_way).count());
@@ -72,6 +73,7 @@ upload_result upload(std::size_t n, std::uint64_t seed, double random_loss = 0.0
     nr::config rc;
     if (path.window_packets > 0) rc.send_window = rc.receive_window = path.window_packets;
     rc.infer_from_requests = path.infer_from_requests;
+    rc.back_off_until_rtt_sample = path.back_off_until_rtt_sample;
     client a(client_cfg(), rc, nc::null_observer{}, neutrino::seeded_random(test_seed(seed)));
     server b(server_cfg(), rc, nc::null_observer{}, neutrino::seeded_random(test_seed(seed + 1)));
     ni::simulator_config sc;
@@ -206,11 +208,12 @@ TEST(congestion_bottleneck, at_one_percent_random_loss) {
     const auto bbr = upload<ncc::bbr>(n, 451, 0.01);
     for (const auto& [name, r] : {std::pair{"fixed_window", fixed}, std::pair{"cubic", cub}, std::pair{"bbr", bbr}}) {
         std::printf("  1%% loss %-12s goodput %.2f Mbit/s, %llu retransmitted, %llu queue drops, RTT %.1f ms, "
-                    "%llu requests ignored of %llu\n",
+                    "%llu requests ignored of %llu (%llu repeats)\n",
                     name, r.goodput_bytes_per_s * 8e-6, static_cast<unsigned long long>(r.retransmitted),
                     static_cast<unsigned long long>(r.queue_drops), r.mean_rtt_ms,
                     static_cast<unsigned long long>(r.sender.requests_ignored),
-                    static_cast<unsigned long long>(r.sender.requests_received));
+                    static_cast<unsigned long long>(r.sender.requests_received),
+                    static_cast<unsigned long long>(r.receiver.requests_repeated));
         EXPECT_EQ(r.delivered, n);
         EXPECT_TRUE(r.in_order);
     }
@@ -266,8 +269,9 @@ TEST(congestion_bottleneck, bbr_survives_startup_on_a_long_fat_path) {
                 bbr.startup_exit ? std::chrono::duration<double>(*bbr.startup_exit).count() : -1.0,
                 bbr.startup_loss_exit ? "loss" : "plateau", u(bbr.drops_at_exit),
                 u(bbr.losses_at_exit));
-    std::printf("  receiver: %llu requests sent, %llu rounds deferred by the budget\n",
-                u(bbr.receiver.requests_sent), u(bbr.receiver.requests_deferred));
+    std::printf("  receiver: %llu requests sent (%llu repeats), %llu rounds deferred by the budget\n",
+                u(bbr.receiver.requests_sent), u(bbr.receiver.requests_repeated),
+                u(bbr.receiver.requests_deferred));
     std::printf("  sender: %llu requests received, %llu ignored\n", u(bbr.sender.requests_received),
                 u(bbr.sender.requests_ignored));
     EXPECT_FALSE(bbr.session_lost);
@@ -304,9 +308,10 @@ TEST(congestion_bottleneck, bbr_keeps_a_long_fat_path_busy_at_one_percent_random
     std::printf("100 Mbit/s x 200 ms, 1%% loss, %zu x 1 KB upload:\n", n);
     for (const auto& [name, r] : {std::pair{"cumulative only", plain}, std::pair{"inferring", inferred}}) {
         std::printf("  bbr %-15s goodput %.2f Mbit/s, %zu delivered, %llu retransmitted, %llu queue drops, "
-                    "RTT %.1f ms, %llu requests ignored of %llu%s\n",
+                    "RTT %.1f ms, %llu requests ignored of %llu (%llu repeats)%s\n",
                     name, r.goodput_bytes_per_s * 8e-6, r.delivered, u(r.retransmitted), u(r.queue_drops),
                     r.mean_rtt_ms, u(r.sender.requests_ignored), u(r.sender.requests_received),
+                    u(r.receiver.requests_repeated),
                     r.session_lost ? ", SESSION LOST" : "");
     }
     EXPECT_FALSE(inferred.session_lost);
@@ -317,4 +322,30 @@ TEST(congestion_bottleneck, bbr_keeps_a_long_fat_path_busy_at_one_percent_random
     // inferring the 40 MB are not always delivered within the 600 s).
     EXPECT_GE(inferred.goodput_bytes_per_s, 0.30 * long_fat.bytes_per_s);
     EXPECT_GE(inferred.goodput_bytes_per_s, 2.0 * plain.goodput_bytes_per_s);
+}
+
+// Issue 13: the server of an upload sends no DATA, so its only RTT samples are answers to numbers
+// it requested once. With initial_rtt (20 ms) on a 200 ms path it re-requested every gap before the
+// answer came, Karn's rule took no sample from the answers, and the estimate stayed at 20 ms.
+// config::back_off_until_rtt_sample keeps the backoff across gaps until a sample comes.
+TEST(congestion_bottleneck, a_receiver_without_an_rtt_sample_stops_repeating_its_requests) {
+    constexpr std::size_t n = 20000;
+    bottleneck_path long_fat{.bytes_per_s = 100e6 / 8, .one_way = 100ms, .window_packets = 7500};
+    const auto plain = upload<ncc::bbr>(n, 501, 0.01, long_fat);
+    long_fat.back_off_until_rtt_sample = true;
+    const auto held = upload<ncc::bbr>(n, 501, 0.01, long_fat);
+    const auto u = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+    for (const auto& [name, r] : {std::pair{"4x cap", plain}, std::pair{"held backoff", held}}) {
+        std::printf("  %-12s goodput %.2f Mbit/s, %llu requests (%llu repeats), %llu ignored\n", name,
+                    r.goodput_bytes_per_s * 8e-6, u(r.receiver.requests_sent), u(r.receiver.requests_repeated),
+                    u(r.sender.requests_ignored));
+    }
+    EXPECT_EQ(held.delivered, n);
+    EXPECT_TRUE(held.in_order);
+    EXPECT_FALSE(held.session_lost);
+    // Measured (NEUTRINO_TEST_SEED default, 0, 1, 2): repeats 386, 403, 400, 496 of 578-743
+    // requests (192-255 ignored) with the cap; 5, 4, 7, 11 of 192-254 (1-4 ignored) held.
+    EXPECT_LE(held.receiver.requests_repeated * 10, held.receiver.requests_sent);
+    EXPECT_LE(held.sender.requests_ignored * 10, held.sender.requests_received);
+    EXPECT_GE(plain.receiver.requests_repeated, 5 * held.receiver.requests_repeated);
 }

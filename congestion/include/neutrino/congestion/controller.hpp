@@ -86,6 +86,10 @@ struct ack_sample {
     /// `time_point{}` when the sender does not know. A model uses it to end a recovery period
     /// (RFC 9002 §7.3.2) and to count rounds; without it, it counts one smoothed RTT instead.
     time_point sent{};
+    /// The bytes were inferred delivered out of order (a selective acknowledgement), not by
+    /// the cumulative acknowledgement moving: a model that waits for the cumulative
+    /// acknowledgement to stall (bbr's Startup loss exit at a loss) does not count them.
+    bool inferred = false;
 };
 
 /// What the sender reports when it declares one datagram lost. Plain data. The fields after

@@ -227,8 +227,9 @@ struct model {
     double inflight = 0.0;
     /// C.delivered, bytes.
     std::uint64_t delivered = 0;
-    /// When an acknowledgement last delivered bytes (not in the draft): Startup's loss exit at a
-    /// loss waits for the acknowledgements to stall (see check_startup_high_loss_at_loss).
+    /// When an acknowledgement last delivered bytes, inferred deliveries (`ack_sample::inferred`)
+    /// aside (not in the draft): Startup's loss exit at a loss waits for the cumulative
+    /// acknowledgement to stall (see check_startup_high_loss_at_loss).
     time_point acked_at{};
 
     // Round counting.
@@ -316,7 +317,7 @@ struct model {
     /// Takes in an acknowledgement: C.delivered, C.inflight, Now() and the rate sample.
     constexpr void begin_ack(const ack_sample& s) noexcept {
         now = s.now;
-        if (s.bytes > 0) acked_at = s.now;
+        if (s.bytes > 0 && !s.inferred) acked_at = s.now;
         inflight = static_cast<double>(s.bytes_in_flight);
         delivered = std::max(delivered, s.delivered);
         rs = rate_sample{};

@@ -50,7 +50,9 @@ constexpr void check_startup_high_loss(model& m) noexcept {
 }
 
 /// BBRCheckStartupHighLoss at a loss, while the acknowledgements stall (a deviation): in
-/// Startup, when nothing was acknowledged for a min_rtt, the sixth loss event of the round whose
+/// Startup, when nothing was acknowledged for a min_rtt (deliveries a sender inferred out of
+/// order, `ack_sample::inferred`, do not count: the hole still holds the cumulative
+/// acknowledgement and the round), the sixth loss event of the round whose
 /// packet saw more than LossThresh of what was in flight at its send lost since (the draft's
 /// per-packet IsInflightTooHigh) ends Startup as the round's end would. Behind a cumulative
 /// acknowledgement (no SACK: Neutrino's wire) the loss round cannot end while the acknowledgement

@@ -315,6 +315,7 @@ public:
         unacked_received_ = 0;
         sent_since_solicit_ = 0;
         probe_backoff_ = 0;
+        request_backoff_ = 0;
         last_echoed_ = 0;
         peer_stamp_ = 0;
         draining_ = false;
@@ -645,6 +646,7 @@ private:
         last_now_ = std::max(last_now_, now);
         congestion::ack_sample sample;
         sample.bytes = acked;  // no RTT sample: the request's timing is the receiver's
+        sample.inferred = true;  // not the cumulative acknowledgement moving
         sample.now = now;
         sample.bytes_in_flight = tx_.bytes_in_flight();
         sample.sent = newest_sent;
@@ -702,12 +704,28 @@ private:
                 ++requests_epoch_;
                 ++st.requests_sent;
                 if (s.requests == 0) s.first_request = now;
+                if (s.requests > 0) ++st.requests_repeated;
                 ++s.requests;
                 // Back off to at most 4× the base: a lost request or retransmission is the
                 // common case under heavy loss, and every wait blocks the delivery behind it.
                 const duration base = std::max<duration>(2 * rtt(), cfg_.min_request_interval);
-                const duration wait = std::min<duration>(
-                    base * (1U << std::min<std::uint32_t>(s.requests - 1, 2)), cfg_.max_request_interval);
+                std::uint32_t doublings = std::min<std::uint32_t>(s.requests - 1, 2);
+                if (cfg_.back_off_until_rtt_sample && !rtt_est_.has_sample()) {
+                    // No RTT sample yet (the server of an upload sends no DATA: its only samples
+                    // are answers to numbers it requested once). Karn's rule takes no sample from
+                    // the answer to a repeated request, so with the 4× cap on a path longer than
+                    // 4 × 2 × initial_rtt every number was requested again before its answer came
+                    // and no sample was ever taken. As RFC 6298 §5.5 keeps the backed-off timer
+                    // until a valid sample, a number requested a third time (where the 4× cap
+                    // begins) raises the session's backoff one doubling beyond, which new gaps start from
+                    // (max_request_interval still bounds the wait), so one is soon answered before
+                    // its repeat. A short path answers before the third request: nothing changes.
+                    if (s.requests >= 3) {
+                        request_backoff_ = std::min<unsigned>(std::max<unsigned>(request_backoff_, s.requests), 16);
+                    }
+                    doublings = std::max<std::uint32_t>(doublings, request_backoff_);
+                }
+                const duration wait = std::min<duration>(base * (1U << doublings), cfg_.max_request_interval);
                 s.next_request = now + wait;
             }
             const time_point due = std::min(s.next_request, s.missing_since + cfg_.give_up_after);
@@ -761,6 +779,8 @@ private:
     time_point last_ack_progress_{};
     time_point last_probe_{};
     unsigned probe_backoff_ = 0;
+    // re-request backoff kept across gaps until the first RTT sample (see request_missing)
+    unsigned request_backoff_ = 0;
     std::uint64_t last_echoed_ = 0;  ///< newest KEEP_ALIVE timestamp the server echoed
     std::uint64_t peer_stamp_ = 0;   ///< server: newest client KEEP_ALIVE timestamp received
     bool draining_ = false;
