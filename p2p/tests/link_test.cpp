@@ -78,8 +78,8 @@ public:
 
     neutrino::result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
                                            time_point /*now*/) {
-        received.emplace_back(from, std::string(reinterpret_cast<const char*>(in.data()),
-                                                in.size()));
+        received.emplace_back(from,
+                              std::string(reinterpret_cast<const char*>(in.data()), in.size()));
         if (refuse) return neutrino::fail(p2p::errc::path_unknown_source);
         return {};
     }
@@ -180,14 +180,20 @@ TEST(p2p_link, frames_upper_datagrams_for_the_current_path_and_drops_other_desti
 
 TEST(p2p_link, hands_peer_data_up_from_the_peer_handle_whatever_the_path) {
     scripted_link l(unit_config(direct), t0, neutrino::seeded_random(test_seed(182)));
-    EXPECT_TRUE(l.handle_datagram(p2p_test::as_bytes("\x01" "direct"), direct, t0));
+    EXPECT_TRUE(l.handle_datagram(p2p_test::as_bytes("\x01"
+                                                     "direct"),
+                                  direct, t0));
     std::vector<std::byte> relayed(p2p::relay_header_size + 8);
-    ASSERT_TRUE(p2p::encode_relayed(relay, p2p_test::as_bytes("\x01" "relayed"), relayed));
+    ASSERT_TRUE(p2p::encode_relayed(relay,
+                                    p2p_test::as_bytes("\x01"
+                                                       "relayed"),
+                                    relayed));
     EXPECT_TRUE(l.handle_datagram(relayed, server, t0));
     // From a stranger: the path manager drops it, the upper layer never sees it.
     const auto stranger = peer_address::v4({203, 0, 113, 66}, 5555);
-    EXPECT_EQ(p2p_test::error_of(l.handle_datagram(p2p_test::as_bytes("\x01" "spoof"), stranger,
-                                                   t0)),
+    EXPECT_EQ(p2p_test::error_of(l.handle_datagram(p2p_test::as_bytes("\x01"
+                                                                      "spoof"),
+                                                   stranger, t0)),
               p2p::errc::path_unknown_source);
     ASSERT_EQ(l.upper().received.size(), 2U);
     EXPECT_EQ(l.upper().received[0].first, l.peer_handle());
@@ -198,7 +204,9 @@ TEST(p2p_link, hands_peer_data_up_from_the_peer_handle_whatever_the_path) {
 
     // The upper layer's refusal is returned and counted.
     l.upper().refuse = true;
-    EXPECT_FALSE(l.handle_datagram(p2p_test::as_bytes("\x01" "bad"), direct, t0));
+    EXPECT_FALSE(l.handle_datagram(p2p_test::as_bytes("\x01"
+                                                      "bad"),
+                                   direct, t0));
     EXPECT_EQ(l.stats().rejected_by_upper, 1U);
 }
 
@@ -211,8 +219,7 @@ TEST(p2p_link, reports_both_event_sources_and_the_earlier_deadline) {
     ASSERT_EQ(events.size(), 3U);
     ASSERT_TRUE(std::holds_alternative<p2p::path_event>(events[0]));
     EXPECT_EQ(std::get<p2p::path_up>(std::get<p2p::path_event>(events[0])).kind, path_kind::relay);
-    EXPECT_EQ(std::get<p2p::path_up>(std::get<p2p::path_event>(events[1])).kind,
-              path_kind::direct);
+    EXPECT_EQ(std::get<p2p::path_up>(std::get<p2p::path_event>(events[1])).kind, path_kind::direct);
     ASSERT_TRUE(std::holds_alternative<int>(events[2]));
     EXPECT_EQ(std::get<int>(events[2]), 7);
 
@@ -426,6 +433,7 @@ struct scenario {
     static ni::network_config net_config(std::uint64_t seed, time_point start) {
         ni::network_config c;
         c.internet.delay = 20ms;
+        c.internet.drop = 0.01;  // some loss everywhere, from the seed
         c.seed = seed;
         c.start = start;
         return c;
@@ -488,9 +496,9 @@ struct scenario {
         if (ev.kind == nc::event_kind::established) {
             n.established = true;
             if constexpr (std::is_same_v<Node, node<server_link>>) n.session_id = ev.session_id;
-            EXPECT_EQ(ev.peer, p2p::peer_handle_of(std::is_same_v<Node, node<server_link>>
-                                                       ? client_id
-                                                       : server_id));
+            EXPECT_EQ(ev.peer,
+                      p2p::peer_handle_of(std::is_same_v<Node, node<server_link>> ? client_id
+                                                                                  : server_id));
         }
         if (ev.kind == nc::event_kind::writable) n.blocked = false;
         if (ev.kind == nc::event_kind::data) n.data.emplace_back(nc::as_string(ev.words[0]));
@@ -535,6 +543,7 @@ TEST(p2p_link_network, a_reliable_session_survives_a_fallback_to_the_relay_and_b
     // streams (message i offered at 1 s + 5 ms i, the last at ~11 s); the relay stays up.
     ni::impairment_config black;
     black.delay = 20ms;
+    black.drop = 0.01;
     black.blackholes = {ni::interval{outage_from, outage_to}};
     s.net.set_path(s.site_a, s.site_b, black);
     s.net.set_path(s.site_b, s.site_a, black);
@@ -573,8 +582,8 @@ TEST(p2p_link_network, a_reliable_session_survives_a_fallback_to_the_relay_and_b
         EXPECT_GT(ps.data_received_direct, 0U);
         EXPECT_EQ(ps.dropped_unauthenticated, 0U);
         EXPECT_EQ(n.link.stats().dropped_unsendable, 0U);
-        std::printf("%s: fell back at %.3f s, back to direct at %.3f s, %llu sent relayed\n",
-                    who, std::chrono::duration<double>(down[0].first - s.start).count(),
+        std::printf("%s: fell back at %.3f s, back to direct at %.3f s, %llu sent relayed\n", who,
+                    std::chrono::duration<double>(down[0].first - s.start).count(),
                     std::chrono::duration<double>(switched[1].first - s.start).count(),
                     static_cast<unsigned long long>(ps.data_sent_relayed));
     };

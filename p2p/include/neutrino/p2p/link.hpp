@@ -30,9 +30,9 @@
 /// same socket are demultiplexed before it (the rendezvous client's and, later, the peer
 /// table's job); given to the link they are dropped by the path manager (`bad_envelope_type`).
 ///
-/// No allocation, no exception of its own after the constructor (which throws what the path manager's or
-/// the upper stack's constructor throws): one receive buffer of `max_payload_size` bytes in
-/// the object, and the path manager's bounded rings. Satisfies `neutrino::datagram_layer`
+/// No allocation, no exception of its own after the constructor (which throws what the path
+/// manager's or the upper stack's constructor throws): one receive buffer of `max_payload_size`
+/// bytes in the object, and the path manager's bounded rings. Satisfies `neutrino::datagram_layer`
 /// when `Upper` does. Not thread-safe.
 
 #include <algorithm>
@@ -71,9 +71,9 @@ using link_event = std::variant<UpperEvent, path_event>;
 struct link_stats {
     std::uint64_t sent = 0;       ///< upper datagrams handed to the path manager
     std::uint64_t delivered = 0;  ///< peer payloads handed to the upper stack (accepted or not)
-    std::uint64_t rejected_by_upper = 0;    ///< of `delivered`, refused by the upper stack
-    std::uint64_t dropped_unroutable = 0;   ///< upper datagram not addressed to the peer handle
-    std::uint64_t dropped_unsendable = 0;   ///< refused by `path_manager::send` (too large, full)
+    std::uint64_t rejected_by_upper = 0;   ///< of `delivered`, refused by the upper stack
+    std::uint64_t dropped_unroutable = 0;  ///< upper datagram not addressed to the peer handle
+    std::uint64_t dropped_unsendable = 0;  ///< refused by `path_manager::send` (too large, full)
 };
 
 /// An upper stack `Upper` over the path manager to one peer; `Random` draws the path manager's
@@ -188,8 +188,8 @@ private:
         result<void> first{};
         while (const auto n = paths_.poll_received(rx_)) {
             ++stats_.delivered;
-            auto r = upper_.handle_datagram(std::span<const std::byte>(rx_.data(), *n), handle_,
-                                            now);
+            auto r =
+                upper_.handle_datagram(std::span<const std::byte>(rx_.data(), *n), handle_, now);
             if (!r) {
                 ++stats_.rejected_by_upper;
                 if (first) first = std::move(r);
