@@ -14,6 +14,7 @@
 
 #include "neutrino/core/client.hpp"
 #include "neutrino/memory_link.hpp"
+#include "test_dialects.hpp"
 #include "test_support.hpp"
 
 // The server machine on virtual time: pending expiry, many clients, send_to_all, shutdown.
@@ -226,6 +227,39 @@ TEST(server, shutdown_reaches_more_clients_than_the_send_queue_holds) {
     s.advance(3100ms);  // clients drain (2000 ms) and redial (1000 ms later)
     EXPECT_EQ(s.server.session_count(), 0U);
     EXPECT_GE(s.server.stats().dropped(nc::errc::closed), 10U);
+}
+
+// A layered server's SHUTDOWNs that wait for room in the send queue are sealed after their
+// sessions closed: no packet_sent event may name a session after its closed event (the layer
+// above would keep state for a session it was told is gone).
+TEST(server, shutdown_backlog_reports_no_packet_sent_for_closed_sessions) {
+    auto cfg = neutrino::test::pair::server_cfg();
+    cfg.send_queue_capacity = 4;
+    cfg.dialect = neutrino::test::layered_dialect;
+    star s(10, cfg);
+    for (std::size_t i = 0; i < 10; ++i) {
+        ASSERT_TRUE(s.clients[i]->connect(s.now));
+        s.pump();
+    }
+    ASSERT_EQ(s.server.session_count(), 10U);
+    s.server_events.clear();
+    s.server.shutdown(s.now);
+    s.pump();
+    std::vector<std::uint64_t> closed;
+    std::size_t sent_before_close = 0;
+    for (const auto& r : s.server_events) {
+        if (r.kind == nc::event_kind::closed) closed.push_back(r.sid);
+        if (r.kind == nc::event_kind::packet_sent) {
+            EXPECT_EQ(std::count(closed.begin(), closed.end(), r.sid), 0) << r.sid;
+            ++sent_before_close;
+        }
+    }
+    EXPECT_EQ(closed.size(), 10U);
+    EXPECT_GE(sent_before_close, 1U);  // the SHUTDOWNs that fitted at once are reported
+    EXPECT_LT(sent_before_close, 10U);  // the rest waited for room
+    for (std::size_t i = 0; i < 10; ++i) {
+        EXPECT_EQ(s.clients[i]->state(), nc::session_state::draining) << i;
+    }
 }
 
 TEST(server, lost_hello3_pending_entry_expires_after_250_ms) {

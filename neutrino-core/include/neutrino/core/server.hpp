@@ -161,14 +161,20 @@ private:
 
     /// spec: neutrino.md §11.3: a SHUTDOWN that does not fit now is sealed as the queue drains
     void send_shutdown(detail::session_core& s, time_point now) {
-        if (io_.tx.full() || !send_new(s, packet_type::server_shutdown, {}, now)) {
+        if (io_.tx.full()) {
             shutdown_backlog_.push_back(s);
+            return;
         }
+        (void)send_new(s, packet_type::server_shutdown, {}, now);
     }
 
+    /// The sessions are gone: sealed under their next number, but reported to no layer above
+    /// (a packet_sent event would name a session the layer above already closed).
     void flush_backlog(time_point now) {
         while (!shutdown_backlog_.empty() && !io_.tx.full()) {
-            (void)send_new(shutdown_backlog_.back(), packet_type::server_shutdown, {}, now);
+            detail::session_core& s = shutdown_backlog_.back();
+            (void)queue(s, detail::outgoing{packet_type::server_shutdown, s.next_pn, 0, {}, {}, false, false},
+                        now);
             shutdown_backlog_.pop_back();
             if (shutdown_backlog_.empty()) shutdown_backlog_.shrink_to_fit();
         }

@@ -65,17 +65,16 @@ public:
     /// The cookie a COOKIE_REPLY to `to` carries. Call `refresh_secrets` first.
     [[nodiscard]] cookie cookie_for(const peer_address& to) const noexcept { return cookies_->cookie_for(to); }
 
-    /// Takes one COOKIE_REPLY from the global budget of `cookie_replies_per_second` (§8.3);
-    /// false when the budget of this second is spent.
-    bool take_reply(const server_options& opt, time_point now) noexcept {
+    /// Whether the global budget of `cookie_replies_per_second` (§8.3) has a COOKIE_REPLY left
+    /// at `now` (a new one-second window starts when the last is over). `count_reply` spends it.
+    [[nodiscard]] bool reply_allowed(const server_options& opt, time_point now) noexcept {
         if (now - reply_window_ >= std::chrono::seconds(1)) {
             reply_window_ = now;
             replies_in_window_ = 0;
         }
-        if (replies_in_window_ >= opt.cookie_replies_per_second) return false;
-        ++replies_in_window_;
-        return true;
+        return replies_in_window_ < opt.cookie_replies_per_second;
     }
+    void count_reply() noexcept { ++replies_in_window_; }
 
     /// Pending handshakes from `a`'s IP (step 6: at most `max_pending_per_ip`).
     [[nodiscard]] std::size_t pending_on(const peer_address& a) const noexcept {

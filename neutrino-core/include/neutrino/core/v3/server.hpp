@@ -449,7 +449,8 @@ private:
 
     void send_cookie_reply(const mac_value& mac1, const peer_address& to, time_point now) {
         // spec: neutrino-v3.md §8.3: rate-limited globally
-        if (io_.tx.full() || !admission_.take_reply(opt_, now)) return;
+        if (!admission_.reply_allowed(opt_, now) || io_.tx.full()) return;
+        admission_.count_reply();
         std::array<std::byte, cookie_nonce_size> nonce;
         random_.fill(nonce);
         auto buf = io_.tx.back_buffer();
