@@ -21,6 +21,7 @@
 #include "neutrino/inspector/nat.hpp"
 #include "neutrino/result.hpp"
 #include "neutrino/time.hpp"
+#include "nat_matrix.hpp"
 #include "test_seed.hpp"
 
 namespace ni = neutrino::inspector;
@@ -31,35 +32,16 @@ using neutrino::time_point;
 namespace {
 
 using neutrino::test::test_seed;
-
-constexpr std::size_t reflexive_size = 18;  // 16 address bytes, then the port, big-endian
-
-// A rendezvous server's one job here: answers every datagram with the source it saw.
-class reflector {
-public:
-    struct event_type {};
-
-    neutrino::result<void> handle_datagram(std::span<const std::byte>, const peer_address& from,
-                                           time_point) {
-        replies_.push_back(from);
-        return {};
-    }
-    std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point) {
-        if (replies_.empty()) return std::nullopt;
-        const peer_address to = replies_.front();
-        replies_.erase(replies_.begin());
-        for (std::size_t i = 0; i < 16; ++i) out[i] = std::byte{to.bytes[i]};
-        out[16] = std::byte{static_cast<std::uint8_t>(to.port >> 8)};
-        out[17] = std::byte{static_cast<std::uint8_t>(to.port)};
-        return neutrino::transmit{reflexive_size, to};
-    }
-    std::optional<event_type> poll_event() { return std::nullopt; }
-    [[nodiscard]] std::optional<time_point> deadline() const { return std::nullopt; }
-    void handle_deadline(time_point) {}
-
-private:
-    std::vector<peer_address> replies_;
-};
+using neutrino::test::host_a;
+using neutrino::test::host_b;
+using neutrino::test::name;
+using neutrino::test::nat1_public;
+using neutrino::test::nat2_public;
+using neutrino::test::nat_of;
+using neutrino::test::nat_type;
+using neutrino::test::reflector;
+using neutrino::test::reflexive_size;
+using neutrino::test::server_address;
 
 // A peer that learns its reflexive address from the server, then probes the other peer's
 // candidates every `period` until `probe_for` has passed (§7.4), answers every probe to its
@@ -172,44 +154,8 @@ private:
     time_point next_keep_alive_{};
 };
 
-static_assert(neutrino::datagram_layer<reflector>);
 static_assert(neutrino::datagram_layer<puncher>);
 
-const peer_address server_address = peer_address::v4({192, 0, 2, 10}, 3478);
-const peer_address nat1_public = peer_address::v4({203, 0, 113, 1}, 0);
-const peer_address nat2_public = peer_address::v4({198, 51, 100, 1}, 0);
-const peer_address host_a = peer_address::v4({10, 0, 1, 2}, 40000);
-const peer_address host_b = peer_address::v4({10, 0, 2, 2}, 40000);
-
-// The four NAT types of the matrix.
-enum class nat_type { eim_eif, eim_adf, eim_apdf, symmetric };
-
-std::string name(nat_type t) {
-    switch (t) {
-        case nat_type::eim_eif: return "EIM+EIF";
-        case nat_type::eim_adf: return "EIM+ADF";
-        case nat_type::eim_apdf: return "EIM+APDF";
-        case nat_type::symmetric: return "APDM+APDF";
-    }
-    return "?";
-}
-
-ni::nat_config nat_of(nat_type t, peer_address public_address, std::uint64_t seed) {
-    ni::nat_config c;
-    c.public_address = public_address;
-    c.seed = seed;
-    c.mapping = t == nat_type::symmetric ? ni::nat_mapping::address_and_port_dependent
-                                         : ni::nat_mapping::endpoint_independent;
-    switch (t) {
-        case nat_type::eim_eif: c.filtering = ni::nat_filtering::endpoint_independent; break;
-        case nat_type::eim_adf: c.filtering = ni::nat_filtering::address_dependent; break;
-        case nat_type::eim_apdf:
-        case nat_type::symmetric: c.filtering = ni::nat_filtering::address_and_port_dependent;
-    }
-    if (t == nat_type::symmetric)
-        c.ports = ni::nat_port_allocation::random;  // like masquerade random
-    return c;
-}
 
 // Two peers behind their own NATs and a rendezvous server, with 20 ms one-way delay.
 struct two_nats {
