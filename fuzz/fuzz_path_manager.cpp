@@ -30,6 +30,7 @@
 #include "neutrino/p2p/probe.hpp"
 #include "neutrino/random.hpp"
 #include "neutrino/time.hpp"
+#include "script_reader.hpp"
 
 namespace {
 
@@ -37,32 +38,8 @@ using namespace neutrino::p2p;
 using neutrino::peer_address;
 using neutrino::time_point;
 
-#define NEUTRINO_FUZZ_CHECK(cond)      \
-    do {                               \
-        if (!(cond)) __builtin_trap(); \
-    } while (0)
-
-class reader {
-public:
-    explicit reader(std::span<const std::uint8_t> in) : in_(in) {}
-    [[nodiscard]] bool done() const { return pos_ >= in_.size(); }
-    std::uint8_t byte() { return pos_ < in_.size() ? in_[pos_++] : 0; }
-    std::uint64_t u64() {
-        std::uint64_t v = 0;
-        for (int i = 0; i < 8; ++i) v = (v << 8) | byte();
-        return v;
-    }
-
-private:
-    std::span<const std::uint8_t> in_;
-    std::size_t pos_ = 0;
-};
-
-node_id filled_id(std::uint8_t b) {
-    node_id id{};
-    id.fill(std::byte{b});
-    return id;
-}
+using neutrino::fuzz::filled_id;
+using neutrino::fuzz::reader;
 
 constexpr std::uint64_t attempt = 7;
 constexpr std::uint64_t relay = 0x1122334455667788ULL;
