@@ -2,12 +2,14 @@
 // Small helpers of the p2p tests.
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "neutrino/hex.hpp"
+#include "neutrino/p2p/probe.hpp"
 #include "neutrino/result.hpp"
 
 namespace p2p_test {
@@ -36,6 +38,20 @@ inline std::vector<std::byte> from_hex(std::string_view hex) {
 template <class T>
 std::error_code error_of(const neutrino::result<T>& r) {
     return r ? std::error_code{} : r.error();
+}
+
+/// A node id whose 16 bytes are all `b`.
+inline neutrino::p2p::node_id id_of(std::uint8_t b) {
+    neutrino::p2p::node_id id{};
+    id.fill(std::byte{b});
+    return id;
+}
+
+/// A PROBE key whose bytes are all `b`.
+inline neutrino::p2p::probe_key_bytes test_key(std::uint8_t b) {
+    neutrino::p2p::probe_key_bytes k{};
+    k.fill(std::byte{b});
+    return k;
 }
 
 }  // namespace p2p_test

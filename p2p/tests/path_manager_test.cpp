@@ -37,6 +37,8 @@ namespace {
 
 namespace ni = neutrino::inspector;
 namespace p2p = neutrino::p2p;
+using p2p_test::id_of;
+using p2p_test::test_key;
 using namespace std::chrono_literals;
 using neutrino::peer_address;
 using neutrino::time_point;
@@ -49,18 +51,6 @@ using test_manager = p2p::basic_path_manager<neutrino::seeded_random>;
 
 static_assert(neutrino::datagram_layer<p2p::path_manager>);
 static_assert(neutrino::datagram_layer<test_manager>);
-
-p2p::node_id id_of(std::uint8_t b) {
-    p2p::node_id id{};
-    id.fill(std::byte{b});
-    return id;
-}
-
-p2p::probe_key_bytes test_key(std::uint8_t b) {
-    p2p::probe_key_bytes k{};
-    k.fill(std::byte{b});
-    return k;
-}
 
 constexpr std::uint64_t attempt = 0x5eed'0000'0000'0016ULL;
 constexpr std::uint64_t relay = 0x0102'0304'0506'0708ULL;

@@ -34,6 +34,8 @@ namespace {
 
 namespace ni = neutrino::inspector;
 namespace p2p = neutrino::p2p;
+using p2p_test::id_of;
+using p2p_test::test_key;
 using namespace std::chrono_literals;
 using neutrino::peer_address;
 using neutrino::time_point;
@@ -54,18 +56,6 @@ using p2p::errc;
 using p2p_test::error_of;
 
 using test_puncher = p2p::basic_puncher<neutrino::seeded_random>;
-
-p2p::node_id id_of(std::uint8_t b) {
-    p2p::node_id id{};
-    id.fill(std::byte{b});
-    return id;
-}
-
-p2p::probe_key_bytes test_key(std::uint8_t b) {
-    p2p::probe_key_bytes k{};
-    k.fill(std::byte{b});
-    return k;
-}
 
 constexpr std::uint64_t attempt = 0x5eed'0000'0000'0001ULL;
 const p2p::node_id low_id = id_of(0x01);   // the initiator (smaller id)
