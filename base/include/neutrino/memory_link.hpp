@@ -16,6 +16,7 @@
 #include "neutrino/address.hpp"
 #include "neutrino/datagram_layer.hpp"
 #include "neutrino/time.hpp"
+#include "neutrino/virtual_clock.hpp"
 
 namespace neutrino {
 
@@ -25,7 +26,7 @@ namespace neutrino {
 /// `MaxDatagram` is the output buffer offered to `poll_datagram`: at least the largest datagram
 /// either layer writes (1280 bytes for Neutrino, 1400 for QOTP).
 template <datagram_layer A, datagram_layer B, std::size_t MaxDatagram = 1500>
-class memory_link {
+class memory_link : public virtual_clock_loop<memory_link<A, B, MaxDatagram>> {
 public:
     struct in_flight {
         time_point at;
@@ -89,22 +90,6 @@ public:
         return true;
     }
 
-    /// Runs until `done()` is true or virtual time reaches `now() + max`. Returns `done()`.
-    template <class Pred>
-    bool run_until(Pred done, duration max) {
-        const time_point limit = now_ + max;
-        while (!done()) {
-            if (!step(limit) && now_ >= limit) return done();
-        }
-        return true;
-    }
-
-    /// Runs for `d` of virtual time.
-    void run_for(duration d) {
-        const time_point limit = now_ + d;
-        while (step(limit)) {
-        }
-    }
 
 private:
     template <class L>

@@ -37,6 +37,7 @@
 #include "neutrino/inspector/nat.hpp"
 #include "neutrino/result.hpp"
 #include "neutrino/time.hpp"
+#include "neutrino/virtual_clock.hpp"
 
 namespace neutrino::inspector {
 
@@ -79,7 +80,7 @@ struct node_stats {
 /// alive while the network runs); each may be a different type. Allocates per datagram only
 /// while warming up (paths, the in-flight table). Not thread-safe. Errors in the layers'
 /// `handle_datagram` are counted, never thrown.
-class network {
+class network : public virtual_clock_loop<network> {
 public:
     using config = network_config;
 
@@ -201,22 +202,6 @@ public:
         return true;
     }
 
-    /// Runs until `done()` is true or virtual time reaches `now() + max`. Returns `done()`.
-    template <class Pred>
-    bool run_until(Pred done, duration max) {
-        const time_point limit = now_ + max;
-        while (!done()) {
-            if (!step(limit) && now_ >= limit) return done();
-        }
-        return true;
-    }
-
-    /// Runs for `d` of virtual time; afterwards `now()` is the start plus `d`.
-    void run_for(duration d) {
-        const time_point limit = now_ + d;
-        while (step(limit)) {
-        }
-    }
 
 private:
     // The type-erased view of a caller's datagram_layer.

@@ -19,6 +19,7 @@
 #include "neutrino/datagram_layer.hpp"
 #include "neutrino/inspector/impairment.hpp"
 #include "neutrino/time.hpp"
+#include "neutrino/virtual_clock.hpp"
 
 namespace neutrino::inspector {
 
@@ -51,7 +52,7 @@ struct simulator_stats {
 /// are counted as `misaddressed` and discarded. Events go to `on_a_event` / `on_b_event`.
 /// Allocates nothing per datagram once warm. Not thread-safe.
 template <datagram_layer A, datagram_layer B>
-class simulator {
+class simulator : public virtual_clock_loop<simulator<A, B>> {
 public:
     using config = simulator_config;
 
@@ -120,22 +121,6 @@ public:
         return true;
     }
 
-    /// Runs until `done()` is true or virtual time reaches `now() + max`. Returns `done()`.
-    template <class Pred>
-    bool run_until(Pred done, duration max) {
-        const time_point limit = now_ + max;
-        while (!done()) {
-            if (!step(limit) && now_ >= limit) return done();
-        }
-        return true;
-    }
-
-    /// Runs for `d` of virtual time; afterwards `now()` is the start plus `d`.
-    void run_for(duration d) {
-        const time_point limit = now_ + d;
-        while (step(limit)) {
-        }
-    }
 
 private:
     // Delivers every datagram due by now_, earliest first, draining the receiver after each so
