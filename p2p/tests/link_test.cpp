@@ -43,6 +43,7 @@ namespace nc = neutrino::core;
 namespace ni = neutrino::inspector;
 namespace nr = neutrino::reliable;
 namespace p2p = neutrino::p2p;
+using p2p_test::test_relay;
 namespace v3 = neutrino::core::v3;
 using namespace std::chrono_literals;
 using neutrino::peer_address;
@@ -255,45 +256,6 @@ nc::keypair server_keys() {
     return *nc::keypair_from_hex(nc::example_public_key_hex, nc::example_secret_key_hex);
 }
 
-// The relay of a rendezvous server reduced to its forwarding rule (§7.3), as in
-// path_manager_test: a `0x04` datagram from one bound endpoint goes unchanged to the other;
-// server control (`0x03`, the nodes' registration keepalives) is taken and ignored.
-class test_relay {
-public:
-    struct event_type {};
-
-    test_relay(peer_address a, peer_address b) : a_(a), b_(b) {}
-
-    neutrino::result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
-                                           time_point /*now*/) {
-        if (!in.empty() && in[0] == std::byte{0x03}) return {};
-        const auto d = p2p::decode_relayed(in);
-        if (!d) return tl::unexpected(d.error());
-        if (d->relay_id != relay) return neutrino::fail(p2p::errc::relay_unknown);
-        if (from != a_ && from != b_) return neutrino::fail(p2p::errc::relay_wrong_source);
-        queue_.emplace_back(from == a_ ? b_ : a_, std::vector<std::byte>(in.begin(), in.end()));
-        ++forwarded;
-        return {};
-    }
-    std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point) {
-        if (queue_.empty()) return std::nullopt;
-        const auto [to, bytes] = std::move(queue_.front());
-        queue_.pop_front();
-        std::copy(bytes.begin(), bytes.end(), out.begin());
-        return neutrino::transmit{bytes.size(), to};
-    }
-    std::optional<event_type> poll_event() { return std::nullopt; }
-    [[nodiscard]] std::optional<time_point> deadline() const { return std::nullopt; }
-    void handle_deadline(time_point) {}
-
-    std::uint64_t forwarded = 0;
-
-private:
-    peer_address a_;
-    peer_address b_;
-    std::deque<std::pair<peer_address, std::vector<std::byte>>> queue_;
-};
-static_assert(neutrino::datagram_layer<test_relay>);
 
 // Message i of a stream: "<tag><i>:" padded to a size varying with i (up to ~1 KB).
 std::string message(char tag, std::size_t i) {
@@ -420,7 +382,7 @@ struct scenario {
           net(net_config(seed, start)),
           site_a(net.add_nat(nat(peer_address::v4({203, 0, 113, 1}, 0), seed + 1))),
           site_b(net.add_nat(nat(peer_address::v4({198, 51, 100, 1}, 0), seed + 2))),
-          relay_node(public_a, public_b),
+          relay_node(public_a, public_b, relay),
           a(start, 'c', client_messages, start + 1s, 5ms,
             path(client_id, server_id, direct_at_start ? std::optional(public_b) : std::nullopt),
             seed + 3, client_cfg(), nr::config{}, v3::client_options{}, nc::null_observer{},

@@ -37,6 +37,7 @@ namespace {
 
 namespace ni = neutrino::inspector;
 namespace p2p = neutrino::p2p;
+using p2p_test::test_relay;
 using p2p_test::id_of;
 using p2p_test::test_key;
 using namespace std::chrono_literals;
@@ -608,46 +609,6 @@ TEST(p2p_path_manager, its_error_codes_map_to_conditions_and_have_messages) {
 
 // ---- two path managers in the inspector's network, behind EIM NATs, with a relay ----
 
-// The relay of a rendezvous server, reduced to its forwarding rule (§7.3): a `0x04` datagram
-// from one of the two bound endpoints goes unchanged to the other. Server control (`0x03`,
-// here the nodes' registration keepalives, which hold their NAT mappings towards the server)
-// is taken and ignored; anything else is refused.
-class test_relay {
-public:
-    struct event_type {};
-
-    test_relay(peer_address a, peer_address b) : a_(a), b_(b) {}
-
-    neutrino::result<void> handle_datagram(std::span<const std::byte> in, const peer_address& from,
-                                           time_point /*now*/) {
-        if (!in.empty() && in[0] == std::byte{0x03}) return {};
-        const auto d = p2p::decode_relayed(in);
-        if (!d) return tl::unexpected(d.error());
-        if (d->relay_id != relay) return neutrino::fail(errc::relay_unknown);
-        if (from != a_ && from != b_) return neutrino::fail(errc::relay_wrong_source);
-        queue_.push_back({from == a_ ? b_ : a_, {in.begin(), in.end()}});
-        ++forwarded;
-        return {};
-    }
-    std::optional<neutrino::transmit> poll_datagram(std::span<std::byte> out, time_point) {
-        if (queue_.empty()) return std::nullopt;
-        const sent s = std::move(queue_.front());
-        queue_.erase(queue_.begin());
-        std::copy(s.bytes.begin(), s.bytes.end(), out.begin());
-        return neutrino::transmit{s.bytes.size(), s.to};
-    }
-    std::optional<event_type> poll_event() { return std::nullopt; }
-    [[nodiscard]] std::optional<time_point> deadline() const { return std::nullopt; }
-    void handle_deadline(time_point) {}
-
-    std::uint64_t forwarded = 0;
-
-private:
-    peer_address a_;
-    peer_address b_;
-    std::vector<sent> queue_;
-};
-
 constexpr std::size_t message_size = 100;
 
 // One node: a path manager under an application that sends a numbered message every `period`
@@ -735,7 +696,6 @@ private:
     std::uint64_t seq_ = 0;
 };
 
-static_assert(neutrino::datagram_layer<test_relay>);
 static_assert(neutrino::datagram_layer<peer_app>);
 
 template <class E>
@@ -786,7 +746,7 @@ TEST(p2p_path_manager_network, falls_back_to_the_relay_during_an_outage_and_swit
     net.set_path(site1, site2, black);
     net.set_path(site2, site1, black);
 
-    test_relay relay_node(public_a, public_b);
+    test_relay relay_node(public_a, public_b, relay);
     auto config = [&](const p2p::node_id& self, const p2p::node_id& peer, peer_address other) {
         p2p::path_config c;
         c.self = self;

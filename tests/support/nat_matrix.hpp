@@ -86,4 +86,14 @@ inline inspector::nat_config nat_of(nat_type t, peer_address public_address, std
     return c;
 }
 
+/// Whether hole punching between peers behind NATs of types `x` and `y` can succeed (RFC 4787):
+/// it fails when one side is symmetric and the other filters on address and port (EIM+APDF or
+/// symmetric): the symmetric side's new port is refused there, and the other side's probes go
+/// to the symmetric side's server mapping, which admits only the server.
+inline bool punching_succeeds(nat_type x, nat_type y) noexcept {
+    auto port_filtering = [](nat_type t) { return t == nat_type::eim_apdf || t == nat_type::symmetric; };
+    return !((x == nat_type::symmetric && port_filtering(y)) ||
+             (y == nat_type::symmetric && port_filtering(x)));
+}
+
 }  // namespace neutrino::test
